@@ -1,0 +1,71 @@
+"""Input validation for `reference`: clear errors naming the argument, layer and shapes.
+
+Plumbing only; the math lives elsewhere.  Every function returns a fresh
+float64 array (a copy when the caller's array could otherwise be aliased),
+so nothing downstream can mutate what the caller handed in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["real_array", "data_arrays"]
+
+
+def real_array(value: Any, *, name: str, ndim: int, copy: bool = True) -> np.ndarray:
+    """`value` as a finite float64 array with `ndim` dimensions, or a clear error.
+
+    Integers and booleans are converted; strings, objects and complex numbers
+    are refused with a `TypeError`, NaN/Inf and wrong dimensions with a
+    `ValueError`.
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"`{name}` must be a numeric array, got a string {value!r:.40}")
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise TypeError(f"`{name}` must be a numeric array; numpy could not convert it: {exc}") from None
+    kind = array.dtype.kind
+    if kind == "c":
+        raise TypeError(
+            f"`{name}` must be real, got complex dtype {array.dtype}; "
+            "pass its real part if the imaginary part is zero"
+        )
+    if kind not in "biuf":
+        raise TypeError(f"`{name}` must be a numeric array, got dtype {array.dtype}")
+    if array.ndim != ndim:
+        raise ValueError(
+            f"`{name}` must be a {ndim}-D array, got {array.ndim}-D with shape {array.shape}"
+        )
+    array = np.array(array, dtype=np.float64, copy=copy or None, order="C")
+    if not np.isfinite(array).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        where = bad[0] if len(bad) == 1 else bad
+        raise ValueError(
+            f"`{name}` must be finite; entry {where} is {array[bad]} (shape {array.shape})"
+        )
+    return array
+
+
+def data_arrays(
+    X: Any, Y: Any, *, n_in: int, n_out: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Checked float64 copies of a batch `X` (d, n_in) and its targets `Y` (d, n_out)."""
+    # No copy: the batch is only ever read, never written.
+    X = real_array(X, name="X", ndim=2, copy=False)
+    Y = real_array(Y, name="Y", ndim=2, copy=False)
+    if X.shape[0] == 0:
+        raise ValueError(f"`X` is an empty batch (shape {X.shape}); give at least one example")
+    if X.shape[1] != n_in:
+        raise ValueError(
+            f"`X` has {X.shape[1]} columns (shape {X.shape}) but the network's input layer "
+            f"has n_in = {n_in} neurons; rows are examples, so X must be (d, {n_in})"
+        )
+    if Y.shape != (X.shape[0], n_out):
+        raise ValueError(
+            f"`Y` must have shape (d, n_H) = ({X.shape[0]}, {n_out}) to match `X` {X.shape} "
+            f"and the output layer's {n_out} neurons, got {Y.shape}"
+        )
+    return X, Y

@@ -1,0 +1,102 @@
+"""`backprop_loops`: the index form of NOTATION.md, line by line, with explicit Python loops.
+
+Written from the index equations, not from the vector code: one loop over
+examples `i`, one over neurons `n`, one over incoming weights `m`, plain
+Python floats, no matrix products.  It is slow on purpose; it exists so that
+the vectorised oracle is itself checked by a computation that shares none of
+its array code.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .network import Gradients, Network
+from .vectorized import _checked
+
+__all__ = ["backprop_loops"]
+
+
+def backprop_loops(net: Network, X: Any, Y: Any) -> Gradients:
+    """The batch-averaged gradient by the index form, looping over `i`, `n`, `m`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reference import Network
+    >>> net = Network.random([2, 3, 1], seed=0)
+    >>> backprop_loops(net, np.ones((2, 2)), np.zeros((2, 1))).weights[0].shape
+    (2, 3)
+    """
+    X, Y = _checked(net, X, Y)
+    d, H, sizes = X.shape[0], net.H, net.sizes
+    w = [W.tolist() for W in net.weights]  # w[L][m][n] = w^L_{mn}
+    b = [bL.tolist() for bL in net.biases]  # b[L][n] = b^L_n
+    h = net.activations
+    sum_dW = [[[0.0] * sizes[L + 1] for _ in range(sizes[L])] for L in range(H + 1)]
+    sum_db = [[0.0] * sizes[L + 1] for L in range(H + 1)]
+
+    for i in range(d):
+        x, y = X[i].tolist(), Y[i].tolist()
+
+        # Forward pass, keeping every z^L and a^L.  a_prev is a^{L-1}, with a^{-1} = x.
+        z: list[list[float]] = []
+        a: list[list[float]] = []
+        for L in range(H + 1):
+            a_prev = x if L == 0 else a[L - 1]
+            M, N = sizes[L], sizes[L + 1]
+            z.append([sum(w[L][m][n] * a_prev[m] for m in range(M)) + b[L][n] for n in range(N)])  # z^L_n
+            a.append(_h(h[L], z[L]))  # a^L_n = h(z^L_n)
+
+        # Output layer: delta^H_n = dJ/da^H_n * h'(z^H_n), or its fused / Jacobian forms.
+        delta = _delta_H(net, z[H], a[H], y)
+
+        for L in range(H, -1, -1):
+            a_prev = x if L == 0 else a[L - 1]
+            M, N = sizes[L], sizes[L + 1]
+            for n in range(N):
+                sum_db[L][n] += delta[n]  # dJ/db^L_n = delta^L_n
+                for m in range(M):
+                    sum_dW[L][m][n] += a_prev[m] * delta[n]  # dJ/dw^L_{mn} = a^{L-1}_m delta^L_n
+            if L > 0:
+                # delta^{L-1}_m = h'(z^{L-1}_m) * sum_n w^L_{mn} delta^L_n
+                delta = [
+                    _h_prime(h[L - 1], z[L - 1][m]) * sum(w[L][m][n] * delta[n] for n in range(N))
+                    for m in range(M)
+                ]
+
+    dJ_dW = [np.array([[s / d for s in row] for row in S]) for S in sum_dW]  # the average over i
+    dJ_db = [np.array([s / d for s in S]) for S in sum_db]
+    return Gradients(dJ_dW, dJ_db)
+
+
+def _h(act, z: list[float]) -> list[float]:
+    """a_n = h(z_n), one neuron at a time (the whole vector for softmax-like activations)."""
+    if act.elementwise:
+        return [float(act.h(np.float64(z_n))) for z_n in z]
+    return np.asarray(act.h(np.array([z])))[0].tolist()
+
+
+def _h_prime(act, z_n: float) -> float:
+    return 1.0 if act.is_identity else float(act.h_prime(np.float64(z_n)))
+
+
+def _delta_H(net: Network, z: list[float], a: list[float], y: list[float]) -> list[float]:
+    """delta^H_n, index by index."""
+    N = len(z)
+    pair = (net.output.name, net.cost_function.name)
+    if pair == ("sigmoid", "cross_entropy"):
+        return [a[n] - y[n] for n in range(N)]  # a(1-a) in h' cancels that of dJ/da
+    if pair == ("sigmoid", "categorical_cross_entropy"):
+        return [-y[n] * (1.0 - a[n]) for n in range(N)]  # -y_n/a_n * a_n (1 - a_n)
+    if pair == ("softmax", "categorical_cross_entropy"):
+        s = math.fsum(y)
+        return [a[n] * s - y[n] for n in range(N)]  # a_n sum_k y_k - y_n
+    dJ_da = net.cost_function.dJ_da(np.array([a]), np.array([y]))[0].tolist()
+    if net.output.elementwise:
+        return [dJ_da[n] * _h_prime(net.output, z[n]) for n in range(N)]  # dJ/da_n h'(z_n)
+    J = net.output.jacobian(np.array([z]))[0].tolist()  # J[k][n] = da_k/dz_n
+    return [sum(J[k][n] * dJ_da[k] for k in range(N)) for n in range(N)]  # (J^T dJ/da)_n

@@ -1,0 +1,432 @@
+"""`Network` (weights, biases, activations, cost), `Gradients`, and the flat parameter order.
+
+Layers are numbered `L = 0 .. H` (NOTATION.md): layer 0 is the first hidden
+layer and layer `H` the output layer.  `weights[L]` is `W^L`, shape `(M, N)`,
+with `W^L[m, n] = w^L_{mn}` (the transpose of PyTorch's `nn.Linear.weight`).
+The input `x` plays the part of `a^{-1}`; it is never stored at index -1,
+which in Python is the output layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ._validate import data_arrays, real_array
+from .activations import ACTIVATIONS, Activation, get_activation
+from .costs import FUSED, Cost, Fused, get_cost
+
+__all__ = [
+    "ForwardPass",
+    "Gradients",
+    "Network",
+    "ParameterLayout",
+    "example_costs",
+    "forward_pass",
+]
+
+# Costs that take logarithms of the outputs accept only built-in output
+# activations whose range keeps the logarithms finite (custom ones are trusted).
+_OUTPUTS_FOR_COST = {
+    "cross_entropy": ("sigmoid", "softmax"),
+    "categorical_cross_entropy": ("softmax", "sigmoid", "softplus"),
+}
+
+
+# ------------------------------------------------------------- flat order
+
+
+@dataclass(frozen=True)
+class ParameterLayout:
+    """The flat parameter order of NOTATION.md for layer sizes ``[n_in, n_0, ..., n_H]``.
+
+    For `L = 0 .. H`: all of `W^L` row-major (`m` slow, `n` fast), then `b^L`.
+    """
+
+    sizes: tuple[int, ...]
+
+    @property
+    def H(self) -> int:
+        """The index of the output layer."""
+        return len(self.sizes) - 2
+
+    @property
+    def blocks(self) -> list[tuple[str, slice, tuple[int, ...]]]:
+        """``(name, slice, shape)`` of each block: ``("W^0", slice(0, 12), (3, 4))``, ..."""
+        out, start = [], 0
+        for L in range(self.H + 1):
+            M, N = self.sizes[L], self.sizes[L + 1]
+            out.append((f"W^{L}", slice(start, start + M * N), (M, N)))
+            start += M * N
+            out.append((f"b^{L}", slice(start, start + N), (N,)))
+            start += N
+        return out
+
+    @property
+    def size(self) -> int:
+        """The number of parameters."""
+        return sum(M * N + N for M, N in zip(self.sizes[:-1], self.sizes[1:]))
+
+    def locate(self, j: int) -> tuple[str, int, tuple[int, ...]]:
+        """Flat index `j` -> ``(kind, L, index)``, e.g. ``("W", 1, (3, 0))`` or ``("b", 2, (4,))``."""
+        if not 0 <= j < self.size:
+            raise IndexError(f"flat index {j} out of range for {self.size} parameters")
+        for name, block, shape in self.blocks:
+            if block.start <= j < block.stop:
+                kind, L = name[0], int(name[2:])
+                return kind, L, tuple(int(k) for k in np.unravel_index(j - block.start, shape))
+        raise AssertionError("unreachable")
+
+    def name(self, j: int) -> str:
+        """Flat index `j` -> its name in the notation, e.g. ``"W^1[3,0]"`` or ``"b^2[4]"``."""
+        kind, L, index = self.locate(j)
+        return f"{kind}^{L}[{','.join(map(str, index))}]"
+
+    def split(self, theta: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Views of a flat vector as ``(weights, biases)``; any dtype (complex for complex step)."""
+        weights, biases = [], []
+        for name, block, shape in self.blocks:
+            (weights if name[0] == "W" else biases).append(theta[block].reshape(shape))
+        return weights, biases
+
+    def join(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> np.ndarray:
+        """``(weights, biases)`` -> one flat vector (a new array)."""
+        parts = []
+        for W, b in zip(weights, biases):
+            parts.append(np.ravel(W))
+            parts.append(np.ravel(b))
+        return np.concatenate(parts)
+
+
+# -------------------------------------------------------------- gradients
+
+
+@dataclass(frozen=True, eq=False)
+class Gradients:
+    """The batch-averaged gradient: ``weights[L]`` is `dJ/dW^L` (M, N), ``biases[L]`` is `dJ/db^L` (N,)."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+
+    def flat(self) -> np.ndarray:
+        """The flat vector in the order of NOTATION.md (a new array)."""
+        return ParameterLayout(self.sizes).join(self.weights, self.biases)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Layer sizes ``(n_in, n_0, ..., n_H)`` read off the weight shapes."""
+        return (self.weights[0].shape[0],) + tuple(W.shape[1] for W in self.weights)
+
+    @classmethod
+    def from_flat(cls, theta: np.ndarray, sizes: Sequence[int]) -> Gradients:
+        """The gradient whose flat vector is `theta` (copies, so `theta` is not aliased)."""
+        layout = ParameterLayout(tuple(sizes))
+        theta = np.array(theta, dtype=np.float64)
+        if theta.shape != (layout.size,):
+            raise ValueError(
+                f"`theta` must have shape ({layout.size},) for sizes {list(sizes)}, got {theta.shape}"
+            )
+        weights, biases = layout.split(theta)
+        return cls(weights, biases)
+
+    def __iter__(self) -> Iterator[list[np.ndarray]]:
+        """Unpack as ``dJ_dW, dJ_db = backprop(net, X, Y)``."""
+        return iter((self.weights, self.biases))
+
+    def __repr__(self) -> str:
+        return f"Gradients(sizes={list(self.sizes)})"
+
+
+# ---------------------------------------------------------- forward pass
+
+
+@dataclass(frozen=True, eq=False)
+class ForwardPass:
+    """Every `Z^L` and `A^L` of a batch, ``L = 0 .. H`` (rows are examples)."""
+
+    Z: list[np.ndarray]
+    A: list[np.ndarray]
+
+    @property
+    def output(self) -> np.ndarray:
+        """`A^H`, the network's output, shape (d, n_H)."""
+        return self.A[-1]
+
+
+def forward_pass(
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    activations: Sequence[Activation],
+    X: np.ndarray,
+) -> ForwardPass:
+    """`Z^L = A^{L-1} W^L + 1 (b^L)^T`, `A^L = h(Z^L)`, with `A^{-1} = X`. No validation; complex-safe."""
+    Z: list[np.ndarray] = []
+    A: list[np.ndarray] = []
+    a_prev = X  # A^{-1} = X
+    for W, b, act in zip(weights, biases, activations):
+        z = a_prev @ W
+        z += b  # Z^L = A^{L-1} W^L + 1 b^T, in place: no second temporary
+        a_prev = z if act.is_identity else act.h(z)  # A^L = h(Z^L)
+        Z.append(z)
+        A.append(a_prev)
+    return ForwardPass(Z, A)
+
+
+def example_costs(
+    Z_H: np.ndarray, A_H: np.ndarray, Y: np.ndarray, output: Activation, cost: Cost
+) -> np.ndarray:
+    """`J_i` for every example, from `z^H` where a fused form exists (no log 0 at saturation).
+
+    Works along the last axis: a stack `(k, d, n_H)` gives `(k, d)`.
+    """
+    fused = FUSED.get((output.name, cost.name))
+    if fused is not None:
+        return fused.J_from_z(Z_H, Y)
+    return cost.J(A_H, Y)
+
+
+# ----------------------------------------------------------------- network
+
+
+class Network:
+    """A fully connected feed-forward network in the article's notation.
+
+    Parameters
+    ----------
+    weights : sequence of array_like, each shape (M, N)
+        ``weights[L]`` is `W^L`; column `n` holds the incoming weights of
+        neuron `n` of layer `L`.
+    biases : sequence of array_like, each shape (N,)
+        ``biases[L]`` is `b^L`.
+    hidden : str, Activation or (h, h_prime) pair
+        The activation of layers ``0 .. H-1``.
+    output : str, Activation, (h, h_prime) pair or None
+        The activation of layer `H`; None means the same as `hidden`.
+    cost : str or Cost
+        ``"quadratic"`` (the article's), ``"cross_entropy"`` or
+        ``"categorical_cross_entropy"``.
+
+    The network keeps float64 copies of `weights` and `biases`: the caller's
+    arrays are never aliased or modified.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> net = Network([np.ones((2, 3)), np.ones((3, 1))], [np.zeros(3), np.zeros(1)])
+    >>> net.sizes
+    (2, 3, 1)
+    >>> net.forward(np.zeros((5, 2))).output.shape
+    (5, 1)
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[Any],
+        biases: Sequence[Any],
+        *,
+        hidden: str | Activation | tuple = "sigmoid",
+        output: str | Activation | tuple | None = None,
+        cost: str | Cost = "quadratic",
+    ) -> None:
+        self.weights, self.biases = _checked_parameters(weights, biases)
+        self.hidden = get_activation(hidden, argument="hidden activation")
+        self.output = (
+            self.hidden if output is None else get_activation(output, argument="output activation")
+        )
+        self.cost_function = get_cost(cost)
+        _check_activations(self.hidden, self.output, self.cost_function, self.H)
+
+    # ------------------------------------------------------------ shape
+
+    @property
+    def H(self) -> int:
+        """The index of the output layer (the number of hidden layers)."""
+        return len(self.weights) - 1
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """``(n_in, n_0, ..., n_H)``."""
+        return (self.weights[0].shape[0],) + tuple(W.shape[1] for W in self.weights)
+
+    @property
+    def layout(self) -> ParameterLayout:
+        """The flat parameter order for this network's sizes."""
+        return ParameterLayout(self.sizes)
+
+    @property
+    def activations(self) -> list[Activation]:
+        """`h` of each layer ``L = 0 .. H``."""
+        return [self.hidden] * self.H + [self.output]
+
+    @property
+    def fused(self) -> Fused | None:
+        """The fused (output activation, cost) form, if this pair has one."""
+        return FUSED.get((self.output.name, self.cost_function.name))
+
+    def __repr__(self) -> str:
+        return (
+            f"Network(sizes={list(self.sizes)}, hidden={self.hidden.name!r}, "
+            f"output={self.output.name!r}, cost={self.cost_function.name!r})"
+        )
+
+    # ------------------------------------------------------- construction
+
+    @classmethod
+    def random(
+        cls,
+        sizes: Sequence[int],
+        *,
+        hidden: str | Activation | tuple = "sigmoid",
+        output: str | Activation | tuple | None = None,
+        cost: str | Cost = "quadratic",
+        seed: int | np.random.Generator | None = 0,
+        scale: float = 1.0,
+    ) -> Network:
+        """A network with seeded random weights `W^L ~ N(0, scale^2 / M)` and biases `b^L ~ N(0, 0.1^2)`.
+
+        The `1/M` variance keeps every `z^L` of order one whatever the widths;
+        nonzero biases make the bias gradients worth checking.
+
+        Examples
+        --------
+        >>> Network.random([4, 8, 3], hidden="tanh", output="softmax",
+        ...                cost="categorical_cross_entropy", seed=1).sizes
+        (4, 8, 3)
+        """
+        sizes = _checked_sizes(sizes)
+        rng = np.random.default_rng(seed)
+        weights = [rng.normal(0.0, scale / np.sqrt(M), (M, N)) for M, N in zip(sizes, sizes[1:])]
+        biases = [rng.normal(0.0, 0.1, N) for N in sizes[1:]]
+        return cls(weights, biases, hidden=hidden, output=output, cost=cost)
+
+    def with_flat(self, theta: Any) -> Network:
+        """A network like this one with the parameters of the flat vector `theta`."""
+        theta = real_array(theta, name="theta", ndim=1)
+        if theta.shape != (self.layout.size,):
+            raise ValueError(
+                f"`theta` must have shape ({self.layout.size},) for sizes {list(self.sizes)}, "
+                f"got {theta.shape}"
+            )
+        weights, biases = self.layout.split(theta)
+        return Network(
+            weights, biases, hidden=self.hidden, output=self.output, cost=self.cost_function
+        )
+
+    def flat(self) -> np.ndarray:
+        """The parameters as one flat vector, in the order of NOTATION.md (a new array)."""
+        return self.layout.join(self.weights, self.biases)
+
+    # ----------------------------------------------------------- evaluate
+
+    def check_data(self, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validated float64 ``(X, Y)`` for this network, or a clear `ValueError`/`TypeError`."""
+        X, Y = data_arrays(X, Y, n_in=self.sizes[0], n_out=self.sizes[-1])
+        if self.cost_function.probability_targets and ((Y < 0).any() or (Y > 1).any()):
+            bad = np.argwhere((Y < 0) | (Y > 1))[0]
+            raise ValueError(
+                f"cost {self.cost_function.name!r} needs targets in [0, 1]; "
+                f"Y[{bad[0]},{bad[1]}] = {Y[tuple(bad)]} (Y has shape {Y.shape})"
+            )
+        return X, Y
+
+    def forward(self, X: Any) -> ForwardPass:
+        """Feed the batch `X` (d, n_in) through layers ``0 .. H``, keeping every `Z^L` and `A^L`."""
+        X = real_array(X, name="X", ndim=2, copy=False)
+        if X.shape[1] != self.sizes[0] or X.shape[0] == 0:
+            data_arrays(X, np.zeros((X.shape[0], self.sizes[-1])), n_in=self.sizes[0], n_out=self.sizes[-1])
+        return forward_pass(self.weights, self.biases, self.activations, X)
+
+    def cost(self, X: Any, Y: Any, *, theta: np.ndarray | None = None) -> float | complex:
+        """`J = (1/d) sum_i J_i` on the batch.
+
+        With `theta`, the cost at those parameters instead of the network's
+        own; `theta` may be complex (complex-step differentiation).
+        """
+        X, Y = self.check_data(X, Y)
+        if theta is None:
+            weights, biases = self.weights, self.biases
+        else:
+            theta = np.asarray(theta)
+            if theta.shape != (self.layout.size,):
+                raise ValueError(
+                    f"`theta` must have shape ({self.layout.size},), got {theta.shape}"
+                )
+            weights, biases = self.layout.split(theta)
+        forward = forward_pass(weights, biases, self.activations, X)
+        J = example_costs(forward.Z[-1], forward.output, Y, self.output, self.cost_function).mean()
+        return complex(J) if np.iscomplexobj(J) else float(J)
+
+
+# ------------------------------------------------------------- validation
+
+
+def _checked_sizes(sizes: Any) -> tuple[int, ...]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"`sizes` must be a sequence of layer widths like [4, 8, 3], got {sizes!r}")
+    if len(sizes) < 2:
+        raise ValueError(
+            f"`sizes` must list at least the input and output widths [n_in, ..., n_H], got {list(sizes)}"
+        )
+    out = []
+    for k, n in enumerate(sizes):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"`sizes[{k}]` must be an integer, got {n!r}")
+        if n < 1:
+            raise ValueError(f"`sizes[{k}]` must be a positive width, got {n} (sizes {list(sizes)})")
+        out.append(int(n))
+    return tuple(out)
+
+
+def _checked_parameters(
+    weights: Any, biases: Any
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    for name, value in (("weights", weights), ("biases", biases)):
+        if isinstance(value, (str, bytes, np.ndarray)) or not hasattr(value, "__len__"):
+            raise TypeError(
+                f"`{name}` must be a list with one array per layer, got {type(value).__name__}"
+            )
+    if len(weights) == 0:
+        raise ValueError("`weights` is empty; a network needs at least the output layer's W^0")
+    if len(weights) != len(biases):
+        raise ValueError(
+            f"`weights` has {len(weights)} layers but `biases` has {len(biases)}; "
+            "give one W^L and one b^L per layer L = 0 .. H"
+        )
+    Ws = [real_array(W, name=f"weights[{L}] (W^{L})", ndim=2) for L, W in enumerate(weights)]
+    bs = [real_array(b, name=f"biases[{L}] (b^{L})", ndim=1) for L, b in enumerate(biases)]
+    for L, (W, b) in enumerate(zip(Ws, bs)):
+        if 0 in W.shape:
+            raise ValueError(f"`weights[{L}]` (W^{L}) has an empty shape {W.shape}")
+        if L > 0 and W.shape[0] != Ws[L - 1].shape[1]:
+            raise ValueError(
+                f"layer sizes do not chain: W^{L} has shape {W.shape}, so layer {L - 1} would "
+                f"have {W.shape[0]} neurons, but W^{L - 1} has shape {Ws[L - 1].shape} "
+                f"({Ws[L - 1].shape[1]} neurons); W^L must be (M, N) with M the width of layer L-1"
+            )
+        if b.shape != (W.shape[1],):
+            raise ValueError(
+                f"`biases[{L}]` (b^{L}) must have shape ({W.shape[1]},) to match W^{L} {W.shape}, "
+                f"got {b.shape}"
+            )
+    return Ws, bs
+
+
+def _check_activations(hidden: Activation, output: Activation, cost: Cost, H: int) -> None:
+    if H > 0 and not hidden.elementwise:
+        raise ValueError(
+            f"hidden activation {hidden.name!r} is not element-wise; it can only be the "
+            "output activation (output=...)"
+        )
+    for role, act in (("hidden", hidden), ("output", output)):
+        if act.elementwise and act.h_prime is None:
+            raise ValueError(f"{role} activation {act.name!r} has no derivative h_prime")
+    allowed = _OUTPUTS_FOR_COST.get(cost.name)
+    if allowed and output.name in ACTIVATIONS and ACTIVATIONS[output.name] is output:
+        if output.name not in allowed:
+            raise ValueError(
+                f"cost {cost.name!r} takes log of the outputs, which output activation "
+                f"{output.name!r} does not keep positive{' and below 1' if cost.needs_upper == 1 else ''}; "
+                f"use output={allowed[0]!r} (allowed: {', '.join(allowed)})"
+            )

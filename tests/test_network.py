@@ -1,0 +1,166 @@
+"""reference.network: the flat order, the layout's names, validation, no mutation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reference import Gradients, Network, ParameterLayout, backprop
+
+
+def test_flat_order_is_W_row_major_then_b_per_layer():
+    W0 = np.arange(6.0).reshape(2, 3)
+    b0 = np.array([10.0, 11.0, 12.0])
+    W1 = np.array([[20.0], [21.0], [22.0]])
+    b1 = np.array([30.0])
+    net = Network([W0, W1], [b0, b1])
+    np.testing.assert_array_equal(
+        net.flat(), [0, 1, 2, 3, 4, 5, 10, 11, 12, 20, 21, 22, 30]
+    )
+    layout = net.layout
+    assert [layout.name(j) for j in (0, 1, 3, 6, 9, 12)] == [
+        "W^0[0,0]", "W^0[0,1]", "W^0[1,0]", "b^0[0]", "W^1[0,0]", "b^1[0]"
+    ]
+    assert layout.locate(4) == ("W", 0, (1, 1))
+    assert [(name, block.start, block.stop) for name, block, _ in layout.blocks] == [
+        ("W^0", 0, 6), ("b^0", 6, 9), ("W^1", 9, 12), ("b^1", 12, 13)
+    ]
+
+
+def test_with_flat_round_trips_and_gradients_from_flat():
+    net = Network.random([3, 4, 2], seed=1)
+    theta = net.flat()
+    again = net.with_flat(theta)
+    for a, b in zip(net.weights + net.biases, again.weights + again.biases):
+        np.testing.assert_array_equal(a, b)
+    g = Gradients.from_flat(theta, net.sizes)
+    np.testing.assert_array_equal(g.flat(), theta)
+    theta[0] = 99.0  # from_flat copied: the gradient does not alias theta
+    assert g.weights[0][0, 0] != 99.0
+
+
+def test_random_is_seeded_and_scaled():
+    a = Network.random([50, 40, 3], seed=7)
+    b = Network.random([50, 40, 3], seed=7)
+    np.testing.assert_array_equal(a.flat(), b.flat())
+    assert 0.5 < a.weights[0].std() * np.sqrt(50) < 1.5  # W^L ~ N(0, 1/M)
+
+
+def test_forward_keeps_every_z_and_a():
+    net = Network.random([3, 5, 2], hidden="tanh", output="identity", seed=0)
+    X = np.ones((4, 3))
+    fw = net.forward(X)
+    assert [Z.shape for Z in fw.Z] == [(4, 5), (4, 2)]
+    np.testing.assert_allclose(fw.A[0], np.tanh(fw.Z[0]))
+    np.testing.assert_allclose(fw.Z[1], fw.A[0] @ net.weights[1] + net.biases[1])
+    assert fw.output is fw.A[1]
+
+
+def test_cost_is_the_mean_of_half_squared_errors():
+    net = Network([np.eye(2)], [np.zeros(2)], hidden="identity")
+    X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    Y = np.zeros((2, 2))
+    assert net.cost(X, Y) == pytest.approx(((1 + 4) / 2 + (9 + 16) / 2) / 2)
+
+
+def test_nothing_the_caller_passes_is_mutated_or_aliased():
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(size=(3, 4)), rng.normal(size=(4, 2))]
+    biases = [rng.normal(size=4), rng.normal(size=2)]
+    X, Y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    copies = [a.copy() for a in weights + biases + [X, Y]]
+    for a in weights + biases + [X, Y]:
+        a.flags.writeable = False  # any write would raise
+    net = Network(weights, biases)
+    backprop(net, X, Y)
+    net.cost(X, Y)
+    net.forward(X)
+    assert not np.shares_memory(net.weights[0], weights[0])
+    for a, c in zip(weights + biases + [X, Y], copies):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_integer_input_is_converted():
+    net = Network([[[1, 2], [3, 4]]], [[0, 1]], hidden="identity")
+    assert net.weights[0].dtype == np.float64
+    assert np.isfinite(net.cost([[1, 2]], [[0, 0]]))
+
+
+W = [np.zeros((3, 4)), np.zeros((4, 2))]
+B = [np.zeros(4), np.zeros(2)]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(weights=W, biases=B[:1]), ValueError, "`weights` has 2 layers but `biases` has 1"),
+        (dict(weights=[np.zeros((3, 4)), np.zeros((5, 2))], biases=[np.zeros(4), np.zeros(2)]),
+         ValueError, "layer sizes do not chain: W^1 has shape (5, 2), so layer 0 would have 5 neurons, but W^0 has shape (3, 4)"),
+        (dict(weights=W, biases=[np.zeros(3), np.zeros(2)]), ValueError,
+         "`biases[0]` (b^0) must have shape (4,) to match W^0 (3, 4), got (3,)"),
+        (dict(weights=[np.zeros((3, 4, 1)), W[1]], biases=B), ValueError,
+         "`weights[0] (W^0)` must be a 2-D array, got 3-D with shape (3, 4, 1)"),
+        (dict(weights=[W[0], np.full((4, 2), np.nan)], biases=B), ValueError,
+         "`weights[1] (W^1)` must be finite; entry (0, 0) is nan (shape (4, 2))"),
+        (dict(weights=[W[0], W[1]], biases=[B[0], np.array([1.0, np.inf])]), ValueError,
+         "`biases[1] (b^1)` must be finite; entry 1 is inf (shape (2,))"),
+        (dict(weights=[W[0].astype(complex), W[1]], biases=B), TypeError,
+         "`weights[0] (W^0)` must be real, got complex dtype complex128"),
+        (dict(weights=["abc", W[1]], biases=B), TypeError, "`weights[0] (W^0)` must be a numeric array, got a string"),
+        (dict(weights=[np.array([["a"]]), W[1]], biases=B), TypeError, "must be a numeric array, got dtype <U1"),
+        (dict(weights=np.zeros((3, 4)), biases=B), TypeError, "`weights` must be a list with one array per layer, got ndarray"),
+        (dict(weights=[], biases=[]), ValueError, "`weights` is empty"),
+        (dict(weights=[np.zeros((0, 4))], biases=[np.zeros(4)]), ValueError, "`weights[0]` (W^0) has an empty shape (0, 4)"),
+        (dict(weights=W, biases=B, hidden="softmax"), ValueError,
+         "hidden activation 'softmax' is not element-wise; it can only be the output activation"),
+        (dict(weights=W, biases=B, hidden="sigmoidd"), ValueError, "unknown hidden activation 'sigmoidd'; known activations:"),
+        (dict(weights=W, biases=B, cost="mse"), ValueError,
+         "unknown cost 'mse'; known costs: categorical_cross_entropy, cross_entropy, quadratic"),
+        (dict(weights=W, biases=B, output="tanh", cost="cross_entropy"), ValueError,
+         "cost 'cross_entropy' takes log of the outputs, which output activation 'tanh' does not keep positive and below 1; use output='sigmoid'"),
+        (dict(weights=W, biases=B, output="relu", cost="categorical_cross_entropy"), ValueError,
+         "use output='softmax' (allowed: softmax, sigmoid, softplus)"),
+    ],
+)
+def test_network_validation_messages(kwargs, error, message):
+    with pytest.raises(error) as info:
+        Network(**kwargs)
+    assert message in str(info.value)
+
+
+NET = Network(W, B)
+NET_CE = Network(W, B, output="sigmoid", cost="cross_entropy")
+
+
+@pytest.mark.parametrize(
+    "net, X, Y, error, message",
+    [
+        (NET, np.zeros((5, 4)), np.zeros((5, 2)), ValueError,
+         "`X` has 4 columns (shape (5, 4)) but the network's input layer has n_in = 3 neurons; rows are examples, so X must be (d, 3)"),
+        (NET, np.zeros((5, 3)), np.zeros((4, 2)), ValueError,
+         "`Y` must have shape (d, n_H) = (5, 2) to match `X` (5, 3) and the output layer's 2 neurons, got (4, 2)"),
+        (NET, np.zeros((0, 3)), np.zeros((0, 2)), ValueError, "`X` is an empty batch (shape (0, 3)); give at least one example"),
+        (NET, np.zeros(3), np.zeros(2), ValueError, "`X` must be a 2-D array, got 1-D with shape (3,)"),
+        (NET, np.zeros((2, 3, 1)), np.zeros((2, 2)), ValueError, "`X` must be a 2-D array, got 3-D"),
+        (NET, np.full((2, 3), np.nan), np.zeros((2, 2)), ValueError, "`X` must be finite; entry (0, 0) is nan"),
+        (NET, np.zeros((2, 3)), np.zeros((2, 2), dtype=complex), TypeError, "`Y` must be real, got complex dtype"),
+        (NET, "x", np.zeros((2, 2)), TypeError, "`X` must be a numeric array, got a string"),
+        (NET, [[1, 2, 3], [4, 5]], np.zeros((2, 2)), TypeError, "`X` must be a numeric array; numpy could not convert it"),
+        (NET_CE, np.zeros((2, 3)), np.array([[0.0, 1.5], [0, 0]]), ValueError,
+         "cost 'cross_entropy' needs targets in [0, 1]; Y[0,1] = 1.5 (Y has shape (2, 2))"),
+    ],
+)
+def test_data_validation_messages(net, X, Y, error, message):
+    with pytest.raises(error) as info:
+        backprop(net, X, Y)
+    assert message in str(info.value)
+
+
+def test_backprop_needs_a_network():
+    with pytest.raises(TypeError, match="`net` must be a reference.Network, got list"):
+        backprop([np.zeros((3, 4))], np.zeros((1, 3)), np.zeros((1, 4)))
+
+
+def test_layout_locate_rejects_out_of_range():
+    with pytest.raises(IndexError, match="flat index 13 out of range for 13 parameters"):
+        ParameterLayout((2, 3, 1)).locate(13)

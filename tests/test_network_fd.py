@@ -1,0 +1,102 @@
+"""gradcheck.network_fd: the structure-aware engine equals the naive one, is accurate, and knows kinks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import CONFIGS, blockwise_relative, targets
+from gradcheck import network_numerical_gradient
+from reference import Network, backprop
+
+
+def _case(hidden, output, cost, sizes=(4, 6, 5, 3), d=7, seed=0):
+    rng = np.random.default_rng(seed)
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
+    return net, rng.normal(size=(d, sizes[0])), targets(rng, cost, d, sizes[-1])
+
+
+@pytest.mark.parametrize("method", ["richardson", "central", "complex"])
+@pytest.mark.parametrize("hidden, output, cost", CONFIGS)
+def test_structured_equals_naive_to_rounding(hidden, output, cost, method):
+    net, X, Y = _case(hidden, output, cost)
+    fast = network_numerical_gradient(net, X, Y, method=method)
+    slow = network_numerical_gradient(net, X, Y, method=method, structured=False)
+    g = backprop(net, X, Y).flat()
+    # Same points, different rounding: the two agree far inside either's error estimate.
+    diff = np.abs(fast.flat() - slow.flat())
+    assert (diff <= fast.error.flat() + slow.error.flat() + 1e-15 * np.abs(g).max()).all()
+    np.testing.assert_array_equal(fast.unverifiable.flat(), slow.unverifiable.flat())
+
+
+@pytest.mark.parametrize("hidden, output, cost", CONFIGS)
+def test_richardson_is_accurate_and_its_estimate_honest(hidden, output, cost):
+    for seed in range(3):
+        net, X, Y = _case(hidden, output, cost, seed=seed)
+        fd = network_numerical_gradient(net, X, Y)
+        g = backprop(net, X, Y).flat()
+        ok = ~fd.unverifiable.flat()
+        error = np.abs(fd.flat() - g)[ok]
+        assert blockwise_relative(np.where(ok, fd.flat(), g), g, net.layout) < 1e-8
+        # the estimate bounds the true error (plus backprop's own rounding)
+        assert (error <= fd.error.flat()[ok] + 1e-14 * np.abs(g).max()).all()
+
+
+def test_complex_step_is_exact_to_rounding():
+    net, X, Y = _case("tanh", "softmax", "categorical_cross_entropy")
+    fd = network_numerical_gradient(net, X, Y, method="complex")
+    g = backprop(net, X, Y).flat()
+    assert blockwise_relative(fd.flat(), g, net.layout) < 1e-14
+
+
+def test_small_memory_limit_gives_the_same_result():
+    net, X, Y = _case("sigmoid", None, "quadratic")
+    a = network_numerical_gradient(net, X, Y)
+    b = network_numerical_gradient(net, X, Y, memory_limit=1)  # one perturbation per chunk
+    np.testing.assert_array_equal(a.flat(), b.flat())
+
+
+def test_kinks_are_reported_unverifiable_not_failed():
+    # Put an example exactly on a ReLU kink: z^0_0 = 0 for example 0, whatever W^0[:, 0]
+    # of the other inputs, so every difference in W^0[m, 0] and b^0[0] straddles it.
+    W0 = np.array([[1.0, 0.5], [0.0, -0.3]])
+    b0 = np.array([0.0, 0.1])
+    net = Network([W0, np.array([[1.0], [2.0]])], [b0, np.array([0.0])], hidden="relu", output="identity")
+    X = np.array([[0.0, 1.0], [1.0, 1.0]])
+    Y = np.array([[0.5], [0.0]])
+    fd = network_numerical_gradient(net, X, Y)
+    assert fd.unverifiable.biases[0][0]
+    assert fd.n_unverifiable >= 1
+    assert not fd.unverifiable.weights[1].any()  # W^1 moves no pre-activation of a ReLU layer
+    g = backprop(net, X, Y).flat()
+    ok = ~fd.unverifiable.flat()
+    assert (np.abs(fd.flat() - g)[ok] <= fd.error.flat()[ok] + 1e-15).all()
+
+
+def test_near_kinks_are_rescued_by_the_tight_stencil():
+    net, X, Y = _case("relu", "identity", "quadratic", sizes=(8, 16, 4), d=32)
+    fd = network_numerical_gradient(net, X, Y)
+    g = backprop(net, X, Y).flat()
+    ok = ~fd.unverifiable.flat()
+    assert ok.mean() > 0.99
+    assert (np.abs(fd.flat() - g)[ok] <= fd.error.flat()[ok] + 1e-14 * np.abs(g).max()).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(method="forward"), ValueError, "unknown `method` 'forward'; known methods: richardson, central, complex"),
+        (dict(memory_limit=0), ValueError, "`memory_limit` must be positive, got 0"),
+        (dict(memory_limit=1.5), TypeError, "`memory_limit` must be an integer number of bytes"),
+    ],
+)
+def test_validation_messages(kwargs, error, message):
+    net, X, Y = _case("sigmoid", None, "quadratic")
+    with pytest.raises(error) as info:
+        network_numerical_gradient(net, X, Y, **kwargs)
+    assert message in str(info.value)
+
+
+def test_needs_a_network():
+    with pytest.raises(TypeError, match="`net` must be a reference.Network, got str"):
+        network_numerical_gradient("net", np.zeros((1, 1)), np.zeros((1, 1)))

@@ -1,8 +1,20 @@
-"""gradcheck: verify backpropagation against the reference and against finite differences.
+"""gradcheck: is your backprop right, and if not, which entry, which layer, and why?
 
+    from gradcheck import check_backprop, assert_backprop, BackpropReport
     from gradcheck import network_numerical_gradient
+    from gradcheck import GradientMismatch      # subclass of AssertionError
 """
 
 from .network_fd import NetworkNumericalGradient, network_numerical_gradient
+from .oracle import assert_backprop, check_backprop, trial_case
+from .report import BackpropReport, GradientMismatch
 
-__all__ = ["NetworkNumericalGradient", "network_numerical_gradient"]
+__all__ = [
+    "BackpropReport",
+    "GradientMismatch",
+    "NetworkNumericalGradient",
+    "assert_backprop",
+    "check_backprop",
+    "network_numerical_gradient",
+    "trial_case",
+]

@@ -57,3 +57,50 @@ def test_main_job_fails_when_backprop_disagrees_with_finite_differences(monkeypa
     out = io.StringIO()
     assert main(["--quiet"], out=out) == 1
     assert "backprop" in out.getvalue() and "vs finite difference" in out.getvalue()
+
+
+CANDIDATES = '''
+from reference import Network, backprop
+
+def good(W, b, X, Y):
+    g = backprop(Network(W, b, hidden="tanh"), X, Y)
+    return g.weights, g.biases
+
+def bad(W, b, X, Y):
+    dW, db = good(W, b, X, Y)
+    return [2 * w for w in dW], db
+'''
+
+
+def test_check_command_exit_status_and_json(tmp_path):
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    out = io.StringIO()
+    assert main(["check", f"{path}:good", "--sizes", "3,5,2", "--hidden", "tanh"], out=out) == 0
+    assert "check_backprop PASSED" in out.getvalue()
+    out = io.StringIO()
+    assert main(["check", f"{path}:bad", "--sizes", "3,5,2", "--hidden", "tanh", "--json"], out=out) == 1
+    import json
+
+    assert json.loads(out.getvalue())["passed"] is False
+
+
+def test_check_command_usage_errors(tmp_path, capsys):
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    assert main(["check", f"{path}:good", "--hidden", "swish"]) == 2
+    assert "unknown hidden activation 'swish'" in capsys.readouterr().err
+    import pytest
+
+    with pytest.raises(SystemExit, match="has no attribute 'nope'"):
+        main(["check", f"{path}:nope"])
+    with pytest.raises(SystemExit, match="must be module:function"):
+        main(["check", "justaname"])
+
+
+def test_vectors_command_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "v"
+    assert main(["vectors", "--out", str(out)], out=io.StringIO()) == 0
+    assert main(["vectors", "--out", str(out)], out=io.StringIO()) == 2
+    assert "pass --force" in capsys.readouterr().err
+    assert main(["vectors", "--out", str(out), "--force"], out=io.StringIO()) == 0

@@ -1,0 +1,267 @@
+"""Calling a candidate backprop and reading what it returns: layouts, copies, structural checks.
+
+Plumbing only.  A candidate is called with copies of the network's arrays in
+its layout, and whatever it returns (`(dW_list, db_list)`, a `Gradients`, a
+dict with ``weights``/``biases``, or a flat vector for ``layout="flat"``;
+numpy arrays or anything numpy converts: PyTorch tensors, JAX arrays, nested
+lists) is turned into float arrays in the article's layout, or into a list of
+plain-words problems: it raised, returned None, the wrong number of layers,
+wrong shapes (transposed?), NaN/Inf, mutated or aliased its inputs.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from reference import Gradients, Network
+
+__all__ = ["LAYOUTS", "CandidateOutput", "call_candidate"]
+
+LAYOUTS = ("article", "torch", "flat")
+
+
+@dataclass
+class CandidateOutput:
+    """What one call of the candidate gave: the gradient (float, article layout) or problems."""
+
+    gradient: np.ndarray | None = None  # flat, in the candidate's own float dtype (upcast to >= float16)
+    dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
+    problems: list[str] = field(default_factory=list)
+    shapes: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] | None = None  # when shapes were wrong
+
+
+def call_candidate(
+    candidate: Callable[..., Any], net: Network, X: np.ndarray, Y: np.ndarray, *, layout: str
+) -> CandidateOutput:
+    """Call `candidate` on copies of `net`'s parameters and `(X, Y)`; read and check its answer."""
+    if layout == "flat":
+        args = [net.flat(), X.copy(), Y.copy()]
+    else:
+        weights = [W.T.copy() if layout == "torch" else W.copy() for W in net.weights]
+        args = [weights, [b.copy() for b in net.biases], X.copy(), Y.copy()]
+    pristine = _snapshot(args)
+    try:
+        returned = candidate(*args)
+    except Exception as exc:  # the candidate's own failure is a finding, not a crash of ours
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        return CandidateOutput(
+            problems=[
+                f"the candidate raised {type(exc).__name__}: {exc} "
+                f"(at {frame.filename}:{frame.lineno}, in {frame.name})"
+            ]
+        )
+    out = _read(returned, net, layout)
+    mutated = _mutations(args, pristine, layout)
+    if mutated:
+        out.problems.append(
+            f"the candidate modified its inputs ({', '.join(mutated)}); a backprop must not "
+            "change the weights, biases or data it is given"
+        )
+    aliased = _aliases(returned, args, layout)
+    if aliased:
+        out.problems.append(
+            f"the candidate returned arrays that share memory with its inputs ({', '.join(aliased)}); "
+            "return new arrays"
+        )
+    return out
+
+
+# ----------------------------------------------------------------- reading
+
+
+def _read(returned: Any, net: Network, layout: str) -> CandidateOutput:
+    if returned is None:
+        return CandidateOutput(problems=["the candidate returned None; return (dW_list, db_list)"])
+    if layout == "flat":
+        return _read_flat(returned, net)
+    parts = _split(returned)
+    if isinstance(parts, str):
+        return CandidateOutput(problems=[parts])
+    dW, db = parts
+    H1 = net.H + 1
+    if len(dW) != H1 or len(db) != H1:
+        return CandidateOutput(
+            problems=[
+                f"the candidate returned {len(dW)} weight gradients and {len(db)} bias gradients; "
+                f"the network has {H1} layers (L = 0 .. {net.H}), so expected {H1} of each"
+            ],
+            shapes=(_shapes(dW), _shapes(db)),
+        )
+    arrays_W, arrays_b, problems = [], [], []
+    for L in range(H1):
+        for kind, value, into in (("dJ/dW", dW[L], arrays_W), ("dJ/db", db[L], arrays_b)):
+            array = _as_float_array(value, f"{kind}^{L}")
+            if isinstance(array, str):
+                problems.append(array)
+            else:
+                into.append(array)
+    if problems:
+        return CandidateOutput(problems=problems)
+    if layout == "torch":
+        arrays_W = [W.T for W in arrays_W]
+    expected_W = [W.shape for W in net.weights]
+    expected_b = [b.shape for b in net.biases]
+    shape_problems = []
+    for L in range(H1):
+        if arrays_W[L].shape != expected_W[L]:
+            got = arrays_W[L].T.shape if layout == "torch" else arrays_W[L].shape
+            want = expected_W[L][::-1] if layout == "torch" else expected_W[L]
+            hint = ""
+            if got == want[::-1]:
+                other = "article" if layout == "torch" else "torch"
+                hint = f": transposed? try layout='{other}'"
+            shape_problems.append(f"dJ/dW^{L} has shape {got}, expected {want}{hint}")
+        if arrays_b[L].shape != expected_b[L]:
+            hint = ""
+            if arrays_b[L].size == expected_b[L][0]:
+                hint = f": return a 1-D array of shape {expected_b[L]} (ravel it)"
+            shape_problems.append(
+                f"dJ/db^{L} has shape {arrays_b[L].shape}, expected {expected_b[L]}{hint}"
+            )
+    if shape_problems:
+        return CandidateOutput(
+            problems=shape_problems,
+            shapes=([W.shape for W in arrays_W], [b.shape for b in arrays_b]),
+        )
+    dtype = np.result_type(*arrays_W, *arrays_b)
+    flat = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in zip(arrays_W, arrays_b)])
+    return _finite(CandidateOutput(flat.astype(dtype), dtype), net)
+
+
+def _read_flat(returned: Any, net: Network) -> CandidateOutput:
+    array = _as_float_array(returned, "the flat gradient")
+    if isinstance(array, str):
+        return CandidateOutput(problems=[array])
+    if array.shape != (net.layout.size,):
+        return CandidateOutput(
+            problems=[
+                f"the flat gradient has shape {array.shape}, expected ({net.layout.size},) "
+                f"for sizes {list(net.sizes)} (order: W^0 row-major, b^0, W^1, b^1, ...)"
+            ]
+        )
+    return _finite(CandidateOutput(array, array.dtype), net)
+
+
+def _finite(out: CandidateOutput, net: Network) -> CandidateOutput:
+    bad = ~np.isfinite(out.gradient)
+    if bad.any():
+        names = [net.layout.name(int(j)) for j in np.flatnonzero(bad)[:5]]
+        more = f" and {int(bad.sum()) - 5} more" if bad.sum() > 5 else ""
+        out.problems.append(
+            f"the candidate returned NaN or Inf in {int(bad.sum())} entries: {', '.join(names)}{more}"
+        )
+    return out
+
+
+def _split(returned: Any) -> tuple[list, list] | str:
+    """(dW_list, db_list) from any accepted return structure, or a problem sentence."""
+    if isinstance(returned, Gradients):
+        return list(returned.weights), list(returned.biases)
+    if isinstance(returned, dict):
+        if "weights" in returned and "biases" in returned:
+            return _as_list(returned["weights"]), _as_list(returned["biases"])
+        return (
+            f"the candidate returned a dict with keys {sorted(map(str, returned))}; "
+            "expected keys 'weights' and 'biases'"
+        )
+    if isinstance(returned, (tuple, list)) and len(returned) == 2:
+        dW, db = returned
+        if _is_sequence(dW) and _is_sequence(db):
+            return _as_list(dW), _as_list(db)
+    kind = type(returned).__name__
+    if hasattr(returned, "__next__"):
+        return f"the candidate returned a generator ({kind}); return (dW_list, db_list) as lists"
+    return (
+        f"the candidate returned a {kind}; expected (dW_list, db_list), a Gradients, "
+        "or a dict with 'weights' and 'biases'"
+    )
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if _is_sequence(value) else [value]
+
+
+def _as_float_array(value: Any, name: str) -> np.ndarray | str:
+    if hasattr(value, "detach"):  # a PyTorch tensor, possibly requiring grad or on a device
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (str, bytes)):
+        return f"{name} is a string ({value!r:.30}), not an array"
+    try:
+        array = np.asarray(value)
+    except Exception as exc:
+        return f"{name} could not be converted to an array: {exc}"
+    if array.dtype.kind == "c":
+        return f"{name} is complex ({array.dtype}); gradients of a real cost are real"
+    if array.dtype.kind not in "biuf":
+        return f"{name} has dtype {array.dtype}, not a number type"
+    if array.dtype.kind != "f":
+        array = array.astype(np.float64)
+    return array
+
+
+def _shapes(values: list) -> list[tuple[int, ...]]:
+    out = []
+    for v in values:
+        try:
+            out.append(tuple(np.shape(v)))
+        except Exception:
+            out.append(())
+    return out
+
+
+# ------------------------------------------------------- input integrity
+
+
+def _snapshot(args: list) -> list:
+    return [[a.copy() for a in arg] if isinstance(arg, list) else arg.copy() for arg in args]
+
+
+def _argument_names(layout: str) -> list[str]:
+    return ["theta", "X", "Y"] if layout == "flat" else ["weights", "biases", "X", "Y"]
+
+
+def _mutations(args: list, pristine: list, layout: str) -> list[str]:
+    changed = []
+    for name, now, before in zip(_argument_names(layout), args, pristine):
+        if isinstance(before, list):
+            if not isinstance(now, list) or len(now) != len(before):
+                changed.append(f"the list {name}")
+                continue
+            for L, (a, b) in enumerate(zip(now, before)):
+                if not isinstance(a, np.ndarray) or a.shape != b.shape or not np.array_equal(a, b):
+                    changed.append(f"{name}[{L}]")
+        elif not np.array_equal(now, before):
+            changed.append(name)
+    return changed
+
+
+def _aliases(returned: Any, args: list, layout: str) -> list[str]:
+    given = []
+    for name, arg in zip(_argument_names(layout), args):
+        for k, a in enumerate(arg if isinstance(arg, list) else [arg]):
+            given.append((f"{name}[{k}]" if isinstance(arg, list) else name, a))
+    found = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, np.ndarray):
+            found.extend(n for n, a in given if np.shares_memory(value, a) and n not in found)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                visit(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                visit(v)
+        elif isinstance(value, Gradients):
+            visit(value.weights)
+            visit(value.biases)
+
+    visit(returned)
+    return found

@@ -1,0 +1,443 @@
+"""`check_backprop` / `assert_backprop`: check any backprop implementation, name the wrong entry and the likely bug.
+
+For each trial (a seeded network and batch; edge shapes among them), the
+candidate is called with copies and what it returns is compared three ways,
+so that no verdict rests on one computation alone:
+
+1. candidate vs the reference (`backprop`, exact math), entry by entry,
+   within what rounding in the candidate's dtype can explain;
+2. candidate vs finite differences, which know nothing of backprop (entry by
+   entry where affordable, along random and per-block directions otherwise);
+3. the reference vs its loop form (and vs the same differences), so a fault
+   of the reference itself is reported as such, never blamed on the candidate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from reference import Gradients, Network, backprop, backprop_examples, backprop_loops
+
+from . import stencils
+from .candidate import LAYOUTS, CandidateOutput, call_candidate
+from .compare import FD_SAFETY, Comparison, compare, rounding_scale, rounding_tolerance
+from .network_fd import network_numerical_gradient
+from .report import BackpropReport, BlockSummary, EntryReport, GradientMismatch, TrialReport
+
+__all__ = ["check_backprop", "assert_backprop", "trial_case", "DEFAULT_TRIALS", "DEFAULT_BATCH"]
+
+DEFAULT_TRIALS = 3  # random networks per check; edge shapes come on top
+DEFAULT_BATCH = 8  # examples per batch: enough to expose batch bugs, small enough to be fast
+FD_BUDGET = 2_000_000  # parameters x examples above which differences go by direction, not entry
+LOOPS_BUDGET = 300_000  # parameters x examples above which the loop form yields to backprop_examples
+DIRECTIONS = 4  # random directions for the directional check (plus one per block)
+MAX_ENTRIES = 8
+TRIAL_SEEDS = 1000  # trial k of a check with seed s draws its network with seed 1000 s + k
+
+
+@dataclass(frozen=True)
+class _Trial:
+    index: int
+    kind: str
+    sizes: tuple[int, ...]
+    d: int
+    seed: int
+
+
+def trial_case(
+    sizes: Sequence[int],
+    d: int,
+    seed: int,
+    *,
+    hidden: Any = "sigmoid",
+    output: Any = None,
+    cost: Any = "quadratic",
+) -> tuple[Network, np.ndarray, np.ndarray]:
+    """The network and batch of one trial: rebuild a failing trial from its report.
+
+    Examples
+    --------
+    >>> net, X, Y = trial_case([4, 8, 3], 8, seed=123)
+    >>> X.shape, Y.shape
+    ((8, 4), (8, 3))
+    """
+    rng = np.random.default_rng(seed)
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
+    X = rng.normal(size=(d, net.sizes[0]))
+    n = net.sizes[-1]
+    name = net.cost_function.name
+    if name == "categorical_cross_entropy":
+        Y = np.eye(n)[rng.integers(0, n, d)]  # one-hot classes
+    elif name == "cross_entropy" or net.output.upper <= 1.0:
+        Y = rng.uniform(0.0, 1.0, (d, n))  # probabilities, or targets in the output's range
+    else:
+        Y = rng.normal(size=(d, n))
+    return net, X, Y
+
+
+def check_backprop(
+    candidate: Callable[..., Any],
+    *,
+    sizes: Sequence[int],
+    hidden: Any = "sigmoid",
+    output: Any = None,
+    cost: Any = "quadratic",
+    layout: str = "article",
+    trials: int = DEFAULT_TRIALS,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH,
+    edge_cases: bool = True,
+) -> BackpropReport:
+    """Check a backprop implementation against the reference and finite differences.
+
+    Parameters
+    ----------
+    candidate : callable
+        ``candidate(weights, biases, X, Y)`` with ``weights[L]`` of shape
+        (M, N) (``layout="torch"``: (N, M)), ``biases[L]`` of shape (N,),
+        ``X`` (d, n_in), ``Y`` (d, n_H); returns ``(dW_list, db_list)``, a
+        `Gradients`, or a dict with ``weights`` and ``biases`` (numpy arrays
+        or anything numpy converts), the gradient of the batch-averaged cost.
+        ``layout="flat"``: ``candidate(theta, X, Y) -> flat gradient``.
+    sizes : sequence of int
+        ``[n_in, n_0, ..., n_H]``.
+    hidden, output, cost
+        What the candidate implements (names as in `reference.Network`).
+    layout : {"article", "torch", "flat"}
+    trials : int
+        Random networks to draw. With `edge_cases`, a hidden layer of width 1,
+        no hidden layer, and a batch of 1 are tried as well (same n_in, n_H).
+    seed : int
+        Everything random derives from it: the same seed gives the same report.
+    batch_size : int
+        Examples per batch `d` in the random trials.
+
+    Returns
+    -------
+    BackpropReport
+        ``.passed``, per-layer errors, worst entries, ``.diagnosis``;
+        ``str()`` is a readable table, ``.to_dict()`` JSON for machines.
+
+    Examples
+    --------
+    >>> from reference import Network, backprop
+    >>> def mine(weights, biases, X, Y):
+    ...     g = backprop(Network(weights, biases), X, Y)
+    ...     return g.weights, g.biases
+    >>> check_backprop(mine, sizes=[3, 5, 2]).passed
+    True
+    """
+    options = _validated(candidate, sizes, hidden, output, cost, layout, trials, seed, batch_size, edge_cases)
+    reports = []
+    reference_problems: list[str] = []
+    for trial in _trials(options["sizes"], trials, seed, batch_size, edge_cases):
+        net, X, Y = trial_case(trial.sizes, trial.d, trial.seed, hidden=hidden, output=output, cost=cost)
+        report = TrialReport(trial.index, list(trial.sizes), trial.d, trial.seed, trial.kind)
+        out = call_candidate(candidate, net, X, Y, layout=layout)
+        if not out.problems and trial.index == 0:
+            _check_repeatable(candidate, net, X, Y, layout, out)
+        if out.problems:
+            report.problems = out.problems
+            report.diagnosis = _shape_diagnosis(out, net)
+        else:
+            _compare_trial(report, out, net, X, Y, reference_problems)
+        reports.append(report)
+        if report.problems and trial.index == 0 and _fatal(out):
+            break  # the same structural fault would repeat in every trial
+    return BackpropReport(
+        candidate=_describe(candidate), options=options, trials=reports,
+        reference_problems=reference_problems,
+    )
+
+
+def assert_backprop(candidate: Callable[..., Any], **options: Any) -> BackpropReport:
+    """`check_backprop`, raising `GradientMismatch` (an AssertionError) with the report if it fails.
+
+    Examples
+    --------
+    >>> from reference import Network, backprop
+    >>> def mine(weights, biases, X, Y):
+    ...     return backprop(Network(weights, biases), X, Y)
+    >>> _ = assert_backprop(mine, sizes=[3, 5, 2])
+    """
+    __tracebackhide__ = True
+    report = check_backprop(candidate, **options)
+    if not report.passed:
+        raise GradientMismatch(report)
+    return report
+
+
+# ------------------------------------------------------------------ trials
+
+
+def _trials(sizes: tuple[int, ...], trials: int, seed: int, d: int, edge_cases: bool) -> list[_Trial]:
+    plan = [("random", sizes, d)] * trials
+    if edge_cases:
+        if len(sizes) > 2 and max(sizes[1:-1]) > 1:
+            plan.append(("width-1", (sizes[0],) + (1,) * (len(sizes) - 2) + (sizes[-1],), d))
+        if len(sizes) > 2:
+            plan.append(("no hidden layer", (sizes[0], sizes[-1]), d))
+        plan.append(("batch of 1", sizes, 1))
+    # Readable, reproducible trial seeds: seed 7 gives networks 7000, 7001, ...
+    return [_Trial(k, kind, s, dk, TRIAL_SEEDS * seed + k) for k, (kind, s, dk) in enumerate(plan)]
+
+
+# -------------------------------------------------------------- comparison
+
+
+def _compare_trial(
+    report: TrialReport,
+    out: CandidateOutput,
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    reference_problems: list[str],
+) -> None:
+    layout = net.layout
+    d = X.shape[0]
+    report.dtype = str(out.dtype)
+    candidate = out.gradient.astype(np.float64)
+    reference = backprop(net, X, Y).flat()
+    scale = rounding_scale(net, X, Y)
+    own = rounding_tolerance(scale, net.sizes, d, np.float64)  # the reference's own rounding
+    tolerance = rounding_tolerance(scale, net.sizes, d, out.dtype) + own
+
+    # 1. candidate vs reference
+    vs_reference = compare(candidate, reference, tolerance)
+    report.vs_reference = float(vs_reference.excess.max())
+
+    # 3. the reference vs its loop form: it must agree to its own rounding
+    form = backprop_loops if layout.size * d <= LOOPS_BUDGET else backprop_examples
+    loops = compare(form(net, X, Y).flat(), reference, 2 * own)
+    report.reference_vs_loops = float(loops.excess.max())
+    if not loops.passed:
+        reference_problems.append(
+            f"trial {report.index}: backprop and {form.__name__} disagree at "
+            f"{layout.name(int(loops.failing[0]))}: a fault of the reference, not of the candidate"
+        )
+
+    # 2. candidate (and reference) vs finite differences
+    fd_values = None
+    if layout.size * d <= FD_BUDGET:
+        fd = network_numerical_gradient(net, X, Y)
+        fd_values = fd.flat()
+        checked = ~fd.unverifiable.flat()
+        fd_tolerance = FD_SAFETY * fd.error.flat()
+        vs_fd = compare(candidate, fd_values, fd_tolerance + tolerance, checked=checked)
+        ref_fd = compare(reference, fd_values, fd_tolerance + own, checked=checked)
+        report.finite_difference_method = f"{fd.method}, entry by entry"
+        report.unverifiable = fd.n_unverifiable
+    else:
+        vs_fd, ref_fd = _directional(net, X, Y, candidate, reference, tolerance, own)
+        report.finite_difference_method = "richardson, along random and per-block directions"
+    report.vs_finite_differences = float(vs_fd.excess.max())
+    if not ref_fd.passed:
+        reference_problems.append(
+            f"trial {report.index}: the reference disagrees with finite differences "
+            f"(worst {ref_fd.excess.max():.3g} x tolerance): a fault of the reference"
+        )
+
+    report.blocks = _blocks(vs_reference, layout)
+    report.worst = _worst_entries(vs_reference if not vs_reference.passed else None, fd_values, layout)
+    if not report.passed:
+        report.diagnosis = _diagnose(candidate, net, X, Y, reference, out.dtype, report.blocks)
+
+
+def _directional(
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    candidate: np.ndarray,
+    reference: np.ndarray,
+    tolerance: np.ndarray,
+    own: np.ndarray,
+) -> tuple[Comparison, Comparison]:
+    """Directional derivatives `grad . v` by Richardson differences of `J(theta + t v)`.
+
+    Random Rademacher directions see every entry; one direction per block
+    `W^L`, `b^L` keeps a bug in a small block from drowning in a large one.
+    """
+    layout = net.layout
+    theta = net.flat()
+    rng = np.random.default_rng(0)
+    directions = [rng.choice([-1.0, 1.0], size=theta.size) for _ in range(DIRECTIONS)]
+    for _, block, _ in layout.blocks:
+        v = np.zeros(theta.size)
+        v[block] = rng.choice([-1.0, 1.0], size=block.stop - block.start)
+        directions.append(v)
+    V = np.array(directions)
+    f0 = net.cost(X, Y)
+    p = stencils.plan(np.zeros(len(V)), method="richardson")
+    values = np.array(
+        [[net.cost(X, Y, theta=theta + t * v) for t in row] for v, row in zip(V, p.offsets)]
+    )
+    numerical = stencils.combine(p, values, f0)
+    fd_tolerance = FD_SAFETY * numerical.error
+    return (
+        compare(V @ candidate, numerical.gradient, fd_tolerance + np.abs(V) @ tolerance),
+        compare(V @ reference, numerical.gradient, fd_tolerance + np.abs(V) @ own),
+    )
+
+
+def _blocks(c: Comparison, layout) -> list[BlockSummary]:
+    excess = c.excess
+    out = []
+    for name, block, _ in layout.blocks:
+        e = excess[block]
+        worst = int(np.argmax(e))
+        ref = c.expected[block]
+        diff = np.linalg.norm(c.candidate[block] - ref)
+        norm = np.linalg.norm(ref)
+        out.append(
+            BlockSummary(
+                name=name,
+                entries=int(e.size),
+                failing=int((e > 1.0).sum()),
+                worst_excess=float(e.max()),
+                worst_entry=layout.name(block.start + worst),
+                relative_error=float(diff / norm if norm > 0 else diff),
+            )
+        )
+    return out
+
+
+def _worst_entries(c: Comparison | None, fd: np.ndarray | None, layout) -> list[EntryReport]:
+    if c is None:
+        return []
+    return [
+        EntryReport(
+            name=layout.name(int(j)),
+            candidate=float(c.candidate[j]),
+            reference=float(c.expected[j]),
+            finite_difference=None if fd is None else float(fd[j]),
+            tolerance=float(c.tolerance[j]),
+            excess=float(c.excess[j]),
+        )
+        for j in c.failing[:MAX_ENTRIES]
+    ]
+
+
+def _check_repeatable(
+    candidate: Callable[..., Any], net: Network, X: np.ndarray, Y: np.ndarray, layout: str, first: CandidateOutput
+) -> None:
+    again = call_candidate(candidate, net, X, Y, layout=layout)
+    if again.problems or again.gradient is None:
+        first.problems.append(
+            "the candidate behaved differently when called a second time on the same input: "
+            + "; ".join(again.problems)
+        )
+        return
+    scale = rounding_scale(net, X, Y)
+    tolerance = rounding_tolerance(scale, net.sizes, X.shape[0], first.dtype)
+    c = compare(again.gradient.astype(np.float64), first.gradient.astype(np.float64), tolerance)
+    if not c.passed:
+        j = int(c.failing[0])
+        first.problems.append(
+            "the candidate returned a different answer when called twice on the same input "
+            f"({net.layout.name(j)}: {first.gradient[j]:.6g}, then {again.gradient[j]:.6g}): "
+            "hidden state, such as gradients accumulated across calls and never reset?"
+        )
+
+
+def _fatal(out: CandidateOutput) -> bool:
+    """Structural faults that every trial would repeat (wrong structure, raising)."""
+    return out.gradient is None
+
+
+# --------------------------------------------------------------- diagnosis
+
+
+def _diagnose(
+    candidate: np.ndarray,
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    reference: np.ndarray,
+    dtype: np.dtype,
+    blocks: list[BlockSummary],
+) -> list[str]:
+    found: list[str] = []
+    try:
+        from .diagnose import diagnose
+    except ImportError:  # pragma: no cover - the catalogue is part of the package
+        diagnose = None
+    if diagnose is not None:
+        rtol = 1e-4 if np.dtype(dtype).itemsize < 8 else 1e-6
+        sizes = net.sizes
+        found += [
+            str(x)
+            for x in diagnose(
+                Gradients.from_flat(candidate, sizes), net, X, Y,
+                reference=Gradients.from_flat(reference, sizes), rtol=rtol,
+            )
+        ]
+    try:
+        from .equations import localize_from_gradients
+    except ImportError:  # pragma: no cover
+        localize_from_gradients = None
+    if localize_from_gradients is not None and blocks:
+        layer_ok = [
+            all(b.failing == 0 for b in blocks if b.name[2:] == str(L)) for L in range(net.H + 1)
+        ]
+        if not all(layer_ok):
+            found.append(localize_from_gradients(layer_ok))
+    return found
+
+
+def _shape_diagnosis(out: CandidateOutput, net: Network) -> list[str]:
+    if out.shapes is None:
+        return []
+    try:
+        from .diagnose import diagnose_shapes
+    except ImportError:  # pragma: no cover
+        return []
+    return list(diagnose_shapes(out.shapes[0], out.shapes[1], net))
+
+
+# --------------------------------------------------------------- plumbing
+
+
+def _describe(candidate: Callable[..., Any]) -> str:
+    module = getattr(candidate, "__module__", None)
+    name = getattr(candidate, "__qualname__", None) or type(candidate).__name__
+    return f"{module}.{name}" if module and module != "__main__" else name
+
+
+def _validated(
+    candidate: Any, sizes: Any, hidden: Any, output: Any, cost: Any, layout: Any,
+    trials: Any, seed: Any, batch_size: Any, edge_cases: Any,
+) -> dict[str, Any]:
+    if not callable(candidate):
+        raise TypeError(
+            f"`candidate` must be callable as candidate(weights, biases, X, Y), got "
+            f"{type(candidate).__name__}"
+        )
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown `layout` {layout!r}; known layouts: {', '.join(LAYOUTS)}")
+    for name, value, low in (("trials", trials, 1), ("batch_size", batch_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"`{name}` must be an integer, got {value!r}")
+        if value < low:
+            raise ValueError(f"`{name}` must be at least {low}, got {value}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"`seed` must be a non-negative integer, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"`seed` must be a non-negative integer, got {seed}")
+    if not isinstance(edge_cases, bool):
+        raise TypeError(f"`edge_cases` must be True or False, got {edge_cases!r}")
+    # Network.random validates sizes and the activation/cost names with clear messages.
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=0)
+    return {
+        "sizes": net.sizes,
+        "hidden": net.hidden.name,
+        "output": net.output.name,
+        "cost": net.cost_function.name,
+        "layout": layout,
+        "trials": int(trials),
+        "seed": int(seed),
+        "batch_size": int(batch_size),
+        "edge_cases": edge_cases,
+    }

@@ -1,0 +1,74 @@
+"""Backprop implementations written the way users write them, for testing the oracle.
+
+Independent of `reference`: own activation formulas, own loops. Each takes
+(weights, biases, X, Y) in the article's layout and returns (dW_list, db_list).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+H_AND_H_PRIME = {
+    "identity": (lambda z: z, lambda z: np.ones_like(z)),
+    "sigmoid": (lambda z: 0.5 * (1 + np.tanh(z / 2)), lambda z: 0.25 / np.cosh(z / 2) ** 2),
+    "tanh": (np.tanh, lambda z: 1 / np.cosh(z) ** 2),
+    "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0) * 1.0),
+    "leaky_relu": (lambda z: np.where(z > 0, z, 0.01 * z), lambda z: np.where(z > 0, 1.0, 0.01)),
+    "softplus": (lambda z: np.log1p(np.exp(z)), lambda z: 1 / (1 + np.exp(-z))),
+    "elu": (lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))), lambda z: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0)))),
+}
+
+
+def make_numpy_backprop(hidden="sigmoid", output=None, cost="quadratic", *, dtype=np.float64):
+    """A per-example numpy backprop (the article's algorithm), in `dtype`."""
+    output = output or hidden
+
+    def candidate(weights, biases, X, Y):
+        W = [np.asarray(w, dtype=dtype) for w in weights]
+        b = [np.asarray(v, dtype=dtype) for v in biases]
+        X, Y = np.asarray(X, dtype=dtype), np.asarray(Y, dtype=dtype)
+        dW = [np.zeros_like(w) for w in W]
+        db = [np.zeros_like(v) for v in b]
+        for x, y in zip(X, Y):
+            zs, acts = [], [x]
+            for L, (w, v) in enumerate(zip(W, b)):
+                z = w.T @ acts[-1] + v
+                zs.append(z)
+                if L == len(W) - 1 and output == "softmax":
+                    e = np.exp(z - z.max())
+                    acts.append(e / e.sum())
+                else:
+                    acts.append(H_AND_H_PRIME[hidden if L < len(W) - 1 else output][0](z))
+            a = acts[-1]
+            if output == "softmax" and cost == "categorical_cross_entropy":
+                delta = a * y.sum() - y
+            elif output == "sigmoid" and cost == "cross_entropy":
+                delta = a - y
+            else:
+                g = a - y if cost == "quadratic" else -y / a
+                if output == "softmax":
+                    delta = a * (g - a @ g)
+                else:
+                    delta = g * H_AND_H_PRIME[output][1](zs[-1])
+            for L in range(len(W) - 1, -1, -1):
+                dW[L] += np.outer(acts[L], delta)
+                db[L] += delta
+                if L:
+                    delta = (W[L] @ delta) * H_AND_H_PRIME[hidden][1](zs[L - 1])
+        return [w / len(X) for w in dW], [v / len(X) for v in db]
+
+    return candidate
+
+
+def sigmoid_einsum(weights, biases, X, Y):
+    """Batch form with einsum and Fortran-ordered arrays, sigmoid + quadratic."""
+    A = [np.asfortranarray(X)]
+    for W, b in zip(weights, biases):
+        A.append(1 / (1 + np.exp(-(np.einsum("im,mn->in", A[-1], W) + b))))
+    delta = (A[-1] - Y) * A[-1] * (1 - A[-1])
+    dW, db = [], []
+    for L in range(len(weights) - 1, -1, -1):
+        dW.insert(0, np.asfortranarray(np.einsum("im,in->mn", A[L], delta) / len(X)))
+        db.insert(0, delta.mean(axis=0))
+        delta = np.einsum("in,mn->im", delta, weights[L]) * A[L] * (1 - A[L])
+    return dW, db

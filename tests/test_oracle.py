@@ -1,0 +1,217 @@
+"""gradcheck.oracle: correct implementations pass, broken ones fail with the entry named."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from candidates import make_numpy_backprop, sigmoid_einsum
+from conftest import CONFIGS
+from gradcheck import BackpropReport, GradientMismatch, assert_backprop, check_backprop
+from reference import Gradients, Network, backprop
+
+CORRECT = make_numpy_backprop()
+
+
+# ------------------------------------------------------------ correct ones pass
+
+
+@pytest.mark.parametrize("hidden, output, cost", CONFIGS)
+def test_correct_numpy_backprop_passes_every_activation_and_cost(hidden, output, cost):
+    for seed in range(2):
+        report = check_backprop(
+            make_numpy_backprop(hidden, output, cost), sizes=[4, 6, 5, 3],
+            hidden=hidden, output=output, cost=cost, seed=seed,
+        )
+        assert report.passed, str(report)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("hidden, output, cost", [c for c in CONFIGS if c[0] != "softplus"])
+def test_correct_low_precision_candidates_pass(hidden, output, cost, dtype):
+    if dtype == np.float16 and cost != "quadratic":
+        pytest.skip("float16 logs of probabilities: covered by float32")
+    report = check_backprop(
+        make_numpy_backprop(hidden, output, cost, dtype=dtype), sizes=[5, 7, 3],
+        hidden=hidden, output=output, cost=cost, seed=3,
+    )
+    assert report.passed, str(report)
+    assert report.trials[0].dtype == np.dtype(dtype).name
+
+
+def test_einsum_and_fortran_order_pass():
+    assert check_backprop(sigmoid_einsum, sizes=[6, 9, 4], trials=4).passed
+
+
+def test_torch_layout_and_flat_layout_and_other_return_types():
+    def torch_layout(weights, biases, X, Y):
+        dW, db = CORRECT([W.T for W in weights], biases, X, Y)
+        return {"weights": [g.T for g in dW], "biases": db}
+
+    def flat(theta, X, Y):
+        net = Network.random([4, 6, 3], seed=0).with_flat(theta)
+        return backprop(net, X, Y).flat()
+
+    def as_gradients(weights, biases, X, Y):
+        return Gradients(*CORRECT(weights, biases, X, Y))
+
+    def nested_lists(weights, biases, X, Y):
+        dW, db = CORRECT(weights, biases, X, Y)
+        return [w.tolist() for w in dW], tuple(b.tolist() for b in db)
+
+    assert check_backprop(torch_layout, sizes=[4, 6, 3], layout="torch").passed
+    assert check_backprop(flat, sizes=[4, 6, 3], layout="flat", edge_cases=False).passed
+    assert check_backprop(as_gradients, sizes=[4, 6, 3]).passed
+    assert check_backprop(nested_lists, sizes=[4, 6, 3]).passed
+
+
+def test_pytorch_candidate_passes():
+    torch = pytest.importorskip("torch")
+
+    def torch_backprop(weights, biases, X, Y):
+        W = [torch.tensor(w, requires_grad=True) for w in weights]
+        b = [torch.tensor(v, requires_grad=True) for v in biases]
+        a = torch.tensor(X)
+        for w, v in zip(W, b):
+            a = torch.sigmoid(a @ w + v)
+        J = 0.5 * ((a - torch.tensor(Y)) ** 2).sum(dim=1).mean()
+        J.backward()
+        return [w.grad for w in W], [v.grad for v in b]
+
+    assert check_backprop(torch_backprop, sizes=[5, 8, 3]).passed
+
+
+# ----------------------------------------------------- wrong ones are caught
+
+
+def _break(change):
+    def broken(weights, biases, X, Y):
+        dW, db = CORRECT(weights, biases, X, Y)
+        change(dW, db)
+        return dW, db
+
+    return broken
+
+
+def test_one_wrong_entry_among_thousands_is_caught_and_named():
+    def one_entry(dW, db):
+        dW[0][17, 33] *= 1 + 1e-6
+
+    report = check_backprop(_break(one_entry), sizes=[64, 128, 10], trials=1, edge_cases=False)
+    assert not report.passed
+    assert report.worst_entries[0].name == "W^0[17,33]"
+    assert len(report.worst_entries) == 1
+    blocks = {b.name: b for b in report.trials[0].blocks}
+    assert blocks["W^0"].failing == 1 and blocks["b^0"].failing == 0
+
+
+def test_exact_zero_gradients_do_not_cause_false_alarms():
+    # relu units dead for every example: their gradient entries are exactly 0
+    def dead(weights, biases, X, Y):
+        return make_numpy_backprop("relu", "identity")(weights, biases, X, Y)
+
+    report = check_backprop(dead, sizes=[3, 40, 2], hidden="relu", output="identity", trials=5)
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize(
+    "candidate, expected",
+    [
+        (lambda W, b, X, Y: (_ for _ in ()).throw(KeyError("boom")), "the candidate raised KeyError: 'boom'"),
+        (lambda W, b, X, Y: None, "the candidate returned None; return (dW_list, db_list)"),
+        (lambda W, b, X, Y: "grads", "the candidate returned a str; expected (dW_list, db_list)"),
+        (lambda W, b, X, Y: (g for g in CORRECT(W, b, X, Y)), "the candidate returned a generator"),
+        (lambda W, b, X, Y: {"dW": 1}, "the candidate returned a dict with keys ['dW']; expected keys 'weights' and 'biases'"),
+        (lambda W, b, X, Y: (CORRECT(W, b, X, Y)[0][:1], CORRECT(W, b, X, Y)[1][:1]),
+         "the candidate returned 1 weight gradients and 1 bias gradients; the network has 2 layers (L = 0 .. 1), so expected 2 of each"),
+        (lambda W, b, X, Y: ([g.T for g in CORRECT(W, b, X, Y)[0]], CORRECT(W, b, X, Y)[1]),
+         "dJ/dW^0 has shape (6, 4), expected (4, 6): transposed? try layout='torch'"),
+        (lambda W, b, X, Y: (CORRECT(W, b, X, Y)[0], [g[:, None] for g in CORRECT(W, b, X, Y)[1]]),
+         "dJ/db^0 has shape (6, 1), expected (6,): return a 1-D array of shape (6,) (ravel it)"),
+        (_break(lambda dW, db: db[1].__setitem__(0, np.nan)), "the candidate returned NaN or Inf in 1 entries: b^1[0]"),
+        (_break(lambda dW, db: dW.__setitem__(0, dW[0].astype(complex))), "dJ/dW^0 is complex"),
+    ],
+)
+def test_structural_faults_are_reported(candidate, expected):
+    report = check_backprop(candidate, sizes=[4, 6, 3])
+    assert not report.passed
+    assert any(expected in p for t in report.trials for p in t.problems), str(report)
+    assert expected in str(report)
+
+
+def test_a_candidate_that_mutates_its_inputs_fails():
+    def mutates(weights, biases, X, Y):
+        out = CORRECT(weights, biases, X, Y)
+        weights[0] -= 0.1 * out[0][0]  # a gradient step in place
+        return out
+
+    report = check_backprop(mutates, sizes=[4, 6, 3])
+    assert "the candidate modified its inputs (weights[0])" in str(report)
+
+
+def test_a_candidate_that_returns_its_inputs_fails():
+    def aliases(weights, biases, X, Y):
+        dW, db = CORRECT(weights, biases, X, Y)
+        biases[1][...] = db[1]
+        return dW, [db[0], biases[1]]
+
+    report = check_backprop(aliases, sizes=[4, 6, 3])
+    text = str(report)
+    assert "share memory with its inputs (biases[1])" in text
+
+
+def test_hidden_state_is_caught():
+    calls = []
+
+    def accumulates(weights, biases, X, Y):
+        dW, db = CORRECT(weights, biases, X, Y)
+        calls.append(1)
+        return [w * len(calls) for w in dW], db  # "forgot to zero the gradient buffer"
+
+    report = check_backprop(accumulates, sizes=[4, 6, 3])
+    assert "different answer when called twice on the same input" in str(report)
+
+
+def test_report_is_json_serialisable_a_screenful_and_reproducible():
+    broken = _break(lambda dW, db: dW[1].__imul__(2.0))
+    a = check_backprop(broken, sizes=[10, 20, 5], seed=4)
+    b = check_backprop(broken, sizes=[10, 20, 5], seed=4)
+    assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
+    assert len(str(a).splitlines()) <= 45
+    d = a.to_dict()
+    assert d["passed"] is False and d["trials"][0]["worst"][0]["name"].startswith("W^1[")
+    assert isinstance(a, BackpropReport) and a.layer_errors["W^1"] > 1 and a.layer_errors["W^0"] <= 1
+
+
+def test_assert_backprop_raises_gradient_mismatch_with_the_report():
+    with pytest.raises(GradientMismatch) as info:
+        assert_backprop(_break(lambda dW, db: db[0].__imul__(-1)), sizes=[3, 4, 2])
+    assert isinstance(info.value, AssertionError)
+    assert "check_backprop FAILED" in str(info.value) and "b^0[" in str(info.value)
+    assert assert_backprop(CORRECT, sizes=[3, 4, 2]).passed
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(candidate=3, sizes=[2, 2]), TypeError, "`candidate` must be callable as candidate(weights, biases, X, Y), got int"),
+        (dict(sizes=[2, 2], layout="keras"), ValueError, "unknown `layout` 'keras'; known layouts: article, torch, flat"),
+        (dict(sizes=[2, 2], trials=0), ValueError, "`trials` must be at least 1, got 0"),
+        (dict(sizes=[2, 2], trials=2.0), TypeError, "`trials` must be an integer, got 2.0"),
+        (dict(sizes=[2, 2], batch_size=-1), ValueError, "`batch_size` must be at least 1, got -1"),
+        (dict(sizes=[2, 2], seed=-1), ValueError, "`seed` must be a non-negative integer, got -1"),
+        (dict(sizes=[2]), ValueError, "`sizes` must list at least the input and output widths"),
+        (dict(sizes=[2, 0, 1]), ValueError, "`sizes[1]` must be a positive width, got 0"),
+        (dict(sizes="4,8,3"), TypeError, "`sizes` must be a sequence of layer widths like [4, 8, 3]"),
+        (dict(sizes=[2, 2], hidden="swish"), ValueError, "unknown hidden activation 'swish'; known activations:"),
+        (dict(sizes=[2, 2], cost="hinge"), ValueError, "unknown cost 'hinge'; known costs:"),
+        (dict(sizes=[2, 2], edge_cases="yes"), TypeError, "`edge_cases` must be True or False"),
+    ],
+)
+def test_validation_messages(kwargs, error, message):
+    kwargs.setdefault("candidate", CORRECT)
+    with pytest.raises(error) as info:
+        check_backprop(**kwargs)
+    assert message in str(info.value)

@@ -6,7 +6,7 @@
 """
 
 from .network_fd import NetworkNumericalGradient, network_numerical_gradient
-from .oracle import assert_backprop, check_backprop, trial_case
+from .oracle import assert_backprop, check_backprop, check_backprop_at, trial_case
 from .report import BackpropReport, GradientMismatch
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "NetworkNumericalGradient",
     "assert_backprop",
     "check_backprop",
+    "check_backprop_at",
     "network_numerical_gradient",
     "trial_case",
 ]

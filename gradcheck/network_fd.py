@@ -1,8 +1,10 @@
 """`network_numerical_gradient`: every entry of a network's gradient by finite differences, fast.
 
-A finite difference in one parameter needs the cost of the network with that
-parameter moved.  Done naively, that is a full forward pass per evaluation.
-This engine exploits the network's structure instead:
+The differences themselves (steps, Richardson extrapolation, error
+estimates) are `gradcheck.finite_diff`'s, unchanged; what this module adds
+is a fast way to evaluate the cost at the perturbed points, exploiting the
+network's structure.  Done naively, every evaluation is a full forward pass.
+Instead:
 
 - moving `W^L[m,n]` or `b^L[n]` leaves layers `0 .. L-1` unchanged, so their
   cached forward pass is reused;
@@ -13,10 +15,15 @@ This engine exploits the network's structure instead:
 - many perturbations run as one stacked array computation `(P, d, N)`, in
   chunks under a memory cap.
 
-The differences are formed and combined (centred, Richardson, complex step)
-by `gradcheck.stencils`; this module only evaluates the cost at the stencil's
-points.  `structured=False` takes the naive path (two full forward passes per
-step), which the tests hold equal to the fast one to rounding.
+Kinks: an evaluation whose perturbation moves a pre-activation of a
+non-smooth layer (ReLU's jump of `h'`, ELU's jump of `h''`) across 0 is
+returned to the engine as unusable, so Richardson takes smaller steps until
+its stencil fits between the kinks.  Entries where none does are, for a jump
+of `h'`, reported unverifiable (no difference measures `h'` there); for a
+jump of `h''` a tight centred difference, which converges as O(h), is kept.
+
+`structured=False` takes the naive path (a full forward pass per
+evaluation), which the tests hold equal to the fast one to rounding.
 """
 
 from __future__ import annotations
@@ -29,13 +36,19 @@ import numpy as np
 from reference import Gradients, Network
 from reference.network import ForwardPass, example_costs, forward_pass
 
-from . import stencils
+from .finite_diff import METHODS, RICHARDSON_STEP, ROUNDING_ULPS, differentiate
 
 __all__ = ["NetworkNumericalGradient", "network_numerical_gradient", "DEFAULT_MEMORY_LIMIT"]
 
-ROUGH, KINK = 1, 2  # a stencil crossed a jump of h'' (ELU) / of h' (ReLU), as bit flags
 DEFAULT_MEMORY_LIMIT = 256 * 2**20  # bytes per chunk of stacked activations: fits any laptop
 CACHE_CHUNK = 8 * 2**20  # bytes: chunks this size stay in cache and run 2x faster than huge ones
+ROUGH, KINK = 1, 2  # an evaluation crossed a jump of h'' (ELU) / of h' (ReLU), as bit flags
+KINK_STEP = 2.0**-30  # the last resort for entries near a kink: few z change sign within it
+FIRST_STEPS = {  # relative to each entry's natural scale (see _natural_scale)
+    "richardson": RICHARDSON_STEP,
+    "central": float(np.finfo(np.float64).eps ** (1 / 3)),
+    "complex": 1e-20,
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,9 +57,9 @@ class NetworkNumericalGradient(Gradients):
 
     ``weights``/``biases`` hold the numerical `dJ/dW^L`, `dJ/db^L`;
     ``error`` the per-entry error estimates in the same layout;
-    ``unverifiable`` boolean masks of the entries whose differences straddle
-    a kink (a pre-activation of a ReLU-like layer changes sign within the
-    stencil), where no finite difference measures `h'` and no verdict is given.
+    ``unverifiable`` boolean masks of the entries whose every difference
+    straddles a kink (a pre-activation of a ReLU-like layer changes sign
+    within the stencil), where no finite difference measures `h'`.
     """
 
     error: Gradients
@@ -83,9 +96,10 @@ def network_numerical_gradient(
     X : array_like, shape (d, n_in)
     Y : array_like, shape (d, n_H)
     method : {"richardson", "central", "complex"}
-        Richardson extrapolation of centred differences (default, ~1e-10
-        relative), plain centred differences, or the complex step (exact to
-        rounding; passes through the reference's complex-safe forward pass).
+        As in `gradcheck.numerical_gradient`: Richardson extrapolation of
+        centred differences (default, ~1e-10 relative or better), plain
+        centred differences, or the complex step (exact to rounding; it
+        passes through the reference's complex-safe forward pass and cost).
     structured : bool
         Exploit the network's structure (default). False evaluates every
         point with a full forward pass (for testing the fast path).
@@ -109,46 +123,32 @@ def network_numerical_gradient(
     True
     """
     X, Y = _validate(net, X, Y, method, memory_limit)
-    theta = net.flat()
-    evaluate = _evaluate_structured if structured else _evaluate_naive
-    f0 = net.cost(X, Y)
+    evaluate = _CostEvaluator(net, X, Y, memory_limit=memory_limit, structured=structured)
+    theta = evaluate.theta
+    f0 = evaluate.at_theta()
+    scale = _natural_scale(net, X, theta)
+    first = _power_of_two(FIRST_STEPS[method] * scale)
+    result = differentiate(evaluate, theta, method=method, step=first, f0=f0)
+    gradient, error = result.gradient.copy(), result.error.copy()
+    unverifiable = np.zeros(theta.size, dtype=bool)
 
-    plan = stencils.plan(theta, method=method)
-    values, crossed = evaluate(net, X, Y, plan.offsets, memory_limit)
-    result = stencils.combine(plan, values, f0)
-    n_evaluations = values.size
-    gradient, error = result.gradient, result.error
-    crossed = np.bitwise_or.reduce(crossed, axis=1)
-    if method == "complex":  # the complex step never straddles: it is one-sided in i h
-        crossed[:] = 0
-
-    # Where the stencil crossed a point at which h is not smooth (ReLU's kink,
-    # ELU's jump of h''), extrapolation is unsound: retry those entries with
-    # ever smaller stencils until one fits between the kinks.
-    for step in stencils.RETRY_STEPS:
-        retry = np.flatnonzero(crossed)
-        if retry.size == 0:
-            break
-        tight = stencils.plan(theta, method=method, step=step, entries=retry)
-        values, again = evaluate(net, X, Y, tight.offsets, memory_limit, entries=retry)
-        second = stencils.combine(tight, values, f0)
-        n_evaluations += values.size
-        again = np.bitwise_or.reduce(again, axis=1)
-        fits = again == 0
-        gradient[retry[fits]], error[retry[fits]] = second.gradient[fits], second.error[fits]
-        crossed[retry] = again
-    # Still crossing at the smallest step: across a jump of h'' (ELU) a centred
-    # difference converges as O(h), and its estimate allows for that; across a
-    # jump of h' (ReLU) no difference measures h', and the entry is unverifiable.
-    retry = np.flatnonzero(crossed)
-    if retry.size:
-        tight = stencils.plan(theta, method="central", step=stencils.KINK_STEP, entries=retry)
-        values, again = evaluate(net, X, Y, tight.offsets, memory_limit, entries=retry)
-        second = stencils.combine(tight, values, f0, first_order=True)
-        n_evaluations += values.size
-        gradient[retry], error[retry] = second.gradient, second.error
-        crossed[retry] = np.bitwise_or.reduce(again, axis=1)
-    unverifiable = (crossed & KINK) > 0
+    # Entries left without a usable step (every stencil crossed a kink): a
+    # tight centred difference at h and 2h, recording what it crossed. Across
+    # a jump of h'' (ELU) it converges as O(h): |D(h) - D(2h)| bounds that.
+    stuck = np.flatnonzero(~np.isfinite(gradient))
+    if stuck.size:
+        h = _power_of_two(KINK_STEP * scale[stuck])
+        evaluate.mark_crossings = False
+        index = np.tile(stuck, 4)
+        values, taken = evaluate.along(index, np.concatenate([h, -h, 2 * h, -2 * h]))
+        v, t = values.reshape(4, -1), taken.reshape(4, -1)
+        D1 = (v[0] - v[1]) / (t[0] - t[1])
+        D2 = (v[2] - v[3]) / (t[2] - t[3])
+        rounding = ROUNDING_ULPS * np.finfo(float).eps * np.maximum(abs(f0), np.abs(v).max(axis=0))
+        gradient[stuck] = D1
+        error[stuck] = np.abs(D1 - D2) + rounding / h
+        crossed = np.bitwise_or.reduce(evaluate.last_crossed.reshape(4, -1), axis=0)
+        unverifiable[stuck] = (crossed & KINK) > 0
 
     sizes = net.sizes
     return NetworkNumericalGradient(
@@ -156,59 +156,97 @@ def network_numerical_gradient(
         error=Gradients.from_flat(error, sizes),
         unverifiable=_mask_gradients(unverifiable, net),
         method=method,
-        n_evaluations=int(n_evaluations),
+        n_evaluations=int(evaluate.count),
     )
 
 
 # ------------------------------------------------------------- evaluation
 
 
-def _evaluate_structured(
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    offsets: np.ndarray,
-    memory_limit: int,
-    entries: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """J(theta + t e_j) for every entry j and stencil offset t, and what it crossed (ROUGH/KINK flags).
+class _CostEvaluator:
+    """The cost `J` of `net` at perturbed parameters, for `finite_diff.differentiate`.
 
-    `offsets` has shape (n_entries, S) (complex for the complex step);
-    `entries` are the flat indices they belong to (default: all, in order).
+    ``along(index, h)`` gives `J(theta + h_i e_{index_i})` for every i (fast
+    path or naive), NaN where the move crossed a kink (while
+    ``mark_crossings``), and the steps actually taken; ``last_crossed`` holds
+    the ROUGH/KINK flags of the last call.
     """
-    fw = forward_pass(net.weights, net.biases, net.activations, X)
-    layout = net.layout
-    entries = np.arange(layout.size) if entries is None else entries
-    S = offsets.shape[1]
-    values = np.empty(offsets.shape, dtype=offsets.dtype)
-    crossed = np.zeros(offsets.shape, dtype=np.int8)
-    d = X.shape[0]
-    for name, block, shape in layout.blocks:
-        rows = np.flatnonzero((entries >= block.start) & (entries < block.stop))
-        if rows.size == 0:
-            continue
-        L = int(name[2:])
-        local = entries[rows] - block.start
-        if name[0] == "W":
-            m, n = np.unravel_index(local, shape)
+
+    def __init__(self, net: Network, X: np.ndarray, Y: np.ndarray, *, memory_limit: int, structured: bool):
+        self.net, self.X, self.Y = net, X, Y
+        self.theta = net.flat()
+        self.layout = net.layout
+        self.memory_limit = memory_limit
+        self.structured = structured
+        self.fw = forward_pass(net.weights, net.biases, net.activations, X)
+        self.count = 0
+        self.mark_crossings = True
+        self.last_crossed = np.zeros(0, dtype=np.int8)
+
+    def at_theta(self) -> float:
+        self.count += 1
+        return float(self._cost(self.net.weights, self.net.biases))
+
+    def at(self, points: np.ndarray) -> np.ndarray:
+        """J at full parameter vectors (the engine's noise probe)."""
+        self.count += len(points)
+        return np.array([self._cost(*self.layout.split(p)) for p in points])
+
+    def along(self, index: np.ndarray, h: np.ndarray, *, imaginary: bool = False):
+        theta = self.theta
+        if imaginary:
+            t = 1j * np.asarray(h, dtype=np.float64)
+            taken = np.asarray(h, dtype=np.float64)
         else:
-            m, n = None, local
-        t = offsets[rows].ravel()  # (P,), S consecutive offsets per entry
-        m_p = None if m is None else np.repeat(m, S)
-        n_p = np.repeat(n, S)
-        widest = max(net.sizes[L + 1 :])
-        per_point = d * widest * 8 * (4 if np.iscomplexobj(t) else 3)  # Z, A, and a temporary
-        chunk = max(1, min(memory_limit, CACHE_CHUNK) // per_point)
-        v = np.empty(t.shape, dtype=values.dtype)
-        f = np.empty(t.shape, dtype=np.int8)
-        for start in range(0, t.size, chunk):
-            part = slice(start, start + chunk)
-            v[part], f[part] = _perturbed_costs(
-                net, fw, X, Y, L, None if m_p is None else m_p[part], n_p[part], t[part]
-            )
-        values[rows] = v.reshape(-1, S)
-        crossed[rows] = f.reshape(-1, S)
-    return values, crossed
+            taken = (theta[index] + h) - theta[index]  # the steps actually taken
+            t = taken
+        evaluate = self._structured if self.structured else self._naive
+        values, crossed = evaluate(index, t)
+        self.count += index.size
+        self.last_crossed = crossed
+        if self.mark_crossings and not imaginary:  # the complex step is one-sided in i h: no crossing
+            values = np.where(crossed > 0, np.nan, values)
+        return values, taken
+
+    def _cost(self, weights, biases) -> Any:
+        out = forward_pass(weights, biases, self.net.activations, self.X)
+        return example_costs(out.Z[-1], out.output, self.Y, self.net.output, self.net.cost_function).mean()
+
+    def _structured(self, index: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        net, d = self.net, self.X.shape[0]
+        values = np.empty(index.size, dtype=t.dtype)
+        crossed = np.zeros(index.size, dtype=np.int8)
+        for name, block, shape in self.layout.blocks:
+            rows = np.flatnonzero((index >= block.start) & (index < block.stop))
+            if rows.size == 0:
+                continue
+            L = int(name[2:])
+            local = index[rows] - block.start
+            m, n = np.unravel_index(local, shape) if name[0] == "W" else (None, local)
+            per_point = d * max(net.sizes[L + 1 :]) * 8 * (4 if np.iscomplexobj(t) else 3)
+            chunk = max(1, min(self.memory_limit, CACHE_CHUNK) // per_point)
+            for start in range(0, rows.size, chunk):
+                part = rows[start : start + chunk]
+                piece = slice(start, start + chunk)
+                values[part], crossed[part] = _perturbed_costs(
+                    net, self.fw, self.X, self.Y, L, None if m is None else m[piece], n[piece], t[part]
+                )
+        return values, crossed
+
+    def _naive(self, index: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The same values by a full forward pass per evaluation: the yardstick."""
+        h = self.net.activations
+        values = np.empty(index.size, dtype=t.dtype)
+        crossed = np.zeros(index.size, dtype=np.int8)
+        for k, (j, step) in enumerate(zip(index, t)):
+            moved = self.theta.astype(t.dtype)
+            moved[j] += step
+            out = forward_pass(*self.layout.split(moved), h, self.X)
+            J = example_costs(out.Z[-1], out.output, self.Y, self.net.output, self.net.cost_function)
+            values[k] = J.mean()
+            for act, Z, Z0 in zip(h, out.Z, self.fw.Z):
+                crossed[k] |= _crossings(act, Z[None], Z0[None], axis=(1, 2))[0]
+        return values, crossed
 
 
 def _perturbed_costs(
@@ -259,32 +297,26 @@ def _crossings(act, Z_new: np.ndarray, Z_old: np.ndarray, axis) -> np.ndarray:
     return crossed.astype(np.int8) * (KINK if act.kink else ROUGH)
 
 
-def _evaluate_naive(
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    offsets: np.ndarray,
-    memory_limit: int,
-    entries: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The same values by two (or more) full forward passes per entry: the yardstick."""
-    theta = net.flat()
-    layout, h = net.layout, net.activations
-    entries = np.arange(layout.size) if entries is None else entries
-    fw = forward_pass(net.weights, net.biases, h, X)
-    values = np.empty(offsets.shape, dtype=offsets.dtype)
-    crossed = np.zeros(offsets.shape, dtype=np.int8)
-    for row, j in enumerate(entries):
-        for s, t in enumerate(offsets[row]):
-            moved = theta.astype(offsets.dtype)
-            moved[j] += t
-            weights, biases = layout.split(moved)
-            out = forward_pass(weights, biases, h, X)
-            J = example_costs(out.Z[-1], out.output, Y, net.output, net.cost_function)
-            values[row, s] = J.mean()
-            for act, Z, Z0 in zip(h, out.Z, fw.Z):
-                crossed[row, s] |= _crossings(act, Z[None], Z0[None], axis=(1, 2))[0]
-    return values, crossed
+def _natural_scale(net: Network, X: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Per-entry step scale: `max(|theta_j|, 1)`, divided for `W^L[m,n]` by `max_i |a^{L-1}_{im}|`.
+
+    Moving `W^L[m,n]` by `t` moves `z^L_n` by `t a^{L-1}_m`: with inputs of
+    size 1e5, a step fit for the weight alone would move `z` by hundreds.
+    """
+    scale = np.maximum(np.abs(theta), 1.0)
+    fw = forward_pass(net.weights, net.biases, net.activations, X)
+    for name, block, shape in net.layout.blocks:
+        if name[0] == "W":
+            L = int(name[2:])
+            a_prev = X if L == 0 else fw.A[L - 1]
+            reach = np.maximum(np.abs(a_prev).max(axis=0), 1.0)  # (M,)
+            scale[block] /= np.repeat(reach, shape[1])
+    return scale
+
+
+def _power_of_two(x: np.ndarray) -> np.ndarray:
+    """The power of two nearest |x|: exact to halve, and most often exact to add to theta_j."""
+    return 2.0 ** np.round(np.log2(np.abs(x)))
 
 
 # -------------------------------------------------------------- plumbing
@@ -300,8 +332,8 @@ def _validate(
 ) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(net, Network):
         raise TypeError(f"`net` must be a reference.Network, got {type(net).__name__}")
-    if method not in stencils.METHODS:
-        raise ValueError(f"unknown `method` {method!r}; known methods: {', '.join(stencils.METHODS)}")
+    if method not in METHODS:
+        raise ValueError(f"unknown `method` {method!r}; known methods: {', '.join(METHODS)}")
     if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer)):
         raise TypeError(f"`memory_limit` must be an integer number of bytes, got {memory_limit!r}")
     if memory_limit <= 0:

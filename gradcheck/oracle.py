@@ -21,13 +21,13 @@ import numpy as np
 
 from reference import Gradients, Network, backprop, backprop_examples, backprop_loops
 
-from . import stencils
 from .candidate import LAYOUTS, CandidateOutput, call_candidate
-from .compare import FD_SAFETY, Comparison, compare, rounding_scale, rounding_tolerance
+from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance
+from .finite_diff import numerical_gradient
 from .network_fd import network_numerical_gradient
 from .report import BackpropReport, BlockSummary, EntryReport, GradientMismatch, TrialReport
 
-__all__ = ["check_backprop", "assert_backprop", "trial_case", "DEFAULT_TRIALS", "DEFAULT_BATCH"]
+__all__ = ["check_backprop", "check_backprop_at", "assert_backprop", "trial_case", "DEFAULT_TRIALS", "DEFAULT_BATCH"]
 
 DEFAULT_TRIALS = 3  # random networks per check; edge shapes come on top
 DEFAULT_BATCH = 8  # examples per batch: enough to expose batch bugs, small enough to be fast
@@ -136,21 +136,70 @@ def check_backprop(
     for trial in _trials(options["sizes"], trials, seed, batch_size, edge_cases):
         net, X, Y = trial_case(trial.sizes, trial.d, trial.seed, hidden=hidden, output=output, cost=cost)
         report = TrialReport(trial.index, list(trial.sizes), trial.d, trial.seed, trial.kind)
-        out = call_candidate(candidate, net, X, Y, layout=layout)
-        if not out.problems and trial.index == 0:
-            _check_repeatable(candidate, net, X, Y, layout, out)
-        if out.problems:
-            report.problems = out.problems
-            report.diagnosis = _shape_diagnosis(out, net)
-        else:
-            _compare_trial(report, out, net, X, Y, reference_problems)
+        fatal = _run_trial(report, candidate, net, X, Y, layout, reference_problems, repeat=trial.index == 0)
         reports.append(report)
-        if report.problems and trial.index == 0 and _fatal(out):
+        if fatal:
             break  # the same structural fault would repeat in every trial
     return BackpropReport(
         candidate=_describe(candidate), options=options, trials=reports,
         reference_problems=reference_problems,
     )
+
+
+def check_backprop_at(
+    candidate: Callable[..., Any], net: Network, X: Any, Y: Any, *, layout: str = "article"
+) -> BackpropReport:
+    """`check_backprop` on one given network and batch instead of drawn ones.
+
+    Use it to check a candidate where it matters to you: your own weights,
+    a saturated regime, a batch from your data set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reference import Network, backprop
+    >>> net = Network.random([3, 4, 2], seed=1)
+    >>> mine = lambda W, b, X, Y: backprop(Network(W, b), X, Y)
+    >>> check_backprop_at(mine, net, np.ones((5, 3)), np.zeros((5, 2))).passed
+    True
+    """
+    if not isinstance(net, Network):
+        raise TypeError(f"`net` must be a reference.Network, got {type(net).__name__}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown `layout` {layout!r}; known layouts: {', '.join(LAYOUTS)}")
+    X, Y = net.check_data(X, Y)
+    report = TrialReport(0, list(net.sizes), X.shape[0], -1, "given")
+    reference_problems: list[str] = []
+    _run_trial(report, candidate, net, X, Y, layout, reference_problems, repeat=True)
+    options = {
+        "sizes": net.sizes, "hidden": net.hidden.name, "output": net.output.name,
+        "cost": net.cost_function.name, "layout": layout, "trials": 1, "seed": None,
+        "batch_size": X.shape[0], "edge_cases": False,
+    }
+    return BackpropReport(_describe(candidate), options, [report], reference_problems)
+
+
+def _run_trial(
+    report: TrialReport,
+    candidate: Callable[..., Any],
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    layout: str,
+    reference_problems: list[str],
+    *,
+    repeat: bool,
+) -> bool:
+    """Call the candidate on one network and batch and fill `report`; True if the fault is structural."""
+    out = call_candidate(candidate, net, X, Y, layout=layout)
+    if not out.problems and repeat:
+        _check_repeatable(candidate, net, X, Y, layout, out)
+    if out.problems:
+        report.problems = out.problems
+        report.diagnosis = _shape_diagnosis(out, net)
+    else:
+        _compare_trial(report, out, net, X, Y, reference_problems)
+    return out.gradient is None
 
 
 def assert_backprop(candidate: Callable[..., Any], **options: Any) -> BackpropReport:
@@ -201,9 +250,8 @@ def _compare_trial(
     report.dtype = str(out.dtype)
     candidate = out.gradient.astype(np.float64)
     reference = backprop(net, X, Y).flat()
-    scale = rounding_scale(net, X, Y)
-    own = rounding_tolerance(scale, net.sizes, d, np.float64)  # the reference's own rounding
-    tolerance = rounding_tolerance(scale, net.sizes, d, out.dtype) + own
+    own = rounding_tolerance(net, X, Y, np.float64)  # the reference's own rounding
+    tolerance = own if out.dtype == np.float64 else rounding_tolerance(net, X, Y, out.dtype) + own
 
     # 1. candidate vs reference
     vs_reference = compare(candidate, reference, tolerance)
@@ -269,12 +317,9 @@ def _directional(
         v[block] = rng.choice([-1.0, 1.0], size=block.stop - block.start)
         directions.append(v)
     V = np.array(directions)
-    f0 = net.cost(X, Y)
-    p = stencils.plan(np.zeros(len(V)), method="richardson")
-    values = np.array(
-        [[net.cost(X, Y, theta=theta + t * v) for t in row] for v, row in zip(V, p.offsets)]
-    )
-    numerical = stencils.combine(p, values, f0)
+    # The directional derivatives grad . v_k are the partial derivatives of
+    # F(s) = J(theta + V^T s) at s = 0: one numerical gradient of size k.
+    numerical = numerical_gradient(lambda s: net.cost(X, Y, theta=theta + V.T @ s), np.zeros(len(V)))
     fd_tolerance = FD_SAFETY * numerical.error
     return (
         compare(V @ candidate, numerical.gradient, fd_tolerance + np.abs(V) @ tolerance),
@@ -330,8 +375,7 @@ def _check_repeatable(
             + "; ".join(again.problems)
         )
         return
-    scale = rounding_scale(net, X, Y)
-    tolerance = rounding_tolerance(scale, net.sizes, X.shape[0], first.dtype)
+    tolerance = rounding_tolerance(net, X, Y, first.dtype)
     c = compare(again.gradient.astype(np.float64), first.gradient.astype(np.float64), tolerance)
     if not c.passed:
         j = int(c.failing[0])
@@ -340,11 +384,6 @@ def _check_repeatable(
             f"({net.layout.name(j)}: {first.gradient[j]:.6g}, then {again.gradient[j]:.6g}): "
             "hidden state, such as gradients accumulated across calls and never reset?"
         )
-
-
-def _fatal(out: CandidateOutput) -> bool:
-    """Structural faults that every trial would repeat (wrong structure, raising)."""
-    return out.gradient is None
 
 
 # --------------------------------------------------------------- diagnosis

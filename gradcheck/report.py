@@ -76,7 +76,8 @@ class TrialReport:
 
     @property
     def label(self) -> str:
-        return f"{'-'.join(map(str, self.sizes))} d={self.d} ({self.kind}, seed {self.seed})"
+        seed = "" if self.seed < 0 else f", seed {self.seed}"
+        return f"{'-'.join(map(str, self.sizes))} d={self.d} ({self.kind}{seed})"
 
 
 @dataclass
@@ -204,12 +205,13 @@ def _format(report: BackpropReport) -> str:
             lines.append(f"  ({first.unverifiable} entries straddle a ReLU kink: not verifiable by differences)")
         if report.diagnosis:
             lines += ["", "Likely cause:"] + [f"  - {d}" for d in report.diagnosis]
-        lines += [
+        if first.seed >= 0:
+            lines += [
             "",
             f"Reproduce: net, X, Y = gradcheck.trial_case({first.sizes}, d={first.d}, "
             f"seed={first.seed}, hidden={o['hidden']!r}, output={o['output']!r}, cost={o['cost']!r}); "
             f"check_backprop(..., seed={o['seed']}) repeats the whole run.",
-        ]
+            ]
     return "\n".join(lines)
 
 

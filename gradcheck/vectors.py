@@ -36,7 +36,7 @@ import numpy as np
 
 from reference import Network, backprop
 
-from .compare import rounding_scale, rounding_tolerance
+from .compare import rounding_tolerance
 from .oracle import trial_case
 
 __all__ = ["FORMAT", "CASES", "write_vectors", "read_vectors"]
@@ -80,11 +80,10 @@ def _array(a: np.ndarray) -> dict[str, Any]:
 def _case(hidden: str, output: str | None, cost: str, sizes: tuple[int, ...], d: int, seed: int) -> tuple[str, dict, dict]:
     net, X, Y = trial_case(sizes, d, seed, hidden=hidden, output=output, cost=cost)
     g = backprop(net, X, Y)
-    scale = rounding_scale(net, X, Y)
     name = f"{hidden}-{net.output.name}-{cost}-{'-'.join(map(str, sizes))}-d{d}"
     tolerance = {}
     for dtype in ("float64", "float32"):
-        tol = net.layout.split(rounding_tolerance(scale, net.sizes, d, np.dtype(dtype)))
+        tol = net.layout.split(rounding_tolerance(net, X, Y, np.dtype(dtype)))
         tolerance[dtype] = {"dJ_dW": [_array(t) for t in tol[0]], "dJ_db": [_array(t) for t in tol[1]]}
     case = {
         "name": name,

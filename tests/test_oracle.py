@@ -215,3 +215,14 @@ def test_validation_messages(kwargs, error, message):
     with pytest.raises(error) as info:
         check_backprop(**kwargs)
     assert message in str(info.value)
+
+
+def test_large_networks_use_directional_differences(monkeypatch):
+    import gradcheck.oracle as oracle
+
+    monkeypatch.setattr(oracle, "FD_BUDGET", 0)  # every net counts as too large for entry-by-entry
+    report = check_backprop(CORRECT, sizes=[6, 9, 4], trials=1, edge_cases=False)
+    assert report.passed and "direction" in report.trials[0].finite_difference_method
+    wrong = _break(lambda dW, db: db[1].__setitem__(2, db[1][2] * 1.01))
+    failed = check_backprop(wrong, sizes=[6, 9, 4], trials=1, edge_cases=False)
+    assert not failed.passed and failed.trials[0].vs_finite_differences > 1

@@ -1,0 +1,631 @@
+"""Recognising known bugs from a mismatch: which bug of `gradcheck.bugs` a wrong gradient shows.
+
+The method: compute the reference gradient *with* each known bug on purpose
+and keep the bugs whose gradient the candidate equals to rounding. When none
+does, cheaper explanations follow: the candidate is a constant times the
+reference (or times a bug's gradient), some blocks are scaled, or only some
+blocks are wrong (the biases, the weights, one layer).
+
+    from gradcheck.diagnose import diagnose, diagnose_shapes
+    for diagnosis in diagnose(candidate, net, X, Y, rtol=1e-4):
+        print(diagnosis)
+
+Math of the bugs: `gradcheck.bugs`. This module is the matching only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from reference import Gradients, Network, backprop
+
+from .bugs import BUGS, BUGS_BY_NAME, Bug
+
+__all__ = ["DEFAULT_RTOL", "SCALED", "Diagnosis", "diagnose", "diagnose_shapes"]
+
+#: Rounding-level agreement for a float64 candidate; the oracle passes ~1e-4 for float32.
+DEFAULT_RTOL = 1e-6
+#: A bug is reported only if the candidate is at least this many times `rtol` away from
+#: the correct gradient: never a bug whose gradient equals the correct one on this input.
+_CLEARLY_WRONG = 10.0
+#: Residuals below this fraction of `rtol` count as equally exact; the catalogue order
+#: then breaks the tie (so rounding noise never ranks two coinciding bugs).
+_TIE = 1e-2
+
+Blocks = list[np.ndarray]  # [dJ/dW^0, dJ/db^0, dJ/dW^1, ...]: the flat order of NOTATION.md
+
+
+def _reference(net: Network, X: Any, Y: Any) -> Gradients:
+    return backprop(net, X, Y)
+
+
+def _always(net: Network, d: int) -> bool:
+    return True
+
+
+SCALED = Bug(
+    "scaled",
+    "the gradient is c times the reference",
+    "look for a stray constant factor applied to every gradient (c = 1/d: averaged twice; "
+    "a learning rate folded into the gradient; c < 0: a sign)",
+    _reference,
+    _always,
+)
+"""The candidate is a constant `c` times the reference (`Diagnosis.scale` holds `c`)."""
+
+
+# ----------------------------------------------------------------- verdicts
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A likely cause of a mismatch: the candidate equals ``scale`` times ``bug``'s gradient.
+
+    Attributes
+    ----------
+    bug : Bug
+        The bug (from `gradcheck.bugs.BUGS`, or built here for the
+        scale/place explanations).
+    residual : float
+        The normwise relative distance between the candidate and the buggy
+        reference, the maximum over the blocks `W^L`, `b^L`. For "only some
+        blocks are wrong", the distance over the blocks said to be right.
+    layers : tuple of int
+        The layers where the bug shows (where its gradient differs from the
+        correct one); () when it shows in every layer.
+    scale : float
+        The fitted constant `c` when the candidate is `c` times the bug's
+        gradient; 1.0 otherwise.
+    constant : float or None
+        The bug's own fitted constant (``bug.constant``, e.g. `eta`), if any.
+    batch_size : int or None
+        `d`, printed where the description speaks of it.
+    """
+
+    bug: Bug
+    residual: float
+    layers: tuple[int, ...] = ()
+    scale: float = 1.0
+    constant: float | None = None
+    batch_size: int | None = None
+
+    def __str__(self) -> str:
+        text, facts = self.bug.description, []
+        if self.scale != 1.0:
+            if not _mentions(text, "c"):
+                text += ", all times c"
+            facts.append(f"c = {_constant_text(self.scale, self.batch_size)}")
+        if self.constant is not None:
+            facts.append(f"{self.bug.constant} = {self.constant:.4g}")
+        if self.batch_size is not None and any(_mentions(t, "d") for t in [text, *facts]):
+            facts.append(f"d = {self.batch_size}")
+        if facts:
+            text += f" ({'; '.join(facts)})"
+        if self.layers and self.bug.name in BUGS_BY_NAME:  # the others name their blocks
+            text += f", showing in layer{'s' if len(self.layers) > 1 else ''} "
+            text += ", ".join(map(str, self.layers))
+        return f"{text}?\n  Fix: {self.bug.fix}."
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON: name, description, fix, residual, layers, scale, constant, text."""
+        return {
+            "name": self.bug.name,
+            "description": self.bug.description,
+            "fix": self.bug.fix,
+            "residual": self.residual,
+            "layers": list(self.layers),
+            "scale": self.scale,
+            "constant": self.constant,
+            "text": str(self),
+        }
+
+
+def _mentions(text: str, symbol: str) -> bool:
+    """Whether `text` uses the symbol `symbol` (``d``, ``c``) as a word, as in "by d"."""
+    return re.search(rf"(?<![\w^]){symbol}(?!\w)", text) is not None
+
+
+def _constant_text(c: float, d: int | None) -> str:
+    """`c` in words where it is a telling constant: ``"1/d = 0.0625"``, ``"-1"``, else ``"0.3"``."""
+    close = lambda value: abs(c - value) <= 1e-4 * abs(value)  # noqa: E731
+    if d is not None and d > 2:  # d = 2 reads better as "2"
+        for name, value in (("d", d), ("-d", -d), ("1/d", 1 / d), ("-1/d", -1 / d)):
+            if close(value):
+                return f"{name} = {value:.4g}"
+    for name, value in (("2", 2.0), ("-1", -1.0), ("1/2", 0.5), ("-2", -2.0), ("-1/2", -0.5)):
+        if close(value):
+            return name
+    return f"{c:.4g}"
+
+
+# ------------------------------------------------------------------ diagnose
+
+
+def diagnose(
+    candidate: Gradients,
+    net: Network,
+    X: Any,
+    Y: Any,
+    *,
+    reference: Gradients | None = None,
+    rtol: float = DEFAULT_RTOL,
+) -> list[Diagnosis]:
+    """The known bugs whose gradient the candidate's equals, best first; [] if none.
+
+    Parameters
+    ----------
+    candidate : Gradients
+        The gradient under test, in the article's layout: ``weights[L]``
+        `dJ/dW^L` (M, N), ``biases[L]`` `dJ/db^L` (N,). Other shapes are
+        compared only with bugs that produce those shapes (transposed,
+        reversed, `a^L` for `a^{L-1}`); see also `diagnose_shapes`.
+    net : Network
+    X : array_like, shape (d, n_in)
+    Y : array_like, shape (d, n_H)
+    reference : Gradients, optional
+        `reference.backprop(net, X, Y)`, if the caller has it already.
+    rtol : float
+        The normwise relative distance, per block `W^L`, `b^L`, within which
+        the candidate matches a buggy gradient: rounding level for the
+        candidate's dtype (float32: ~1e-4).
+
+    Returns
+    -------
+    list of Diagnosis
+        Best first: the catalogue bugs that match exactly (ties in catalogue
+        order); if none, the candidate as a constant times the reference or
+        times a bug's gradient, then blocks scaled by constants, then "only
+        these blocks are wrong". [] for a candidate within
+        ``10 * rtol`` of the correct gradient, for an unknown bug, and for a
+        candidate with NaN or Inf entries. A bug whose gradient equals the
+        correct one on this input (h' missing where h is the identity) is
+        never reported.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reference import Network, backprop
+    >>> net = Network.random([3, 4, 2], seed=0)
+    >>> X, Y = np.ones((8, 3)), np.zeros((8, 2))
+    >>> summed = Gradients(*[[8 * g for g in gs] for gs in backprop(net, X, Y)])
+    >>> diagnose(summed, net, X, Y)[0].bug.name
+    'summed_not_averaged'
+    """
+    C, X, Y, R = _checked_diagnose(candidate, net, X, Y, reference, rtol)
+    if not all(np.isfinite(block).all() for block in C):
+        return []  # NaN/Inf: no known bug's, and the report says so already
+    if _distance(C, R) <= _CLEARLY_WRONG * rtol:
+        return []  # right to rounding: nothing to diagnose
+    d = X.shape[0]
+    variants = _bug_gradients(net, X, Y, d)
+
+    found = [m for bug, B in variants if (m := _match_bug(bug, B, C, R, net, X, Y, d, rtol))]
+    if found:  # exact matches; residuals at rounding level tie, and the catalogue order decides
+        order = {bug.name: k for k, bug in enumerate(BUGS)}
+        return sorted(found, key=lambda m: (max(m.residual, _TIE * rtol), order[m.bug.name]))
+    if _shapes(C) != _shapes(R):
+        return []  # no bug gives these shapes: diagnose_shapes says what they suggest
+    return _explain_by_scale(C, R, variants, d, rtol) or _explain_by_place(C, R, d, rtol)
+
+
+def _bug_gradients(
+    net: Network, X: np.ndarray, Y: np.ndarray, d: int
+) -> list[tuple[Bug, Blocks]]:
+    """Every applicable bug with its gradient (a bug with a constant: at constant 0)."""
+    out = []
+    for bug in BUGS:
+        if bug.applies(net, d):
+            B = _buggy_blocks(bug, net, X, Y, 0.0)
+            if all(np.isfinite(block).all() for block in B):
+                out.append((bug, B))
+    return out
+
+
+def _buggy_blocks(bug: Bug, net: Network, X: np.ndarray, Y: np.ndarray, t: float) -> Blocks:
+    """`bug`'s gradient as blocks; `t` is its constant, if it has one."""
+    with np.errstate(all="ignore"):  # a bug's dJ/da may divide by a saturated a (1 - a)
+        return _blocks(bug.gradient(net, X, Y, **({bug.constant: t} if bug.constant else {})))
+
+
+def _match_bug(
+    bug: Bug,
+    B: Blocks,
+    C: Blocks,
+    R: Blocks,
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    d: int,
+    rtol: float,
+) -> Diagnosis | None:
+    """`bug` if the candidate `C` equals its gradient `B` to `rtol` (fitting its constant)."""
+    if _shapes(B) != _shapes(C):
+        return None
+    t = None
+    if bug.constant:  # B(t) = B(0) + t (B(1) - B(0)): t by least squares
+        slope = _minus(_buggy_blocks(bug, net, X, Y, 1.0), B)
+        t = _fit(_minus(C, B), slope)
+        B = [b + t * s for b, s in zip(B, slope, strict=True)]
+    residual = _distance(C, B)
+    if residual > rtol:
+        return None
+    return Diagnosis(bug, residual, _layers_differing(B, R, rtol), constant=t, batch_size=d)
+
+
+def _explain_by_scale(
+    C: Blocks, R: Blocks, variants: list[tuple[Bug, Blocks]], d: int, rtol: float
+) -> list[Diagnosis]:
+    """The candidate as `c` times the reference, `c` times a bug's gradient, or blocks scaled."""
+    c = _fit(C, R)
+    residual = _distance(C, [c * r for r in R])
+    if residual <= rtol:
+        return [Diagnosis(SCALED, residual, scale=c, batch_size=d)]
+
+    found = []
+    for bug, B in variants:  # e.g. the last example only, divided by d
+        if bug.constant or _shapes(B) != _shapes(C) or _proportional_blockwise(B, R, rtol):
+            continue  # a bug that only scales blocks of the reference: the block rule's
+        c = _fit(C, B)
+        residual = _distance(C, [c * b for b in B])
+        if residual <= rtol:
+            layers = _layers_differing(B, R, rtol)
+            found.append(Diagnosis(bug, residual, layers, scale=c, batch_size=d))
+    if found:
+        return sorted(found, key=lambda m: m.residual)
+
+    ratios = [_block_ratio(Cb, Rb, rtol) for Cb, Rb in zip(C, R, strict=True)]
+    if None in ratios:
+        return []
+    return [_blocks_scaled(C, R, [float(r) for r in ratios if r is not None], d, rtol)]
+
+
+def _blocks_scaled(C: Blocks, R: Blocks, ratios: list[float], d: int, rtol: float) -> Diagnosis:
+    """Each block of the candidate is a constant times the reference's, not all the same one."""
+    scaled = [k for k, r in enumerate(ratios) if abs(r - 1.0) > rtol]
+    groups: dict[str, list[str]] = {}
+    for k in scaled:
+        groups.setdefault(_constant_text(ratios[k], d), []).append(_block_name(k))
+    parts = [
+        f"{' and '.join(names)} {'is' if len(names) == 1 else 'are'} {c} times the reference"
+        for c, names in groups.items()
+    ]
+    bug = Bug(
+        "blocks_scaled",
+        "; ".join(parts) + "; the other blocks are right",
+        "look for the constant factor in the lines computing these blocks "
+        "(a missing or extra 1/d, a 2, a minus sign, a learning rate)",
+        lambda net, X, Y: _scaled(backprop(net, X, Y), ratios),
+        _always,
+    )
+    residual = max(_relative(Cb, r * Rb) for Cb, Rb, r in zip(C, R, ratios, strict=True))
+    return Diagnosis(bug, residual, tuple(sorted({k // 2 for k in scaled})), batch_size=d)
+
+
+def _scaled(g: Gradients, ratios: list[float]) -> Gradients:
+    """`g` with block `k` (the flat order) times ``ratios[k]``."""
+    return Gradients(
+        [r * W for W, r in zip(g.weights, ratios[0::2], strict=True)],
+        [r * b for b, r in zip(g.biases, ratios[1::2], strict=True)],
+    )
+
+
+def _explain_by_place(C: Blocks, R: Blocks, d: int, rtol: float) -> list[Diagnosis]:
+    """Where the candidate is wrong, when that narrows the search: only biases, one layer, ..."""
+    wrong = [k for k, (Cb, Rb) in enumerate(zip(C, R, strict=True)) if _relative(Cb, Rb) > rtol]
+    right = [k for k in range(len(C)) if k not in wrong]
+    if not right:
+        return []  # wrong everywhere: an unknown bug
+    H = len(C) // 2 - 1
+    layers = tuple(sorted({k // 2 for k in wrong}))
+    names = ", ".join(_block_name(k) for k in wrong)
+    if len(wrong) == 1:
+        what = f"only {names} is wrong; every other block is right"
+    elif all(k % 2 == 1 for k in wrong):
+        what = f"only bias gradients are wrong ({names}); every dJ/dW^L is right"
+    elif all(k % 2 == 0 for k in wrong):
+        what = f"only weight gradients are wrong ({names}); every dJ/db^L is right"
+    elif len(layers) == 1:
+        what = f"only layer {layers[0]} is wrong ({names}); every other layer is right"
+    elif H not in layers:
+        what = f"dJ/dW^H and dJ/db^H are right but {names} are wrong: delta^H is right"
+    else:
+        what = f"{names} are wrong; the other blocks are right"
+    bug = Bug("wrong_blocks", what, _where_to_look(wrong, layers, H), _reference, _always)
+    residual = max(_relative(C[k], R[k]) for k in right)
+    return [Diagnosis(bug, residual, layers, batch_size=d)]
+
+
+def _where_to_look(wrong: list[int], layers: tuple[int, ...], H: int) -> str:
+    """The fix for "only these blocks are wrong": the equations that produce them."""
+    if all(k % 2 == 1 for k in wrong):
+        return "dJ/dW^L is right, so delta^L is: check dJ/db^L = (1/d) 1^T Delta^L"
+    if all(k % 2 == 0 for k in wrong):
+        return (
+            "dJ/db^L = delta^L is right, so delta^L is: check dJ/dW^L = a^{L-1} (delta^L)^T "
+            "(which activation, its transposition, its 1/d)"
+        )
+    top = max(layers)
+    if top < H:
+        return (
+            f"errors flow from the output towards layer 0, and layer {top + 1} is right: check "
+            f"delta^{top} = (W^{top + 1} delta^{top + 1}) ⊙ h'(z^{top}), the recursion and h'"
+        )
+    return f"errors flow from the output towards layer 0: start at layer {top}, the last wrong one"
+
+
+# ---------------------------------------------------------- block arithmetic
+
+
+def _blocks(g: Gradients) -> Blocks:
+    """`[dJ/dW^0, dJ/db^0, ...]` as float64 arrays (the flat order of NOTATION.md)."""
+    out: Blocks = []
+    for W, b in zip(g.weights, g.biases, strict=True):
+        out += [np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)]
+    return out
+
+
+def _block_name(k: int) -> str:
+    return f"dJ/d{'Wb'[k % 2]}^{k // 2}"
+
+
+def _shapes(blocks: Blocks) -> list[tuple[int, ...]]:
+    return [block.shape for block in blocks]
+
+
+def _relative(C_block: np.ndarray, B_block: np.ndarray) -> float:
+    """||C - B|| / max(||C||, ||B||) for one block; 0 when both are zero."""
+    scale = max(np.linalg.norm(C_block), np.linalg.norm(B_block))
+    return float(np.linalg.norm(C_block - B_block) / scale) if scale > 0 else 0.0
+
+
+def _distance(C: Blocks, B: Blocks) -> float:
+    """The worst block's normwise relative distance; inf when the shapes differ."""
+    if _shapes(C) != _shapes(B):
+        return np.inf
+    return max(_relative(Cb, Bb) for Cb, Bb in zip(C, B, strict=True))
+
+
+def _minus(C: Blocks, B: Blocks) -> Blocks:
+    return [c - b for c, b in zip(C, B, strict=True)]
+
+
+def _fit(C: Blocks, B: Blocks) -> float:
+    """The `c` that minimises ||C - c B|| over all blocks (0 when B is zero)."""
+    BB = sum(float(np.vdot(b, b)) for b in B)
+    return sum(float(np.vdot(c, b)) for c, b in zip(C, B, strict=True)) / BB if BB > 0 else 0.0
+
+
+def _block_ratio(C_block: np.ndarray, B_block: np.ndarray, rtol: float) -> float | None:
+    """`c` with `C_block = c B_block` to `rtol`; 1.0 if both are zero; None if not proportional."""
+    if _relative(C_block, B_block) <= rtol:
+        return 1.0
+    c = _fit([C_block], [B_block])
+    return c if _relative(C_block, c * B_block) <= rtol else None
+
+
+def _proportional_blockwise(B: Blocks, R: Blocks, rtol: float) -> bool:
+    return all(_block_ratio(Bb, Rb, rtol) is not None for Bb, Rb in zip(B, R, strict=True))
+
+
+def _layers_differing(B: Blocks, R: Blocks, rtol: float) -> tuple[int, ...]:
+    """The layers whose blocks differ between `B` and `R`; () if every layer (or shapes) differ."""
+    if _shapes(B) != _shapes(R):
+        return ()
+    pairs = enumerate(zip(B, R, strict=True))
+    differ = {k // 2 for k, (Bb, Rb) in pairs if _relative(Bb, Rb) > rtol}
+    return () if len(differ) == len(B) // 2 else tuple(sorted(differ))
+
+
+# ------------------------------------------------------------ diagnose_shapes
+
+
+def diagnose_shapes(
+    shapes_W: Sequence[Sequence[int]], shapes_b: Sequence[Sequence[int]], net: Network
+) -> list[str]:
+    """What wrong gradient shapes suggest, one plain sentence each; [] if the shapes are right.
+
+    Parameters
+    ----------
+    shapes_W : sequence of tuple of int
+        The shapes of the candidate's `dJ/dW^L`, ``L = 0 .. H`` as returned;
+        the article's are `(M, N)`.
+    shapes_b : sequence of tuple of int
+        The shapes of its `dJ/db^L`; the article's are `(N,)`.
+    net : Network
+        The network the gradients are for.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from reference import Network
+    >>> net = Network.random([3, 4, 2], seed=0)
+    >>> diagnose_shapes([(4, 3), (2, 4)], [(4,), (2,)], net)[0][:40]
+    'every dJ/dW^L is transposed, (N, M) inst'
+    """
+    got_W, got_b = _checked_shapes(shapes_W, shapes_b, net)
+    want_W = [W.shape for W in net.weights]
+    want_b = [b.shape for b in net.biases]
+    messages = _list_messages("dJ/dW", got_W, want_W)
+    if messages is None:
+        messages = _weight_messages(got_W, want_W)
+    bias_messages = _list_messages("dJ/db", got_b, want_b)
+    messages += _bias_messages(got_b, want_b) if bias_messages is None else bias_messages
+    return messages
+
+
+def _list_messages(
+    kind: str, got: list[tuple[int, ...]], want: list[tuple[int, ...]]
+) -> list[str] | None:
+    """Messages about the list as a whole (count, order); None to look layer by layer."""
+    H = len(want) - 1
+    if got == want:
+        return []
+    if len(got) == len(want) and got == want[::-1]:
+        return [f"the {kind}^L are in reverse order (the output layer's first)? "
+                f"Return [{kind}^0, ..., {kind}^{H}]: reverse the list built while going backwards"]
+    if len(got) == len(want) + 1:
+        return [f"one {kind} too many ({len(got)} for the {len(want)} layers L = 0 .. {H}): "
+                "the input layer counted as a layer? The input x is a^{-1}; it has no weights"]
+    if len(got) == len(want) - 1 and got == want[1:]:
+        return [f"{kind}^0 missing: the loop over layers stops before layer 0, "
+                "e.g. range(H, 0, -1) where range(H, -1, -1) belongs?"]
+    if len(got) == len(want) - 1 and got == want[:-1]:
+        return [f"{kind}^{H} of the output layer missing: the loop over layers starts at H - 1?"]
+    if len(got) != len(want):
+        return [f"{len(got)} {kind} arrays for the {len(want)} layers L = 0 .. {H} "
+                f"(expected shapes {want})"]
+    return None
+
+
+def _weight_messages(got: list[tuple[int, ...]], want: list[tuple[int, ...]]) -> list[str]:
+    transposed = [g == w[::-1] for g, w in zip(got, want, strict=True)]
+    if all(transposed) and got != want:
+        return ["every dJ/dW^L is transposed, (N, M) instead of (M, N): (N, M) is PyTorch's "
+                "nn.Linear.weight layout; try layout='torch', or return a^{L-1} (delta^L)^T, "
+                "not delta^L (a^{L-1})^T"]
+    messages = []
+    for L, (g, w) in enumerate(zip(got, want, strict=True)):
+        M, N = w
+        name = f"dJ/dW^{L} has shape {g}, expected (M, N) = {w}"
+        if g == w:
+            continue
+        if g == (N, M):
+            messages.append(f"{name}: transposed? (N, M) is PyTorch's nn.Linear.weight layout; "
+                            "try layout='torch', or return a^{L-1} (delta^L)^T")
+        elif g == (N, N):
+            messages.append(f"{name}: a^L used where a^{{L-1}} belongs in "
+                            "dJ/dW^L = a^{L-1} (delta^L)^T?")
+        elif len(g) == 3 and g[1:] in (w, (N, M)):
+            messages.append(f"{name}: one gradient per example, not averaged? "
+                            "Take the mean over the examples (axis 0)")
+        elif g in want:
+            messages.append(f"{name}, the shape of W^{want.index(g)}: a layer index off by one?")
+        else:
+            messages.append(name)
+    return messages
+
+
+def _bias_messages(got: list[tuple[int, ...]], want: list[tuple[int, ...]]) -> list[str]:
+    messages = []
+    for L, (g, w) in enumerate(zip(got, want, strict=True)):
+        (N,) = w
+        name = f"dJ/db^{L} has shape {g}, expected (N,) = {w}"
+        if g == w:
+            continue
+        if g == (1, N):
+            messages.append(f"{name}: keepdims=True or a row vector? Return shape (N,), "
+                            "e.g. Delta.sum(axis=0) / d without keepdims")
+        elif g == (N, 1):
+            messages.append(f"{name}: a column vector (as in Nielsen's network.py)? "
+                            "Return shape (N,), e.g. np.ravel")
+        elif len(g) == 2 and g[1] == N:
+            messages.append(f"{name}: one row per example, not averaged? "
+                            "dJ/db^L = (1/d) 1^T Delta^L, i.e. Delta.mean(axis=0)")
+        elif g == ():
+            messages.append(f"{name}: a scalar, summed over every axis? Sum over the examples "
+                            "only (axis=0)")
+        elif g in want:
+            messages.append(f"{name}, the shape of b^{want.index(g)}: a layer index off by one?")
+        else:
+            messages.append(name)
+    return messages
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _checked_diagnose(
+    candidate: Any, net: Any, X: Any, Y: Any, reference: Any, rtol: Any
+) -> tuple[Blocks, np.ndarray, np.ndarray, Blocks]:
+    """Validated ``(candidate blocks, X, Y, reference blocks)`` for `diagnose`."""
+    if not isinstance(net, Network):
+        raise TypeError(f"`net` must be a reference.Network, got {type(net).__name__}")
+    if not isinstance(candidate, Gradients):
+        raise TypeError(
+            f"`candidate` must be a reference.Gradients, got {type(candidate).__name__}; "
+            "wrap a (dJ_dW, dJ_db) pair as Gradients(list(dJ_dW), list(dJ_db))"
+        )
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`rtol` must be a real number, got {type(rtol).__name__}")
+    if not 0.0 < rtol < 1.0:
+        raise ValueError(f"`rtol` must be a positive number below 1, got {rtol}")
+    X, Y = net.check_data(X, Y)
+    C = _checked_gradients(candidate, "candidate")
+    if reference is None:
+        R = _blocks(backprop(net, X, Y))
+    elif not isinstance(reference, Gradients):
+        raise TypeError(
+            f"`reference` must be a reference.Gradients or None, got {type(reference).__name__}"
+        )
+    else:
+        R = _checked_gradients(reference, "reference")
+        want = _shapes(_blocks(Gradients(net.weights, net.biases)))
+        if _shapes(R) != want:
+            raise ValueError(
+                f"`reference` has block shapes {_shapes(R)} but the network's are {want}; "
+                "pass reference=backprop(net, X, Y) or leave it out"
+            )
+    return C, X, Y, R
+
+
+def _checked_gradients(g: Gradients, argument: str) -> Blocks:
+    for kind in ("weights", "biases"):
+        value = getattr(g, kind)
+        if isinstance(value, (str, bytes, np.ndarray)) or not isinstance(value, (list, tuple)):
+            raise TypeError(
+                f"`{argument}.{kind}` must be a list with one array per layer, "
+                f"got {type(value).__name__}"
+            )
+    if len(g.weights) != len(g.biases) or not g.weights:
+        raise ValueError(
+            f"`{argument}` must have one dJ/dW^L and one dJ/db^L per layer, got "
+            f"{len(g.weights)} weight and {len(g.biases)} bias arrays"
+        )
+    blocks = []
+    for L in range(len(g.weights)):
+        for kind, value in (("weights", g.weights[L]), ("biases", g.biases[L])):
+            array = np.asarray(value)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"`{argument}.{kind}[{L}]` (dJ/d{kind[0].replace('w', 'W')}^{L}) must be "
+                    f"a real numeric array, got dtype {array.dtype}"
+                    + ("; pass its real part" if array.dtype.kind == "c" else "")
+                )
+            blocks.append(array.astype(np.float64))
+    return blocks
+
+
+def _checked_shapes(
+    shapes_W: Any, shapes_b: Any, net: Any
+) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """Validated shape lists for `diagnose_shapes`."""
+    if not isinstance(net, Network):
+        raise TypeError(f"`net` must be a reference.Network, got {type(net).__name__}")
+    out = []
+    for argument, shapes in (("shapes_W", shapes_W), ("shapes_b", shapes_b)):
+        if isinstance(shapes, (str, bytes)) or not isinstance(shapes, (list, tuple)):
+            raise TypeError(
+                f"`{argument}` must be a list of shapes like [(3, 4), (4, 2)], "
+                f"got {type(shapes).__name__}"
+            )
+        checked = []
+        for L, shape in enumerate(shapes):
+            if not isinstance(shape, (list, tuple)) or not all(
+                isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
+                for n in shape
+            ):
+                raise TypeError(
+                    f"`{argument}[{L}]` must be a shape, a tuple of non-negative integers, "
+                    f"got {shape!r}"
+                )
+            checked.append(tuple(int(n) for n in shape))
+        out.append(checked)
+    return out[0], out[1]

@@ -1,0 +1,282 @@
+"""The soak harness: thousands of seeded random cases, zero false alarms and zero misses.
+
+Two kinds of case, each drawn from one integer seed (so any failure
+reproduces from the seed alone):
+
+- **correct**: an independent numpy backprop (its own activation formulas,
+  float64 or float32) on a random network: every activation and cost,
+  softmax outputs, widths 1..64, depths 0..5, batches 1..64, weight scales
+  1e-4..10, saturated sigmoids, ReLU pre-activations pushed near 0. The
+  oracle must pass it.
+- **broken**: the reference's gradient with a single entry moved by
+  `delta * max|block|`, `delta` from 1e-6 to 1e-1 (float64), or a known bug
+  from `gradcheck.bugs` where it changes the gradient. The oracle must fail it.
+
+Run ``python -m gradcheck.soak --cases 5000``; a `slow` test runs it small.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from reference import Gradients, Network, backprop
+from reference.costs import FUSED
+
+from .compare import rounding_tolerance
+from .oracle import check_backprop_at
+
+__all__ = ["SoakResult", "correct_case", "broken_case", "run_soak"]
+
+HIDDEN = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu")
+NOISE_MARGIN = 10.0  # an injected error must exceed 10x what correct implementations differ by
+OUTPUT_COSTS = (
+    (None, "quadratic"),
+    ("identity", "quadratic"),
+    ("sigmoid", "quadratic"),
+    ("sigmoid", "cross_entropy"),
+    ("softmax", "categorical_cross_entropy"),
+    ("softmax", "quadratic"),
+    ("sigmoid", "categorical_cross_entropy"),
+)
+
+
+@dataclass
+class Case:
+    seed: int
+    description: str
+    net: Network
+    X: np.ndarray
+    Y: np.ndarray
+    candidate: Callable[..., Any]
+
+
+@dataclass
+class SoakResult:
+    correct: int = 0
+    broken: int = 0
+    false_alarms: list[str] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+    smallest_detected: float = np.inf  # smallest single-entry error caught, relative to max|block|
+    detectable: list[float] = field(default_factory=list)  # median tolerance / max|block| per broken case
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        lines = [
+            f"soak: {self.correct} correct candidates, {len(self.false_alarms)} false alarms; "
+            f"{self.broken} broken candidates, {len(self.misses)} misses ({self.seconds:.0f} s)",
+        ]
+        if self.detectable:
+            lines.append(
+                f"smallest single-entry error caught: {self.smallest_detected:.1e} x max|block|; "
+                f"median detection threshold (tolerance / max|block|): {np.median(self.detectable):.1e}"
+            )
+        for kind, cases in (("FALSE ALARM", self.false_alarms), ("MISS", self.misses)):
+            lines.extend(f"{kind}: {c}" for c in cases[:20])
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ drawing
+
+
+def _network(rng: np.random.Generator) -> tuple[Network, np.ndarray, np.ndarray, str]:
+    hidden = HIDDEN[rng.integers(len(HIDDEN))]
+    output, cost = OUTPUT_COSTS[rng.integers(len(OUTPUT_COSTS))]
+    depth = int(rng.integers(0, 6))  # hidden layers
+    sizes = [int(w) for w in np.exp(rng.uniform(0, np.log(64), depth + 2)).round().clip(1, 64)]
+    if output == "softmax" or cost == "categorical_cross_entropy":
+        sizes[-1] = max(sizes[-1], 2)
+    d = int(np.exp(rng.uniform(0, np.log(64))).round())
+    scale = float(np.exp(rng.uniform(np.log(1e-4), np.log(10.0))))
+    regime = rng.choice(["plain", "saturated", "near-kink"], p=[0.6, 0.2, 0.2])
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng, scale=scale)
+    X = rng.normal(size=(d, sizes[0]))
+    if regime == "saturated":  # |z| of tens to hundreds
+        X *= float(rng.uniform(20, 300)) / max(scale, 1e-3)
+    elif regime == "near-kink":  # biases that put many first-layer z just off 0
+        z = X @ net.weights[0]
+        biases = [b.copy() for b in net.biases]
+        biases[0] = -np.median(z, axis=0) + rng.normal(0, 1e-7, size=z.shape[1])
+        net = Network(net.weights, biases, hidden=net.hidden, output=net.output, cost=net.cost_function)
+    n = sizes[-1]
+    if cost == "categorical_cross_entropy":
+        Y = np.eye(n)[rng.integers(0, n, d)]
+    elif cost == "cross_entropy" or net.output.upper <= 1:
+        Y = rng.uniform(0, 1, (d, n))
+    else:
+        Y = rng.normal(size=(d, n))
+    description = (
+        f"sizes={sizes} d={d} hidden={hidden} output={net.output.name} cost={cost} "
+        f"scale={scale:.2g} regime={regime}"
+    )
+    return net, X, Y, description
+
+
+def correct_case(seed: int) -> Case:
+    """An independent correct candidate (float64 or float32) on a random network."""
+    rng = np.random.default_rng([seed, 1])
+    net, X, Y, description = _network(rng)
+    dtype = np.float32 if rng.uniform() < 0.4 else np.float64
+    candidate = _independent_backprop(net.hidden.name, net.output.name, net.cost_function.name, dtype)
+    return Case(seed, f"{description} dtype={np.dtype(dtype).name}", net, X, Y, candidate)
+
+
+def broken_case(seed: int) -> Case | None:
+    """A candidate wrong in one entry (float64) or by a known bug; None if the bug is invisible here."""
+    rng = np.random.default_rng([seed, 2])
+    net, X, Y, description = _network(rng)
+    correct = backprop(net, X, Y)
+    if rng.uniform() < 0.7:
+        theta = correct.flat()
+        name, block, _ = net.layout.blocks[rng.integers(len(net.layout.blocks))]
+        j = int(rng.integers(block.start, block.stop))
+        biggest = np.abs(theta[block]).max()
+        if biggest == 0:
+            return None  # an all-zero block (dead ReLUs): no relative size to speak of
+        delta = float(np.exp(rng.uniform(np.log(1e-6), np.log(1e-1))))
+        if delta * biggest <= NOISE_MARGIN * _noise(net, X, Y, theta, block):
+            return None  # no checker can tell this error from a correct implementation's rounding
+        theta[j] += delta * biggest * rng.choice([-1.0, 1.0])
+        wrong = Gradients.from_flat(theta, net.sizes)
+        description += f" entry={net.layout.name(j)} delta={delta:.2e}"
+    else:
+        try:
+            from .bugs import BUGS
+        except ImportError:  # pragma: no cover
+            return None
+        bug = BUGS[rng.integers(len(BUGS))]
+        if not bug.applies(net, X.shape[0]):
+            return None
+        wrong = bug.gradient(net, X, Y)
+        if [W.shape for W in wrong.weights] == [W.shape for W in correct.weights] and np.array_equal(
+            wrong.flat(), correct.flat()
+        ):
+            return None
+        description += f" bug={bug.name}"
+
+    def candidate(weights, biases, X_, Y_):
+        return wrong.weights, wrong.biases
+
+    return Case(seed, description, net, X, Y, candidate)
+
+
+def _noise(net: Network, X: np.ndarray, Y: np.ndarray, reference: np.ndarray, block: slice) -> float:
+    """How far a correct float64 implementation written differently lands from the reference."""
+    dW, db = _independent_backprop(net.hidden.name, net.output.name, net.cost_function.name, np.float64)(
+        net.weights, net.biases, X, Y
+    )
+    other = net.layout.join(dW, db)
+    return float(np.abs(other[block] - reference[block]).max())
+
+
+def _independent_backprop(hidden: str, output: str, cost: str, dtype: Any) -> Callable[..., Any]:
+    """A batch backprop written apart from `reference` (its own h, h' formulas), in `dtype`."""
+    formulas = {
+        "identity": (lambda z: z, lambda z, a: np.ones_like(z)),
+        "sigmoid": (lambda z: 0.5 * (1 + np.tanh(0.5 * z)), lambda z, a: a * (1 - a)),
+        "tanh": (np.tanh, lambda z, a: 1 - a * a),
+        "relu": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype)),
+        "leaky_relu": (lambda z: np.where(z > 0, z, z * 0.01), lambda z, a: np.where(z > 0, 1, 0.01).astype(z.dtype)),
+        "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: 0.5 * (1 + np.tanh(0.5 * z))),
+        "elu": (lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))), lambda z, a: np.where(z > 0, 1, np.exp(np.minimum(z, 0))).astype(z.dtype)),
+    }
+
+    def candidate(weights, biases, X, Y):
+        W = [w.astype(dtype) for w in weights]
+        b = [v.astype(dtype) for v in biases]
+        A, Z = [X.astype(dtype)], []
+        for L, (w, v) in enumerate(zip(W, b)):
+            Z.append(A[-1] @ w + v)
+            if L == len(W) - 1 and output == "softmax":
+                e = np.exp(Z[-1] - Z[-1].max(axis=1, keepdims=True))
+                A.append(e / e.sum(axis=1, keepdims=True))
+            else:
+                A.append(formulas[hidden if L < len(W) - 1 else output][0](Z[-1]))
+        a, y = A[-1], Y.astype(dtype)
+        if (output, cost) in FUSED:
+            delta = a * y.sum(axis=1, keepdims=True) - y if output == "softmax" else (
+                a - y if cost == "cross_entropy" else y * (a - 1))
+        else:
+            g = a - y if cost == "quadratic" else -y / a
+            if output == "softmax":
+                delta = a * (g - (a * g).sum(axis=1, keepdims=True))
+            else:
+                delta = g * formulas[output][1](Z[-1], a)
+        d = len(X)
+        dW, db = [None] * len(W), [None] * len(W)
+        for L in range(len(W) - 1, -1, -1):
+            dW[L] = A[L].T @ delta / d
+            db[L] = delta.sum(axis=0) / d
+            if L:
+                delta = (delta @ W[L].T) * formulas[hidden][1](Z[L - 1], A[L])
+        return dW, db
+
+    return candidate
+
+
+# ------------------------------------------------------------------ running
+
+
+def run_soak(cases: int, *, seed: int = 0, progress: bool = False) -> SoakResult:
+    """Run `cases` correct and `cases` broken candidates (seeds `seed*10^6 + k`)."""
+    result = SoakResult()
+    start = time.perf_counter()
+    k = 0
+    while result.correct < cases or result.broken < cases:
+        case_seed = seed * 10**6 + k
+        k += 1
+        if result.correct < cases:
+            case = correct_case(case_seed)
+            if not _passes(case):
+                result.false_alarms.append(f"seed {case_seed}: {case.description}")
+            result.correct += 1
+        if result.broken < cases:
+            case = broken_case(case_seed)
+            if case is not None:
+                report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
+                if report.passed:
+                    result.misses.append(f"seed {case_seed}: {case.description}")
+                else:
+                    _record_detection(result, case, report)
+                result.broken += 1
+        if progress and k % 100 == 0:
+            print(f"  {k} seeds ...", file=sys.stderr, flush=True)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _passes(case: Case) -> bool:
+    with np.errstate(all="ignore"):  # a float32 candidate may overflow; the oracle judges its answer
+        return check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
+def _record_detection(result: SoakResult, case: Case, report) -> None:
+    if " delta=" not in case.description:
+        return
+    delta = float(case.description.rsplit("delta=", 1)[1])
+    result.smallest_detected = min(result.smallest_detected, delta)
+    theta = backprop(case.net, case.X, case.Y).flat()
+    tol = rounding_tolerance(case.net, case.X, case.Y, np.float64)
+    for _, block, _ in case.net.layout.blocks:
+        biggest = np.abs(theta[block]).max()
+        if biggest > 0:
+            result.detectable.append(float(np.median(tol[block]) / biggest))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gradcheck.soak", description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=5000, help="cases of each kind (default 5000)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    result = run_soak(args.cases, seed=args.seed, progress=True)
+    print(result)
+    return 0 if not result.false_alarms and not result.misses else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

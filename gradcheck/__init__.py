@@ -1,8 +1,8 @@
 """gradcheck: is your backprop right, and if not, which entry, which layer, and why?
 
-    from gradcheck import check_backprop, assert_backprop, BackpropReport
-    from gradcheck import network_numerical_gradient
-    from gradcheck import GradientMismatch      # subclass of AssertionError
+from gradcheck import check_backprop, assert_backprop, BackpropReport
+from gradcheck import network_numerical_gradient
+from gradcheck import GradientMismatch      # subclass of AssertionError
 """
 
 from .network_fd import NetworkNumericalGradient, network_numerical_gradient

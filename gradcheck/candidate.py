@@ -12,8 +12,9 @@ wrong shapes (transposed?), NaN/Inf, mutated or aliased its inputs.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,10 +29,14 @@ LAYOUTS = ("article", "torch", "flat")
 class CandidateOutput:
     """What one call of the candidate gave: the gradient (float, article layout) or problems."""
 
-    gradient: np.ndarray | None = None  # flat, in the candidate's own float dtype (upcast to >= float16)
+    gradient: np.ndarray | None = (
+        None  # flat, in the candidate's own float dtype (upcast to >= float16)
+    )
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
     problems: list[str] = field(default_factory=list)
-    shapes: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] | None = None  # when shapes were wrong
+    shapes: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] | None = (
+        None  # when shapes were wrong
+    )
 
 
 def call_candidate(

@@ -8,15 +8,15 @@ is 0 when every row passes and 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Sequence, TextIO
-
-import numpy as np
-
 import importlib
 import importlib.util
 import json
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
+
+import numpy as np
 
 from reference import Network, backprop
 
@@ -82,7 +82,9 @@ def _load(spec: str):
     """`module:function` or `path/to/file.py:function` -> the function."""
     target, sep, name = spec.rpartition(":")
     if not sep or not target or not name:
-        raise SystemExit(f"error: candidate {spec!r} must be module:function or path/to/file.py:function")
+        raise SystemExit(
+            f"error: candidate {spec!r} must be module:function or path/to/file.py:function"
+        )
     if target.endswith(".py"):
         path = Path(target)
         if not path.is_file():
@@ -105,7 +107,9 @@ def _sizes(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--sizes must be comma-separated integers like 4,8,3, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--sizes must be comma-separated integers like 4,8,3, got {text!r}"
+        ) from None
 
 
 def _check(args: argparse.Namespace, out: TextIO) -> int:
@@ -114,8 +118,14 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     candidate = _load(args.candidate)
     try:
         report = check_backprop(
-            candidate, sizes=args.sizes, hidden=args.hidden, output=args.output, cost=args.cost,
-            layout=args.layout, trials=args.trials, seed=args.seed,
+            candidate,
+            sizes=args.sizes,
+            hidden=args.hidden,
+            output=args.output,
+            cost=args.cost,
+            layout=args.layout,
+            trials=args.trials,
+            seed=args.seed,
         )
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -142,29 +152,40 @@ def _parser() -> argparse.ArgumentParser:
         description="The gradient oracle for backpropagation. With no command: verify the "
         "project's own reference (the three forms against each other and finite differences).",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random networks (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the random networks (default 0)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(run=_selfcheck)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     check = commands.add_parser(
-        "check", help="check a backprop implementation given as module:function",
+        "check",
+        help="check a backprop implementation given as module:function",
         description="Check candidate(weights, biases, X, Y) -> (dW_list, db_list) against the "
         "reference and finite differences. Exit status 0 if it passes, 1 if not, 2 on bad usage.",
     )
     check.add_argument("candidate", help="module:function or path/to/file.py:function")
-    check.add_argument("--sizes", type=_sizes, default=[4, 8, 3], help="layer sizes n_in,n_0,...,n_H (default 4,8,3)")
+    check.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=[4, 8, 3],
+        help="layer sizes n_in,n_0,...,n_H (default 4,8,3)",
+    )
     check.add_argument("--hidden", default="sigmoid", help="hidden activation (default sigmoid)")
     check.add_argument("--output", default=None, help="output activation (default: same as hidden)")
     check.add_argument("--cost", default="quadratic", help="cost (default quadratic)")
-    check.add_argument("--layout", default="article", help="article, torch or flat (default article)")
+    check.add_argument(
+        "--layout", default="article", help="article, torch or flat (default article)"
+    )
     check.add_argument("--trials", type=int, default=3, help="random networks (default 3)")
     check.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(run=_check)
 
     vectors = commands.add_parser(
-        "vectors", help="write golden test vectors for other languages",
+        "vectors",
+        help="write golden test vectors for other languages",
         description="Write networks, data, expected gradients and tolerances as JSON (exact "
         "floats) and .npz into --out.",
     )

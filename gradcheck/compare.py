@@ -34,17 +34,26 @@ __all__ = [
     "FD_SAFETY",
 ]
 
-SAFETY = 32.0  # K: standard deviations of rounding allowed; soaked at 32 (correct float16-64 silent)
-FD_SAFETY = 10.0  # the finite difference's own estimate is honest on >99% of entries; 10x covers the rest
+UNDERFLOW_GUARD = 1e-150  # standard deviations below this come from squares that may underflow
+SAFETY = (
+    32.0  # K: standard deviations of rounding allowed; soaked at 32 (correct float16-64 silent)
+)
+FD_SAFETY = (
+    10.0  # the finite difference's own estimate is honest on >99% of entries; 10x covers the rest
+)
 
 
 def unit_roundoff(dtype: np.dtype) -> float:
     """`u` of a floating dtype (eps/2); float64's for integers and anything else."""
     dtype = np.dtype(dtype)
-    return float(np.finfo(dtype).eps) / 2 if dtype.kind == "f" else float(np.finfo(np.float64).eps) / 2
+    return (
+        float(np.finfo(dtype).eps) / 2 if dtype.kind == "f" else float(np.finfo(np.float64).eps) / 2
+    )
 
 
-def rounding_scale(net: Network, X: np.ndarray, Y: np.ndarray, *, u: float = 2.0**-53) -> np.ndarray:
+def rounding_scale(
+    net: Network, X: np.ndarray, Y: np.ndarray, *, u: float = 2.0**-53
+) -> np.ndarray:
     """The standard deviation of rounding error in each gradient entry, in units of `u`.
 
     A first-order running error analysis: every quantity `x` of backprop
@@ -70,86 +79,99 @@ def rounding_scale(net: Network, X: np.ndarray, Y: np.ndarray, *, u: float = 2.0
     never below `(H + 2) |dJ/dtheta_j|` (an entry's own rounding, and a guard
     where squares of tiny numbers underflow).
     """
+    S = _propagate(net, X, Y, u, p=2) ** 0.5
+    tiny = S < UNDERFLOW_GUARD
+    if tiny.any():  # squares of numbers below 1e-154 underflow: the L1 bound (>= L2) does not
+        S = np.where(tiny, _propagate(net, X, Y, u, p=1), S)
+    own = (net.H + 2) * np.abs(backprop(net, X, Y).flat())
+    return np.maximum(S, own)
+
+
+def _propagate(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int) -> np.ndarray:
+    """The error propagation of `rounding_scale` in the p-norm: p = 2 sums variances (a
+    random walk), p = 1 sums absolute bounds (a worst case, immune to underflow). Every
+    quantity below is the p-th power of a magnitude or of an error (`P(x) = |x|^p`)."""
+
+    def P(x: np.ndarray | float) -> np.ndarray:
+        return np.abs(x) ** p
+
     h = net.activations
     fw = forward_pass(net.weights, net.biases, h, X)
     d, H = X.shape[0], net.H
-    X2 = X * X
     a_var, z_var = [], []
-    prev, prev_var = X2, X2  # a^{-1} = x, squared, and its variance
+    prev = prev_var = P(X)  # a^{-1} = x, and its error (the candidate may round its inputs)
     for L in range(H + 1):
-        W2 = net.weights[L] ** 2
-        Vz = prev_var @ W2 + prev @ W2 + net.biases[L] ** 2
+        WP = P(net.weights[L])
+        Vz = prev_var @ WP + prev @ WP + P(net.biases[L])
         A = fw.A[L]
-        A2 = A * A
         own = 1.0 if np.isfinite(h[L].upper) else 0.0
         if h[L].elementwise:
-            Va = h[L].h_prime(fw.Z[L]) ** 2 * Vz + A2 + own
+            Va = P(h[L].h_prime(fw.Z[L])) * Vz + P(A) + own
         else:  # softmax: da_k = a_k [(1 - a_k) dz_k - sum_{n != k} a_n dz_n]
-            spread = (A2 * Vz).sum(axis=1, keepdims=True) - A2 * Vz
-            Va = A2 * ((1 - A) ** 2 * Vz + spread) + A2 + own
+            spread = (P(A) * Vz).sum(axis=1, keepdims=True) - P(A) * Vz
+            Va = P(A) * (P(1 - A) * Vz + spread) + P(A) + own
         z_var.append(Vz)
         a_var.append(Va)
-        prev, prev_var = A2, Va
+        prev, prev_var = P(A), Va
 
     def h_prime(L: int) -> tuple[np.ndarray, np.ndarray]:
-        hp2 = h[L].h_prime(fw.Z[L]) ** 2
-        V = 4 * hp2 * z_var[L] + hp2 + 1.0
+        hp = P(h[L].h_prime(fw.Z[L]))
+        V = 2**p * hp * z_var[L] + hp + 1.0
         if h[L].kink:  # the sign of z, and so the slope, is uncertain within rounding
             tiny = np.finfo(np.float64).tiny
             jump = float(h[L].h_prime(np.array(tiny)) - h[L].h_prime(np.array(-tiny)))
-            uncertain = np.abs(fw.Z[L]) <= SAFETY * u * np.sqrt(z_var[L])
-            V = V + uncertain * (jump / u) ** 2
-        return hp2, V
+            uncertain = np.abs(fw.Z[L]) <= SAFETY * u * z_var[L] ** (1 / p)
+            V = V + uncertain * P(jump / u)
+        return hp, V
 
-    # output delta: its square and its variance
+    # output delta: P(delta) and its error V
     A_H, VA = fw.A[H], a_var[H]
-    Y2 = Y * Y
     if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): all within this
-        factor = (1 + np.abs(Y).sum(axis=1, keepdims=True)) ** 2
-        V = (VA + A_H**2) * factor + Y2
-        delta2 = (A_H**2 + Y2) * factor
+        factor = P(1 + np.abs(Y).sum(axis=1, keepdims=True))
+        V = (VA + P(A_H)) * factor + P(Y)
+        delta = (P(A_H) + P(Y)) * factor
     else:
         g = net.cost_function.dJ_da(A_H, Y)
-        Vg = _dJ_da_variance(net.cost_function.name, A_H, Y, VA, g)
+        Vg = _dJ_da_error(net.cost_function.name, A_H, Y, VA, g, P)
         if h[H].elementwise:
-            hp2, Vhp = h_prime(H)
-            delta2 = g * g * hp2
-            V = Vg * hp2 + g * g * Vhp + delta2
+            hp, Vhp = h_prime(H)
+            delta = P(g) * hp
+            V = Vg * hp + P(g) * Vhp + delta
         else:  # delta_k = a_k (g_k - s), s = sum_n a_n g_n
             s = (A_H * g).sum(axis=1, keepdims=True)
-            Vs = (VA * g * g + A_H**2 * Vg + (A_H * g) ** 2).sum(axis=1, keepdims=True)
-            delta2 = (A_H * (g - s)) ** 2
-            V = VA * (g - s) ** 2 + A_H**2 * (Vg + Vs + g * g + s * s)
+            Vs = (VA * P(g) + P(A_H) * Vg + P(A_H * g)).sum(axis=1, keepdims=True)
+            delta = P(A_H * (g - s))
+            V = VA * P(g - s) + P(A_H) * (Vg + Vs + P(g) + P(s))
     weights, biases = [], []
     for L in range(H, -1, -1):
-        a2, Va = (X2, X2) if L == 0 else (fw.A[L - 1] ** 2, a_var[L - 1])
-        weights.append((Va.T @ delta2 + a2.T @ (V + delta2)) / d**2)  # (1/d) A^T Delta
-        biases.append((V + delta2).sum(axis=0) / d**2)  # (1/d) 1^T Delta
+        a, Va = (P(X), P(X)) if L == 0 else (P(fw.A[L - 1]), a_var[L - 1])
+        weights.append((Va.T @ delta + a.T @ (V + delta)) / d**p)  # (1/d) A^T Delta
+        biases.append((V + delta).sum(axis=0) / d**p)  # (1/d) 1^T Delta
         if L > 0:
-            W2 = (net.weights[L] ** 2).T
-            p2 = delta2 @ W2
-            Vp = V @ W2 + p2
-            hp2, Vhp = h_prime(L - 1)
-            delta2, V = p2 * hp2, Vp * hp2 + p2 * Vhp + p2 * hp2
+            WP = P(net.weights[L]).T
+            q = delta @ WP  # W^{L} delta^{L}, before h'
+            Vq = V @ WP + q
+            hp, Vhp = h_prime(L - 1)
+            delta, V = q * hp, Vq * hp + q * Vhp + q * hp
     weights.reverse()
     biases.reverse()
-    own = (H + 2) * np.abs(backprop(net, X, Y).flat())
-    return np.maximum(np.sqrt(net.layout.join(weights, biases)), own)
+    return net.layout.join(weights, biases)
 
 
-def _dJ_da_variance(cost: str, A: np.ndarray, Y: np.ndarray, VA: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """V(dJ/da): (d(dJ/da)/da)^2 V(a) plus the formula's own rounding (cancellation in a - y)."""
+def _dJ_da_error(
+    cost: str, A: np.ndarray, Y: np.ndarray, VA: np.ndarray, g: np.ndarray, P
+) -> np.ndarray:
+    """P-error of dJ/da: P(d(dJ/da)/da) V(a) plus the formula's own rounding (cancellation in a - y)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if cost == "quadratic":  # a - y
-            V = VA + A * A + Y * Y
+            V = VA + P(A) + P(Y)
         elif cost == "cross_entropy":  # (a - y) / (a (1 - a))
             q = A * (1 - A)
-            slope = (q - (A - Y) * (1 - 2 * A)) / q**2
-            V = slope**2 * VA + (A * A + Y * Y) / q**2 + g * g
+            V = P((q - (A - Y) * (1 - 2 * A)) / q**2) * VA + (P(A) + P(Y)) / P(q) + P(g)
         elif cost == "categorical_cross_entropy":  # -y / a
-            V = (Y / A**2) ** 2 * VA + g * g
+            V = P(Y / A**2) * VA + P(g)
         else:  # an unknown cost: its relative sensitivity to a
-            V = g * g * (VA / (A * A) + 1.0)
+            V = P(g) * (VA / P(A) + 1.0)
     return np.nan_to_num(V, nan=0.0, posinf=np.finfo(float).max)
 
 

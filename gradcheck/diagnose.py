@@ -213,9 +213,7 @@ def diagnose(
     return _explain_by_scale(C, R, variants, d, rtol) or _explain_by_place(C, R, d, rtol)
 
 
-def _bug_gradients(
-    net: Network, X: np.ndarray, Y: np.ndarray, d: int
-) -> list[tuple[Bug, Blocks]]:
+def _bug_gradients(net: Network, X: np.ndarray, Y: np.ndarray, d: int) -> list[tuple[Bug, Blocks]]:
     """Every applicable bug with its gradient (a bug with a constant: at constant 0)."""
     out = []
     for bug in BUGS:
@@ -469,28 +467,38 @@ def _list_messages(
     if got == want:
         return []
     if len(got) == len(want) and got == want[::-1]:
-        return [f"the {kind}^L are in reverse order (the output layer's first)? "
-                f"Return [{kind}^0, ..., {kind}^{H}]: reverse the list built while going backwards"]
+        return [
+            f"the {kind}^L are in reverse order (the output layer's first)? "
+            f"Return [{kind}^0, ..., {kind}^{H}]: reverse the list built while going backwards"
+        ]
     if len(got) == len(want) + 1:
-        return [f"one {kind} too many ({len(got)} for the {len(want)} layers L = 0 .. {H}): "
-                "the input layer counted as a layer? The input x is a^{-1}; it has no weights"]
+        return [
+            f"one {kind} too many ({len(got)} for the {len(want)} layers L = 0 .. {H}): "
+            "the input layer counted as a layer? The input x is a^{-1}; it has no weights"
+        ]
     if len(got) == len(want) - 1 and got == want[1:]:
-        return [f"{kind}^0 missing: the loop over layers stops before layer 0, "
-                "e.g. range(H, 0, -1) where range(H, -1, -1) belongs?"]
+        return [
+            f"{kind}^0 missing: the loop over layers stops before layer 0, "
+            "e.g. range(H, 0, -1) where range(H, -1, -1) belongs?"
+        ]
     if len(got) == len(want) - 1 and got == want[:-1]:
         return [f"{kind}^{H} of the output layer missing: the loop over layers starts at H - 1?"]
     if len(got) != len(want):
-        return [f"{len(got)} {kind} arrays for the {len(want)} layers L = 0 .. {H} "
-                f"(expected shapes {want})"]
+        return [
+            f"{len(got)} {kind} arrays for the {len(want)} layers L = 0 .. {H} "
+            f"(expected shapes {want})"
+        ]
     return None
 
 
 def _weight_messages(got: list[tuple[int, ...]], want: list[tuple[int, ...]]) -> list[str]:
     transposed = [g == w[::-1] for g, w in zip(got, want, strict=True)]
     if all(transposed) and got != want:
-        return ["every dJ/dW^L is transposed, (N, M) instead of (M, N): (N, M) is PyTorch's "
-                "nn.Linear.weight layout; try layout='torch', or return a^{L-1} (delta^L)^T, "
-                "not delta^L (a^{L-1})^T"]
+        return [
+            "every dJ/dW^L is transposed, (N, M) instead of (M, N): (N, M) is PyTorch's "
+            "nn.Linear.weight layout; try layout='torch', or return a^{L-1} (delta^L)^T, "
+            "not delta^L (a^{L-1})^T"
+        ]
     messages = []
     for L, (g, w) in enumerate(zip(got, want, strict=True)):
         M, N = w
@@ -498,14 +506,19 @@ def _weight_messages(got: list[tuple[int, ...]], want: list[tuple[int, ...]]) ->
         if g == w:
             continue
         if g == (N, M):
-            messages.append(f"{name}: transposed? (N, M) is PyTorch's nn.Linear.weight layout; "
-                            "try layout='torch', or return a^{L-1} (delta^L)^T")
+            messages.append(
+                f"{name}: transposed? (N, M) is PyTorch's nn.Linear.weight layout; "
+                "try layout='torch', or return a^{L-1} (delta^L)^T"
+            )
         elif g == (N, N):
-            messages.append(f"{name}: a^L used where a^{{L-1}} belongs in "
-                            "dJ/dW^L = a^{L-1} (delta^L)^T?")
+            messages.append(
+                f"{name}: a^L used where a^{{L-1}} belongs in dJ/dW^L = a^{{L-1}} (delta^L)^T?"
+            )
         elif len(g) == 3 and g[1:] in (w, (N, M)):
-            messages.append(f"{name}: one gradient per example, not averaged? "
-                            "Take the mean over the examples (axis 0)")
+            messages.append(
+                f"{name}: one gradient per example, not averaged? "
+                "Take the mean over the examples (axis 0)"
+            )
         elif g in want:
             messages.append(f"{name}, the shape of W^{want.index(g)}: a layer index off by one?")
         else:
@@ -521,17 +534,24 @@ def _bias_messages(got: list[tuple[int, ...]], want: list[tuple[int, ...]]) -> l
         if g == w:
             continue
         if g == (1, N):
-            messages.append(f"{name}: keepdims=True or a row vector? Return shape (N,), "
-                            "e.g. Delta.sum(axis=0) / d without keepdims")
+            messages.append(
+                f"{name}: keepdims=True or a row vector? Return shape (N,), "
+                "e.g. Delta.sum(axis=0) / d without keepdims"
+            )
         elif g == (N, 1):
-            messages.append(f"{name}: a column vector (as in Nielsen's network.py)? "
-                            "Return shape (N,), e.g. np.ravel")
+            messages.append(
+                f"{name}: a column vector (as in Nielsen's network.py)? "
+                "Return shape (N,), e.g. np.ravel"
+            )
         elif len(g) == 2 and g[1] == N:
-            messages.append(f"{name}: one row per example, not averaged? "
-                            "dJ/db^L = (1/d) 1^T Delta^L, i.e. Delta.mean(axis=0)")
+            messages.append(
+                f"{name}: one row per example, not averaged? "
+                "dJ/db^L = (1/d) 1^T Delta^L, i.e. Delta.mean(axis=0)"
+            )
         elif g == ():
-            messages.append(f"{name}: a scalar, summed over every axis? Sum over the examples "
-                            "only (axis=0)")
+            messages.append(
+                f"{name}: a scalar, summed over every axis? Sum over the examples only (axis=0)"
+            )
         elif g in want:
             messages.append(f"{name}, the shape of b^{want.index(g)}: a layer index off by one?")
         else:

@@ -72,6 +72,7 @@ RICHARDSON_WINDOW = 4  # differences per extrapolation: cancels h^2, h^4, h^6 (e
 RICHARDSON_MAX_LEVELS = 24  # halvings per entry at most: down to 1e-7 of the first step
 RICHARDSON_GROWTH = 4.0  # stop once the estimate is this far above the best: past the optimum
 RICHARDSON_GAIN = 1e-2  # a window is asymptotic if it shrinks its differences' spread 100-fold
+CROSS_CHECK_MARGIN = 4.0  # a centred difference may be off by a few times its rounding bound
 COMPLEX_STEP = 1e-20  # far below eps: the truncation h^2 |f'''| / 6 vanishes, nothing cancels
 COMPLEX_ULPS = 32.0  # its error in ulps of the entry: Re-part roundings reach Im (seen: 20)
 ROUNDING_ULPS = 4.0  # least error of one value of f, in units of eps |f|
@@ -244,22 +245,34 @@ def numerical_gradient(
     return differentiate(evaluate, theta, method=method, step=step, f0=f0)
 
 
-def differentiate(evaluate: Any, theta: np.ndarray, *, method: str, step: np.ndarray, f0: float) -> NumericalGradient:
+def differentiate(
+    evaluate: Any,
+    theta: np.ndarray,
+    *,
+    method: str,
+    step: np.ndarray,
+    f0: float,
+    f_scale: float = 0.0,
+) -> NumericalGradient:
     """The engine of `numerical_gradient`, on any evaluator of `f` near `theta`.
 
     `evaluate` provides ``along(index, h, imaginary=False) -> (values, steps
     taken)``, ``at(points) -> values`` and ``count`` (see `_Evaluator`);
     `gradcheck.network_fd` passes one that exploits a network's structure.
     A value it returns as NaN makes that step unusable: Richardson then
-    takes smaller steps.
+    takes smaller steps. `f_scale` is the size of the terms `f` is computed
+    from, when the caller knows it exceeds `|f|` (a sum of large terms that
+    nearly cancel): each value of `f` then errs by at least `eps f_scale`.
     """
     with np.errstate(all="ignore"):
         if method == "complex":  # needs no noise level: nothing cancels
             gradient, error, taken = _complex_step(evaluate, theta, step)
         else:
-            sigma = _noise_sigma(evaluate, theta, f0)
+            sigma = max(_noise_sigma(evaluate, theta, f0), EPS * f_scale)
             method_of = _richardson if method == "richardson" else _central
             gradient, error, taken = method_of(evaluate, theta, step, f0, sigma)
+            if method == "richardson":
+                error = _cross_checked(evaluate, theta, step, f0, sigma, gradient, error)
     error = np.where(np.isfinite(gradient) & np.isfinite(error), error, np.inf)
     return NumericalGradient(gradient, error, method, taken, evaluate.count)
 
@@ -375,7 +388,7 @@ def _scale(theta: np.ndarray) -> np.ndarray:
     return np.maximum(np.abs(theta), TYPICAL_SCALE)
 
 
-def _power_of_two(x: np.ndarray) -> np.ndarray:
+def power_of_two(x: np.ndarray) -> np.ndarray:
     """The power of two nearest |x|: exact to halve, and most often exact to add to θ_j."""
     return 2.0 ** np.round(np.log2(np.abs(x)))
 
@@ -383,7 +396,7 @@ def _power_of_two(x: np.ndarray) -> np.ndarray:
 def _default_step(theta: np.ndarray, method: str) -> np.ndarray:
     """The (first) step per entry: a fraction of the entry's scale."""
     relative = {"central": CENTRAL_STEP, "richardson": RICHARDSON_STEP, "complex": COMPLEX_STEP}
-    return _power_of_two(relative[method] * _scale(theta))
+    return power_of_two(relative[method] * _scale(theta))
 
 
 def _within_sign(theta: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -407,7 +420,7 @@ def _noise_sigma(evaluate: _Evaluator, theta: np.ndarray, f0: float) -> float:
     offsets = np.delete(np.arange(-half, half + 1), half)[:, None]  # the middle point is θ: f0
     sign = np.random.default_rng(NOISE_SEED).choice([-1.0, 1.0], theta.size)
     for spacing in NOISE_SPACINGS:
-        delta = sign * _power_of_two(spacing * _scale(theta))
+        delta = sign * power_of_two(spacing * _scale(theta))
         values = np.insert(evaluate.at(theta + offsets * delta), half, f0)
         sigma = _ecnoise(values)
         if sigma is not None:
@@ -516,6 +529,24 @@ def _richardson(evaluate, theta, step, f0, sigma):
         if active.size == 0:
             break
     return best, best_error, np.where(np.isnan(best_step), H[:, K - 1], best_step)
+
+
+def _cross_checked(evaluate, theta, step, f0, sigma, gradient, error):
+    """Richardson's estimate, raised where a plain centred difference contradicts it.
+
+    A tableau can look converged by accident on a function whose structure
+    lives at a scale far below the first step (a network deep in a steep
+    region). One centred difference `D` at the classical step (two
+    evaluations) exposes it: where `|R - D|` exceeds Richardson's estimate
+    plus a few times `D`'s rounding, one of the two is wrong by about that
+    much, and that is the honest estimate.
+    """
+    h = _within_sign(theta, power_of_two(step * (CENTRAL_STEP / RICHARDSON_STEP)))
+    D, taken, f_size = _centred(evaluate, np.arange(theta.size), h)
+    rounding = _noise_bound(np.maximum(f_size, abs(f0)), sigma) / taken
+    disagree = np.abs(gradient - D)
+    contradicted = np.isfinite(D) & (disagree > error + CROSS_CHECK_MARGIN * rounding)
+    return np.where(contradicted, disagree + rounding, error)
 
 
 def _extrapolate(D: np.ndarray, h: np.ndarray, noise: np.ndarray):

@@ -36,9 +36,18 @@ import numpy as np
 from reference import Gradients, Network
 from reference.network import ForwardPass, example_costs, forward_pass
 
-from .finite_diff import METHODS, RICHARDSON_STEP, ROUNDING_ULPS, differentiate
+from .finite_diff import EPS, METHODS, RICHARDSON_STEP, ROUNDING_ULPS, differentiate, power_of_two
 
-__all__ = ["NetworkNumericalGradient", "network_numerical_gradient", "DEFAULT_MEMORY_LIMIT"]
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "KINK",
+    "ROUGH",
+    "KinkAwareGradient",
+    "NetworkNumericalGradient",
+    "crossings",
+    "differentiate_across_kinks",
+    "network_numerical_gradient",
+]
 
 DEFAULT_MEMORY_LIMIT = 256 * 2**20  # bytes per chunk of stacked activations: fits any laptop
 CACHE_CHUNK = 8 * 2**20  # bytes: chunks this size stay in cache and run 2x faster than huge ones
@@ -66,6 +75,7 @@ class NetworkNumericalGradient(Gradients):
     unverifiable: Gradients
     method: str
     n_evaluations: int
+    steps: np.ndarray  # flat: the step of each entry's final difference (for rounding estimates)
 
     @property
     def n_unverifiable(self) -> int:
@@ -127,37 +137,76 @@ def network_numerical_gradient(
     theta = evaluate.theta
     f0 = evaluate.at_theta()
     scale = _natural_scale(net, X, theta)
-    first = _power_of_two(FIRST_STEPS[method] * scale)
-    result = differentiate(evaluate, theta, method=method, step=first, f0=f0)
-    gradient, error = result.gradient.copy(), result.error.copy()
-    unverifiable = np.zeros(theta.size, dtype=bool)
+    result = differentiate_across_kinks(
+        evaluate, theta, method=method, scale=scale, f0=f0, f_scale=_cost_size(net, evaluate.fw, Y)
+    )
+    sizes = net.sizes
+    return NetworkNumericalGradient(
+        *Gradients.from_flat(result.gradient, sizes),
+        error=Gradients.from_flat(result.error, sizes),
+        unverifiable=_mask_gradients(result.unverifiable, net),
+        method=method,
+        n_evaluations=int(evaluate.count),
+        steps=result.step,
+    )
 
-    # Entries left without a usable step (every stencil crossed a kink): a
-    # tight centred difference at h and 2h, recording what it crossed. Across
-    # a jump of h'' (ELU) it converges as O(h): |D(h) - D(2h)| bounds that.
+
+@dataclass(frozen=True)
+class KinkAwareGradient:
+    """`differentiate_across_kinks`' result: flat arrays over the entries."""
+
+    gradient: np.ndarray
+    error: np.ndarray
+    unverifiable: np.ndarray  # bool: every stencil crossed a jump of h'
+    step: np.ndarray  # the step of each entry's final difference
+
+
+def differentiate_across_kinks(
+    evaluate: Any,
+    theta: np.ndarray,
+    *,
+    method: str,
+    scale: np.ndarray,
+    f0: float,
+    f_scale: float = 0.0,
+) -> KinkAwareGradient:
+    """`finite_diff.differentiate` for a function with kinks, on an evaluator that reports them.
+
+    `evaluate` is as `differentiate` wants it, and also has ``mark_crossings``
+    (return NaN for a move that crossed a kink, so Richardson shrinks its
+    steps) and ``last_crossed`` (ROUGH/KINK flags of its last call). Entries
+    left without a usable step get a tight centred difference at `h` and
+    `2h`: across a jump of `h''` (ELU) it converges as O(h), which
+    `|D(h) - D(2h)|` bounds; across a jump of `h'` (ReLU) the entry is
+    unverifiable. `f_scale`: the size of the terms `f` is computed from
+    (its rounding can exceed `eps |f|` when `f` is small).
+    """
+    first = power_of_two(FIRST_STEPS[method] * scale)
+    result = differentiate(evaluate, theta, method=method, step=first, f0=f0, f_scale=f_scale)
+    gradient, error, step = result.gradient.copy(), result.error.copy(), result.step.copy()
+    unverifiable = np.zeros(theta.size, dtype=bool)
     stuck = np.flatnonzero(~np.isfinite(gradient))
     if stuck.size:
-        h = _power_of_two(KINK_STEP * scale[stuck])
+        h = power_of_two(KINK_STEP * scale[stuck])
         evaluate.mark_crossings = False
-        index = np.tile(stuck, 4)
-        values, taken = evaluate.along(index, np.concatenate([h, -h, 2 * h, -2 * h]))
+        values, taken = evaluate.along(np.tile(stuck, 4), np.concatenate([h, -h, 2 * h, -2 * h]))
+        evaluate.mark_crossings = True
         v, t = values.reshape(4, -1), taken.reshape(4, -1)
         D1 = (v[0] - v[1]) / (t[0] - t[1])
         D2 = (v[2] - v[3]) / (t[2] - t[3])
-        rounding = ROUNDING_ULPS * np.finfo(float).eps * np.maximum(abs(f0), np.abs(v).max(axis=0))
+        size = np.maximum(max(abs(f0), f_scale), np.abs(v).max(axis=0))
         gradient[stuck] = D1
-        error[stuck] = np.abs(D1 - D2) + rounding / h
+        error[stuck] = np.abs(D1 - D2) + ROUNDING_ULPS * EPS * size / h
+        step[stuck] = h
         crossed = np.bitwise_or.reduce(evaluate.last_crossed.reshape(4, -1), axis=0)
         unverifiable[stuck] = (crossed & KINK) > 0
+    return KinkAwareGradient(gradient, error, unverifiable, step)
 
-    sizes = net.sizes
-    return NetworkNumericalGradient(
-        *Gradients.from_flat(gradient, sizes),
-        error=Gradients.from_flat(error, sizes),
-        unverifiable=_mask_gradients(unverifiable, net),
-        method=method,
-        n_evaluations=int(evaluate.count),
-    )
+
+def _cost_size(net: Network, fw: ForwardPass, Y: np.ndarray) -> float:
+    """The size of the terms `J` is summed from: `(1/d) sum_i (|J_i| + sum_n |a^H_n| + |y_n|)`."""
+    J_i = example_costs(fw.Z[-1], fw.output, Y, net.output, net.cost_function)
+    return float(np.mean(np.abs(J_i) + (np.abs(fw.output) + np.abs(Y)).sum(axis=1)))
 
 
 # ------------------------------------------------------------- evaluation
@@ -172,7 +221,9 @@ class _CostEvaluator:
     the ROUGH/KINK flags of the last call.
     """
 
-    def __init__(self, net: Network, X: np.ndarray, Y: np.ndarray, *, memory_limit: int, structured: bool):
+    def __init__(
+        self, net: Network, X: np.ndarray, Y: np.ndarray, *, memory_limit: int, structured: bool
+    ):
         self.net, self.X, self.Y = net, X, Y
         self.theta = net.flat()
         self.layout = net.layout
@@ -204,13 +255,17 @@ class _CostEvaluator:
         values, crossed = evaluate(index, t)
         self.count += index.size
         self.last_crossed = crossed
-        if self.mark_crossings and not imaginary:  # the complex step is one-sided in i h: no crossing
+        if (
+            self.mark_crossings and not imaginary
+        ):  # the complex step is one-sided in i h: no crossing
             values = np.where(crossed > 0, np.nan, values)
         return values, taken
 
     def _cost(self, weights, biases) -> Any:
         out = forward_pass(weights, biases, self.net.activations, self.X)
-        return example_costs(out.Z[-1], out.output, self.Y, self.net.output, self.net.cost_function).mean()
+        return example_costs(
+            out.Z[-1], out.output, self.Y, self.net.output, self.net.cost_function
+        ).mean()
 
     def _structured(self, index: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         net, d = self.net, self.X.shape[0]
@@ -229,7 +284,14 @@ class _CostEvaluator:
                 part = rows[start : start + chunk]
                 piece = slice(start, start + chunk)
                 values[part], crossed[part] = _perturbed_costs(
-                    net, self.fw, self.X, self.Y, L, None if m is None else m[piece], n[piece], t[part]
+                    net,
+                    self.fw,
+                    self.X,
+                    self.Y,
+                    L,
+                    None if m is None else m[piece],
+                    n[piece],
+                    t[part],
                 )
         return values, crossed
 
@@ -242,10 +304,12 @@ class _CostEvaluator:
             moved = self.theta.astype(t.dtype)
             moved[j] += step
             out = forward_pass(*self.layout.split(moved), h, self.X)
-            J = example_costs(out.Z[-1], out.output, self.Y, self.net.output, self.net.cost_function)
+            J = example_costs(
+                out.Z[-1], out.output, self.Y, self.net.output, self.net.cost_function
+            )
             values[k] = J.mean()
             for act, Z, Z0 in zip(h, out.Z, self.fw.Z):
-                crossed[k] |= _crossings(act, Z[None], Z0[None], axis=(1, 2))[0]
+                crossed[k] |= crossings(act, Z[None], Z0[None])[0]
         return values, crossed
 
 
@@ -265,7 +329,7 @@ def _perturbed_costs(
     # Column n_p of Z^L moves by t_p a^{L-1}_{m_p} (a weight) or by t_p (a bias).
     shift = t[:, None] * (a_prev[:, m].T if m is not None else 1.0)  # (P, d)
     z_col = fw.Z[L][:, n].T + shift  # (P, d)
-    crossed = _crossings(h[L], z_col, fw.Z[L][:, n].T, axis=1)
+    crossed = crossings(h[L], z_col, fw.Z[L][:, n].T)
 
     if L == H or not h[L].elementwise:
         Z = np.empty((t.size,) + fw.Z[L].shape, dtype=z_col.dtype)  # (P, d, N_H)
@@ -282,19 +346,21 @@ def _perturbed_costs(
                 P, d, M = A.shape
                 Z = (A.reshape(P * d, M) @ net.weights[K]).reshape(P, d, -1)
                 Z += net.biases[K]
-            crossed |= _crossings(h[K], Z, fw.Z[K][None], axis=(1, 2))
+            crossed |= crossings(h[K], Z, fw.Z[K][None])
             A = Z if h[K].is_identity else h[K].h(Z)
     J = example_costs(Z, A, Y, net.output, net.cost_function).mean(axis=-1)
     return J, crossed
 
 
-def _crossings(act, Z_new: np.ndarray, Z_old: np.ndarray, axis) -> np.ndarray:
-    """Per perturbation: 0 if no pre-activation crossed a non-smooth point of `h`,
-    KINK if one crossed a jump of h' (ReLU), ROUGH if one crossed a jump of h'' (ELU)."""
+def crossings(act: Any, Z_new: np.ndarray, Z_old: np.ndarray) -> np.ndarray:
+    """Per perturbation (first axis): 0 if no pre-activation crossed a non-smooth point of
+    `h`, KINK if one crossed a jump of h' (ReLU), ROUGH if one crossed a jump of h'' (ELU)."""
     if act.smooth:
         return np.zeros(Z_new.shape[0], dtype=np.int8)
-    crossed = ((Z_new.real > 0) != (Z_old > 0)).any(axis=axis)
-    return crossed.astype(np.int8) * (KINK if act.kink else ROUGH)
+    crossed = (Z_new.real > 0) != (Z_old > 0)
+    if crossed.ndim > 1:
+        crossed = crossed.any(axis=tuple(range(1, crossed.ndim)))
+    return crossed.astype(np.int8) * np.int8(KINK if act.kink else ROUGH)
 
 
 def _natural_scale(net: Network, X: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -312,11 +378,6 @@ def _natural_scale(net: Network, X: np.ndarray, theta: np.ndarray) -> np.ndarray
             reach = np.maximum(np.abs(a_prev).max(axis=0), 1.0)  # (M,)
             scale[block] /= np.repeat(reach, shape[1])
     return scale
-
-
-def _power_of_two(x: np.ndarray) -> np.ndarray:
-    """The power of two nearest |x|: exact to halve, and most often exact to add to theta_j."""
-    return 2.0 ** np.round(np.log2(np.abs(x)))
 
 
 # -------------------------------------------------------------- plumbing

@@ -14,8 +14,9 @@ so that no verdict rests on one computation alone:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,12 +28,21 @@ from .finite_diff import numerical_gradient
 from .network_fd import network_numerical_gradient
 from .report import BackpropReport, BlockSummary, EntryReport, GradientMismatch, TrialReport
 
-__all__ = ["check_backprop", "check_backprop_at", "assert_backprop", "trial_case", "DEFAULT_TRIALS", "DEFAULT_BATCH"]
+__all__ = [
+    "check_backprop",
+    "check_backprop_at",
+    "assert_backprop",
+    "trial_case",
+    "DEFAULT_TRIALS",
+    "DEFAULT_BATCH",
+]
 
 DEFAULT_TRIALS = 3  # random networks per check; edge shapes come on top
 DEFAULT_BATCH = 8  # examples per batch: enough to expose batch bugs, small enough to be fast
 FD_BUDGET = 2_000_000  # parameters x examples above which differences go by direction, not entry
-LOOPS_BUDGET = 300_000  # parameters x examples above which the loop form yields to backprop_examples
+LOOPS_BUDGET = (
+    300_000  # parameters x examples above which the loop form yields to backprop_examples
+)
 DIRECTIONS = 4  # random directions for the directional check (plus one per block)
 MAX_ENTRIES = 8
 TRIAL_SEEDS = 1000  # trial k of a check with seed s draws its network with seed 1000 s + k
@@ -130,18 +140,26 @@ def check_backprop(
     >>> check_backprop(mine, sizes=[3, 5, 2]).passed
     True
     """
-    options = _validated(candidate, sizes, hidden, output, cost, layout, trials, seed, batch_size, edge_cases)
+    options = _validated(
+        candidate, sizes, hidden, output, cost, layout, trials, seed, batch_size, edge_cases
+    )
     reports = []
     reference_problems: list[str] = []
     for trial in _trials(options["sizes"], trials, seed, batch_size, edge_cases):
-        net, X, Y = trial_case(trial.sizes, trial.d, trial.seed, hidden=hidden, output=output, cost=cost)
+        net, X, Y = trial_case(
+            trial.sizes, trial.d, trial.seed, hidden=hidden, output=output, cost=cost
+        )
         report = TrialReport(trial.index, list(trial.sizes), trial.d, trial.seed, trial.kind)
-        fatal = _run_trial(report, candidate, net, X, Y, layout, reference_problems, repeat=trial.index == 0)
+        fatal = _run_trial(
+            report, candidate, net, X, Y, layout, reference_problems, repeat=trial.index == 0
+        )
         reports.append(report)
         if fatal:
             break  # the same structural fault would repeat in every trial
     return BackpropReport(
-        candidate=_describe(candidate), options=options, trials=reports,
+        candidate=_describe(candidate),
+        options=options,
+        trials=reports,
         reference_problems=reference_problems,
     )
 
@@ -172,9 +190,15 @@ def check_backprop_at(
     reference_problems: list[str] = []
     _run_trial(report, candidate, net, X, Y, layout, reference_problems, repeat=True)
     options = {
-        "sizes": net.sizes, "hidden": net.hidden.name, "output": net.output.name,
-        "cost": net.cost_function.name, "layout": layout, "trials": 1, "seed": None,
-        "batch_size": X.shape[0], "edge_cases": False,
+        "sizes": net.sizes,
+        "hidden": net.hidden.name,
+        "output": net.output.name,
+        "cost": net.cost_function.name,
+        "layout": layout,
+        "trials": 1,
+        "seed": None,
+        "batch_size": X.shape[0],
+        "edge_cases": False,
     }
     return BackpropReport(_describe(candidate), options, [report], reference_problems)
 
@@ -222,7 +246,9 @@ def assert_backprop(candidate: Callable[..., Any], **options: Any) -> BackpropRe
 # ------------------------------------------------------------------ trials
 
 
-def _trials(sizes: tuple[int, ...], trials: int, seed: int, d: int, edge_cases: bool) -> list[_Trial]:
+def _trials(
+    sizes: tuple[int, ...], trials: int, seed: int, d: int, edge_cases: bool
+) -> list[_Trial]:
     plan = [("random", sizes, d)] * trials
     if edge_cases:
         if len(sizes) > 2 and max(sizes[1:-1]) > 1:
@@ -289,7 +315,9 @@ def _compare_trial(
         )
 
     report.blocks = _blocks(vs_reference, layout)
-    report.worst = _worst_entries(vs_reference if not vs_reference.passed else None, fd_values, layout)
+    report.worst = _worst_entries(
+        vs_reference if not vs_reference.passed else None, fd_values, layout
+    )
     if not report.passed:
         report.diagnosis = _diagnose(candidate, net, X, Y, reference, out.dtype, report.blocks)
 
@@ -319,7 +347,9 @@ def _directional(
     V = np.array(directions)
     # The directional derivatives grad . v_k are the partial derivatives of
     # F(s) = J(theta + V^T s) at s = 0: one numerical gradient of size k.
-    numerical = numerical_gradient(lambda s: net.cost(X, Y, theta=theta + V.T @ s), np.zeros(len(V)))
+    numerical = numerical_gradient(
+        lambda s: net.cost(X, Y, theta=theta + V.T @ s), np.zeros(len(V))
+    )
     fd_tolerance = FD_SAFETY * numerical.error
     return (
         compare(V @ candidate, numerical.gradient, fd_tolerance + np.abs(V) @ tolerance),
@@ -366,7 +396,12 @@ def _worst_entries(c: Comparison | None, fd: np.ndarray | None, layout) -> list[
 
 
 def _check_repeatable(
-    candidate: Callable[..., Any], net: Network, X: np.ndarray, Y: np.ndarray, layout: str, first: CandidateOutput
+    candidate: Callable[..., Any],
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    layout: str,
+    first: CandidateOutput,
 ) -> None:
     again = call_candidate(candidate, net, X, Y, layout=layout)
     if again.problems or again.gradient is None:
@@ -409,8 +444,12 @@ def _diagnose(
         found += [
             str(x)
             for x in diagnose(
-                Gradients.from_flat(candidate, sizes), net, X, Y,
-                reference=Gradients.from_flat(reference, sizes), rtol=rtol,
+                Gradients.from_flat(candidate, sizes),
+                net,
+                X,
+                Y,
+                reference=Gradients.from_flat(reference, sizes),
+                rtol=rtol,
             )
         ]
     try:
@@ -446,8 +485,16 @@ def _describe(candidate: Callable[..., Any]) -> str:
 
 
 def _validated(
-    candidate: Any, sizes: Any, hidden: Any, output: Any, cost: Any, layout: Any,
-    trials: Any, seed: Any, batch_size: Any, edge_cases: Any,
+    candidate: Any,
+    sizes: Any,
+    hidden: Any,
+    output: Any,
+    cost: Any,
+    layout: Any,
+    trials: Any,
+    seed: Any,
+    batch_size: Any,
+    edge_cases: Any,
 ) -> dict[str, Any]:
     if not callable(candidate):
         raise TypeError(

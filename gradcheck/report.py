@@ -185,11 +185,14 @@ def _format(report: BackpropReport) -> str:
         lines += ["", f"First failing trial: {first.label}"]
         lines.extend(f"  - {p}" for p in first.problems)
         if first.blocks:
-            lines.append("  per layer: " + ", ".join(
-                f"{b.name} {'ok' if b.failing == 0 else f'{b.failing}/{b.entries} wrong'}"
-                f" (rel err {b.relative_error:.1e})"
-                for b in first.blocks
-            ))
+            lines.append(
+                "  per layer: "
+                + ", ".join(
+                    f"{b.name} {'ok' if b.failing == 0 else f'{b.failing}/{b.entries} wrong'}"
+                    f" (rel err {b.relative_error:.1e})"
+                    for b in first.blocks
+                )
+            )
         if first.worst:
             lines.append(
                 f"  {'entry':<12}{'candidate':>14}{'reference':>14}{'finite diff':>14}"
@@ -202,15 +205,17 @@ def _format(report: BackpropReport) -> str:
                     f"{abs(e.candidate - e.reference):>11.2e}{e.tolerance:>11.1e}"
                 )
         if first.unverifiable:
-            lines.append(f"  ({first.unverifiable} entries straddle a ReLU kink: not verifiable by differences)")
+            lines.append(
+                f"  ({first.unverifiable} entries straddle a ReLU kink: not verifiable by differences)"
+            )
         if report.diagnosis:
             lines += ["", "Likely cause:"] + [f"  - {d}" for d in report.diagnosis]
         if first.seed >= 0:
             lines += [
-            "",
-            f"Reproduce: net, X, Y = gradcheck.trial_case({first.sizes}, d={first.d}, "
-            f"seed={first.seed}, hidden={o['hidden']!r}, output={o['output']!r}, cost={o['cost']!r}); "
-            f"check_backprop(..., seed={o['seed']}) repeats the whole run.",
+                "",
+                f"Reproduce: net, X, Y = gradcheck.trial_case({first.sizes}, d={first.d}, "
+                f"seed={first.seed}, hidden={o['hidden']!r}, output={o['output']!r}, cost={o['cost']!r}); "
+                f"check_backprop(..., seed={o['seed']}) repeats the whole run.",
             ]
     return "\n".join(lines)
 

@@ -9,8 +9,8 @@ rounding), and `backprop` against finite differences of the cost.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -112,7 +112,10 @@ def run_selfcheck(
             Y = _targets(rng, cost, d, sizes[-1])
             g = backprop(net, X, Y)
             flat = g.flat()
-            for attr, form in (("examples_error", backprop_examples), ("loops_error", backprop_loops)):
+            for attr, form in (
+                ("examples_error", backprop_examples),
+                ("loops_error", backprop_loops),
+            ):
                 error = blockwise_relative_error(form(net, X, Y).flat(), flat, net.layout)
                 setattr(row, attr, max(getattr(row, attr), error))
             fd, bound, unverifiable = numerical(net, X, Y)

@@ -25,8 +25,13 @@ __all__ = ["sizes", "networks", "batches", "problems"]
 
 
 def sizes(
-    *, min_layers: int = 1, max_layers: int = 4, min_width: int = 1, max_width: int = 8,
-    n_in: int | None = None, n_out: int | None = None,
+    *,
+    min_layers: int = 1,
+    max_layers: int = 4,
+    min_width: int = 1,
+    max_width: int = 8,
+    n_in: int | None = None,
+    n_out: int | None = None,
 ) -> st.SearchStrategy[list[int]]:
     """Layer sizes ``[n_in, n_0, ..., n_H]`` with 1 .. `max_layers` non-input layers."""
     width = st.integers(min_width, max_width)
@@ -56,7 +61,9 @@ def networks(
 
 
 @st.composite
-def batches(draw: Any, net: Network, *, min_d: int = 1, max_d: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def batches(
+    draw: Any, net: Network, *, min_d: int = 1, max_d: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
     """A batch `(X, Y)` for `net`, with targets valid for its cost."""
     d = draw(st.integers(min_d, max_d))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))

@@ -77,14 +77,19 @@ def _array(a: np.ndarray) -> dict[str, Any]:
     return {"shape": list(a.shape), "data": flat, "hex": [float(v).hex() for v in flat]}
 
 
-def _case(hidden: str, output: str | None, cost: str, sizes: tuple[int, ...], d: int, seed: int) -> tuple[str, dict, dict]:
+def _case(
+    hidden: str, output: str | None, cost: str, sizes: tuple[int, ...], d: int, seed: int
+) -> tuple[str, dict, dict]:
     net, X, Y = trial_case(sizes, d, seed, hidden=hidden, output=output, cost=cost)
     g = backprop(net, X, Y)
     name = f"{hidden}-{net.output.name}-{cost}-{'-'.join(map(str, sizes))}-d{d}"
     tolerance = {}
     for dtype in ("float64", "float32"):
         tol = net.layout.split(rounding_tolerance(net, X, Y, np.dtype(dtype)))
-        tolerance[dtype] = {"dJ_dW": [_array(t) for t in tol[0]], "dJ_db": [_array(t) for t in tol[1]]}
+        tolerance[dtype] = {
+            "dJ_dW": [_array(t) for t in tol[0]],
+            "dJ_db": [_array(t) for t in tol[1]],
+        }
     case = {
         "name": name,
         "sizes": list(net.sizes),
@@ -137,7 +142,9 @@ def read_vectors(path: str | Path) -> list[dict[str, Any]]:
     """The cases of a ``vectors.json``, arrays as numpy float64 (rebuilt from the JSON numbers)."""
     document = json.loads(Path(path).read_text())
     if document.get("format") != FORMAT:
-        raise ValueError(f"{str(path)!r} is not a {FORMAT} file (format {document.get('format')!r})")
+        raise ValueError(
+            f"{str(path)!r} is not a {FORMAT} file (format {document.get('format')!r})"
+        )
 
     def arr(a: dict) -> np.ndarray:
         return np.array(a["data"], dtype=np.float64).reshape(a["shape"])
@@ -149,7 +156,8 @@ def read_vectors(path: str | Path) -> list[dict[str, Any]]:
             c[key] = [arr(a) for a in case[key]]
         c["X"], c["Y"] = arr(case["X"]), arr(case["Y"])
         c["tolerance"] = {
-            dtype: {k: [arr(a) for a in v] for k, v in t.items()} for dtype, t in case["tolerance"].items()
+            dtype: {k: [arr(a) for a in v] for k, v in t.items()}
+            for dtype, t in case["tolerance"].items()
         }
         cases.append(c)
     return cases
@@ -157,4 +165,6 @@ def read_vectors(path: str | Path) -> list[dict[str, Any]]:
 
 def check_network(case: dict[str, Any]) -> Network:
     """The `reference.Network` of a case (for numpy users)."""
-    return Network(case["W"], case["b"], hidden=case["hidden"], output=case["output"], cost=case["cost"])
+    return Network(
+        case["W"], case["b"], hidden=case["hidden"], output=case["output"], cost=case["cost"]
+    )

@@ -26,7 +26,9 @@ def real_array(value: Any, *, name: str, ndim: int, copy: bool = True) -> np.nda
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists
-        raise TypeError(f"`{name}` must be a numeric array; numpy could not convert it: {exc}") from None
+        raise TypeError(
+            f"`{name}` must be a numeric array; numpy could not convert it: {exc}"
+        ) from None
     kind = array.dtype.kind
     if kind == "c":
         raise TypeError(
@@ -49,9 +51,7 @@ def real_array(value: Any, *, name: str, ndim: int, copy: bool = True) -> np.nda
     return array
 
 
-def data_arrays(
-    X: Any, Y: Any, *, n_in: int, n_out: int
-) -> tuple[np.ndarray, np.ndarray]:
+def data_arrays(X: Any, Y: Any, *, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     """Checked float64 copies of a batch `X` (d, n_in) and its targets `Y` (d, n_out)."""
     # No copy: the batch is only ever read, never written.
     X = real_array(X, name="X", ndim=2, copy=False)

@@ -12,8 +12,8 @@ No formula here overflows or warns for `|z|` up to 1e3 (and beyond).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.special import expit

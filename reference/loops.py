@@ -48,7 +48,9 @@ def backprop_loops(net: Network, X: Any, Y: Any) -> Gradients:
         for L in range(H + 1):
             a_prev = x if L == 0 else a[L - 1]
             M, N = sizes[L], sizes[L + 1]
-            z.append([sum(w[L][m][n] * a_prev[m] for m in range(M)) + b[L][n] for n in range(N)])  # z^L_n
+            z.append(
+                [sum(w[L][m][n] * a_prev[m] for m in range(M)) + b[L][n] for n in range(N)]
+            )  # z^L_n
             a.append(_h(h[L], z[L]))  # a^L_n = h(z^L_n)
 
         # Output layer: delta^H_n = dJ/da^H_n * h'(z^H_n), or its fused / Jacobian forms.

@@ -9,8 +9,9 @@ which in Python is the output layer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -335,7 +336,9 @@ class Network:
         """Feed the batch `X` (d, n_in) through layers ``0 .. H``, keeping every `Z^L` and `A^L`."""
         X = real_array(X, name="X", ndim=2, copy=False)
         if X.shape[1] != self.sizes[0] or X.shape[0] == 0:
-            data_arrays(X, np.zeros((X.shape[0], self.sizes[-1])), n_in=self.sizes[0], n_out=self.sizes[-1])
+            data_arrays(
+                X, np.zeros((X.shape[0], self.sizes[-1])), n_in=self.sizes[0], n_out=self.sizes[-1]
+            )
         return forward_pass(self.weights, self.biases, self.activations, X)
 
     def cost(self, X: Any, Y: Any, *, theta: np.ndarray | None = None) -> float | complex:
@@ -374,14 +377,14 @@ def _checked_sizes(sizes: Any) -> tuple[int, ...]:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
             raise TypeError(f"`sizes[{k}]` must be an integer, got {n!r}")
         if n < 1:
-            raise ValueError(f"`sizes[{k}]` must be a positive width, got {n} (sizes {list(sizes)})")
+            raise ValueError(
+                f"`sizes[{k}]` must be a positive width, got {n} (sizes {list(sizes)})"
+            )
         out.append(int(n))
     return tuple(out)
 
 
-def _checked_parameters(
-    weights: Any, biases: Any
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _checked_parameters(weights: Any, biases: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
     for name, value in (("weights", weights), ("biases", biases)):
         if isinstance(value, (str, bytes, np.ndarray)) or not hasattr(value, "__len__"):
             raise TypeError(

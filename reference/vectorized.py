@@ -19,7 +19,13 @@ __all__ = ["backprop", "backprop_examples", "output_delta"]
 
 
 def output_delta(
-    Z_H: np.ndarray, A_H: np.ndarray, Y: np.ndarray, output: Activation, cost: Cost, *, fused: bool = True
+    Z_H: np.ndarray,
+    A_H: np.ndarray,
+    Y: np.ndarray,
+    output: Activation,
+    cost: Cost,
+    *,
+    fused: bool = True,
 ) -> np.ndarray:
     """`Delta^H` (rows are examples); a new array the caller may overwrite.
 
@@ -119,7 +125,9 @@ def backprop_examples(net: Network, X: Any, Y: Any) -> Gradients:
             zs.append(z)
             activations.append(a)
         # 2. delta^H, then delta^L for L = H-1 .. 0
-        delta = output_delta(zs[H][None], activations[H][None], y[None], net.output, net.cost_function)[0]
+        delta = output_delta(
+            zs[H][None], activations[H][None], y[None], net.output, net.cost_function
+        )[0]
         for L in range(H, -1, -1):
             a_prev = x if L == 0 else activations[L - 1]
             # 3. the gradients of this example

@@ -46,7 +46,9 @@ def test_no_overflow_or_nan_for_large_z(name):
 def test_saturated_derivatives_are_exact_not_zero():
     # a(1 - a) would give 0 here: 1 - a rounds to 0 once a rounds to 1.
     assert ACTIVATIONS["sigmoid"].h_prime(np.array(40.0)) == pytest.approx(np.exp(-40.0), rel=1e-14)
-    assert ACTIVATIONS["tanh"].h_prime(np.array(20.0)) == pytest.approx(4 * np.exp(-40.0), rel=1e-13)
+    assert ACTIVATIONS["tanh"].h_prime(np.array(20.0)) == pytest.approx(
+        4 * np.exp(-40.0), rel=1e-13
+    )
 
 
 def test_softmax_rows_sum_to_one_and_survive_huge_logits():
@@ -68,7 +70,9 @@ def test_softmax_jacobian_against_complex_step_and_vjp():
         column = softmax(Z + 1j * dz).imag / step  # da_k/dz_n for every k
         np.testing.assert_allclose(J[:, :, n], column, rtol=1e-13, atol=1e-17)
     G = rng.normal(size=(4, 5))
-    np.testing.assert_allclose(softmax_vjp(softmax(Z), G), np.einsum("ikn,ik->in", J, G), atol=1e-15)
+    np.testing.assert_allclose(
+        softmax_vjp(softmax(Z), G), np.einsum("ikn,ik->in", J, G), atol=1e-15
+    )
 
 
 def test_register_and_use_a_custom_activation():
@@ -85,11 +89,31 @@ def test_pair_spec_gives_an_activation():
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: get_activation("sigmoidd"), ValueError, "unknown activation 'sigmoidd'; known activations: elu, identity"),
-        (lambda: get_activation(3), TypeError, "must be an activation name, an Activation or an (h, h_prime) pair"),
-        (lambda: register_activation("sigmoid", np.sin, np.cos), ValueError, "'sigmoid' is a built-in activation"),
-        (lambda: register_activation("x", np.sin, 3), TypeError, "`h_prime` must be callable, got int"),
-        (lambda: register_activation("", np.sin, np.cos), TypeError, "`name` must be a non-empty string"),
+        (
+            lambda: get_activation("sigmoidd"),
+            ValueError,
+            "unknown activation 'sigmoidd'; known activations: elu, identity",
+        ),
+        (
+            lambda: get_activation(3),
+            TypeError,
+            "must be an activation name, an Activation or an (h, h_prime) pair",
+        ),
+        (
+            lambda: register_activation("sigmoid", np.sin, np.cos),
+            ValueError,
+            "'sigmoid' is a built-in activation",
+        ),
+        (
+            lambda: register_activation("x", np.sin, 3),
+            TypeError,
+            "`h_prime` must be callable, got int",
+        ),
+        (
+            lambda: register_activation("", np.sin, np.cos),
+            TypeError,
+            "`name` must be a non-empty string",
+        ),
     ],
 )
 def test_validation_messages(call, error, message):

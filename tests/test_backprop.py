@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from conftest import CONFIGS, blockwise_relative, targets
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import CONFIGS, blockwise_relative, targets
 from reference import Network, backprop, backprop_examples, backprop_loops
 
 FORMS = [backprop, backprop_examples, backprop_loops]
@@ -51,8 +51,7 @@ def test_known_answer_softmax_cross_entropy():
     x, y = np.array([[2.0]]), np.array([[0.0, 1.0, 0.0]])
     z = x[0, 0] * W[0] + b
     a = np.exp(z) / np.exp(z).sum()
-    net = Network([W], [b], hidden="identity", output="softmax",
-                  cost="categorical_cross_entropy")
+    net = Network([W], [b], hidden="identity", output="softmax", cost="categorical_cross_entropy")
     for form in FORMS:
         g = form(net, x, y)
         np.testing.assert_allclose(g.weights[0][0], 2.0 * (a - y[0]), rtol=1e-14)
@@ -61,7 +60,9 @@ def test_known_answer_softmax_cross_entropy():
 
 @pytest.mark.parametrize("hidden, output, cost", CONFIGS)
 def test_three_forms_agree_on_every_activation_and_cost(hidden, output, cost):
-    for seed, (sizes, d) in enumerate([((4, 8, 3), 6), ((3, 1, 2), 4), ((4, 3), 5), ((5, 7, 6, 3), 1)]):
+    for seed, (sizes, d) in enumerate(
+        [((4, 8, 3), 6), ((3, 1, 2), 4), ((4, 3), 5), ((5, 7, 6, 3), 1)]
+    ):
         rng = np.random.default_rng(seed)
         net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
         X, Y = rng.normal(size=(d, sizes[0])), targets(rng, cost, d, sizes[-1])
@@ -107,8 +108,13 @@ def test_saturated_networks_stay_finite(z):
     for hidden, output, cost in CONFIGS:
         if output == "softplus" and cost == "categorical_cross_entropy" and z > 700:
             continue  # softplus(-1e3) underflows to 0: the cost -y log a is truly infinite
-        net = Network([np.full((2, 3), z / 2), np.full((3, 2), z / 3)], [np.zeros(3), np.array([0.0, -z])],
-                      hidden=hidden, output=output, cost=cost)
+        net = Network(
+            [np.full((2, 3), z / 2), np.full((3, 2), z / 3)],
+            [np.zeros(3), np.array([0.0, -z])],
+            hidden=hidden,
+            output=output,
+            cost=cost,
+        )
         X = np.array([[1.0, 1.0], [-1.0, -1.0]])
         Y = targets(np.random.default_rng(0), cost, 2, 2)
         with np.errstate(over="raise", invalid="raise", divide="raise"):
@@ -127,9 +133,13 @@ def test_agrees_with_pytorch_float64_autograd():
         Ws = [torch.tensor(W, requires_grad=True) for W in net.weights]
         bs = [torch.tensor(b, requires_grad=True) for b in net.biases]
         acts = {
-            "identity": lambda z: z, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
-            "relu": torch.relu, "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
-            "softplus": torch.nn.functional.softplus, "elu": torch.nn.functional.elu,
+            "identity": lambda z: z,
+            "sigmoid": torch.sigmoid,
+            "tanh": torch.tanh,
+            "relu": torch.relu,
+            "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
+            "softplus": torch.nn.functional.softplus,
+            "elu": torch.nn.functional.elu,
             "softmax": lambda z: torch.softmax(z, dim=1),
         }
         a = torch.tensor(X)
@@ -147,4 +157,8 @@ def test_agrees_with_pytorch_float64_autograd():
         expected = np.concatenate(
             [np.concatenate([W.grad.numpy().ravel(), b.grad.numpy()]) for W, b in zip(Ws, bs)]
         )
-        assert blockwise_relative(backprop(net, X, Y).flat(), expected, net.layout) < 1e-12, (hidden, output, cost)
+        assert blockwise_relative(backprop(net, X, Y).flat(), expected, net.layout) < 1e-12, (
+            hidden,
+            output,
+            cost,
+        )

@@ -50,6 +50,7 @@ def test_main_job_fails_when_backprop_disagrees_with_finite_differences(monkeypa
             g = form(net, X, Y)
             g.biases[-1][...] *= 1.01
             return g
+
         return wrong
 
     for name in ("backprop", "backprop_examples", "backprop_loops"):
@@ -59,7 +60,7 @@ def test_main_job_fails_when_backprop_disagrees_with_finite_differences(monkeypa
     assert "backprop" in out.getvalue() and "vs finite difference" in out.getvalue()
 
 
-CANDIDATES = '''
+CANDIDATES = """
 from reference import Network, backprop
 
 def good(W, b, X, Y):
@@ -69,7 +70,7 @@ def good(W, b, X, Y):
 def bad(W, b, X, Y):
     dW, db = good(W, b, X, Y)
     return [2 * w for w in dW], db
-'''
+"""
 
 
 def test_check_command_exit_status_and_json(tmp_path):
@@ -79,7 +80,10 @@ def test_check_command_exit_status_and_json(tmp_path):
     assert main(["check", f"{path}:good", "--sizes", "3,5,2", "--hidden", "tanh"], out=out) == 0
     assert "check_backprop PASSED" in out.getvalue()
     out = io.StringIO()
-    assert main(["check", f"{path}:bad", "--sizes", "3,5,2", "--hidden", "tanh", "--json"], out=out) == 1
+    assert (
+        main(["check", f"{path}:bad", "--sizes", "3,5,2", "--hidden", "tanh", "--json"], out=out)
+        == 1
+    )
     import json
 
     assert json.loads(out.getvalue())["passed"] is False

@@ -21,7 +21,9 @@ def test_dJ_da_equals_complex_step_of_J(name):
     for k in range(A.shape[1]):
         dA = np.zeros_like(A, dtype=complex)
         dA[:, k] = 1j * step
-        np.testing.assert_allclose(cost.dJ_da(A, Y)[:, k], cost.J(A + dA, Y).imag / step, rtol=1e-13)
+        np.testing.assert_allclose(
+            cost.dJ_da(A, Y)[:, k], cost.J(A + dA, Y).imag / step, rtol=1e-13
+        )
 
 
 def test_quadratic_is_half_squared_norm():
@@ -50,7 +52,9 @@ def test_fused_forms_are_finite_where_the_general_path_is_not(pair):
         delta = FUSED[pair].delta(Z, output.h(Z), T)
     assert np.isfinite(J).all() and np.isfinite(delta).all()
     # 1000 for the first output (y = 0, unless the cost ignores y = 0 terms), 1000 for the second
-    assert J[0] == pytest.approx(1000.0 if pair == ("sigmoid", "categorical_cross_entropy") else 2000.0)
+    assert J[0] == pytest.approx(
+        1000.0 if pair == ("sigmoid", "categorical_cross_entropy") else 2000.0
+    )
 
 
 def test_costs_work_on_stacks_of_batches():

@@ -255,8 +255,10 @@ class NoBiasInForward(Student):
 class UpdatedWeights(Student):
     def result(self, Ws, bs, dW, db):
         eta = 0.05
-        return Gradients([W - eta * g for W, g in zip(Ws, dW, strict=True)],
-                         [b - eta * g for b, g in zip(bs, db, strict=True)])
+        return Gradients(
+            [W - eta * g for W, g in zip(Ws, dW, strict=True)],
+            [b - eta * g for b, g in zip(bs, db, strict=True)],
+        )
 
 
 # --------------------------------------------------------------- configurations
@@ -279,38 +281,73 @@ OUTPUT = [(c, s) for c in (SIG, TANH_TANH, SOFTPLUS_CE) for s in (DEEP, SHALLOW,
 ZOO = [
     (Summed, "summed_not_averaged", EVERY),
     (Ascent, "sign_flipped", EVERY),
-    (HalfMissing, "quadratic_half_missing", [(c, s) for c in (SIG, RELU_ID, SOFTMAX_QUAD)
-                                             for s in (DEEP, SHALLOW, WIDTH1)]),
+    (
+        HalfMissing,
+        "quadratic_half_missing",
+        [(c, s) for c in (SIG, RELU_ID, SOFTMAX_QUAD) for s in (DEEP, SHALLOW, WIDTH1)],
+    ),
     (BiasNotAveraged, "bias_not_averaged", EVERY),
-    (OutputHPrimeMissing, "output_h_prime_missing",
-     OUTPUT + [(SOFTMAX_QUAD, DEEP), (SOFTMAX_CCE, DEEP), (SOFTMAX_CCE, SHALLOW)]),
+    (
+        OutputHPrimeMissing,
+        "output_h_prime_missing",
+        OUTPUT + [(SOFTMAX_QUAD, DEEP), (SOFTMAX_CCE, DEEP), (SOFTMAX_CCE, SHALLOW)],
+    ),
     (HiddenHPrimeMissing, "hidden_h_prime_missing", HIDDEN),
-    (SoftmaxElementwise, "softmax_elementwise",
-     [(c, s) for c in (SOFTMAX_QUAD, SOFTMAX_CCE) for s in (DEEP, SHALLOW)]),
-    (QuadraticDeltaForCrossEntropy, "quadratic_delta_for_cross_entropy",
-     [(c, s) for c in (SOFTPLUS_CE, SOFTMAX_CCE) for s in (DEEP, SHALLOW)]),
+    (
+        SoftmaxElementwise,
+        "softmax_elementwise",
+        [(c, s) for c in (SOFTMAX_QUAD, SOFTMAX_CCE) for s in (DEEP, SHALLOW)],
+    ),
+    (
+        QuadraticDeltaForCrossEntropy,
+        "quadratic_delta_for_cross_entropy",
+        [(c, s) for c in (SOFTPLUS_CE, SOFTMAX_CCE) for s in (DEEP, SHALLOW)],
+    ),
     (HiddenHForHPrime, "hidden_h_for_h_prime", HIDDEN),
     (OutputHForHPrime, "output_h_for_h_prime", OUTPUT + [(TANH_ID, DEEP), (RELU_ID, SHALLOW)]),
-    (HiddenHPrimeOfA, "hidden_h_prime_of_a",
-     [(c, s) for c in (SIG, TANH_ID, SOFTPLUS_CE, SOFTMAX_CCE) for s in (DEEP, WIDTH1)]),
+    (
+        HiddenHPrimeOfA,
+        "hidden_h_prime_of_a",
+        [(c, s) for c in (SIG, TANH_ID, SOFTPLUS_CE, SOFTMAX_CCE) for s in (DEEP, WIDTH1)],
+    ),
     (OutputHPrimeOfA, "output_h_prime_of_a", OUTPUT),
-    (HiddenFormulaOfZ, "hidden_h_prime_formula_of_z",
-     [(c, s) for c in (SIG, SIG_TANH, SOFTMAX_QUAD) for s in (DEEP, WIDTH1)]),
-    (OutputFormulaOfZ, "output_h_prime_formula_of_z",
-     [(TANH_TANH, s) for s in (DEEP, SHALLOW, WIDTH1)]),
-    (Untransposed, "recursion_untransposed",
-     [(c, s) for c in (SIG, TANH_ID, SOFTMAX_CCE) for s in (SQUARE, (2, 4, 4))]
-     + [(RELU_ID, (4, 4, 4))]),  # relu on (3, 3, 3, 3), seed 0: a layer dead for every example
-    (WrongLayerW, "recursion_wrong_layer",
-     [(c, SQUARE) for c in (SIG, TANH_ID, SOFTMAX_CCE)] + [(RELU_ID, (4, 4, 4))]),
-    (ALInsteadOfAPrev, "a_same_layer_in_dW",
-     [(c, s) for c in (SIG, RELU_ID, SOFTMAX_CCE) for s in (SQUARE, WIDTH1, (3, 3))]
-     + [(SIG, DEEP), (SOFTPLUS_CE, DEEP)]),  # (N, N) shapes: matched by shape and number
-    (DWTransposed, "dW_transposed",
-     [(c, s) for c in (SIG, SOFTMAX_CCE) for s in (SQUARE, DEEP, SHALLOW)]),
-    (Reversed, "layers_reversed",
-     [(c, s) for c in (SIG, TANH_ID, SOFTMAX_CCE) for s in (SQUARE, DEEP)]
-     + [(SIG, WIDTH1)]),
+    (
+        HiddenFormulaOfZ,
+        "hidden_h_prime_formula_of_z",
+        [(c, s) for c in (SIG, SIG_TANH, SOFTMAX_QUAD) for s in (DEEP, WIDTH1)],
+    ),
+    (
+        OutputFormulaOfZ,
+        "output_h_prime_formula_of_z",
+        [(TANH_TANH, s) for s in (DEEP, SHALLOW, WIDTH1)],
+    ),
+    (
+        Untransposed,
+        "recursion_untransposed",
+        [(c, s) for c in (SIG, TANH_ID, SOFTMAX_CCE) for s in (SQUARE, (2, 4, 4))]
+        + [(RELU_ID, (4, 4, 4))],
+    ),  # relu on (3, 3, 3, 3), seed 0: a layer dead for every example
+    (
+        WrongLayerW,
+        "recursion_wrong_layer",
+        [(c, SQUARE) for c in (SIG, TANH_ID, SOFTMAX_CCE)] + [(RELU_ID, (4, 4, 4))],
+    ),
+    (
+        ALInsteadOfAPrev,
+        "a_same_layer_in_dW",
+        [(c, s) for c in (SIG, RELU_ID, SOFTMAX_CCE) for s in (SQUARE, WIDTH1, (3, 3))]
+        + [(SIG, DEEP), (SOFTPLUS_CE, DEEP)],
+    ),  # (N, N) shapes: matched by shape and number
+    (
+        DWTransposed,
+        "dW_transposed",
+        [(c, s) for c in (SIG, SOFTMAX_CCE) for s in (SQUARE, DEEP, SHALLOW)],
+    ),
+    (
+        Reversed,
+        "layers_reversed",
+        [(c, s) for c in (SIG, TANH_ID, SOFTMAX_CCE) for s in (SQUARE, DEEP)] + [(SIG, WIDTH1)],
+    ),
     (LastOnly, "last_example_only", EVERY),
     (FirstOnly, "first_example_only", EVERY),
     (MeanExample, "mean_example", EVERY),
@@ -367,13 +404,20 @@ def test_each_broken_backprop_is_named_first(cls, name, config, sizes):
     assert visible >= 2  # the test is not vacuous
 
 
-@pytest.mark.parametrize("cls, name, config", [
-    (cls, name, config)
-    for cls, name in [(Summed, "summed_not_averaged"), (HiddenHPrimeOfA, "hidden_h_prime_of_a"),
-                      (NoBiasInForward, "bias_missing_in_forward"),
-                      (UpdatedWeights, "updated_weights")]
-    for config in (SIG, SOFTMAX_QUAD, SOFTMAX_CCE)
-] + [(SoftmaxElementwise, "softmax_elementwise", c) for c in (SOFTMAX_QUAD, SOFTMAX_CCE)])
+@pytest.mark.parametrize(
+    "cls, name, config",
+    [
+        (cls, name, config)
+        for cls, name in [
+            (Summed, "summed_not_averaged"),
+            (HiddenHPrimeOfA, "hidden_h_prime_of_a"),
+            (NoBiasInForward, "bias_missing_in_forward"),
+            (UpdatedWeights, "updated_weights"),
+        ]
+        for config in (SIG, SOFTMAX_QUAD, SOFTMAX_CCE)
+    ]
+    + [(SoftmaxElementwise, "softmax_elementwise", c) for c in (SOFTMAX_QUAD, SOFTMAX_CCE)],
+)
 def test_float32_broken_backprops_are_named_at_float32_tolerance(cls, name, config):
     for seed in SEEDS:
         net, X, Y = case(config, DEEP, seed)
@@ -453,8 +497,10 @@ def test_correct_implementations_get_nothing(label, make, rtol, config):
             net, X, Y = case(config, sizes, seed)
             g = make(config)(net, X, Y)
             if label == "float32-upcast":
-                g = Gradients([W.astype(np.float64) for W in g.weights],
-                              [b.astype(np.float64) for b in g.biases])
+                g = Gradients(
+                    [W.astype(np.float64) for W in g.weights],
+                    [b.astype(np.float64) for b in g.biases],
+                )
             assert diagnose(g, net, X, Y, rtol=rtol) == []
 
 
@@ -466,19 +512,22 @@ def test_fused_a_minus_y_is_not_flagged_as_h_prime_missing():
             assert diagnose(Student(*config)(net, X, Y), net, X, Y) == []
 
 
-@pytest.mark.parametrize("cls, config, sizes, d", [
-    (HiddenHPrimeMissing, ("identity", "sigmoid", "quadratic"), DEEP, D),  # h' = 1
-    (HiddenHPrimeOfA, RELU_ID, DEEP, D),  # relu'(relu(z)) = relu'(z)
-    (OutputHPrimeMissing, ("tanh", "identity", "quadratic"), DEEP, D),
-    (OutputHPrimeOfA, RELU_ID, DEEP, D),
-    (BiasNotAveraged, SIG, DEEP, 1),  # d = 1
-    (Summed, SIG, DEEP, 1),
-    (LastOnly, SIG, DEEP, 1),
-    (MeanExample, SOFTMAX_CCE, DEEP, 1),
-    (Untransposed, SIG, WIDTH1, D),  # 1 x 1 matrices are their own transposes
-    (DWTransposed, SIG, WIDTH1, D),
-    (SoftmaxElementwise, SOFTMAX_QUAD, (3, 4, 1), D),  # one softmax output: constant 1
-])
+@pytest.mark.parametrize(
+    "cls, config, sizes, d",
+    [
+        (HiddenHPrimeMissing, ("identity", "sigmoid", "quadratic"), DEEP, D),  # h' = 1
+        (HiddenHPrimeOfA, RELU_ID, DEEP, D),  # relu'(relu(z)) = relu'(z)
+        (OutputHPrimeMissing, ("tanh", "identity", "quadratic"), DEEP, D),
+        (OutputHPrimeOfA, RELU_ID, DEEP, D),
+        (BiasNotAveraged, SIG, DEEP, 1),  # d = 1
+        (Summed, SIG, DEEP, 1),
+        (LastOnly, SIG, DEEP, 1),
+        (MeanExample, SOFTMAX_CCE, DEEP, 1),
+        (Untransposed, SIG, WIDTH1, D),  # 1 x 1 matrices are their own transposes
+        (DWTransposed, SIG, WIDTH1, D),
+        (SoftmaxElementwise, SOFTMAX_QUAD, (3, 4, 1), D),  # one softmax output: constant 1
+    ],
+)
 def test_bugs_invisible_on_this_net_are_not_reported(cls, config, sizes, d):
     for seed in SEEDS:
         net, X, Y = case(config, sizes, seed, d=d)
@@ -492,6 +541,7 @@ def test_bugs_invisible_on_this_net_are_not_reported(cls, config, sizes, d):
 
 def test_a_bug_times_a_constant_is_named_with_the_constant():
     """Overwrote instead of accumulated, then divided by d: the last example's gradient / d."""
+
     class LastOverD(LastOnly):
         def average(self, sum_W, sum_b, d):
             return Student.average(self, sum_W, sum_b, d)
@@ -525,8 +575,10 @@ def test_the_gradient_as_a_constant_times_the_reference(c, text):
 
 
 @settings(deadline=None, derandomize=True, max_examples=25)
-@given(c=st.floats(-50, 50).filter(lambda c: abs(c - 1) > 1e-3 and abs(c) > 1e-3),
-       seed=st.integers(0, 5))
+@given(
+    c=st.floats(-50, 50).filter(lambda c: abs(c - 1) > 1e-3 and abs(c) > 1e-3),
+    seed=st.integers(0, 5),
+)
 def test_any_constant_times_the_reference_is_recognised(c, seed):
     net, X, Y = case(SOFTMAX_CCE, DEEP, seed)
     R = backprop(net, X, Y)
@@ -545,14 +597,20 @@ def test_one_block_scaled():
     assert str(found).startswith("dJ/dW^1 is 1/2 times the reference; the other blocks are right")
 
 
-@pytest.mark.parametrize("blocks, start, layers", [
-    ([1, 3, 5], "only bias gradients are wrong (dJ/db^0, dJ/db^1, dJ/db^2)", (0, 1, 2)),
-    ([0, 4], "only weight gradients are wrong (dJ/dW^0, dJ/dW^2)", (0, 2)),
-    ([2, 3], "only layer 1 is wrong (dJ/dW^1, dJ/db^1)", (1,)),
-    ([0, 1, 2, 3], "dJ/dW^H and dJ/db^H are right but dJ/dW^0, dJ/db^0, dJ/dW^1, dJ/db^1 are wrong",
-     (0, 1)),
-    ([3], "only dJ/db^1 is wrong", (1,)),
-])
+@pytest.mark.parametrize(
+    "blocks, start, layers",
+    [
+        ([1, 3, 5], "only bias gradients are wrong (dJ/db^0, dJ/db^1, dJ/db^2)", (0, 1, 2)),
+        ([0, 4], "only weight gradients are wrong (dJ/dW^0, dJ/dW^2)", (0, 2)),
+        ([2, 3], "only layer 1 is wrong (dJ/dW^1, dJ/db^1)", (1,)),
+        (
+            [0, 1, 2, 3],
+            "dJ/dW^H and dJ/db^H are right but dJ/dW^0, dJ/db^0, dJ/dW^1, dJ/db^1 are wrong",
+            (0, 1),
+        ),
+        ([3], "only dJ/db^1 is wrong", (1,)),
+    ],
+)
 def test_only_some_blocks_wrong(blocks, start, layers):
     net, X, Y = case(SIG, DEEP, 0)
     flat = [*backprop(net, X, Y).weights, *backprop(net, X, Y).biases]
@@ -570,8 +628,10 @@ def test_unknown_bug_nan_and_wrong_shapes_give_nothing():
     net, X, Y = case(SIG, DEEP, 0)
     R = backprop(net, X, Y)
     rng = np.random.default_rng(0)
-    noisy = Gradients([W + rng.normal(size=W.shape) for W in R.weights],
-                      [b + rng.normal(size=b.shape) for b in R.biases])
+    noisy = Gradients(
+        [W + rng.normal(size=W.shape) for W in R.weights],
+        [b + rng.normal(size=b.shape) for b in R.biases],
+    )
     assert diagnose(noisy, net, X, Y) == []
     nan = Gradients([W.copy() for W in R.weights], [b.copy() for b in R.biases])
     nan.weights[1][0, 0] = np.nan
@@ -627,8 +687,12 @@ def test_variant_with_defaults_is_the_reference():
     for config in ALL_CONFIGS:
         for sizes in (DEEP, SHALLOW, SQUARE):
             net, X, Y = case(config, sizes, 3)
-            np.testing.assert_allclose(_backprop_variant(net, X, Y).flat(),
-                                       backprop(net, X, Y).flat(), rtol=1e-13, atol=1e-16)
+            np.testing.assert_allclose(
+                _backprop_variant(net, X, Y).flat(),
+                backprop(net, X, Y).flat(),
+                rtol=1e-13,
+                atol=1e-16,
+            )
 
 
 def test_catalogue_entries_are_complete():
@@ -638,24 +702,27 @@ def test_catalogue_entries_are_complete():
         assert repr(bug) == f"Bug({bug.name!r})"
 
 
-@pytest.mark.parametrize("name, config, sizes, d", [
-    ("summed_not_averaged", SIG, DEEP, 1),
-    ("bias_not_averaged", SIG, DEEP, 1),
-    ("last_example_only", SIG, DEEP, 1),
-    ("quadratic_half_missing", SOFTPLUS_CE, DEEP, D),
-    ("quadratic_delta_for_cross_entropy", SIG, DEEP, D),
-    ("hidden_h_prime_missing", SIG, SHALLOW, D),
-    ("hidden_h_prime_missing", ("identity", "sigmoid", "quadratic"), DEEP, D),
-    ("hidden_h_prime_of_a", RELU_ID, DEEP, D),
-    ("hidden_h_prime_formula_of_z", RELU_ID, DEEP, D),
-    ("output_h_prime_missing", TANH_ID, DEEP, D),
-    ("output_h_for_h_prime", SOFTMAX_CCE, DEEP, D),
-    ("softmax_elementwise", SIG, DEEP, D),
-    ("recursion_untransposed", SIG, DEEP, D),
-    ("recursion_untransposed", SIG, WIDTH1, D),
-    ("recursion_wrong_layer", SIG, DEEP, D),
-    ("layers_reversed", SIG, SHALLOW, D),
-])
+@pytest.mark.parametrize(
+    "name, config, sizes, d",
+    [
+        ("summed_not_averaged", SIG, DEEP, 1),
+        ("bias_not_averaged", SIG, DEEP, 1),
+        ("last_example_only", SIG, DEEP, 1),
+        ("quadratic_half_missing", SOFTPLUS_CE, DEEP, D),
+        ("quadratic_delta_for_cross_entropy", SIG, DEEP, D),
+        ("hidden_h_prime_missing", SIG, SHALLOW, D),
+        ("hidden_h_prime_missing", ("identity", "sigmoid", "quadratic"), DEEP, D),
+        ("hidden_h_prime_of_a", RELU_ID, DEEP, D),
+        ("hidden_h_prime_formula_of_z", RELU_ID, DEEP, D),
+        ("output_h_prime_missing", TANH_ID, DEEP, D),
+        ("output_h_for_h_prime", SOFTMAX_CCE, DEEP, D),
+        ("softmax_elementwise", SIG, DEEP, D),
+        ("recursion_untransposed", SIG, DEEP, D),
+        ("recursion_untransposed", SIG, WIDTH1, D),
+        ("recursion_wrong_layer", SIG, DEEP, D),
+        ("layers_reversed", SIG, SHALLOW, D),
+    ],
+)
 def test_applies_says_where_a_bug_cannot_show(name, config, sizes, d):
     net, _, _ = case(config, sizes, 0, d=d)
     assert not BUGS_BY_NAME[name].applies(net, d)
@@ -686,63 +753,141 @@ def test_right_shapes_suggest_nothing():
     assert diagnose_shapes(*shapes_of(backprop(net, X, Y)), net) == []
 
 
-@pytest.mark.parametrize("shapes_W, shapes_b, expected", [
-    ([(4, 3), (3, 4), (2, 3)], None,
-     ["every dJ/dW^L is transposed, (N, M) instead of (M, N): (N, M) is PyTorch's "
-      "nn.Linear.weight layout; try layout='torch', or return a^{L-1} (delta^L)^T, "
-      "not delta^L (a^{L-1})^T"]),
-    ([(3, 4), (3, 4), (3, 2)], None,
-     ["dJ/dW^1 has shape (3, 4), expected (M, N) = (4, 3): transposed? (N, M) is PyTorch's "
-      "nn.Linear.weight layout; try layout='torch', or return a^{L-1} (delta^L)^T"]),
-    ([(4, 4), (3, 3), (2, 2)], None,
-     [f"dJ/dW^{L} has shape {s}, expected (M, N) = {w}: a^L used where a^{{L-1}} belongs in "
-      "dJ/dW^L = a^{L-1} (delta^L)^T?" for L, s, w in [(0, (4, 4), (3, 4)), (1, (3, 3), (4, 3)),
-                                                        (2, (2, 2), (3, 2))]]),
-    ([(3, 2), (4, 3), (3, 4)], [(2,), (3,), (4,)],
-     ["the dJ/dW^L are in reverse order (the output layer's first)? "
-      "Return [dJ/dW^0, ..., dJ/dW^2]: reverse the list built while going backwards",
-      "the dJ/db^L are in reverse order (the output layer's first)? "
-      "Return [dJ/db^0, ..., dJ/db^2]: reverse the list built while going backwards"]),
-    ([(3, 3), (3, 4), (4, 3), (3, 2)], [(3,), (4,), (3,), (2,)],
-     ["one dJ/dW too many (4 for the 3 layers L = 0 .. 2): the input layer counted as a layer? "
-      "The input x is a^{-1}; it has no weights",
-      "one dJ/db too many (4 for the 3 layers L = 0 .. 2): the input layer counted as a layer? "
-      "The input x is a^{-1}; it has no weights"]),
-    ([(4, 3), (3, 2)], [(3,), (2,)],
-     ["dJ/dW^0 missing: the loop over layers stops before layer 0, e.g. range(H, 0, -1) where "
-      "range(H, -1, -1) belongs?",
-      "dJ/db^0 missing: the loop over layers stops before layer 0, e.g. range(H, 0, -1) where "
-      "range(H, -1, -1) belongs?"]),
-    ([(3, 4), (4, 3)], [(4,), (3,)],
-     ["dJ/dW^2 of the output layer missing: the loop over layers starts at H - 1?",
-      "dJ/db^2 of the output layer missing: the loop over layers starts at H - 1?"]),
-    ([(3, 4)], [(4,)], ["1 dJ/dW arrays for the 3 layers L = 0 .. 2 (expected shapes "
-                        "[(3, 4), (4, 3), (3, 2)])",
-                        "1 dJ/db arrays for the 3 layers L = 0 .. 2 (expected shapes "
-                        "[(4,), (3,), (2,)])"]),
-    ([(5, 3, 4), (4, 3), (3, 2)], None,
-     ["dJ/dW^0 has shape (5, 3, 4), expected (M, N) = (3, 4): one gradient per example, not "
-      "averaged? Take the mean over the examples (axis 0)"]),
-    ([(3, 4), (3, 2), (3, 2)], None,
-     ["dJ/dW^1 has shape (3, 2), expected (M, N) = (4, 3), the shape of W^2: a layer index off "
-      "by one?"]),
-    ([(3, 4), (4, 3), (3, 7)], None, ["dJ/dW^2 has shape (3, 7), expected (M, N) = (3, 2)"]),
-    (None, [(1, 4), (3,), (2,)],
-     ["dJ/db^0 has shape (1, 4), expected (N,) = (4,): keepdims=True or a row vector? Return "
-      "shape (N,), e.g. Delta.sum(axis=0) / d without keepdims"]),
-    (None, [(4, 1), (3,), (2,)],
-     ["dJ/db^0 has shape (4, 1), expected (N,) = (4,): a column vector (as in Nielsen's "
-      "network.py)? Return shape (N,), e.g. np.ravel"]),
-    (None, [(4,), (5, 3), (2,)],
-     ["dJ/db^1 has shape (5, 3), expected (N,) = (3,): one row per example, not averaged? "
-      "dJ/db^L = (1/d) 1^T Delta^L, i.e. Delta.mean(axis=0)"]),
-    (None, [(4,), (3,), ()],
-     ["dJ/db^2 has shape (), expected (N,) = (2,): a scalar, summed over every axis? Sum over "
-      "the examples only (axis=0)"]),
-    (None, [(4,), (4,), (2,)],
-     ["dJ/db^1 has shape (4,), expected (N,) = (3,), the shape of b^0: a layer index off by one?"]),
-    (None, [(4,), (3,), (9,)], ["dJ/db^2 has shape (9,), expected (N,) = (2,)"]),
-])
+@pytest.mark.parametrize(
+    "shapes_W, shapes_b, expected",
+    [
+        (
+            [(4, 3), (3, 4), (2, 3)],
+            None,
+            [
+                "every dJ/dW^L is transposed, (N, M) instead of (M, N): (N, M) is PyTorch's "
+                "nn.Linear.weight layout; try layout='torch', or return a^{L-1} (delta^L)^T, "
+                "not delta^L (a^{L-1})^T"
+            ],
+        ),
+        (
+            [(3, 4), (3, 4), (3, 2)],
+            None,
+            [
+                "dJ/dW^1 has shape (3, 4), expected (M, N) = (4, 3): transposed? (N, M) is PyTorch's "
+                "nn.Linear.weight layout; try layout='torch', or return a^{L-1} (delta^L)^T"
+            ],
+        ),
+        (
+            [(4, 4), (3, 3), (2, 2)],
+            None,
+            [
+                f"dJ/dW^{L} has shape {s}, expected (M, N) = {w}: a^L used where a^{{L-1}} belongs in "
+                "dJ/dW^L = a^{L-1} (delta^L)^T?"
+                for L, s, w in [(0, (4, 4), (3, 4)), (1, (3, 3), (4, 3)), (2, (2, 2), (3, 2))]
+            ],
+        ),
+        (
+            [(3, 2), (4, 3), (3, 4)],
+            [(2,), (3,), (4,)],
+            [
+                "the dJ/dW^L are in reverse order (the output layer's first)? "
+                "Return [dJ/dW^0, ..., dJ/dW^2]: reverse the list built while going backwards",
+                "the dJ/db^L are in reverse order (the output layer's first)? "
+                "Return [dJ/db^0, ..., dJ/db^2]: reverse the list built while going backwards",
+            ],
+        ),
+        (
+            [(3, 3), (3, 4), (4, 3), (3, 2)],
+            [(3,), (4,), (3,), (2,)],
+            [
+                "one dJ/dW too many (4 for the 3 layers L = 0 .. 2): the input layer counted as a layer? "
+                "The input x is a^{-1}; it has no weights",
+                "one dJ/db too many (4 for the 3 layers L = 0 .. 2): the input layer counted as a layer? "
+                "The input x is a^{-1}; it has no weights",
+            ],
+        ),
+        (
+            [(4, 3), (3, 2)],
+            [(3,), (2,)],
+            [
+                "dJ/dW^0 missing: the loop over layers stops before layer 0, e.g. range(H, 0, -1) where "
+                "range(H, -1, -1) belongs?",
+                "dJ/db^0 missing: the loop over layers stops before layer 0, e.g. range(H, 0, -1) where "
+                "range(H, -1, -1) belongs?",
+            ],
+        ),
+        (
+            [(3, 4), (4, 3)],
+            [(4,), (3,)],
+            [
+                "dJ/dW^2 of the output layer missing: the loop over layers starts at H - 1?",
+                "dJ/db^2 of the output layer missing: the loop over layers starts at H - 1?",
+            ],
+        ),
+        (
+            [(3, 4)],
+            [(4,)],
+            [
+                "1 dJ/dW arrays for the 3 layers L = 0 .. 2 (expected shapes "
+                "[(3, 4), (4, 3), (3, 2)])",
+                "1 dJ/db arrays for the 3 layers L = 0 .. 2 (expected shapes [(4,), (3,), (2,)])",
+            ],
+        ),
+        (
+            [(5, 3, 4), (4, 3), (3, 2)],
+            None,
+            [
+                "dJ/dW^0 has shape (5, 3, 4), expected (M, N) = (3, 4): one gradient per example, not "
+                "averaged? Take the mean over the examples (axis 0)"
+            ],
+        ),
+        (
+            [(3, 4), (3, 2), (3, 2)],
+            None,
+            [
+                "dJ/dW^1 has shape (3, 2), expected (M, N) = (4, 3), the shape of W^2: a layer index off "
+                "by one?"
+            ],
+        ),
+        ([(3, 4), (4, 3), (3, 7)], None, ["dJ/dW^2 has shape (3, 7), expected (M, N) = (3, 2)"]),
+        (
+            None,
+            [(1, 4), (3,), (2,)],
+            [
+                "dJ/db^0 has shape (1, 4), expected (N,) = (4,): keepdims=True or a row vector? Return "
+                "shape (N,), e.g. Delta.sum(axis=0) / d without keepdims"
+            ],
+        ),
+        (
+            None,
+            [(4, 1), (3,), (2,)],
+            [
+                "dJ/db^0 has shape (4, 1), expected (N,) = (4,): a column vector (as in Nielsen's "
+                "network.py)? Return shape (N,), e.g. np.ravel"
+            ],
+        ),
+        (
+            None,
+            [(4,), (5, 3), (2,)],
+            [
+                "dJ/db^1 has shape (5, 3), expected (N,) = (3,): one row per example, not averaged? "
+                "dJ/db^L = (1/d) 1^T Delta^L, i.e. Delta.mean(axis=0)"
+            ],
+        ),
+        (
+            None,
+            [(4,), (3,), ()],
+            [
+                "dJ/db^2 has shape (), expected (N,) = (2,): a scalar, summed over every axis? Sum over "
+                "the examples only (axis=0)"
+            ],
+        ),
+        (
+            None,
+            [(4,), (4,), (2,)],
+            [
+                "dJ/db^1 has shape (4,), expected (N,) = (3,), the shape of b^0: a layer index off by one?"
+            ],
+        ),
+        (None, [(4,), (3,), (9,)], ["dJ/db^2 has shape (9,), expected (N,) = (2,)"]),
+    ],
+)
 def test_shapes_suggest_a_cause(shapes_W, shapes_b, expected):
     net, X, Y = case(SIG, DEEP, 0)
     right_W, right_b = shapes_of(backprop(net, X, Y))
@@ -751,9 +896,11 @@ def test_shapes_suggest_a_cause(shapes_W, shapes_b, expected):
 
 def test_shapes_of_the_zoo():
     net, X, Y = case(SIG, DEEP, 0)
-    for cls, start in [(ALInsteadOfAPrev, "dJ/dW^0 has shape (4, 4)"),
-                       (DWTransposed, "every dJ/dW^L is transposed"),
-                       (Reversed, "the dJ/dW^L are in reverse order")]:
+    for cls, start in [
+        (ALInsteadOfAPrev, "dJ/dW^0 has shape (4, 4)"),
+        (DWTransposed, "every dJ/dW^L is transposed"),
+        (Reversed, "the dJ/dW^L are in reverse order"),
+    ]:
         (first, *_) = diagnose_shapes(*shapes_of(cls(*SIG)(net, X, Y)), net)
         assert first.startswith(start)
 
@@ -764,35 +911,62 @@ NET, X0, Y0 = case(SIG, DEEP, 0)
 G0 = backprop(NET, X0, Y0)
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"candidate": (G0.weights, G0.biases)}, TypeError,
-     "`candidate` must be a reference.Gradients, got tuple; wrap a (dJ_dW, dJ_db) pair as "
-     "Gradients(list(dJ_dW), list(dJ_db))"),
-    ({"net": "net"}, TypeError, "`net` must be a reference.Network, got str"),
-    ({"rtol": True}, TypeError, "`rtol` must be a real number, got bool"),
-    ({"rtol": "1e-6"}, TypeError, "`rtol` must be a real number, got str"),
-    ({"rtol": 0.0}, ValueError, "`rtol` must be a positive number below 1, got 0.0"),
-    ({"rtol": 2}, ValueError, "`rtol` must be a positive number below 1, got 2"),
-    ({"rtol": math.nan}, ValueError, "`rtol` must be a positive number below 1, got nan"),
-    ({"reference": G0.flat()}, TypeError,
-     "`reference` must be a reference.Gradients or None, got ndarray"),
-    ({"reference": Gradients(G0.weights[::-1], G0.biases[::-1])}, ValueError,
-     "`reference` has block shapes [(3, 2), (2,), (4, 3), (3,), (3, 4), (4,)] but the network's "
-     "are [(3, 4), (4,), (4, 3), (3,), (3, 2), (2,)]; pass reference=backprop(net, X, Y) or "
-     "leave it out"),
-    ({"candidate": Gradients(np.zeros((3, 4)), G0.biases)}, TypeError,
-     "`candidate.weights` must be a list with one array per layer, got ndarray"),
-    ({"candidate": Gradients(G0.weights, G0.biases[:2])}, ValueError,
-     "`candidate` must have one dJ/dW^L and one dJ/db^L per layer, got 3 weight and 2 bias arrays"),
-    ({"candidate": Gradients([], [])}, ValueError,
-     "`candidate` must have one dJ/dW^L and one dJ/db^L per layer, got 0 weight and 0 bias arrays"),
-    ({"candidate": Gradients([G0.weights[0] + 0j, *G0.weights[1:]], G0.biases)}, TypeError,
-     "`candidate.weights[0]` (dJ/dW^0) must be a real numeric array, got dtype complex128; "
-     "pass its real part"),
-    ({"candidate": Gradients(G0.weights, [G0.biases[0], ["a"] * 3, G0.biases[2]])}, TypeError,
-     "`candidate.biases[1]` (dJ/db^1) must be a real numeric array, got dtype <U1"),
-    ({"X": X0[:, :2]}, ValueError, "`X` has 2 columns"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            {"candidate": (G0.weights, G0.biases)},
+            TypeError,
+            "`candidate` must be a reference.Gradients, got tuple; wrap a (dJ_dW, dJ_db) pair as "
+            "Gradients(list(dJ_dW), list(dJ_db))",
+        ),
+        ({"net": "net"}, TypeError, "`net` must be a reference.Network, got str"),
+        ({"rtol": True}, TypeError, "`rtol` must be a real number, got bool"),
+        ({"rtol": "1e-6"}, TypeError, "`rtol` must be a real number, got str"),
+        ({"rtol": 0.0}, ValueError, "`rtol` must be a positive number below 1, got 0.0"),
+        ({"rtol": 2}, ValueError, "`rtol` must be a positive number below 1, got 2"),
+        ({"rtol": math.nan}, ValueError, "`rtol` must be a positive number below 1, got nan"),
+        (
+            {"reference": G0.flat()},
+            TypeError,
+            "`reference` must be a reference.Gradients or None, got ndarray",
+        ),
+        (
+            {"reference": Gradients(G0.weights[::-1], G0.biases[::-1])},
+            ValueError,
+            "`reference` has block shapes [(3, 2), (2,), (4, 3), (3,), (3, 4), (4,)] but the network's "
+            "are [(3, 4), (4,), (4, 3), (3,), (3, 2), (2,)]; pass reference=backprop(net, X, Y) or "
+            "leave it out",
+        ),
+        (
+            {"candidate": Gradients(np.zeros((3, 4)), G0.biases)},
+            TypeError,
+            "`candidate.weights` must be a list with one array per layer, got ndarray",
+        ),
+        (
+            {"candidate": Gradients(G0.weights, G0.biases[:2])},
+            ValueError,
+            "`candidate` must have one dJ/dW^L and one dJ/db^L per layer, got 3 weight and 2 bias arrays",
+        ),
+        (
+            {"candidate": Gradients([], [])},
+            ValueError,
+            "`candidate` must have one dJ/dW^L and one dJ/db^L per layer, got 0 weight and 0 bias arrays",
+        ),
+        (
+            {"candidate": Gradients([G0.weights[0] + 0j, *G0.weights[1:]], G0.biases)},
+            TypeError,
+            "`candidate.weights[0]` (dJ/dW^0) must be a real numeric array, got dtype complex128; "
+            "pass its real part",
+        ),
+        (
+            {"candidate": Gradients(G0.weights, [G0.biases[0], ["a"] * 3, G0.biases[2]])},
+            TypeError,
+            "`candidate.biases[1]` (dJ/db^1) must be a real numeric array, got dtype <U1",
+        ),
+        ({"X": X0[:, :2]}, ValueError, "`X` has 2 columns"),
+    ],
+)
 def test_diagnose_validation_messages(kwargs, error, message):
     arguments = {"candidate": G0, "net": NET, "X": X0, "Y": Y0, **kwargs}
     candidate, net, X, Y = (arguments.pop(k) for k in ("candidate", "net", "X", "Y"))
@@ -801,19 +975,37 @@ def test_diagnose_validation_messages(kwargs, error, message):
     assert str(info.value).startswith(message)
 
 
-@pytest.mark.parametrize("args, error, message", [
-    (([(3, 4)], [(4,)], "net"), TypeError, "`net` must be a reference.Network, got str"),
-    (("(3, 4)", [(4,)], NET), TypeError,
-     "`shapes_W` must be a list of shapes like [(3, 4), (4, 2)], got str"),
-    (([(3, 4)], None, NET), TypeError,
-     "`shapes_b` must be a list of shapes like [(3, 4), (4, 2)], got NoneType"),
-    (([(3, 4.0)], [(4,)], NET), TypeError,
-     "`shapes_W[0]` must be a shape, a tuple of non-negative integers, got (3, 4.0)"),
-    (([(3, 4)], [4], NET), TypeError,
-     "`shapes_b[0]` must be a shape, a tuple of non-negative integers, got 4"),
-    (([(3, -4)], [(4,)], NET), TypeError,
-     "`shapes_W[0]` must be a shape, a tuple of non-negative integers, got (3, -4)"),
-])
+@pytest.mark.parametrize(
+    "args, error, message",
+    [
+        (([(3, 4)], [(4,)], "net"), TypeError, "`net` must be a reference.Network, got str"),
+        (
+            ("(3, 4)", [(4,)], NET),
+            TypeError,
+            "`shapes_W` must be a list of shapes like [(3, 4), (4, 2)], got str",
+        ),
+        (
+            ([(3, 4)], None, NET),
+            TypeError,
+            "`shapes_b` must be a list of shapes like [(3, 4), (4, 2)], got NoneType",
+        ),
+        (
+            ([(3, 4.0)], [(4,)], NET),
+            TypeError,
+            "`shapes_W[0]` must be a shape, a tuple of non-negative integers, got (3, 4.0)",
+        ),
+        (
+            ([(3, 4)], [4], NET),
+            TypeError,
+            "`shapes_b[0]` must be a shape, a tuple of non-negative integers, got 4",
+        ),
+        (
+            ([(3, -4)], [(4,)], NET),
+            TypeError,
+            "`shapes_W[0]` must be a shape, a tuple of non-negative integers, got (3, -4)",
+        ),
+    ],
+)
 def test_diagnose_shapes_validation_messages(args, error, message):
     with pytest.raises(error) as info:
         diagnose_shapes(*args)

@@ -14,16 +14,22 @@ def test_flat_order_is_W_row_major_then_b_per_layer():
     W1 = np.array([[20.0], [21.0], [22.0]])
     b1 = np.array([30.0])
     net = Network([W0, W1], [b0, b1])
-    np.testing.assert_array_equal(
-        net.flat(), [0, 1, 2, 3, 4, 5, 10, 11, 12, 20, 21, 22, 30]
-    )
+    np.testing.assert_array_equal(net.flat(), [0, 1, 2, 3, 4, 5, 10, 11, 12, 20, 21, 22, 30])
     layout = net.layout
     assert [layout.name(j) for j in (0, 1, 3, 6, 9, 12)] == [
-        "W^0[0,0]", "W^0[0,1]", "W^0[1,0]", "b^0[0]", "W^1[0,0]", "b^1[0]"
+        "W^0[0,0]",
+        "W^0[0,1]",
+        "W^0[1,0]",
+        "b^0[0]",
+        "W^1[0,0]",
+        "b^1[0]",
     ]
     assert layout.locate(4) == ("W", 0, (1, 1))
     assert [(name, block.start, block.stop) for name, block, _ in layout.blocks] == [
-        ("W^0", 0, 6), ("b^0", 6, 9), ("W^1", 9, 12), ("b^1", 12, 13)
+        ("W^0", 0, 6),
+        ("b^0", 6, 9),
+        ("W^1", 9, 12),
+        ("b^1", 12, 13),
     ]
 
 
@@ -94,32 +100,82 @@ B = [np.zeros(4), np.zeros(2)]
     "kwargs, error, message",
     [
         (dict(weights=W, biases=B[:1]), ValueError, "`weights` has 2 layers but `biases` has 1"),
-        (dict(weights=[np.zeros((3, 4)), np.zeros((5, 2))], biases=[np.zeros(4), np.zeros(2)]),
-         ValueError, "layer sizes do not chain: W^1 has shape (5, 2), so layer 0 would have 5 neurons, but W^0 has shape (3, 4)"),
-        (dict(weights=W, biases=[np.zeros(3), np.zeros(2)]), ValueError,
-         "`biases[0]` (b^0) must have shape (4,) to match W^0 (3, 4), got (3,)"),
-        (dict(weights=[np.zeros((3, 4, 1)), W[1]], biases=B), ValueError,
-         "`weights[0] (W^0)` must be a 2-D array, got 3-D with shape (3, 4, 1)"),
-        (dict(weights=[W[0], np.full((4, 2), np.nan)], biases=B), ValueError,
-         "`weights[1] (W^1)` must be finite; entry (0, 0) is nan (shape (4, 2))"),
-        (dict(weights=[W[0], W[1]], biases=[B[0], np.array([1.0, np.inf])]), ValueError,
-         "`biases[1] (b^1)` must be finite; entry 1 is inf (shape (2,))"),
-        (dict(weights=[W[0].astype(complex), W[1]], biases=B), TypeError,
-         "`weights[0] (W^0)` must be real, got complex dtype complex128"),
-        (dict(weights=["abc", W[1]], biases=B), TypeError, "`weights[0] (W^0)` must be a numeric array, got a string"),
-        (dict(weights=[np.array([["a"]]), W[1]], biases=B), TypeError, "must be a numeric array, got dtype <U1"),
-        (dict(weights=np.zeros((3, 4)), biases=B), TypeError, "`weights` must be a list with one array per layer, got ndarray"),
+        (
+            dict(weights=[np.zeros((3, 4)), np.zeros((5, 2))], biases=[np.zeros(4), np.zeros(2)]),
+            ValueError,
+            "layer sizes do not chain: W^1 has shape (5, 2), so layer 0 would have 5 neurons, but W^0 has shape (3, 4)",
+        ),
+        (
+            dict(weights=W, biases=[np.zeros(3), np.zeros(2)]),
+            ValueError,
+            "`biases[0]` (b^0) must have shape (4,) to match W^0 (3, 4), got (3,)",
+        ),
+        (
+            dict(weights=[np.zeros((3, 4, 1)), W[1]], biases=B),
+            ValueError,
+            "`weights[0] (W^0)` must be a 2-D array, got 3-D with shape (3, 4, 1)",
+        ),
+        (
+            dict(weights=[W[0], np.full((4, 2), np.nan)], biases=B),
+            ValueError,
+            "`weights[1] (W^1)` must be finite; entry (0, 0) is nan (shape (4, 2))",
+        ),
+        (
+            dict(weights=[W[0], W[1]], biases=[B[0], np.array([1.0, np.inf])]),
+            ValueError,
+            "`biases[1] (b^1)` must be finite; entry 1 is inf (shape (2,))",
+        ),
+        (
+            dict(weights=[W[0].astype(complex), W[1]], biases=B),
+            TypeError,
+            "`weights[0] (W^0)` must be real, got complex dtype complex128",
+        ),
+        (
+            dict(weights=["abc", W[1]], biases=B),
+            TypeError,
+            "`weights[0] (W^0)` must be a numeric array, got a string",
+        ),
+        (
+            dict(weights=[np.array([["a"]]), W[1]], biases=B),
+            TypeError,
+            "must be a numeric array, got dtype <U1",
+        ),
+        (
+            dict(weights=np.zeros((3, 4)), biases=B),
+            TypeError,
+            "`weights` must be a list with one array per layer, got ndarray",
+        ),
         (dict(weights=[], biases=[]), ValueError, "`weights` is empty"),
-        (dict(weights=[np.zeros((0, 4))], biases=[np.zeros(4)]), ValueError, "`weights[0]` (W^0) has an empty shape (0, 4)"),
-        (dict(weights=W, biases=B, hidden="softmax"), ValueError,
-         "hidden activation 'softmax' is not element-wise; it can only be the output activation"),
-        (dict(weights=W, biases=B, hidden="sigmoidd"), ValueError, "unknown hidden activation 'sigmoidd'; known activations:"),
-        (dict(weights=W, biases=B, cost="mse"), ValueError,
-         "unknown cost 'mse'; known costs: categorical_cross_entropy, cross_entropy, quadratic"),
-        (dict(weights=W, biases=B, output="tanh", cost="cross_entropy"), ValueError,
-         "cost 'cross_entropy' takes log of the outputs, which output activation 'tanh' does not keep positive and below 1; use output='sigmoid'"),
-        (dict(weights=W, biases=B, output="relu", cost="categorical_cross_entropy"), ValueError,
-         "use output='softmax' (allowed: softmax, sigmoid, softplus)"),
+        (
+            dict(weights=[np.zeros((0, 4))], biases=[np.zeros(4)]),
+            ValueError,
+            "`weights[0]` (W^0) has an empty shape (0, 4)",
+        ),
+        (
+            dict(weights=W, biases=B, hidden="softmax"),
+            ValueError,
+            "hidden activation 'softmax' is not element-wise; it can only be the output activation",
+        ),
+        (
+            dict(weights=W, biases=B, hidden="sigmoidd"),
+            ValueError,
+            "unknown hidden activation 'sigmoidd'; known activations:",
+        ),
+        (
+            dict(weights=W, biases=B, cost="mse"),
+            ValueError,
+            "unknown cost 'mse'; known costs: categorical_cross_entropy, cross_entropy, quadratic",
+        ),
+        (
+            dict(weights=W, biases=B, output="tanh", cost="cross_entropy"),
+            ValueError,
+            "cost 'cross_entropy' takes log of the outputs, which output activation 'tanh' does not keep positive and below 1; use output='sigmoid'",
+        ),
+        (
+            dict(weights=W, biases=B, output="relu", cost="categorical_cross_entropy"),
+            ValueError,
+            "use output='softmax' (allowed: softmax, sigmoid, softplus)",
+        ),
     ],
 )
 def test_network_validation_messages(kwargs, error, message):
@@ -135,19 +191,70 @@ NET_CE = Network(W, B, output="sigmoid", cost="cross_entropy")
 @pytest.mark.parametrize(
     "net, X, Y, error, message",
     [
-        (NET, np.zeros((5, 4)), np.zeros((5, 2)), ValueError,
-         "`X` has 4 columns (shape (5, 4)) but the network's input layer has n_in = 3 neurons; rows are examples, so X must be (d, 3)"),
-        (NET, np.zeros((5, 3)), np.zeros((4, 2)), ValueError,
-         "`Y` must have shape (d, n_H) = (5, 2) to match `X` (5, 3) and the output layer's 2 neurons, got (4, 2)"),
-        (NET, np.zeros((0, 3)), np.zeros((0, 2)), ValueError, "`X` is an empty batch (shape (0, 3)); give at least one example"),
-        (NET, np.zeros(3), np.zeros(2), ValueError, "`X` must be a 2-D array, got 1-D with shape (3,)"),
-        (NET, np.zeros((2, 3, 1)), np.zeros((2, 2)), ValueError, "`X` must be a 2-D array, got 3-D"),
-        (NET, np.full((2, 3), np.nan), np.zeros((2, 2)), ValueError, "`X` must be finite; entry (0, 0) is nan"),
-        (NET, np.zeros((2, 3)), np.zeros((2, 2), dtype=complex), TypeError, "`Y` must be real, got complex dtype"),
+        (
+            NET,
+            np.zeros((5, 4)),
+            np.zeros((5, 2)),
+            ValueError,
+            "`X` has 4 columns (shape (5, 4)) but the network's input layer has n_in = 3 neurons; rows are examples, so X must be (d, 3)",
+        ),
+        (
+            NET,
+            np.zeros((5, 3)),
+            np.zeros((4, 2)),
+            ValueError,
+            "`Y` must have shape (d, n_H) = (5, 2) to match `X` (5, 3) and the output layer's 2 neurons, got (4, 2)",
+        ),
+        (
+            NET,
+            np.zeros((0, 3)),
+            np.zeros((0, 2)),
+            ValueError,
+            "`X` is an empty batch (shape (0, 3)); give at least one example",
+        ),
+        (
+            NET,
+            np.zeros(3),
+            np.zeros(2),
+            ValueError,
+            "`X` must be a 2-D array, got 1-D with shape (3,)",
+        ),
+        (
+            NET,
+            np.zeros((2, 3, 1)),
+            np.zeros((2, 2)),
+            ValueError,
+            "`X` must be a 2-D array, got 3-D",
+        ),
+        (
+            NET,
+            np.full((2, 3), np.nan),
+            np.zeros((2, 2)),
+            ValueError,
+            "`X` must be finite; entry (0, 0) is nan",
+        ),
+        (
+            NET,
+            np.zeros((2, 3)),
+            np.zeros((2, 2), dtype=complex),
+            TypeError,
+            "`Y` must be real, got complex dtype",
+        ),
         (NET, "x", np.zeros((2, 2)), TypeError, "`X` must be a numeric array, got a string"),
-        (NET, [[1, 2, 3], [4, 5]], np.zeros((2, 2)), TypeError, "`X` must be a numeric array; numpy could not convert it"),
-        (NET_CE, np.zeros((2, 3)), np.array([[0.0, 1.5], [0, 0]]), ValueError,
-         "cost 'cross_entropy' needs targets in [0, 1]; Y[0,1] = 1.5 (Y has shape (2, 2))"),
+        (
+            NET,
+            [[1, 2, 3], [4, 5]],
+            np.zeros((2, 2)),
+            TypeError,
+            "`X` must be a numeric array; numpy could not convert it",
+        ),
+        (
+            NET_CE,
+            np.zeros((2, 3)),
+            np.array([[0.0, 1.5], [0, 0]]),
+            ValueError,
+            "cost 'cross_entropy' needs targets in [0, 1]; Y[0,1] = 1.5 (Y has shape (2, 2))",
+        ),
     ],
 )
 def test_data_validation_messages(net, X, Y, error, message):

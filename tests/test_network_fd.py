@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import CONFIGS, blockwise_relative, targets
+
 from gradcheck import network_numerical_gradient
 from reference import Network, backprop
 
@@ -61,7 +61,9 @@ def test_kinks_are_reported_unverifiable_not_failed():
     # of the other inputs, so every difference in W^0[m, 0] and b^0[0] straddles it.
     W0 = np.array([[1.0, 0.5], [0.0, -0.3]])
     b0 = np.array([0.0, 0.1])
-    net = Network([W0, np.array([[1.0], [2.0]])], [b0, np.array([0.0])], hidden="relu", output="identity")
+    net = Network(
+        [W0, np.array([[1.0], [2.0]])], [b0, np.array([0.0])], hidden="relu", output="identity"
+    )
     X = np.array([[0.0, 1.0], [1.0, 1.0]])
     Y = np.array([[0.5], [0.0]])
     fd = network_numerical_gradient(net, X, Y)
@@ -85,7 +87,11 @@ def test_near_kinks_are_rescued_by_the_tight_stencil():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(method="forward"), ValueError, "unknown `method` 'forward'; known methods: richardson, central, complex"),
+        (
+            dict(method="forward"),
+            ValueError,
+            "unknown `method` 'forward'; known methods: richardson, central, complex",
+        ),
         (dict(memory_limit=0), ValueError, "`memory_limit` must be positive, got 0"),
         (dict(memory_limit=1.5), TypeError, "`memory_limit` must be an integer number of bytes"),
     ],

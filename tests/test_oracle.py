@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
-
 from candidates import make_numpy_backprop, sigmoid_einsum
 from conftest import CONFIGS
+
 from gradcheck import BackpropReport, GradientMismatch, assert_backprop, check_backprop
 from reference import Gradients, Network, backprop
 
@@ -22,8 +22,12 @@ CORRECT = make_numpy_backprop()
 def test_correct_numpy_backprop_passes_every_activation_and_cost(hidden, output, cost):
     for seed in range(2):
         report = check_backprop(
-            make_numpy_backprop(hidden, output, cost), sizes=[4, 6, 5, 3],
-            hidden=hidden, output=output, cost=cost, seed=seed,
+            make_numpy_backprop(hidden, output, cost),
+            sizes=[4, 6, 5, 3],
+            hidden=hidden,
+            output=output,
+            cost=cost,
+            seed=seed,
         )
         assert report.passed, str(report)
 
@@ -34,8 +38,12 @@ def test_correct_low_precision_candidates_pass(hidden, output, cost, dtype):
     if dtype == np.float16 and cost != "quadratic":
         pytest.skip("float16 logs of probabilities: covered by float32")
     report = check_backprop(
-        make_numpy_backprop(hidden, output, cost, dtype=dtype), sizes=[5, 7, 3],
-        hidden=hidden, output=output, cost=cost, seed=3,
+        make_numpy_backprop(hidden, output, cost, dtype=dtype),
+        sizes=[5, 7, 3],
+        hidden=hidden,
+        output=output,
+        cost=cost,
+        seed=3,
     )
     assert report.passed, str(report)
     assert report.trials[0].dtype == np.dtype(dtype).name
@@ -119,18 +127,36 @@ def test_exact_zero_gradients_do_not_cause_false_alarms():
 @pytest.mark.parametrize(
     "candidate, expected",
     [
-        (lambda W, b, X, Y: (_ for _ in ()).throw(KeyError("boom")), "the candidate raised KeyError: 'boom'"),
+        (
+            lambda W, b, X, Y: (_ for _ in ()).throw(KeyError("boom")),
+            "the candidate raised KeyError: 'boom'",
+        ),
         (lambda W, b, X, Y: None, "the candidate returned None; return (dW_list, db_list)"),
         (lambda W, b, X, Y: "grads", "the candidate returned a str; expected (dW_list, db_list)"),
         (lambda W, b, X, Y: (g for g in CORRECT(W, b, X, Y)), "the candidate returned a generator"),
-        (lambda W, b, X, Y: {"dW": 1}, "the candidate returned a dict with keys ['dW']; expected keys 'weights' and 'biases'"),
-        (lambda W, b, X, Y: (CORRECT(W, b, X, Y)[0][:1], CORRECT(W, b, X, Y)[1][:1]),
-         "the candidate returned 1 weight gradients and 1 bias gradients; the network has 2 layers (L = 0 .. 1), so expected 2 of each"),
-        (lambda W, b, X, Y: ([g.T for g in CORRECT(W, b, X, Y)[0]], CORRECT(W, b, X, Y)[1]),
-         "dJ/dW^0 has shape (6, 4), expected (4, 6): transposed? try layout='torch'"),
-        (lambda W, b, X, Y: (CORRECT(W, b, X, Y)[0], [g[:, None] for g in CORRECT(W, b, X, Y)[1]]),
-         "dJ/db^0 has shape (6, 1), expected (6,): return a 1-D array of shape (6,) (ravel it)"),
-        (_break(lambda dW, db: db[1].__setitem__(0, np.nan)), "the candidate returned NaN or Inf in 1 entries: b^1[0]"),
+        (
+            lambda W, b, X, Y: {"dW": 1},
+            "the candidate returned a dict with keys ['dW']; expected keys 'weights' and 'biases'",
+        ),
+        (
+            lambda W, b, X, Y: (CORRECT(W, b, X, Y)[0][:1], CORRECT(W, b, X, Y)[1][:1]),
+            "the candidate returned 1 weight gradients and 1 bias gradients; the network has 2 layers (L = 0 .. 1), so expected 2 of each",
+        ),
+        (
+            lambda W, b, X, Y: ([g.T for g in CORRECT(W, b, X, Y)[0]], CORRECT(W, b, X, Y)[1]),
+            "dJ/dW^0 has shape (6, 4), expected (4, 6): transposed? try layout='torch'",
+        ),
+        (
+            lambda W, b, X, Y: (
+                CORRECT(W, b, X, Y)[0],
+                [g[:, None] for g in CORRECT(W, b, X, Y)[1]],
+            ),
+            "dJ/db^0 has shape (6, 1), expected (6,): return a 1-D array of shape (6,) (ravel it)",
+        ),
+        (
+            _break(lambda dW, db: db[1].__setitem__(0, np.nan)),
+            "the candidate returned NaN or Inf in 1 entries: b^1[0]",
+        ),
         (_break(lambda dW, db: dW.__setitem__(0, dW[0].astype(complex))), "dJ/dW^0 is complex"),
     ],
 )
@@ -182,7 +208,9 @@ def test_report_is_json_serialisable_a_screenful_and_reproducible():
     assert len(str(a).splitlines()) <= 45
     d = a.to_dict()
     assert d["passed"] is False and d["trials"][0]["worst"][0]["name"].startswith("W^1[")
-    assert isinstance(a, BackpropReport) and a.layer_errors["W^1"] > 1 and a.layer_errors["W^0"] <= 1
+    assert (
+        isinstance(a, BackpropReport) and a.layer_errors["W^1"] > 1 and a.layer_errors["W^0"] <= 1
+    )
 
 
 def test_assert_backprop_raises_gradient_mismatch_with_the_report():
@@ -196,16 +224,32 @@ def test_assert_backprop_raises_gradient_mismatch_with_the_report():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(candidate=3, sizes=[2, 2]), TypeError, "`candidate` must be callable as candidate(weights, biases, X, Y), got int"),
-        (dict(sizes=[2, 2], layout="keras"), ValueError, "unknown `layout` 'keras'; known layouts: article, torch, flat"),
+        (
+            dict(candidate=3, sizes=[2, 2]),
+            TypeError,
+            "`candidate` must be callable as candidate(weights, biases, X, Y), got int",
+        ),
+        (
+            dict(sizes=[2, 2], layout="keras"),
+            ValueError,
+            "unknown `layout` 'keras'; known layouts: article, torch, flat",
+        ),
         (dict(sizes=[2, 2], trials=0), ValueError, "`trials` must be at least 1, got 0"),
         (dict(sizes=[2, 2], trials=2.0), TypeError, "`trials` must be an integer, got 2.0"),
         (dict(sizes=[2, 2], batch_size=-1), ValueError, "`batch_size` must be at least 1, got -1"),
         (dict(sizes=[2, 2], seed=-1), ValueError, "`seed` must be a non-negative integer, got -1"),
         (dict(sizes=[2]), ValueError, "`sizes` must list at least the input and output widths"),
         (dict(sizes=[2, 0, 1]), ValueError, "`sizes[1]` must be a positive width, got 0"),
-        (dict(sizes="4,8,3"), TypeError, "`sizes` must be a sequence of layer widths like [4, 8, 3]"),
-        (dict(sizes=[2, 2], hidden="swish"), ValueError, "unknown hidden activation 'swish'; known activations:"),
+        (
+            dict(sizes="4,8,3"),
+            TypeError,
+            "`sizes` must be a sequence of layer widths like [4, 8, 3]",
+        ),
+        (
+            dict(sizes=[2, 2], hidden="swish"),
+            ValueError,
+            "unknown hidden activation 'swish'; known activations:",
+        ),
         (dict(sizes=[2, 2], cost="hinge"), ValueError, "unknown cost 'hinge'; known costs:"),
         (dict(sizes=[2, 2], edge_cases="yes"), TypeError, "`edge_cases` must be True or False"),
     ],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from candidates import make_numpy_backprop
 from hypothesis import given
 
-from candidates import make_numpy_backprop
 from gradcheck import GradientMismatch
 from gradcheck.strategies import networks, problems, sizes
 from reference import backprop

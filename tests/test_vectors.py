@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from candidates import make_numpy_backprop
+
 from gradcheck.vectors import CASES, read_vectors, write_vectors
 
 
@@ -22,11 +22,17 @@ def test_every_case_checks_out_with_an_independent_implementation(vectors):
     for case in document["cases"]:
         arr = lambda a: np.array(a["data"]).reshape(a["shape"])
         mine = make_numpy_backprop(case["hidden"], case["output"], case["cost"])
-        dW, db = mine([arr(W) for W in case["W"]], [arr(b) for b in case["b"]], arr(case["X"]), arr(case["Y"]))
+        dW, db = mine(
+            [arr(W) for W in case["W"]], [arr(b) for b in case["b"]], arr(case["X"]), arr(case["Y"])
+        )
         tolerance = case["tolerance"]["float64"]
         for L in range(len(dW)):
-            assert (np.abs(dW[L] - arr(case["dJ_dW"][L])) <= arr(tolerance["dJ_dW"][L])).all(), case["name"]
-            assert (np.abs(db[L] - arr(case["dJ_db"][L])) <= arr(tolerance["dJ_db"][L])).all(), case["name"]
+            assert (np.abs(dW[L] - arr(case["dJ_dW"][L])) <= arr(tolerance["dJ_dW"][L])).all(), (
+                case["name"]
+            )
+            assert (np.abs(db[L] - arr(case["dJ_db"][L])) <= arr(tolerance["dJ_db"][L])).all(), (
+                case["name"]
+            )
 
 
 def test_json_numbers_are_exact_and_match_hex_and_npz(vectors):

@@ -18,23 +18,12 @@ from typing import TextIO
 
 import numpy as np
 
-from reference import Network, backprop
+from reference import backprop
 
-from .network_fd import network_numerical_gradient
+from .equations import format_equation_table, run_equation_checks
 from .selfcheck import FORMS_RTOL, SelfCheckRow, run_selfcheck
 
 __all__ = ["main"]
-
-FD_SAFETY = 10.0  # the verdict allows 10x the finite difference's own error estimate
-REFERENCE_ROUNDING = 64 * np.finfo(np.float64).eps  # backprop's own rounding, relative to max|g|
-
-
-def _numerical(net: Network, X: np.ndarray, Y: np.ndarray):
-    """Finite differences with a bound on |fd - backprop| for the self-check."""
-    fd = network_numerical_gradient(net, X, Y)
-    scale = np.abs(backprop(net, X, Y).flat()).max()
-    bound = FD_SAFETY * fd.error.flat() + REFERENCE_ROUNDING * scale
-    return fd.flat(), bound, fd.unverifiable.flat()
 
 
 def _format_rows(rows: list[SelfCheckRow]) -> str:
@@ -56,9 +45,13 @@ def _format_rows(rows: list[SelfCheckRow]) -> str:
 def _selfcheck(args: argparse.Namespace, out: TextIO) -> int:
     def progress(label: str) -> None:
         if not args.quiet:
-            print(f"  checking {label} ...", file=sys.stderr, flush=True)
+            _progress(f"checking {label} ...")
 
-    rows = run_selfcheck(_numerical, seed=args.seed, progress=progress)
+    progress("the four equations, layer by layer")
+    equations = run_equation_checks(seed=args.seed)
+    print(format_equation_table(equations), file=out)
+    print(file=out)
+    rows = run_selfcheck(seed=args.seed, progress=progress)
     print(
         "Backprop reference self-check: backprop (batch matrix form) against "
         "backprop_examples, backprop_loops\n"
@@ -70,12 +63,14 @@ def _selfcheck(args: argparse.Namespace, out: TextIO) -> int:
     )
     print(_format_rows(rows), file=out)
     failed = [r for r in rows if not r.passed]
+    failed_equations = [name for name, report in equations if not report.passed]
     print(
         f"\n{len(rows) - len(failed)} of {len(rows)} configurations verified"
-        + ("" if not failed else f"; {len(failed)} FAILED"),
+        + ("" if not failed else f"; {len(failed)} FAILED")
+        + ("" if not failed_equations else f"; equations FAILED for {', '.join(failed_equations)}"),
         file=out,
     )
-    return 1 if failed else 0
+    return 1 if failed or failed_equations else 0
 
 
 def _load(spec: str):
@@ -112,6 +107,11 @@ def _sizes(text: str) -> list[int]:
         ) from None
 
 
+def _progress(line: str) -> None:
+    """Long checks say what they are doing, on stderr (stdout stays the report)."""
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
 def _check(args: argparse.Namespace, out: TextIO) -> int:
     from .oracle import check_backprop
 
@@ -126,12 +126,65 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
             layout=args.layout,
             trials=args.trials,
             seed=args.seed,
+            progress=None if args.quiet else _progress,
         )
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(report.to_dict(), indent=1) if args.json else str(report), file=out)
     return 0 if report.passed else 1
+
+
+def _taylor(args: argparse.Namespace, out: TextIO) -> int:
+    from .oracle import trial_case
+    from .taylor import taylor_test
+
+    try:
+        net, X, Y = trial_case(
+            args.sizes,
+            args.batch,
+            args.seed,
+            hidden=args.hidden,
+            output=args.output,
+            cost=args.cost,
+        )
+    except (ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.candidate:
+        from .candidate import call_candidate
+
+        answer = call_candidate(_load(args.candidate), net, X, Y, layout=args.layout)
+        if answer.problems:
+            print("error: " + "; ".join(answer.problems), file=sys.stderr)
+            return 1
+        gradient, source = answer.gradient.astype(np.float64), args.candidate
+    else:
+        gradient, source = backprop(net, X, Y).flat(), "reference.backprop"
+    blocks = [(name, block) for name, block, _ in net.layout.blocks]
+    result = taylor_test(
+        lambda theta: net.cost(X, Y, theta=theta),
+        gradient,
+        net.flat(),
+        blocks=blocks,
+        seed=args.seed,
+    )
+    print(
+        f"Taylor test of {source} on {net!r}, d={args.batch}: the remainder "
+        "|J(theta + e v) - J(theta) - e grad.v| must fall as e^2 (rate 2) for a right gradient,\n"
+        "as e (rate 1) for a wrong one.\n",
+        file=out,
+    )
+    print(result, file=out)
+    if args.plot:
+        try:
+            from .plots import plot_taylor
+        except ImportError:
+            print("error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
+            return 2
+        plot_taylor(result, args.plot, title=f"{source}: {net!r}")
+        print(f"\nwrote {args.plot}", file=out)
+    return 0 if result.passed else 1
 
 
 def _vectors(args: argparse.Namespace, out: TextIO) -> int:
@@ -181,7 +234,37 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--trials", type=int, default=3, help="random networks (default 3)")
     check.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--quiet", action="store_true", help="no progress on stderr")
     check.set_defaults(run=_check)
+
+    taylor = commands.add_parser(
+        "taylor",
+        help="the Taylor remainder test of a gradient, with an optional PNG",
+        description="Sweep the step e over many decades: the remainder |J(theta + e v) - J(theta) - "
+        "e grad.v| falls as e^2 for a right gradient and as e for a wrong one. Checks the "
+        "reference, or --candidate module:function.",
+    )
+    taylor.add_argument(
+        "--candidate", default=None, help="module:function to test instead of the reference"
+    )
+    taylor.add_argument(
+        "--layout", default="article", help="the candidate's layout (default article)"
+    )
+    taylor.add_argument(
+        "--sizes", type=_sizes, default=[4, 8, 3], help="layer sizes (default 4,8,3)"
+    )
+    taylor.add_argument("--hidden", default="sigmoid")
+    taylor.add_argument("--output", default=None)
+    taylor.add_argument("--cost", default="quadratic")
+    taylor.add_argument("--batch", type=int, default=8, help="examples d (default 8)")
+    taylor.add_argument("--seed", type=int, default=0)
+    taylor.add_argument(
+        "--plot",
+        default=None,
+        metavar="PNG",
+        help="write remainder against step (needs matplotlib)",
+    )
+    taylor.set_defaults(run=_taylor)
 
     vectors = commands.add_parser(
         "vectors",

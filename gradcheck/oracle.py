@@ -100,6 +100,7 @@ def check_backprop(
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH,
     edge_cases: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> BackpropReport:
     """Check a backprop implementation against the reference and finite differences.
 
@@ -124,6 +125,9 @@ def check_backprop(
         Everything random derives from it: the same seed gives the same report.
     batch_size : int
         Examples per batch `d` in the random trials.
+    progress : callable, optional
+        Called with a line of text as each trial starts (the command line
+        prints it on stderr).
 
     Returns
     -------
@@ -145,7 +149,12 @@ def check_backprop(
     )
     reports = []
     reference_problems: list[str] = []
-    for trial in _trials(options["sizes"], trials, seed, batch_size, edge_cases):
+    plan = _trials(options["sizes"], trials, seed, batch_size, edge_cases)
+    for trial in plan:
+        if progress is not None:
+            progress(
+                f"trial {trial.index + 1}/{len(plan)}: {trial.kind}, sizes {list(trial.sizes)}, d={trial.d}"
+            )
         net, X, Y = trial_case(
             trial.sizes, trial.d, trial.seed, hidden=hidden, output=output, cost=cost
         )

@@ -163,10 +163,11 @@ def broken_case(seed: int) -> Case | None:
         if not bug.applies(net, X.shape[0]):
             return None
         wrong = bug.gradient(net, X, Y)
-        if [W.shape for W in wrong.weights] == [
-            W.shape for W in correct.weights
-        ] and np.array_equal(wrong.flat(), correct.flat()):
-            return None
+        same_shapes = [W.shape for W in wrong.weights] == [W.shape for W in correct.weights]
+        if same_shapes and np.abs(wrong.flat() - correct.flat()).max() <= SIGNAL_MARGIN * (
+            rounding_tolerance(net, X, Y, np.float64).max()
+        ):
+            return None  # the bug changes nothing above rounding here (a gradient of 1e-26)
         description += f" bug={bug.name}"
 
     def candidate(weights, biases, X_, Y_):

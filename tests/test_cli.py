@@ -108,3 +108,32 @@ def test_vectors_command_refuses_to_overwrite(tmp_path, capsys):
     assert main(["vectors", "--out", str(out)], out=io.StringIO()) == 2
     assert "pass --force" in capsys.readouterr().err
     assert main(["vectors", "--out", str(out), "--force"], out=io.StringIO()) == 0
+
+
+def test_taylor_command_passes_the_reference_and_fails_a_wrong_candidate(tmp_path):
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    out = io.StringIO()
+    assert main(["taylor", "--hidden", "tanh", "--sizes", "3,5,2"], out=out) == 0
+    assert "second order" in out.getvalue()
+    out = io.StringIO()
+    code = main(
+        ["taylor", "--hidden", "tanh", "--sizes", "3,5,2", "--candidate", f"{path}:bad"], out=out
+    )
+    assert code == 1 and "FIRST ORDER" in out.getvalue()
+
+
+def test_taylor_plot_is_written(tmp_path):
+    import pytest
+
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "taylor.png"
+    assert main(["taylor", "--plot", str(png)], out=io.StringIO()) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_check_command_shows_progress_on_stderr(tmp_path, capsys):
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    main(["check", f"{path}:good", "--sizes", "3,5,2", "--hidden", "tanh"], out=io.StringIO())
+    assert "trial 1/6: random" in capsys.readouterr().err

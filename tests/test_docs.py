@@ -1,0 +1,52 @@
+"""Every docstring example runs (doctest), and the README's Python examples run."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+import gradcheck
+import reference
+
+MODULES = [
+    name
+    for package in (reference, gradcheck)
+    for _, name, _ in pkgutil.iter_modules(package.__path__, package.__name__ + ".")
+    if name not in ("gradcheck.__main__", "gradcheck.plots")  # plots needs matplotlib
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+
+
+def test_public_names_of_the_design_contract():
+    from gradcheck import (  # noqa: F401
+        BackpropReport,
+        GradientMismatch,
+        assert_backprop,
+        check_backprop,
+        check_gradient,
+        network_numerical_gradient,
+        numerical_gradient,
+        taylor_test,
+    )
+    from reference import Gradients, Network, backprop, backprop_examples, backprop_loops  # noqa: F401
+
+    assert issubclass(GradientMismatch, AssertionError)
+
+
+def test_readme_oracle_example_runs_and_finds_the_bug(capsys):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = re.search(r"## Check your backprop.*?```python\n(.*?)```", readme, re.S).group(1)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "check_backprop FAILED" in out and "h' applied to a instead of z" in out

@@ -29,9 +29,8 @@ LAYOUTS = ("article", "torch", "flat")
 class CandidateOutput:
     """What one call of the candidate gave: the gradient (float, article layout) or problems."""
 
-    gradient: np.ndarray | None = (
-        None  # flat, in the candidate's own float dtype (upcast to >= float16)
-    )
+    gradient: np.ndarray | None = None  # flat, in the candidate's own float dtype
+    deltas: list | None = None  # the candidate's per-example delta^L, if it returned them
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
     problems: list[str] = field(default_factory=list)
     shapes: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] | None = (
@@ -86,7 +85,7 @@ def _read(returned: Any, net: Network, layout: str) -> CandidateOutput:
     parts = _split(returned)
     if isinstance(parts, str):
         return CandidateOutput(problems=[parts])
-    dW, db = parts
+    dW, db, deltas = parts
     H1 = net.H + 1
     if len(dW) != H1 or len(db) != H1:
         return CandidateOutput(
@@ -134,7 +133,15 @@ def _read(returned: Any, net: Network, layout: str) -> CandidateOutput:
         )
     dtype = np.result_type(*arrays_W, *arrays_b)
     flat = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in zip(arrays_W, arrays_b)])
-    return _finite(CandidateOutput(flat.astype(dtype), dtype), net)
+    out = _finite(CandidateOutput(flat.astype(dtype), dtype), net)
+    if deltas is not None:
+        converted = [_as_float_array(D, f"delta^{L}") for L, D in enumerate(deltas)]
+        bad = [c for c in converted if isinstance(c, str)]
+        if bad:
+            out.problems.extend(bad)
+        else:
+            out.deltas = converted
+    return out
 
 
 def _read_flat(returned: Any, net: Network) -> CandidateOutput:
@@ -162,21 +169,31 @@ def _finite(out: CandidateOutput, net: Network) -> CandidateOutput:
     return out
 
 
-def _split(returned: Any) -> tuple[list, list] | str:
-    """(dW_list, db_list) from any accepted return structure, or a problem sentence."""
+def _split(returned: Any) -> tuple[list, list, list | None] | str:
+    """(dW_list, db_list, deltas or None) from any accepted return structure, or a problem sentence.
+
+    Deltas (`delta^L` per example, (d, N_L) each) come as a third element of
+    the tuple or under the key ``"deltas"``.
+    """
     if isinstance(returned, Gradients):
-        return list(returned.weights), list(returned.biases)
+        return list(returned.weights), list(returned.biases), None
     if isinstance(returned, dict):
         if "weights" in returned and "biases" in returned:
-            return _as_list(returned["weights"]), _as_list(returned["biases"])
+            deltas = returned.get("deltas")
+            return (
+                _as_list(returned["weights"]),
+                _as_list(returned["biases"]),
+                None if deltas is None else _as_list(deltas),
+            )
         return (
             f"the candidate returned a dict with keys {sorted(map(str, returned))}; "
-            "expected keys 'weights' and 'biases'"
+            "expected keys 'weights' and 'biases' (and optionally 'deltas')"
         )
-    if isinstance(returned, (tuple, list)) and len(returned) == 2:
-        dW, db = returned
-        if _is_sequence(dW) and _is_sequence(db):
-            return _as_list(dW), _as_list(db)
+    if isinstance(returned, (tuple, list)) and len(returned) in (2, 3):
+        dW, db = returned[0], returned[1]
+        deltas = returned[2] if len(returned) == 3 else None
+        if _is_sequence(dW) and _is_sequence(db) and (deltas is None or _is_sequence(deltas)):
+            return _as_list(dW), _as_list(db), None if deltas is None else _as_list(deltas)
     kind = type(returned).__name__
     if hasattr(returned, "__next__"):
         return f"the candidate returned a generator ({kind}); return (dW_list, db_list) as lists"

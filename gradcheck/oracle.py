@@ -329,6 +329,31 @@ def _compare_trial(
     )
     if not report.passed:
         report.diagnosis = _diagnose(candidate, net, X, Y, reference, out.dtype, report.blocks)
+    if out.deltas is not None:  # the candidate showed its derivation: check it equation by equation
+        _check_derivation(report, out, net, X, Y, candidate)
+
+
+def _check_derivation(
+    report: TrialReport,
+    out: CandidateOutput,
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    candidate: np.ndarray,
+) -> None:
+    """With the candidate's deltas, name the first equation that goes wrong, and at which layer."""
+    from .equations import check_equations
+
+    try:
+        equations = check_equations(
+            net, X, Y, deltas=out.deltas, gradients=Gradients.from_flat(candidate, net.sizes)
+        )
+    except (ValueError, TypeError) as exc:  # wrong shapes or values of the deltas
+        report.problems.append(f"the candidate's deltas: {exc}")
+        return
+    if not equations.passed:
+        report.problems.append(f"equation by equation: {equations.explanation}")
+        report.diagnosis.insert(0, equations.explanation)
 
 
 def _directional(

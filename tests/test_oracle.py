@@ -270,3 +270,45 @@ def test_large_networks_use_directional_differences(monkeypatch):
     wrong = _break(lambda dW, db: db[1].__setitem__(2, db[1][2] * 1.01))
     failed = check_backprop(wrong, sizes=[6, 9, 4], trials=1, edge_cases=False)
     assert not failed.passed and failed.trials[0].vs_finite_differences > 1
+
+
+def _with_deltas(break_at=None):
+    """A batch sigmoid backprop that also returns its per-example deltas (optionally broken)."""
+
+    def candidate(weights, biases, X, Y):
+        sig = lambda z: 1 / (1 + np.exp(-z))
+        A, Z = [X], []
+        for W, b in zip(weights, biases):
+            Z.append(A[-1] @ W + b)
+            A.append(sig(Z[-1]))
+        H = len(weights) - 1
+        deltas = [None] * (H + 1)
+        deltas[H] = (A[-1] - Y) * A[-1] * (1 - A[-1])
+        for L in range(H - 1, -1, -1):
+            W_next = weights[L + 1] if L != break_at else weights[L + 1] * 1.5  # the bug
+            deltas[L] = (deltas[L + 1] @ W_next.T) * A[L + 1] * (1 - A[L + 1])
+        d = len(X)
+        dW = [A[L].T @ deltas[L] / d for L in range(H + 1)]
+        db = [deltas[L].mean(axis=0) for L in range(H + 1)]
+        return {"weights": dW, "biases": db, "deltas": deltas}
+
+    return candidate
+
+
+def test_returned_deltas_pin_the_broken_recursion():
+    assert check_backprop(_with_deltas(), sizes=[3, 5, 4, 4, 2]).passed
+    report = check_backprop(_with_deltas(break_at=1), sizes=[3, 5, 4, 4, 2], edge_cases=False)
+    assert not report.passed
+    text = str(report)
+    assert "delta^2 matches, delta^1 does not" in text, text
+    assert "recursion from layer 2 to layer 1" in text
+
+
+def test_returned_deltas_of_the_wrong_shape_are_reported():
+    def wrong_shape(W, b, X, Y):
+        out = _with_deltas()(W, b, X, Y)
+        out["deltas"][0] = out["deltas"][0].T
+        return out
+
+    report = check_backprop(wrong_shape, sizes=[3, 5, 2], edge_cases=False)
+    assert "the candidate's deltas:" in str(report) and "Delta^0" in str(report)

@@ -133,7 +133,7 @@ def _read(returned: Any, net: Network, layout: str) -> CandidateOutput:
         )
     dtype = np.result_type(*arrays_W, *arrays_b)
     flat = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in zip(arrays_W, arrays_b)])
-    out = _finite(CandidateOutput(flat.astype(dtype), dtype), net)
+    out = _finite(CandidateOutput(flat.astype(dtype), dtype=dtype), net)
     if deltas is not None:
         converted = [_as_float_array(D, f"delta^{L}") for L, D in enumerate(deltas)]
         bad = [c for c in converted if isinstance(c, str)]
@@ -155,7 +155,7 @@ def _read_flat(returned: Any, net: Network) -> CandidateOutput:
                 f"for sizes {list(net.sizes)} (order: W^0 row-major, b^0, W^1, b^1, ...)"
             ]
         )
-    return _finite(CandidateOutput(array, array.dtype), net)
+    return _finite(CandidateOutput(array, dtype=array.dtype), net)
 
 
 def _finite(out: CandidateOutput, net: Network) -> CandidateOutput:

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from reference import Gradients, Network, backprop, backprop_examples, backprop_loops
+from reference import ACTIVATIONS, Gradients, Network, backprop, backprop_examples, backprop_loops
 
 from .candidate import LAYOUTS, CandidateOutput, call_candidate
 from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance
-from .finite_diff import numerical_gradient
+from .finite_diff import compare_gradient, numerical_gradient
 from .network_fd import network_numerical_gradient
 from .report import BackpropReport, BlockSummary, EntryReport, GradientMismatch, TrialReport
 
@@ -512,6 +512,30 @@ def _shape_diagnosis(out: CandidateOutput, net: Network) -> list[str]:
 # --------------------------------------------------------------- plumbing
 
 
+H_PRIME_GRID = (
+    np.linspace(-4.0, 4.0, 33) + 0.0123
+)  # off 0: h' of a ReLU-like h is a convention there
+
+
+def _check_h_prime(act: Any, role: str) -> None:
+    """A user's own `(h, h')` pair: `h'` must be the derivative of `h`, or every verdict is moot."""
+    z = H_PRIME_GRID
+    with np.errstate(all="ignore"):
+        claimed = np.asarray(act.h_prime(z.copy()), dtype=np.float64)
+        check = compare_gradient(
+            claimed,
+            numerical_gradient(lambda x: float(np.sum(act.h(x))), z),
+            names=lambda j: f"z={z[j]:.4g}",
+        )
+    if not check.passed:
+        j = int(check.failures[0])
+        raise ValueError(
+            f"the {role} activation {act.name!r}: h_prime is not the derivative of h; at z = {z[j]:.4g}, "
+            f"h_prime gives {claimed[j]:.10g} but differences of h give {check.numerical.gradient[j]:.10g} "
+            f"({check.failures.size} of {z.size} points checked on [-4, 4] disagree)"
+        )
+
+
 def _describe(candidate: Callable[..., Any]) -> str:
     module = getattr(candidate, "__module__", None)
     name = getattr(candidate, "__qualname__", None) or type(candidate).__name__
@@ -550,6 +574,9 @@ def _validated(
         raise TypeError(f"`edge_cases` must be True or False, got {edge_cases!r}")
     # Network.random validates sizes and the activation/cost names with clear messages.
     net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=0)
+    for role, act in (("hidden", net.hidden), ("output", net.output)):
+        if act.elementwise and (act.name not in ACTIVATIONS or ACTIVATIONS[act.name] is not act):
+            _check_h_prime(act, role)
     return {
         "sizes": net.sizes,
         "hidden": net.hidden.name,

@@ -312,3 +312,27 @@ def test_returned_deltas_of_the_wrong_shape_are_reported():
 
     report = check_backprop(wrong_shape, sizes=[3, 5, 2], edge_cases=False)
     assert "the candidate's deltas:" in str(report) and "Delta^0" in str(report)
+
+
+def test_a_custom_activation_with_a_wrong_derivative_is_refused():
+    def cube(z):
+        return z**3
+
+    with pytest.raises(ValueError) as info:
+        check_backprop(CORRECT, sizes=[3, 4, 2], hidden=(cube, lambda z: z**2))
+    assert "the hidden activation 'cube': h_prime is not the derivative of h" in str(info.value)
+
+
+def test_a_custom_activation_with_the_right_derivative_is_used():
+    def soft(z):
+        return z / (1 + z * z) ** 0.5
+
+    def soft_prime(z):
+        return (1 + z * z) ** -1.5
+
+    def mine(W, b, X, Y):
+        net = Network(W, b, hidden=(soft, soft_prime), output="identity")
+        return backprop(net, X, Y)
+
+    report = check_backprop(mine, sizes=[3, 4, 2], hidden=(soft, soft_prime), output="identity")
+    assert report.passed, str(report)

@@ -30,9 +30,14 @@ __all__ = [
 
 # Costs that take logarithms of the outputs accept only built-in output
 # activations whose range keeps the logarithms finite (custom ones are trusted).
+# Cross-entropies take the outputs as probabilities: binary cross-entropy
+# treats each output as its own Bernoulli (sigmoid), the categorical one reads
+# them as a distribution (softmax) or as independent probabilities (sigmoid).
+# softmax + binary cross-entropy (coupled outputs scored as independent) and
+# softplus outputs (not probabilities) are modelling errors, refused with a hint.
 _OUTPUTS_FOR_COST = {
-    "cross_entropy": ("sigmoid", "softmax"),
-    "categorical_cross_entropy": ("softmax", "sigmoid", "softplus"),
+    "cross_entropy": ("sigmoid",),
+    "categorical_cross_entropy": ("softmax", "sigmoid"),
 }
 
 
@@ -429,7 +434,11 @@ def _check_activations(hidden: Activation, output: Activation, cost: Cost, H: in
     if allowed and output.name in ACTIVATIONS and ACTIVATIONS[output.name] is output:
         if output.name not in allowed:
             raise ValueError(
-                f"cost {cost.name!r} takes log of the outputs, which output activation "
-                f"{output.name!r} does not keep positive{' and below 1' if cost.needs_upper == 1 else ''}; "
-                f"use output={allowed[0]!r} (allowed: {', '.join(allowed)})"
+                f"cost {cost.name!r} reads the outputs as probabilities, which output activation "
+                f"{output.name!r} does not give; use output={allowed[0]!r} (allowed: {', '.join(allowed)})"
+                + (
+                    "; for softmax outputs use cost='categorical_cross_entropy'"
+                    if output.name == "softmax"
+                    else ""
+                )
             )

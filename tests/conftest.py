@@ -28,7 +28,7 @@ CONFIGS = [
     ("tanh", "softmax", "categorical_cross_entropy"),
     ("relu", "softmax", "quadratic"),
     ("elu", "sigmoid", "categorical_cross_entropy"),
-    ("softplus", "softplus", "categorical_cross_entropy"),
+    ("sigmoid", "sigmoid", "categorical_cross_entropy"),
     ("tanh", "sigmoid", "cross_entropy"),
 ]
 

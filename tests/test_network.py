@@ -169,12 +169,22 @@ B = [np.zeros(4), np.zeros(2)]
         (
             dict(weights=W, biases=B, output="tanh", cost="cross_entropy"),
             ValueError,
-            "cost 'cross_entropy' takes log of the outputs, which output activation 'tanh' does not keep positive and below 1; use output='sigmoid'",
+            "cost 'cross_entropy' reads the outputs as probabilities, which output activation 'tanh' does not give; use output='sigmoid'",
         ),
         (
             dict(weights=W, biases=B, output="relu", cost="categorical_cross_entropy"),
             ValueError,
-            "use output='softmax' (allowed: softmax, sigmoid, softplus)",
+            "use output='softmax' (allowed: softmax, sigmoid)",
+        ),
+        (
+            dict(weights=W, biases=B, output="softmax", cost="cross_entropy"),
+            ValueError,
+            "for softmax outputs use cost='categorical_cross_entropy'",
+        ),
+        (
+            dict(weights=W, biases=B, output="softplus", cost="categorical_cross_entropy"),
+            ValueError,
+            "which output activation 'softplus' does not give; use output='softmax'",
         ),
     ],
 )

@@ -1,9 +1,9 @@
 """gradcheck: is your backprop right, and if not, which entry, which layer, and why?
 
-    from gradcheck import check_backprop, assert_backprop, BackpropReport
-    from gradcheck import numerical_gradient, check_gradient, taylor_test
-    from gradcheck import network_numerical_gradient
-    from gradcheck import GradientMismatch      # subclass of AssertionError
+from gradcheck import check_backprop, assert_backprop, BackpropReport
+from gradcheck import numerical_gradient, check_gradient, taylor_test
+from gradcheck import network_numerical_gradient
+from gradcheck import GradientMismatch      # subclass of AssertionError
 """
 
 from .equations import check_equations

@@ -79,7 +79,8 @@ def call_candidate(
 
 def _read(returned: Any, net: Network, layout: str) -> CandidateOutput:
     if returned is None:
-        return CandidateOutput(problems=["the candidate returned None; return (dW_list, db_list)"])
+        expected = "the flat gradient (a 1-D array)" if layout == "flat" else "(dW_list, db_list)"
+        return CandidateOutput(problems=[f"the candidate returned None; return {expected}"])
     if layout == "flat":
         return _read_flat(returned, net)
     parts = _split(returned)

@@ -20,6 +20,7 @@ import numpy as np
 
 from reference import backprop
 
+from .candidate import LAYOUTS
 from .equations import format_equation_table, run_equation_checks
 from .selfcheck import FORMS_RTOL, SelfCheckRow, run_selfcheck
 
@@ -73,29 +74,34 @@ def _selfcheck(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if failed or failed_equations else 0
 
 
+class _UsageError(Exception):
+    """Bad usage of the command line: `main` prints "error: ..." on stderr and exits with status 2."""
+
+
 def _load(spec: str):
-    """`module:function` or `path/to/file.py:function` -> the function."""
+    """`module:function` or `path/to/file.py:function` -> the function, or a `_UsageError`."""
     target, sep, name = spec.rpartition(":")
     if not sep or not target or not name:
-        raise SystemExit(
-            f"error: candidate {spec!r} must be module:function or path/to/file.py:function"
-        )
+        raise _UsageError(f"candidate {spec!r} must be module:function or path/to/file.py:function")
     if target.endswith(".py"):
         path = Path(target)
         if not path.is_file():
-            raise SystemExit(f"error: no file {target!r}")
-        module_spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
+            raise _UsageError(f"no file {target!r}")
+        try:
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        except Exception as exc:  # a SyntaxError, or whatever the file raises as it runs
+            raise _UsageError(f"cannot import {target!r}: {type(exc).__name__}: {exc}") from None
     else:
         try:
             module = importlib.import_module(target)
-        except ImportError as exc:
-            raise SystemExit(f"error: cannot import module {target!r}: {exc}") from None
+        except Exception as exc:  # ImportError, or whatever the module raises as it runs
+            raise _UsageError(f"cannot import module {target!r}: {exc}") from None
     try:
         return getattr(module, name)
     except AttributeError:
-        raise SystemExit(f"error: module {target!r} has no attribute {name!r}") from None
+        raise _UsageError(f"module {target!r} has no attribute {name!r}") from None
 
 
 def _sizes(text: str) -> list[int]:
@@ -136,10 +142,16 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _taylor(args: argparse.Namespace, out: TextIO) -> int:
-    from .oracle import trial_case
+    from .oracle import _check_candidate, trial_case
     from .taylor import taylor_test
 
     try:
+        if args.plot:
+            folder = Path(args.plot).parent
+            if not folder.is_dir():
+                raise _UsageError(
+                    f"--plot {args.plot!r}: the directory {str(folder)!r} does not exist"
+                )
         net, X, Y = trial_case(
             args.sizes,
             args.batch,
@@ -148,27 +160,29 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
             output=args.output,
             cost=args.cost,
         )
+        if args.candidate:
+            from .candidate import call_candidate
+
+            candidate = _load(args.candidate)
+            _check_candidate(candidate)
+            answer = call_candidate(candidate, net, X, Y, layout=args.layout)
+            if answer.problems:
+                print("error: " + "; ".join(answer.problems), file=sys.stderr)
+                return 1
+            gradient, source = answer.gradient.astype(np.float64), args.candidate
+        else:
+            gradient, source = backprop(net, X, Y).flat(), "reference.backprop"
+        blocks = [(name, block) for name, block, _ in net.layout.blocks]
+        result = taylor_test(
+            lambda theta: net.cost(X, Y, theta=theta),
+            gradient,
+            net.flat(),
+            blocks=blocks,
+            seed=args.seed,
+        )
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.candidate:
-        from .candidate import call_candidate
-
-        answer = call_candidate(_load(args.candidate), net, X, Y, layout=args.layout)
-        if answer.problems:
-            print("error: " + "; ".join(answer.problems), file=sys.stderr)
-            return 1
-        gradient, source = answer.gradient.astype(np.float64), args.candidate
-    else:
-        gradient, source = backprop(net, X, Y).flat(), "reference.backprop"
-    blocks = [(name, block) for name, block, _ in net.layout.blocks]
-    result = taylor_test(
-        lambda theta: net.cost(X, Y, theta=theta),
-        gradient,
-        net.flat(),
-        blocks=blocks,
-        seed=args.seed,
-    )
     print(
         f"Taylor test of {source} on {net!r}, d={args.batch}: the remainder "
         "|J(theta + e v) - J(theta) - e grad.v| must fall as e^2 (rate 2) for a right gradient,\n"
@@ -182,7 +196,10 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
         except ImportError:
             print("error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
             return 2
-        plot_taylor(result, args.plot, title=f"{source}: {net!r}")
+        try:
+            plot_taylor(result, args.plot, title=f"{source}: {net!r}")
+        except OSError as exc:
+            raise _UsageError(f"cannot write --plot {args.plot!r}: {exc}") from None
         print(f"\nwrote {args.plot}", file=out)
     return 0 if result.passed else 1
 
@@ -192,7 +209,7 @@ def _vectors(args: argparse.Namespace, out: TextIO) -> int:
 
     try:
         path = write_vectors(args.out, force=args.force, seed=args.seed)
-    except (FileExistsError, ValueError) as exc:
+    except (FileExistsError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {path} (format described in gradcheck/vectors.py)", file=out)
@@ -229,7 +246,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--output", default=None, help="output activation (default: same as hidden)")
     check.add_argument("--cost", default="quadratic", help="cost (default quadratic)")
     check.add_argument(
-        "--layout", default="article", help="article, torch or flat (default article)"
+        "--layout",
+        default="article",
+        choices=LAYOUTS,
+        help="article, torch or flat (default article)",
     )
     check.add_argument("--trials", type=int, default=3, help="random networks (default 3)")
     check.add_argument("--seed", type=int, default=0, help="seed (default 0)")
@@ -248,7 +268,10 @@ def _parser() -> argparse.ArgumentParser:
         "--candidate", default=None, help="module:function to test instead of the reference"
     )
     taylor.add_argument(
-        "--layout", default="article", help="the candidate's layout (default article)"
+        "--layout",
+        default="article",
+        choices=LAYOUTS,
+        help="the candidate's layout: article, torch or flat (default article)",
     )
     taylor.add_argument(
         "--sizes", type=_sizes, default=[4, 8, 3], help="layer sizes (default 4,8,3)"
@@ -282,4 +305,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the command line with `argv` (default: sys.argv[1:]); returns the exit status."""
     args = _parser().parse_args(argv)
-    return args.run(args, out or sys.stdout)
+    try:
+        return args.run(args, out or sys.stdout)
+    except (
+        _UsageError
+    ) as exc:  # a candidate that cannot be loaded, a --plot path that cannot be written
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -29,6 +29,7 @@ __all__ = [
     "compare",
     "rounding_scale",
     "rounding_tolerance",
+    "scaled_norm",
     "unit_roundoff",
     "SAFETY",
     "FD_SAFETY",
@@ -41,6 +42,15 @@ SAFETY = (
 FD_SAFETY = (
     10.0  # the finite difference's own estimate is honest on >99% of entries; 10x covers the rest
 )
+
+
+def scaled_norm(x: np.ndarray) -> float:
+    """||x||, computed as max|x| ||x / max|x||| so that entries past 1e154 do not overflow it."""
+    x = np.asarray(x, dtype=np.float64)
+    largest = float(np.abs(x).max(initial=0.0))
+    if largest == 0.0 or not np.isfinite(largest):
+        return largest
+    return largest * float(np.linalg.norm(x / largest))
 
 
 def unit_roundoff(dtype: np.dtype) -> float:
@@ -79,12 +89,17 @@ def rounding_scale(
     never below `(H + 2) |dJ/dtheta_j|` (an entry's own rounding, and a guard
     where squares of tiny numbers underflow).
     """
-    S = _propagate(net, X, Y, u, p=2) ** 0.5
-    tiny = S < UNDERFLOW_GUARD
-    if tiny.any():  # squares of numbers below 1e-154 underflow: the L1 bound (>= L2) does not
-        S = np.where(tiny, _propagate(net, X, Y, u, p=1), S)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        S = _propagate(net, X, Y, u, p=2) ** 0.5
+        # Squares of numbers below 1e-154 underflow and above 1e154 overflow (dJ/da = -y/a
+        # of a saturated output): there the L1 bound, never smaller than L2, takes over.
+        outside = ~((S >= UNDERFLOW_GUARD) & np.isfinite(S))
+        if outside.any():
+            S = np.where(outside, _propagate(net, X, Y, u, p=1), S)
     own = (net.H + 2) * np.abs(backprop(net, X, Y).flat())
-    return np.maximum(S, own)
+    # Where even the L1 bound overflows nothing can be said of rounding: inf, and the
+    # comparisons treat an infinite tolerance as no verdict for that entry, never a pass.
+    return np.where(np.isnan(S), np.inf, np.maximum(S, own))
 
 
 def _propagate(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int) -> np.ndarray:
@@ -201,17 +216,19 @@ class Comparison:
     @property
     def excess(self) -> np.ndarray:
         """|candidate - expected| / tolerance (inf where the tolerance is 0 and they differ)."""
-        diff = np.abs(self.candidate - self.expected)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            diff = np.abs(self.candidate - self.expected)
             ratio = np.where(diff == 0, 0.0, diff / self.tolerance)
-        ratio[~np.isfinite(self.candidate)] = np.inf
+        # NaN anywhere (a non-finite value, or an inf tolerance against an inf difference)
+        # is a failure, never a pass; an infinite tolerance of a finite difference gives 0.
+        ratio = np.where(np.isnan(ratio) | ~np.isfinite(self.candidate), np.inf, ratio)
         return np.where(self.checked, ratio, 0.0)
 
     @property
     def failing(self) -> np.ndarray:
         """Indices of failing entries, worst first."""
         excess = self.excess
-        bad = np.flatnonzero(excess > 1.0)
+        bad = np.flatnonzero(~(excess <= 1.0))
         return bad[np.argsort(-excess[bad], kind="stable")]
 
     @property

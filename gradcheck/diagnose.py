@@ -25,6 +25,7 @@ import numpy as np
 from reference import Gradients, Network, backprop
 
 from .bugs import BUGS, BUGS_BY_NAME, Bug
+from .compare import scaled_norm
 
 __all__ = ["DEFAULT_RTOL", "SCALED", "Diagnosis", "diagnose", "diagnose_shapes"]
 
@@ -250,7 +251,7 @@ def _match_bug(
         t = _fit(_minus(C, B), slope)
         B = [b + t * s for b, s in zip(B, slope, strict=True)]
     residual = _distance(C, B)
-    if residual > rtol:
+    if not residual <= rtol:  # NaN (an overflow) is no match either
         return None
     return Diagnosis(bug, residual, _layers_differing(B, R, rtol), constant=t, batch_size=d)
 
@@ -377,8 +378,11 @@ def _shapes(blocks: Blocks) -> list[tuple[int, ...]]:
 
 def _relative(C_block: np.ndarray, B_block: np.ndarray) -> float:
     """||C - B|| / max(||C||, ||B||) for one block; 0 when both are zero."""
-    scale = max(np.linalg.norm(C_block), np.linalg.norm(B_block))
-    return float(np.linalg.norm(C_block - B_block) / scale) if scale > 0 else 0.0
+    scale = max(scaled_norm(C_block), scaled_norm(B_block))
+    if scale == 0:
+        return 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # past 1e308 the difference is inf: no match
+        return float(scaled_norm(C_block - B_block) / scale)
 
 
 def _distance(C: Blocks, B: Blocks) -> float:
@@ -394,8 +398,14 @@ def _minus(C: Blocks, B: Blocks) -> Blocks:
 
 def _fit(C: Blocks, B: Blocks) -> float:
     """The `c` that minimises ||C - c B|| over all blocks (0 when B is zero)."""
-    BB = sum(float(np.vdot(b, b)) for b in B)
-    return sum(float(np.vdot(c, b)) for c, b in zip(C, B, strict=True)) / BB if BB > 0 else 0.0
+    sC = max((float(np.abs(c).max(initial=0.0)) for c in C), default=0.0)
+    sB = max((float(np.abs(b).max(initial=0.0)) for b in B), default=0.0)
+    if sB == 0 or sC == 0 or not np.isfinite(sC * 0 + sB):
+        return 0.0
+    # <C, B> / <B, B> on C / sC and B / sB: no overflow for entries past 1e154
+    BB = sum(float(np.vdot(b / sB, b / sB)) for b in B)
+    CB = sum(float(np.vdot(c / sC, b / sB)) for c, b in zip(C, B, strict=True))
+    return sC / sB * CB / BB
 
 
 def _block_ratio(C_block: np.ndarray, B_block: np.ndarray, rtol: float) -> float | None:
@@ -587,6 +597,12 @@ def _checked_diagnose(
         )
     else:
         R = _checked_gradients(reference, "reference")
+        for k, block in enumerate(R):
+            if not np.isfinite(block).all():
+                raise ValueError(
+                    f"`reference` must be finite; its {_block_name(k)} has NaN or Inf entries: "
+                    "pass reference=backprop(net, X, Y) or leave it out"
+                )
         want = _shapes(_blocks(Gradients(net.weights, net.biases)))
         if _shapes(R) != want:
             raise ValueError(
@@ -612,11 +628,16 @@ def _checked_gradients(g: Gradients, argument: str) -> Blocks:
     blocks = []
     for L in range(len(g.weights)):
         for kind, value in (("weights", g.weights[L]), ("biases", g.biases[L])):
-            array = np.asarray(value)
+            label = f"`{argument}.{kind}[{L}]` (dJ/d{kind[0].replace('w', 'W')}^{L})"
+            try:
+                array = np.asarray(value)
+            except (ValueError, TypeError) as exc:  # ragged nested lists
+                raise TypeError(
+                    f"{label} must be a numeric array; numpy could not convert it: {exc}"
+                ) from None
             if array.dtype.kind not in "biuf":
                 raise TypeError(
-                    f"`{argument}.{kind}[{L}]` (dJ/d{kind[0].replace('w', 'W')}^{L}) must be "
-                    f"a real numeric array, got dtype {array.dtype}"
+                    f"{label} must be a real numeric array, got dtype {array.dtype}"
                     + ("; pass its real part" if array.dtype.kind == "c" else "")
                 )
             blocks.append(array.astype(np.float64))

@@ -33,7 +33,7 @@ import numpy as np
 from reference import Activation, Gradients, Network
 from reference.network import ForwardPass, example_costs, forward_pass
 
-from .finite_diff import EPS, METHODS, ROUNDING_ULPS
+from .finite_diff import EPS, METHODS, ROUNDING_ULPS, _check_int
 from .network_fd import (
     DEFAULT_MEMORY_LIMIT,
     crossings,
@@ -1161,8 +1161,8 @@ def format_equation_table(
     >>> table.splitlines()[-1]
     '1 of 1 configurations confirm every equation'
     """
-    if not reports:
-        raise ValueError("`reports` is empty; give at least one (label, EquationReport) pair")
+    reports = _checked_reports(reports)
+    width = _check_int(width, "width", low=1)
     keys: list[tuple[str, int]] = []
     labels: dict[tuple[str, int], str] = {}
     softmax = False
@@ -1256,10 +1256,13 @@ def run_equation_checks(
     >>> [(label, report.passed) for label, report in reports]
     [('tanh/tanh/quadratic', True)]
     """
+    d = _check_int(d, "d", low=1)
+    seed = _check_int(seed, "seed", low=0)
     if configurations is None:
         from .selfcheck import CONFIGURATIONS
 
         configurations = CONFIGURATIONS
+    configurations = _checked_configurations(configurations)
     out = []
     for k, (hidden, output, cost) in enumerate(configurations):
         rng = np.random.default_rng([seed, k])
@@ -1398,6 +1401,43 @@ def _checked_gradients(
             checked[k].append(array)
             eps = max(eps, e)
     return checked, eps
+
+
+def _checked_reports(reports: Any) -> list[tuple[str, EquationReport]]:
+    if isinstance(reports, (str, bytes)) or not isinstance(reports, Sequence):
+        raise TypeError(
+            "`reports` must be a list of (label, EquationReport) pairs, "
+            f"got {type(reports).__name__}"
+        )
+    if not reports:
+        raise ValueError("`reports` is empty; give at least one (label, EquationReport) pair")
+    for k, item in enumerate(reports):
+        if not (
+            isinstance(item, (tuple, list))
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], EquationReport)
+        ):
+            raise TypeError(
+                "each of `reports` must be a (label, EquationReport) pair as run_equation_checks "
+                f"gives; entry {k} is {item!r:.80}"
+            )
+    return [(label, report) for label, report in reports]
+
+
+def _checked_configurations(configurations: Any) -> list[tuple[Any, Any, Any]]:
+    if isinstance(configurations, (str, bytes)) or not isinstance(configurations, Sequence):
+        raise TypeError(
+            "`configurations` must be a list of (hidden, output, cost) triples, "
+            f"got {type(configurations).__name__}"
+        )
+    for k, item in enumerate(configurations):
+        if not (isinstance(item, (tuple, list)) and len(item) == 3):
+            raise TypeError(
+                "each of `configurations` must be a (hidden, output, cost) triple such as "
+                f"('tanh', None, 'quadratic'); entry {k} is {item!r:.80}"
+            )
+    return [tuple(item) for item in configurations]
 
 
 def _checked_layer_ok(layer_ok: Any) -> list[bool]:

@@ -73,6 +73,7 @@ RICHARDSON_MAX_LEVELS = 24  # halvings per entry at most: down to 1e-7 of the fi
 RICHARDSON_GROWTH = 4.0  # stop once the estimate is this far above the best: past the optimum
 RICHARDSON_GAIN = 1e-2  # a window is asymptotic if it shrinks its differences' spread 100-fold
 CROSS_CHECK_MARGIN = 4.0  # a centred difference may be off by a few times its rounding bound
+COMPLEX_STEP_TRUNCATION = 1e-8  # relative steps above this may carry truncation: estimate it
 COMPLEX_STEP = 1e-20  # far below eps: the truncation h^2 |f'''| / 6 vanishes, nothing cancels
 COMPLEX_ULPS = 32.0  # its error in ulps of the entry: Re-part roundings reach Im (seen: 20)
 ROUNDING_ULPS = 4.0  # least error of one value of f, in units of eps |f|
@@ -490,6 +491,11 @@ def _complex_step(evaluate, theta, step):
     values, h = evaluate.along(np.arange(theta.size), step, imaginary=True)
     gradient = values.imag / h
     error = COMPLEX_ULPS * EPS * np.abs(gradient) + EPS * np.max(np.abs(gradient))
+    large = np.flatnonzero(h > COMPLEX_STEP_TRUNCATION * _scale(theta))
+    if large.size:  # a step the caller chose large: the truncation (h^2/6) f''' is not nil
+        half, _ = evaluate.along(large, h[large] / 2, imaginary=True)
+        # D(h) - D(h/2) = (3/4) c h^2, so D(h) is off by about 4/3 of it
+        error[large] += 4.0 / 3.0 * np.abs(gradient[large] - half.imag / (h[large] / 2))
     return gradient, error, h
 
 
@@ -578,7 +584,13 @@ def _extrapolate(D: np.ndarray, h: np.ndarray, noise: np.ndarray):
 def _tolerance(grad, numerical, eps_candidate, rtol, safety):
     """safety x error estimate + rtol |numerical| + 8 ulps of |grad_j| + ||grad||."""
     size = np.where(np.isfinite(grad), np.abs(grad), 0.0)  # a NaN candidate fails regardless
-    floor = CANDIDATE_ULPS * eps_candidate * (size + np.linalg.norm(size))
+    largest = size.max(initial=0.0)
+    norm = (
+        largest * np.linalg.norm(size / largest) if largest > 0 else 0.0
+    )  # no overflow past 1e154
+    floor = (
+        CANDIDATE_ULPS * eps_candidate * size + CANDIDATE_ULPS * eps_candidate * norm
+    )  # no overflow
     return safety * numerical.error + rtol * np.abs(numerical.gradient) + floor
 
 
@@ -744,12 +756,17 @@ def _as_grad(grad: Any, n: int) -> np.ndarray:
 def _as_step(step: Any, n: int) -> np.ndarray | None:
     if step is None:
         return None
+    expected = f"`step` must be a positive number or an array of them, got {step!r}"
     try:
-        array = np.array(step, dtype=np.float64)
+        array = np.array(step)  # a copy; cast to float64 once known to be real
     except (TypeError, ValueError):
-        raise TypeError(
-            f"`step` must be a positive number or an array of them, got {step!r}"
-        ) from None
+        raise TypeError(expected) from None
+    if array.dtype.kind == "c":  # casting would drop the imaginary part (ComplexWarning)
+        raise TypeError(f"`step` must be real, got complex dtype {array.dtype}")
+    try:
+        array = array.astype(np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(expected) from None
     if array.ndim == 0:
         array = np.full(n, array[()])
     if array.shape != (n,):
@@ -778,6 +795,16 @@ def _check_callable(f: Any, name: str) -> None:
 def _check_flag(value: Any, name: str) -> None:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be True or False, got {value!r}")
+
+
+def _check_int(value: Any, name: str, *, low: int) -> int:
+    """`value` as a Python int of at least `low` (0 or 1; numpy integers too, not bools), or a clear error."""
+    expected = f"`{name}` must be a {'positive' if low == 1 else 'non-negative'} integer"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{expected}, got {value!r}")
+    if value < low:
+        raise ValueError(f"{expected}, got {value}")
+    return int(value)  # a Python int: numpy integers overflow in arithmetic on large seeds
 
 
 def _validate_numerical_gradient(f, theta, method, step, vectorized, max_batch, f0):

@@ -36,7 +36,15 @@ import numpy as np
 from reference import Gradients, Network
 from reference.network import ForwardPass, example_costs, forward_pass
 
-from .finite_diff import EPS, METHODS, RICHARDSON_STEP, ROUNDING_ULPS, differentiate, power_of_two
+from .finite_diff import (
+    EPS,
+    METHODS,
+    RICHARDSON_STEP,
+    ROUNDING_ULPS,
+    _check_flag,
+    differentiate,
+    power_of_two,
+)
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
@@ -132,7 +140,7 @@ def network_numerical_gradient(
     >>> bool(np.allclose(fd.flat(), backprop(net, X, Y).flat(), rtol=1e-9, atol=1e-12))
     True
     """
-    X, Y = _validate(net, X, Y, method, memory_limit)
+    X, Y = _validate(net, X, Y, method, memory_limit, structured)
     evaluate = _CostEvaluator(net, X, Y, memory_limit=memory_limit, structured=structured)
     theta = evaluate.theta
     f0 = evaluate.at_theta()
@@ -389,7 +397,7 @@ def _mask_gradients(mask: np.ndarray, net: Network) -> Gradients:
 
 
 def _validate(
-    net: Any, X: Any, Y: Any, method: Any, memory_limit: Any
+    net: Any, X: Any, Y: Any, method: Any, memory_limit: Any, structured: Any = True
 ) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(net, Network):
         raise TypeError(f"`net` must be a reference.Network, got {type(net).__name__}")
@@ -399,4 +407,5 @@ def _validate(
         raise TypeError(f"`memory_limit` must be an integer number of bytes, got {memory_limit!r}")
     if memory_limit <= 0:
         raise ValueError(f"`memory_limit` must be positive, got {memory_limit}")
+    _check_flag(structured, "structured")
     return net.check_data(X, Y)

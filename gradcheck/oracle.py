@@ -23,8 +23,8 @@ import numpy as np
 from reference import ACTIVATIONS, Gradients, Network, backprop, backprop_examples, backprop_loops
 
 from .candidate import LAYOUTS, CandidateOutput, call_candidate
-from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance
-from .finite_diff import compare_gradient, numerical_gradient
+from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance, scaled_norm
+from .finite_diff import _check_int, compare_gradient, numerical_gradient
 from .network_fd import network_numerical_gradient
 from .report import BackpropReport, BlockSummary, EntryReport, GradientMismatch, TrialReport
 
@@ -74,6 +74,8 @@ def trial_case(
     >>> X.shape, Y.shape
     ((8, 4), (8, 3))
     """
+    d = _check_int(d, "d", low=1)
+    seed = _check_int(seed, "seed", low=0)
     rng = np.random.default_rng(seed)
     net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
     X = rng.normal(size=(d, net.sizes[0]))
@@ -145,11 +147,23 @@ def check_backprop(
     True
     """
     options = _validated(
-        candidate, sizes, hidden, output, cost, layout, trials, seed, batch_size, edge_cases
+        candidate,
+        sizes,
+        hidden,
+        output,
+        cost,
+        layout,
+        trials,
+        seed,
+        batch_size,
+        edge_cases,
+        progress,
     )
     reports = []
     reference_problems: list[str] = []
-    plan = _trials(options["sizes"], trials, seed, batch_size, edge_cases)
+    plan = _trials(
+        options["sizes"], options["trials"], options["seed"], options["batch_size"], edge_cases
+    )
     for trial in plan:
         if progress is not None:
             progress(
@@ -190,6 +204,7 @@ def check_backprop_at(
     >>> check_backprop_at(mine, net, np.ones((5, 3)), np.zeros((5, 2))).passed
     True
     """
+    _check_candidate(candidate)
     if not isinstance(net, Network):
         raise TypeError(f"`net` must be a reference.Network, got {type(net).__name__}")
     if layout not in LAYOUTS:
@@ -266,6 +281,8 @@ def _trials(
             plan.append(("no hidden layer", (sizes[0], sizes[-1]), d))
         plan.append(("batch of 1", sizes, 1))
     # Readable, reproducible trial seeds: seed 7 gives networks 7000, 7001, ...
+    # Python ints: a numpy integer seed would overflow (or wrap) for seeds above ~9e15.
+    seed, d = int(seed), int(d)
     return [_Trial(k, kind, s, dk, TRIAL_SEEDS * seed + k) for k, (kind, s, dk) in enumerate(plan)]
 
 
@@ -398,13 +415,14 @@ def _blocks(c: Comparison, layout) -> list[BlockSummary]:
         e = excess[block]
         worst = int(np.argmax(e))
         ref = c.expected[block]
-        diff = np.linalg.norm(c.candidate[block] - ref)
-        norm = np.linalg.norm(ref)
+        with np.errstate(over="ignore", invalid="ignore"):
+            diff = scaled_norm(c.candidate[block] - ref)
+        norm = scaled_norm(ref)
         out.append(
             BlockSummary(
                 name=name,
                 entries=int(e.size),
-                failing=int((e > 1.0).sum()),
+                failing=int((~(e <= 1.0)).sum()),
                 worst_excess=float(e.max()),
                 worst_entry=layout.name(block.start + worst),
                 relative_error=float(diff / norm if norm > 0 else diff),
@@ -542,6 +560,14 @@ def _describe(candidate: Callable[..., Any]) -> str:
     return f"{module}.{name}" if module and module != "__main__" else name
 
 
+def _check_candidate(candidate: Any) -> None:
+    if not callable(candidate):
+        raise TypeError(
+            f"`candidate` must be callable as candidate(weights, biases, X, Y), got "
+            f"{type(candidate).__name__}"
+        )
+
+
 def _validated(
     candidate: Any,
     sizes: Any,
@@ -553,11 +579,12 @@ def _validated(
     seed: Any,
     batch_size: Any,
     edge_cases: Any,
+    progress: Any = None,
 ) -> dict[str, Any]:
-    if not callable(candidate):
+    _check_candidate(candidate)
+    if progress is not None and not callable(progress):
         raise TypeError(
-            f"`candidate` must be callable as candidate(weights, biases, X, Y), got "
-            f"{type(candidate).__name__}"
+            f"`progress` must be None or a callable taking a line of text, got {type(progress).__name__}"
         )
     if layout not in LAYOUTS:
         raise ValueError(f"unknown `layout` {layout!r}; known layouts: {', '.join(LAYOUTS)}")
@@ -566,10 +593,7 @@ def _validated(
             raise TypeError(f"`{name}` must be an integer, got {value!r}")
         if value < low:
             raise ValueError(f"`{name}` must be at least {low}, got {value}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"`seed` must be a non-negative integer, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"`seed` must be a non-negative integer, got {seed}")
+    seed = _check_int(seed, "seed", low=0)  # a Python int: 1000 * seed + k must not overflow
     if not isinstance(edge_cases, bool):
         raise TypeError(f"`edge_cases` must be True or False, got {edge_cases!r}")
     # Network.random validates sizes and the activation/cost names with clear messages.

@@ -187,9 +187,11 @@ def taylor_test(
         fits = [_fit_rate(eps_values, R, F) for R, F in zip(remainders, floor, strict=True)]
     rates = np.array([rate for rate, _ in fits])
     used = np.array([mask for _, mask in fits]).reshape(remainders.shape)
-    verdicts = [_verdict(rate) for rate in rates]
+    # f not finite anywhere along a direction (only at theta) proves nothing: no pass
+    undefined = ~np.isfinite(remainders).any(axis=1)
+    verdicts = [VERDICT_UNDEFINED if u else _verdict(rate) for rate, u in zip(rates, undefined)]
     return TaylorResult(
-        passed=all(v != VERDICT_FAILED for v in verdicts),
+        passed=all(v not in (VERDICT_FAILED, VERDICT_UNDEFINED) for v in verdicts),
         rates=rates,
         epsilons=eps_values,
         remainders=remainders,
@@ -246,6 +248,7 @@ def _trim_noise(e: np.ndarray, R: np.ndarray, usable: np.ndarray) -> np.ndarray:
 VERDICT_PASSED = "second order"
 VERDICT_EXACT = "exact to rounding"
 VERDICT_FAILED = "FIRST ORDER: gradient wrong along this direction"
+VERDICT_UNDEFINED = "f NOT FINITE along this direction: nothing verified"
 
 
 def _verdict(rate: float) -> str:
@@ -256,7 +259,9 @@ def _verdict(rate: float) -> str:
 
 def _directions(theta, V, names, n_random, blocks, rng):
     """All directions, (k, n), and their names: random, then blocks, then explicit."""
-    typical = _typical(theta)
+    # At least unit scale, as finite differences take max(|theta_j|, 1): directions as
+    # tiny as a theta of 1e-20 would move f by less than its rounding.
+    typical = max(_typical(theta), 1.0)
     relative = np.where(theta != 0, np.abs(theta), typical)
     rows, labels = [], []
     for i in range(n_random):
@@ -312,18 +317,27 @@ def _validate_taylor_test(f, grad, theta, directions, n_random, blocks, epsilons
     _check_flag(vectorized, "vectorized")
     if not isinstance(seed, (int, np.integer, np.random.Generator)) or isinstance(seed, bool):
         raise TypeError(f"`seed` must be an integer or a numpy Generator, got {seed!r}")
+    if not isinstance(seed, np.random.Generator) and seed < 0:
+        raise ValueError(f"`seed` must be a non-negative integer or a numpy Generator, got {seed}")
     return grad, theta, V, names, _as_epsilons(epsilons), seed
 
 
 def _as_directions(directions: Any, n: int) -> tuple[np.ndarray, list[str]]:
     if directions is None:
         return np.empty((0, n)), []
+    expected = (
+        f"`directions` must be an array of real numbers, shape (k, {n}), got {directions!r:.60}"
+    )
     try:
-        V = np.array(directions, dtype=np.float64)
+        V = np.array(directions)  # a copy; cast to float64 once known to be real
     except (TypeError, ValueError):
-        raise TypeError(
-            f"`directions` must be an array of real numbers, shape (k, {n}), got {directions!r:.60}"
-        ) from None
+        raise TypeError(expected) from None
+    if V.dtype.kind == "c":  # casting would drop the imaginary part (ComplexWarning)
+        raise TypeError(f"`directions` must be real, got complex dtype {V.dtype}")
+    try:
+        V = V.astype(np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(expected) from None
     if V.ndim == 1:
         V = V[None, :]
     if V.ndim != 2 or V.shape[1] != n:
@@ -357,9 +371,13 @@ def _check_blocks(blocks: Any, n: int) -> None:
             )
         try:
             size = np.arange(n)[index].size
-        except IndexError as exc:
+        except (
+            IndexError,
+            ValueError,
+            TypeError,
+        ) as exc:  # out of range, a zero step, a float index
             raise ValueError(
-                f"block {name!r} does not fit `theta` of shape ({n},): {exc}"
+                f"`blocks`: block {name!r} does not fit `theta` of shape ({n},): {exc}"
             ) from None
         if size == 0:
             raise ValueError(

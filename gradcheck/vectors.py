@@ -29,6 +29,7 @@ entry by entry, with the tolerance of the dtype it computes in.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ import numpy as np
 from reference import Network, backprop
 
 from .compare import rounding_tolerance
+from .finite_diff import _check_flag, _check_int
 from .oracle import trial_case
 
 __all__ = ["FORMAT", "CASES", "write_vectors", "read_vectors"]
@@ -117,16 +119,31 @@ def _case(
 def write_vectors(out: str | Path, *, force: bool = False, seed: int = 0) -> Path:
     """Write the golden vectors into directory `out`; refuses a non-empty `out` unless `force`.
 
-    Returns the path of ``vectors.json``. Nothing is written outside `out`.
+    Returns the path of ``vectors.json``. Nothing is written outside `out`,
+    and nothing at all if an argument is refused.
     """
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(
+            f"`out` must be a directory path (str or PathLike), got {type(out).__name__}"
+        )
+    _check_flag(force, "force")  # a truthy non-bool such as "no" must never overwrite
+    seed = _check_int(seed, "seed", low=0)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"`out` {str(out)!r} exists and is not a directory")
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ValueError(
+            f"`out` {str(out)!r} cannot be created: {str(blocker)!r} is a file, not a directory"
+        )
     if out.exists() and any(out.iterdir()) and not force:
         raise FileExistsError(
             f"`out` {str(out)!r} is not empty; pass --force (force=True) to overwrite the vectors in it"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # permissions, a read-only file system...
+        raise ValueError(f"`out` {str(out)!r} cannot be created: {exc.strerror or exc}") from None
     cases = []
     for k, (hidden, output, cost, sizes, d) in enumerate(CASES):
         name, case, arrays = _case(hidden, output, cost, sizes, d, seed * 1000 + k)
@@ -140,25 +157,45 @@ def write_vectors(out: str | Path, *, force: bool = False, seed: int = 0) -> Pat
 
 def read_vectors(path: str | Path) -> list[dict[str, Any]]:
     """The cases of a ``vectors.json``, arrays as numpy float64 (rebuilt from the JSON numbers)."""
-    document = json.loads(Path(path).read_text())
+    try:
+        document = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{str(path)!r} is not a {FORMAT} file: invalid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise ValueError(
+            f"{str(path)!r} is not a {FORMAT} file: the document is a JSON "
+            f"{type(document).__name__}, not an object"
+        )
     if document.get("format") != FORMAT:
         raise ValueError(
             f"{str(path)!r} is not a {FORMAT} file (format {document.get('format')!r})"
         )
+    if not isinstance(document.get("cases"), list):
+        raise ValueError(f'{str(path)!r} is malformed: it has no list of "cases"')
 
     def arr(a: dict) -> np.ndarray:
         return np.array(a["data"], dtype=np.float64).reshape(a["shape"])
 
     cases = []
-    for case in document["cases"]:
-        c = dict(case)
-        for key in ("W", "b", "dJ_dW", "dJ_db"):
-            c[key] = [arr(a) for a in case[key]]
-        c["X"], c["Y"] = arr(case["X"]), arr(case["Y"])
-        c["tolerance"] = {
-            dtype: {k: [arr(a) for a in v] for k, v in t.items()}
-            for dtype, t in case["tolerance"].items()
-        }
+    for index, case in enumerate(document["cases"]):
+        try:
+            c = dict(case)
+            for key in ("W", "b", "dJ_dW", "dJ_db"):
+                c[key] = [arr(a) for a in case[key]]
+            c["X"], c["Y"] = arr(case["X"]), arr(case["Y"])
+            c["tolerance"] = {
+                dtype: {k: [arr(a) for a in v] for k, v in t.items()}
+                for dtype, t in case["tolerance"].items()
+            }
+        except KeyError as exc:
+            raise ValueError(
+                f"{str(path)!r} is malformed: case {index} has no {exc.args[0]!r} entry"
+            ) from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(
+                f"{str(path)!r} is malformed: case {index} could not be read "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
         cases.append(c)
     return cases
 

@@ -14,12 +14,21 @@ import numpy as np
 __all__ = ["real_array", "data_arrays"]
 
 
-def real_array(value: Any, *, name: str, ndim: int, copy: bool = True) -> np.ndarray:
+def real_array(
+    value: Any,
+    *,
+    name: str,
+    ndim: int,
+    copy: bool = True,
+    allow_complex: bool = False,
+    finite: bool = True,
+) -> np.ndarray:
     """`value` as a finite float64 array with `ndim` dimensions, or a clear error.
 
     Integers and booleans are converted; strings, objects and complex numbers
     are refused with a `TypeError`, NaN/Inf and wrong dimensions with a
-    `ValueError`.
+    `ValueError`.  With `allow_complex`, a complex array is kept as complex128
+    (the complex step); with ``finite=False``, NaN/Inf entries are let through.
     """
     if isinstance(value, (str, bytes)):
         raise TypeError(f"`{name}` must be a numeric array, got a string {value!r:.40}")
@@ -30,19 +39,20 @@ def real_array(value: Any, *, name: str, ndim: int, copy: bool = True) -> np.nda
             f"`{name}` must be a numeric array; numpy could not convert it: {exc}"
         ) from None
     kind = array.dtype.kind
-    if kind == "c":
+    if kind == "c" and not allow_complex:
         raise TypeError(
             f"`{name}` must be real, got complex dtype {array.dtype}; "
             "pass its real part if the imaginary part is zero"
         )
-    if kind not in "biuf":
+    if kind not in "biufc":
         raise TypeError(f"`{name}` must be a numeric array, got dtype {array.dtype}")
     if array.ndim != ndim:
         raise ValueError(
             f"`{name}` must be a {ndim}-D array, got {array.ndim}-D with shape {array.shape}"
         )
-    array = np.array(array, dtype=np.float64, copy=copy or None, order="C")
-    if not np.isfinite(array).all():
+    dtype = np.complex128 if kind == "c" else np.float64
+    array = np.array(array, dtype=dtype, copy=copy or None, order="C")
+    if finite and not np.isfinite(array).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
         where = bad[0] if len(bad) == 1 else bad
         raise ValueError(

@@ -129,7 +129,8 @@ class Gradients:
     def from_flat(cls, theta: np.ndarray, sizes: Sequence[int]) -> Gradients:
         """The gradient whose flat vector is `theta` (copies, so `theta` is not aliased)."""
         layout = ParameterLayout(tuple(sizes))
-        theta = np.array(theta, dtype=np.float64)
+        # NaN/Inf are let through: a numerical gradient marks unverifiable entries with them.
+        theta = real_array(theta, name="theta", ndim=1, finite=False)
         if theta.shape != (layout.size,):
             raise ValueError(
                 f"`theta` must have shape ({layout.size},) for sizes {list(sizes)}, got {theta.shape}"
@@ -302,6 +303,7 @@ class Network:
         (4, 8, 3)
         """
         sizes = _checked_sizes(sizes)
+        _check_seed_and_scale(seed, scale)
         rng = np.random.default_rng(seed)
         weights = [rng.normal(0.0, scale / np.sqrt(M), (M, N)) for M, N in zip(sizes, sizes[1:])]
         biases = [rng.normal(0.0, 0.1, N) for N in sizes[1:]]
@@ -356,7 +358,7 @@ class Network:
         if theta is None:
             weights, biases = self.weights, self.biases
         else:
-            theta = np.asarray(theta)
+            theta = real_array(theta, name="theta", ndim=1, copy=False, allow_complex=True)
             if theta.shape != (self.layout.size,):
                 raise ValueError(
                     f"`theta` must have shape ({self.layout.size},), got {theta.shape}"
@@ -387,6 +389,19 @@ def _checked_sizes(sizes: Any) -> tuple[int, ...]:
             )
         out.append(int(n))
     return tuple(out)
+
+
+def _check_seed_and_scale(seed: Any, scale: Any) -> None:
+    if seed is not None and not isinstance(seed, np.random.Generator):
+        expected = "`seed` must be None, a non-negative integer or a numpy Generator"
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"{expected}, got {seed!r}")
+        if seed < 0:
+            raise ValueError(f"{expected}, got {seed}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`scale` must be a positive finite number, got {scale!r}")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"`scale` must be a positive finite number, got {scale!r}")
 
 
 def _checked_parameters(weights: Any, biases: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:

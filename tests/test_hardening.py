@@ -572,7 +572,7 @@ def candidate_file(tmp_path):
     "extra, message",
     [
         (["--trials", "0"], "`trials` must be at least 1, got 0"),
-        (["--layout", "keras"], "unknown `layout` 'keras'"),
+        (["--layout", "keras"], "argument --layout: invalid choice: 'keras'"),
         (["--seed", "-1"], "`seed` must be a non-negative integer, got -1"),
         (["--sizes", "3"], "`sizes` must list at least the input and output widths"),
         (["--sizes", "3,0,2"], "`sizes[1]` must be a positive width, got 0"),
@@ -612,15 +612,11 @@ def test_cli_taylor_and_vectors_bad_options_exit_2(tmp_path, capsys):
     assert afile.read_text() == "precious"
 
 
-@pytest.mark.xfail(strict=True, reason="cli._load raises SystemExit('error: ...'): exit status 1, "
-                   "the same as a failing candidate, not the documented 2 for bad usage")
 @pytest.mark.parametrize("spec", ["no_such_module_xyz:f", "missing_file.py:f"])
 def test_cli_check_an_unloadable_candidate_exits_2(spec):
     assert run_cli(["check", spec])[0] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="cli._load executes the candidate's file without catching its "
-                   "errors: a SyntaxError or an exception at import escapes as a traceback")
 @pytest.mark.parametrize("source", ["def good(:\n", "raise RuntimeError('at import')\n"])
 def test_cli_check_a_candidate_file_that_fails_to_import_exits_2(tmp_path, source):
     path = tmp_path / "broken.py"
@@ -628,35 +624,25 @@ def test_cli_check_a_candidate_file_that_fails_to_import_exits_2(tmp_path, sourc
     assert run_cli(["check", f"{path}:good"])[0] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="cli._taylor: --batch 0 passes trial_case and then backprop "
-                   "raises ValueError outside the try: a traceback, not exit 2")
 def test_cli_taylor_batch_zero_exits_2():
     assert run_cli(["taylor", "--sizes", "3,2", "--batch", "0"])[0] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="cli._taylor never validates --layout: an unknown layout is "
-                   "silently treated as 'article'")
 def test_cli_taylor_unknown_layout_exits_2(candidate_file):
     argv = ["taylor", "--sizes", "3,2", "--candidate", f"{candidate_file}:good", "--layout", "keras"]
     assert run_cli(argv)[0] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="cli._taylor: --plot into a missing directory raises "
-                   "FileNotFoundError from savefig, uncaught: a traceback, not exit 2")
 def test_cli_taylor_plot_into_a_missing_directory_exits_2(tmp_path):
     pytest.importorskip("matplotlib")
     assert run_cli(["taylor", "--sizes", "3,2", "--plot", str(tmp_path / "missing" / "t.png")])[0] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="write_vectors/cli._vectors: --out under a regular file raises "
-                   "NotADirectoryError from mkdir, uncaught (only FileExistsError/ValueError are)")
 def test_cli_vectors_out_under_a_file_exits_2(tmp_path):
     (tmp_path / "afile").write_text("x")
     assert run_cli(["vectors", "--out", str(tmp_path / "afile" / "v")])[0] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="write_vectors creates `out` before validating `seed`: --seed -1 "
-                   "leaves an empty directory and numpy's 'expected non-negative integer'")
 def test_cli_vectors_negative_seed_is_refused_before_writing(tmp_path, capsys):
     out = tmp_path / "v"
     assert run_cli(["vectors", "--out", str(out), "--seed", "-1"])[0] == 2
@@ -667,15 +653,11 @@ def test_cli_vectors_negative_seed_is_refused_before_writing(tmp_path, capsys):
 # ---- defects: missing validation (each xfail pins one)
 
 
-@pytest.mark.xfail(strict=True, reason="check_backprop_at does not check callable(candidate): a non-callable "
-                   "is reported as 'the candidate raised TypeError' where check_backprop raises TypeError")
 def test_check_backprop_at_refuses_a_non_callable_candidate():
     with pytest.raises(TypeError, match="`candidate` must be callable"):
         check_backprop_at(3, NET, X0, Y0)
 
 
-@pytest.mark.xfail(strict=True, reason="oracle._trials computes 1000 * seed + k with the caller's numpy "
-                   "integer: np.int64 seeds above 9.2e15 overflow (RuntimeWarning, or a wrapped seed)")
 def test_check_backprop_numpy_integer_seed_behaves_like_int():
     big = 10**17
     a = check_backprop(CORRECT, sizes=[3, 2], hidden="tanh", seed=np.int64(big), trials=1, edge_cases=False)
@@ -683,15 +665,11 @@ def test_check_backprop_numpy_integer_seed_behaves_like_int():
     assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
 
 
-@pytest.mark.xfail(strict=True, reason="check_backprop never validates `progress`: 'x' fails with "
-                   "\"'str' object is not callable\", which does not name the argument")
 def test_check_backprop_refuses_a_non_callable_progress():
     with pytest.raises(TypeError, match="`progress`"):
         check_backprop(CORRECT, sizes=[3, 2], progress="x")
 
 
-@pytest.mark.xfail(strict=True, reason="trial_case validates neither `d` nor `seed`: d=0 returns an empty "
-                   "batch, d=-1/2.5 and seed=-1 give numpy's messages")
 @pytest.mark.parametrize("d, seed, name", [(0, 0, "`d`"), (-1, 0, "`d`"), (2.5, 0, "`d`"), (2, -1, "`seed`")])
 def test_trial_case_validates_d_and_seed(d, seed, name):
     with pytest.raises((ValueError, TypeError)) as info:
@@ -699,8 +677,6 @@ def test_trial_case_validates_d_and_seed(d, seed, name):
     assert name in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="Network.random validates neither `seed` nor `scale`: numpy's "
-                   "messages ('expected non-negative integer', ufunc 'divide' ...), NaN blamed on `weights[0]`")
 @pytest.mark.parametrize("options, name", [
     (dict(seed=-1), "`seed`"), (dict(seed="a"), "`seed`"), (dict(scale=np.nan), "`scale`"),
     (dict(scale="x"), "`scale`"), (dict(scale=-1.0), "`scale`"),
@@ -711,8 +687,6 @@ def test_network_random_validates_seed_and_scale(options, name):
     assert name in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="Network.cost(theta=...) only checks the shape: strings give numpy's "
-                   "UFuncTypeError, objects a bare TypeError, NaN a silent nan cost")
 @pytest.mark.parametrize("theta", [np.array(["a"] * 26), np.array([None] * 26), np.full(26, np.nan)],
                          ids=["strings", "objects", "nan"])
 def test_network_cost_validates_theta(theta):
@@ -721,8 +695,6 @@ def test_network_cost_validates_theta(theta):
     assert "`theta`" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="Gradients.from_flat converts with np.array(dtype=float64): strings "
-                   "give numpy's 'could not convert', complex a ComplexWarning (imaginary part dropped)")
 @pytest.mark.parametrize("theta", [np.array(["a"] * 26), np.ones(26, complex)], ids=["strings", "complex"])
 def test_gradients_from_flat_validates_theta(theta):
     with pytest.raises((ValueError, TypeError)) as info:
@@ -730,8 +702,6 @@ def test_gradients_from_flat_validates_theta(theta):
     assert "`theta`" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="finite_diff._as_step and taylor._as_directions cast with "
-                   "np.array(dtype=float64): a complex array raises ComplexWarning (or silently loses Im)")
 @pytest.mark.parametrize("call", [
     lambda: numerical_gradient(F, THETA, step=np.array([1e-3 + 1j, 1e-3, 1e-3])),
     lambda: taylor_test(F, GRAD, THETA, directions=np.array([1 + 1j, 1.0, 1.0])),
@@ -741,29 +711,21 @@ def test_complex_steps_and_directions_are_refused(call):
         call()
 
 
-@pytest.mark.xfail(strict=True, reason="taylor_test passes a negative `seed` to numpy: 'expected "
-                   "non-negative integer' does not name the argument")
 def test_taylor_negative_seed_is_named():
     with pytest.raises(ValueError, match="`seed`"):
         taylor_test(F, GRAD, THETA, seed=-1)
 
 
-@pytest.mark.xfail(strict=True, reason="taylor._check_blocks catches only IndexError: slice(0, 1, 0) "
-                   "raises numpy's 'slice step cannot be zero' without the block or `blocks`")
 def test_taylor_zero_step_slice_is_named():
     with pytest.raises(ValueError, match="block 'a'"):
         taylor_test(F, GRAD, THETA, blocks=[("a", slice(0, 1, 0))])
 
 
-@pytest.mark.xfail(strict=True, reason="network_numerical_gradient never validates `structured`: 'no' is "
-                   "truthy and silently takes the structured path")
 def test_network_numerical_gradient_validates_structured():
     with pytest.raises(TypeError, match="`structured`"):
         network_numerical_gradient(NET, X0, Y0, structured="no")
 
 
-@pytest.mark.xfail(strict=True, reason="format_equation_table does not validate `reports`/`width`: "
-                   "AttributeError ('int' has no 'rows'), unpacking errors, str - int TypeError")
 @pytest.mark.parametrize("args, kwargs", [
     (([("label", 3)],), {}), (([3],), {}), (("abc",), {}),
     (([("label", check_equations(NET, X0, Y0))],), {"width": "x"}),
@@ -774,9 +736,6 @@ def test_format_equation_table_validates_its_arguments(args, kwargs):
     assert "`reports`" in str(info.value) or "`width`" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="run_equation_checks validates nothing itself: d=-1/2.5 and "
-                   "seed=-1 give numpy's messages, d=0 blames `X`, a bad configuration 'too many values "
-                   "to unpack'")
 @pytest.mark.parametrize("kwargs, name", [
     (dict(d=0), "`d`"), (dict(d=-1), "`d`"), (dict(d=2.5), "`d`"), (dict(seed=-1), "`seed`"),
     (dict(configurations=["tanh"]), "`configurations`"),
@@ -788,16 +747,12 @@ def test_run_equation_checks_validates_its_arguments(kwargs, name):
     assert name in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="diagnose._checked_gradients calls np.asarray unguarded: a ragged "
-                   "block raises numpy's 'inhomogeneous shape' ValueError without the argument")
 def test_diagnose_names_a_ragged_candidate_block():
     G = backprop(NET, X0, Y0)
     with pytest.raises(TypeError, match=r"`candidate.weights\[0\]`"):
         diagnose(Gradients([[[1.0], [1.0, 2.0]], G.weights[1]], G.biases), NET, X0, Y0)
 
 
-@pytest.mark.xfail(strict=True, reason="diagnose accepts a `reference` with NaN and returns a diagnosis "
-                   "with residual nan instead of refusing it")
 def test_diagnose_refuses_a_non_finite_reference():
     G = backprop(NET, X0, Y0)
     wrong = Gradients([2 * W for W in G.weights], G.biases)
@@ -805,8 +760,6 @@ def test_diagnose_refuses_a_non_finite_reference():
         diagnose(wrong, NET, X0, Y0, reference=Gradients([W * np.nan for W in G.weights], G.biases))
 
 
-@pytest.mark.xfail(strict=True, reason="write_vectors validates neither `force` nor `seed` nor the type of "
-                   "`out`: force='no' overwrites a non-empty directory, seed='a' is repeated as a string")
 @pytest.mark.parametrize("kwargs, name", [
     (dict(force="no"), "`force`"), (dict(seed="a"), "`seed`"), (dict(seed=-1), "`seed`"),
 ])
@@ -822,15 +775,11 @@ def test_write_vectors_validates_force_and_seed(tmp_path, kwargs, name):
     assert _tree(tmp_path) == before  # refused before writing anything
 
 
-@pytest.mark.xfail(strict=True, reason="write_vectors(3): Path's 'expected str, bytes or os.PathLike "
-                   "object, not int' does not name `out`")
 def test_write_vectors_names_a_bad_out():
     with pytest.raises(TypeError, match="`out`"):
         write_vectors(3)
 
 
-@pytest.mark.xfail(strict=True, reason="read_vectors trusts the document's structure: a list gives "
-                   "AttributeError, a missing 'cases' KeyError, a bad case TypeError")
 @pytest.mark.parametrize("document", [
     [], {"format": "gradcheck-vectors/1"}, {"format": "gradcheck-vectors/1", "cases": [{"W": 1}]},
 ], ids=["list", "no-cases", "bad-case"])
@@ -841,8 +790,6 @@ def test_read_vectors_refuses_a_malformed_document(tmp_path, document):
         read_vectors(path)
 
 
-@pytest.mark.xfail(strict=True, reason="candidate._read: for layout='flat' a None answer is told to "
-                   "'return (dW_list, db_list)', the article layout's structure")
 def test_flat_layout_none_hint_speaks_of_the_flat_gradient():
     report = check_backprop_at(lambda theta, X, Y: None, NET, X0, Y0, layout="flat")
     assert "(dW_list, db_list)" not in str(report)
@@ -851,8 +798,6 @@ def test_flat_layout_none_hint_speaks_of_the_flat_gradient():
 # ---- defects: false verdicts (the most serious)
 
 
-@pytest.mark.xfail(strict=True, reason="finite_diff._tolerance: np.linalg.norm(grad) overflows for entries "
-                   "> 1e154, the 8-ulp floor becomes inf and a grossly wrong gradient PASSES")
 @pytest.mark.parametrize("huge", [1e155, 1e200, 1e308])
 def test_check_gradient_never_passes_a_huge_wrong_entry(huge):
     with warnings.catch_warnings():
@@ -861,8 +806,6 @@ def test_check_gradient_never_passes_a_huge_wrong_entry(huge):
     assert not check.passed
 
 
-@pytest.mark.xfail(strict=True, reason="taylor_test: where f is NaN/Inf at every point off theta, each "
-                   "direction is called 'exact to rounding' and a WRONG gradient passes")
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_taylor_test_does_not_pass_when_f_is_undefined_off_theta(bad):
     def f(x):
@@ -871,18 +814,12 @@ def test_taylor_test_does_not_pass_when_f_is_undefined_off_theta(bad):
     assert not taylor_test(f, GRAD + 5.0, THETA).passed
 
 
-@pytest.mark.xfail(strict=True, reason="taylor_test measures f's noise 1e-6 * max(|theta_j|, 1) away but "
-                   "scales its directions like |theta_j|: for theta ~ 1e-20 every remainder sits under that "
-                   "floor, each direction is 'exact to rounding' and a WRONG gradient passes")
 @pytest.mark.parametrize("theta", [[1e-20], [1e-20, 1e-20], [4.6e-125]])
 def test_taylor_test_does_not_pass_a_wrong_gradient_at_a_tiny_theta(theta):
     theta = np.array(theta)
     assert not taylor_test(F, np.cos(theta) + 0.5, theta).passed
 
 
-@pytest.mark.xfail(strict=True, reason="compare.rounding_scale squares dJ/da = -y/a (~1e304 for softplus + "
-                   "categorical CE at z = -700): the tolerance is NaN, NaN excess counts as <= 1, and a "
-                   "gradient 3x too large PASSES check_backprop_at")
 def test_a_wrong_candidate_never_passes_where_the_tolerance_overflows():
     net, X, Y = _softplus_cce(700.0)
     wrong = numpy_candidate("softplus", "softplus", "categorical_cross_entropy")
@@ -897,8 +834,6 @@ def test_a_wrong_candidate_never_passes_where_the_tolerance_overflows():
     assert not report.passed
 
 
-@pytest.mark.xfail(strict=True, reason="diagnose: norms of a candidate > 1e154 overflow, residuals are NaN, "
-                   "and 'NaN > rtol' is False, so every catalogued bug 'matches' (17 bogus diagnoses)")
 def test_diagnose_does_not_match_bugs_on_overflowing_norms():
     G = backprop(NET, X0, Y0)
     huge = Gradients([1e160 * W for W in G.weights], [1e160 * b for b in G.biases])
@@ -908,9 +843,6 @@ def test_diagnose_does_not_match_bugs_on_overflowing_norms():
     assert all(math.isfinite(d.residual) for d in found) and len(found) <= 1
 
 
-@pytest.mark.xfail(strict=True, reason="oracle/compare: a candidate returning finite gradients ~1e160..1e300 "
-                   "makes the harness itself overflow (np.linalg.norm in _blocks, diff / tolerance in "
-                   "Comparison.excess): RuntimeWarning escapes check_backprop under -W error")
 @pytest.mark.parametrize("scale", [1e160, 1e300])
 def test_huge_finite_candidate_gradients_are_reported_without_warnings(scale):
     def huge(W, b, X, Y):
@@ -1179,8 +1111,6 @@ def test_fuzz_numerical_gradient(data):
         assert np.all(np.abs(result.gradient - np.cos(t)) <= 10 * result.error + 1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="finite_diff._complex_step's error estimate counts rounding only: "
-                   "with a caller's step of 2**-5 the truncation h^2 |f'''| / 6 = 1.6e-4 is reported as 7e-15")
 def test_complex_step_error_estimate_covers_a_large_step():
     ng = numerical_gradient(lambda x: np.sin(x).sum(), [0.0, 1.0], method="complex", step=2.0**-5)
     assert np.all(np.abs(ng.gradient - np.cos([0.0, 1.0])) <= ng.error)
@@ -1619,10 +1549,9 @@ def test_softplus_categorical_cross_entropy_outputs_near_0(z, which):
     check_cleanly(candidate, net, X, Y)
 
 
-@pytest.mark.xfail(strict=True, reason="softplus output + categorical CE has no fused form: at z = -700 "
-                   "compare.rounding_scale squares -y/a ~ 1e304 (overflow, escapes check_backprop_at); "
-                   "at z <= -720 costs.categorical_cross_entropy_dJ_da overflows and backprop returns NaN")
-@pytest.mark.parametrize("z", [700.0, 720.0])
+@pytest.mark.parametrize("z", [700.0, pytest.param(720.0, marks=pytest.mark.xfail(
+    strict=True, reason="a user's own softplus pair at z = -720: a = 1e-313 is subnormal and dJ/da = -y/a "
+    "overflows; the general path cannot represent it (the built-in softplus is refused with this cost)"))])
 def test_softplus_categorical_cross_entropy_at_extreme_saturation(z):
     net, X, Y = _softplus_cce(z)
     check_cleanly(numpy_candidate("softplus", "softplus", "categorical_cross_entropy"), net, X, Y)

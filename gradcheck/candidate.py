@@ -42,6 +42,7 @@ def call_candidate(
     candidate: Callable[..., Any], net: Network, X: np.ndarray, Y: np.ndarray, *, layout: str
 ) -> CandidateOutput:
     """Call `candidate` on copies of `net`'s parameters and `(X, Y)`; read and check its answer."""
+    args: list[Any]  # arrays, and for the layered layouts lists of arrays
     if layout == "flat":
         args = [net.flat(), X.copy(), Y.copy()]
     else:
@@ -96,7 +97,9 @@ def _read(returned: Any, net: Network, layout: str) -> CandidateOutput:
             ],
             shapes=(_shapes(dW), _shapes(db)),
         )
-    arrays_W, arrays_b, problems = [], [], []
+    arrays_W: list[np.ndarray] = []
+    arrays_b: list[np.ndarray] = []
+    problems: list[str] = []
     for L in range(H1):
         for kind, value, into in (("dJ/dW", dW[L], arrays_W), ("dJ/db", db[L], arrays_b)):
             array = _as_float_array(value, f"{kind}^{L}")
@@ -160,6 +163,7 @@ def _read_flat(returned: Any, net: Network) -> CandidateOutput:
 
 
 def _finite(out: CandidateOutput, net: Network) -> CandidateOutput:
+    assert out.gradient is not None  # both callers pass a gradient
     bad = ~np.isfinite(out.gradient)
     if bad.any():
         names = [net.layout.name(int(j)) for j in np.flatnonzero(bad)[:5]]
@@ -271,7 +275,7 @@ def _aliases(returned: Any, args: list, layout: str) -> list[str]:
     for name, arg in zip(_argument_names(layout), args):
         for k, a in enumerate(arg if isinstance(arg, list) else [arg]):
             given.append((f"{name}[{k}]" if isinstance(arg, list) else name, a))
-    found = []
+    found: list[str] = []
 
     def visit(value: Any) -> None:
         if isinstance(value, np.ndarray):

@@ -89,6 +89,8 @@ def _load(spec: str):
             raise _UsageError(f"no file {target!r}")
         try:
             module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            # a path ending in .py always gets a spec with a source loader
+            assert module_spec is not None and module_spec.loader is not None
             module = importlib.util.module_from_spec(module_spec)
             module_spec.loader.exec_module(module)
         except Exception as exc:  # a SyntaxError, or whatever the file raises as it runs
@@ -169,6 +171,7 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
             if answer.problems:
                 print("error: " + "; ".join(answer.problems), file=sys.stderr)
                 return 1
+            assert answer.gradient is not None  # no problems: a gradient
             gradient, source = answer.gradient.astype(np.float64), args.candidate
         else:
             gradient, source = backprop(net, X, Y).flat(), "reference.backprop"

@@ -18,6 +18,7 @@ Here every allowed difference is derived:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -121,7 +122,9 @@ def _propagate(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int) 
         A = fw.A[L]
         own = 1.0 if np.isfinite(h[L].upper) else 0.0
         if h[L].elementwise:
-            Va = P(h[L].h_prime(fw.Z[L])) * Vz + P(A) + own
+            # near a kink the candidate's z may sit on the other side: either slope applies
+            slope = np.abs(h[L].h_prime(fw.Z[L])) + _kink_jump(h[L], fw.Z[L], Vz, u, p)
+            Va = P(slope) * Vz + P(A) + own
         else:  # softmax: da_k = a_k [(1 - a_k) dz_k - sum_{n != k} a_n dz_n]
             spread = (P(A) * Vz).sum(axis=1, keepdims=True) - P(A) * Vz
             Va = P(A) * (P(1 - A) * Vz + spread) + P(A) + own
@@ -132,12 +135,8 @@ def _propagate(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int) 
     def h_prime(L: int) -> tuple[np.ndarray, np.ndarray]:
         hp = P(h[L].h_prime(fw.Z[L]))
         V = 2**p * hp * z_var[L] + hp + 1.0
-        if h[L].kink:  # the sign of z, and so the slope, is uncertain within rounding
-            tiny = np.finfo(np.float64).tiny
-            jump = float(h[L].h_prime(np.array(tiny)) - h[L].h_prime(np.array(-tiny)))
-            uncertain = np.abs(fw.Z[L]) <= SAFETY * u * z_var[L] ** (1 / p)
-            V = V + uncertain * P(jump / u)
-        return hp, V
+        # the sign of z, and so the slope, is uncertain within rounding: h' by the jump
+        return hp, V + P(_kink_jump(h[L], fw.Z[L], z_var[L], u, p) / u)
 
     # output delta: P(delta) and its error V
     A_H, VA = fw.A[H], a_var[H]
@@ -171,6 +170,15 @@ def _propagate(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int) 
     weights.reverse()
     biases.reverse()
     return net.layout.join(weights, biases)
+
+
+def _kink_jump(act: Any, Z: np.ndarray, Vz: np.ndarray, u: float, p: int) -> np.ndarray | float:
+    """|jump of h'| where rounding in `u` may put `z` on either side of a kink (ReLU), else 0."""
+    if not act.kink:
+        return 0.0
+    tiny = np.finfo(np.float64).tiny
+    jump = abs(float(act.h_prime(np.array(tiny)) - act.h_prime(np.array(-tiny))))
+    return jump * (np.abs(Z) <= SAFETY * u * Vz ** (1 / p))
 
 
 def _dJ_da_error(

@@ -149,8 +149,10 @@ def network_numerical_gradient(
         evaluate, theta, method=method, scale=scale, f0=f0, f_scale=_cost_size(net, evaluate.fw, Y)
     )
     sizes = net.sizes
+    gradient = Gradients.from_flat(result.gradient, sizes)
     return NetworkNumericalGradient(
-        *Gradients.from_flat(result.gradient, sizes),
+        weights=gradient.weights,
+        biases=gradient.biases,
         error=Gradients.from_flat(result.error, sizes),
         unverifiable=_mask_gradients(result.unverifiable, net),
         method=method,

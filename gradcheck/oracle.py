@@ -24,6 +24,8 @@ from reference import ACTIVATIONS, Gradients, Network, backprop, backprop_exampl
 
 from .candidate import LAYOUTS, CandidateOutput, call_candidate
 from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance, scaled_norm
+from .diagnose import diagnose, diagnose_shapes
+from .equations import check_equations, localize_from_gradients
 from .finite_diff import _check_int, compare_gradient, numerical_gradient
 from .network_fd import network_numerical_gradient
 from .report import BackpropReport, BlockSummary, EntryReport, GradientMismatch, TrialReport
@@ -300,6 +302,7 @@ def _compare_trial(
     layout = net.layout
     d = X.shape[0]
     report.dtype = str(out.dtype)
+    assert out.gradient is not None  # called only for an answer without problems
     candidate = out.gradient.astype(np.float64)
     reference = backprop(net, X, Y).flat()
     own = rounding_tolerance(net, X, Y, np.float64)  # the reference's own rounding
@@ -359,8 +362,6 @@ def _check_derivation(
     candidate: np.ndarray,
 ) -> None:
     """With the candidate's deltas, name the first equation that goes wrong, and at which layer."""
-    from .equations import check_equations
-
     try:
         equations = check_equations(
             net, X, Y, deltas=out.deltas, gradients=Gradients.from_flat(candidate, net.sizes)
@@ -462,6 +463,7 @@ def _check_repeatable(
             + "; ".join(again.problems)
         )
         return
+    assert first.gradient is not None  # called only for an answer without problems
     tolerance = rounding_tolerance(net, X, Y, first.dtype)
     c = compare(again.gradient.astype(np.float64), first.gradient.astype(np.float64), tolerance)
     if not c.passed:
@@ -486,29 +488,20 @@ def _diagnose(
     blocks: list[BlockSummary],
 ) -> list[str]:
     found: list[str] = []
-    try:
-        from .diagnose import diagnose
-    except ImportError:  # pragma: no cover - the catalogue is part of the package
-        diagnose = None
-    if diagnose is not None:
-        rtol = 1e-4 if np.dtype(dtype).itemsize < 8 else 1e-6
-        sizes = net.sizes
-        found += [
-            str(x)
-            for x in diagnose(
-                Gradients.from_flat(candidate, sizes),
-                net,
-                X,
-                Y,
-                reference=Gradients.from_flat(reference, sizes),
-                rtol=rtol,
-            )
-        ]
-    try:
-        from .equations import localize_from_gradients
-    except ImportError:  # pragma: no cover
-        localize_from_gradients = None
-    if localize_from_gradients is not None and blocks:
+    rtol = 1e-4 if np.dtype(dtype).itemsize < 8 else 1e-6
+    sizes = net.sizes
+    found += [
+        str(x)
+        for x in diagnose(
+            Gradients.from_flat(candidate, sizes),
+            net,
+            X,
+            Y,
+            reference=Gradients.from_flat(reference, sizes),
+            rtol=rtol,
+        )
+    ]
+    if blocks:
         layer_ok = [
             all(b.failing == 0 for b in blocks if b.name[2:] == str(L)) for L in range(net.H + 1)
         ]
@@ -519,10 +512,6 @@ def _diagnose(
 
 def _shape_diagnosis(out: CandidateOutput, net: Network) -> list[str]:
     if out.shapes is None:
-        return []
-    try:
-        from .diagnose import diagnose_shapes
-    except ImportError:  # pragma: no cover
         return []
     return list(diagnose_shapes(out.shapes[0], out.shapes[1], net))
 

@@ -79,8 +79,8 @@ def blockwise_relative_error(a: np.ndarray, b: np.ndarray, layout: ParameterLayo
     """max over the blocks `W^L`, `b^L` of ||a - b|| / ||b|| (absolute where b is exactly zero)."""
     worst = 0.0
     for _, block, _ in layout.blocks:
-        scale = np.linalg.norm(b[block])
-        diff = np.linalg.norm(a[block] - b[block])
+        scale = float(np.linalg.norm(b[block]))
+        diff = float(np.linalg.norm(a[block] - b[block]))
         worst = max(worst, diff / scale if scale > 0 else diff)
     return worst
 

@@ -92,6 +92,8 @@ def _case(
             "dJ_dW": [_array(t) for t in tol[0]],
             "dJ_db": [_array(t) for t in tol[1]],
         }
+    J = net.cost(X, Y)
+    assert isinstance(J, float)  # real parameters and data: a real cost
     case = {
         "name": name,
         "sizes": list(net.sizes),
@@ -104,7 +106,7 @@ def _case(
         "b": [_array(b) for b in net.biases],
         "X": _array(X),
         "Y": _array(Y),
-        "J": float(net.cost(X, Y)),
+        "J": J,
         "dJ_dW": [_array(W) for W in g.weights],
         "dJ_db": [_array(b) for b in g.biases],
         "tolerance": tolerance,

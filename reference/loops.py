@@ -100,5 +100,6 @@ def _delta_H(net: Network, z: list[float], a: list[float], y: list[float]) -> li
     dJ_da = net.cost_function.dJ_da(np.array([a]), np.array([y]))[0].tolist()
     if net.output.elementwise:
         return [dJ_da[n] * _h_prime(net.output, z[n]) for n in range(N)]  # dJ/da_n h'(z_n)
+    assert net.output.jacobian is not None  # a non-element-wise activation gives its jacobian
     J = net.output.jacobian(np.array([z]))[0].tolist()  # J[k][n] = da_k/dz_n
     return [sum(J[k][n] * dJ_da[k] for k in range(N)) for n in range(N)]  # (J^T dJ/da)_n

@@ -61,7 +61,8 @@ class ParameterLayout:
     @property
     def blocks(self) -> list[tuple[str, slice, tuple[int, ...]]]:
         """``(name, slice, shape)`` of each block: ``("W^0", slice(0, 12), (3, 4))``, ..."""
-        out, start = [], 0
+        out: list[tuple[str, slice, tuple[int, ...]]] = []
+        start = 0
         for L in range(self.H + 1):
             M, N = self.sizes[L], self.sizes[L + 1]
             out.append((f"W^{L}", slice(start, start + M * N), (M, N)))
@@ -92,7 +93,8 @@ class ParameterLayout:
 
     def split(self, theta: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Views of a flat vector as ``(weights, biases)``; any dtype (complex for complex step)."""
-        weights, biases = [], []
+        weights: list[np.ndarray] = []
+        biases: list[np.ndarray] = []
         for name, block, shape in self.blocks:
             (weights if name[0] == "W" else biases).append(theta[block].reshape(shape))
         return weights, biases

@@ -39,8 +39,10 @@ def output_delta(
         return pair.delta(Z_H, A_H, Y)
     G = cost.dJ_da(A_H, Y)  # dJ/da^H
     if not output.elementwise:
+        assert output.vjp is not None  # a non-element-wise activation gives vjp
         return output.vjp(A_H, G)  # J_h(z^H)^T dJ/da^H, row by row
     if not output.is_identity:
+        assert output.h_prime is not None  # checked by Network (_check_activations)
         G *= output.h_prime(Z_H)  # dJ/da^H ⊙ h'(z^H)
     return G
 
@@ -88,6 +90,7 @@ def backprop(net: Network, X: Any, Y: Any) -> Gradients:
             Delta = Delta @ net.weights[L].T  # Delta^L W^T ...
             hidden = net.activations[L - 1]
             if not hidden.is_identity:
+                assert hidden.h_prime is not None  # checked by Network (_check_activations)
                 Delta *= hidden.h_prime(fw.Z[L - 1])  # ... ⊙ h'(Z^{L-1})
     return Gradients(dJ_dW, dJ_db)
 
@@ -134,7 +137,9 @@ def backprop_examples(net: Network, X: Any, Y: Any) -> Gradients:
             sum_dW[L] += np.outer(a_prev, delta)  # dJ/dW^L = a^{L-1} (delta^L)^T
             sum_db[L] += delta  # dJ/db^L = delta^L
             if L > 0:
-                delta = (net.weights[L] @ delta) * h[L - 1].h_prime(zs[L - 1])  # delta^{L-1}
+                h_prime = h[L - 1].h_prime
+                assert h_prime is not None  # checked by Network (_check_activations)
+                delta = (net.weights[L] @ delta) * h_prime(zs[L - 1])  # delta^{L-1}
     # 4. the average over the batch
     return Gradients([s / d for s in sum_dW], [s / d for s in sum_db])
 

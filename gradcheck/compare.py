@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from reference import Network, backprop
 from reference.network import forward_pass
@@ -122,8 +123,10 @@ def _propagate(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int) 
         A = fw.A[L]
         own = 1.0 if np.isfinite(h[L].upper) else 0.0
         if h[L].elementwise:
+            h_prime_L = h[L].h_prime
+            assert h_prime_L is not None  # checked by Network (_check_activations)
             # near a kink the candidate's z may sit on the other side: either slope applies
-            slope = np.abs(h[L].h_prime(fw.Z[L])) + _kink_jump(h[L], fw.Z[L], Vz, u, p)
+            slope = np.abs(h_prime_L(fw.Z[L])) + _kink_jump(h[L], fw.Z[L], Vz, u, p)
             Va = P(slope) * Vz + P(A) + own
         else:  # softmax: da_k = a_k [(1 - a_k) dz_k - sum_{n != k} a_n dz_n]
             spread = (P(A) * Vz).sum(axis=1, keepdims=True) - P(A) * Vz
@@ -133,7 +136,9 @@ def _propagate(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int) 
         prev, prev_var = P(A), Va
 
     def h_prime(L: int) -> tuple[np.ndarray, np.ndarray]:
-        hp = P(h[L].h_prime(fw.Z[L]))
+        h_prime_L = h[L].h_prime
+        assert h_prime_L is not None  # only for element-wise layers, which have h'
+        hp = P(h_prime_L(fw.Z[L]))
         V = 2**p * hp * z_var[L] + hp + 1.0
         # the sign of z, and so the slope, is uncertain within rounding: h' by the jump
         return hp, V + P(_kink_jump(h[L], fw.Z[L], z_var[L], u, p) / u)
@@ -198,7 +203,9 @@ def _dJ_da_error(
     return np.nan_to_num(V, nan=0.0, posinf=np.finfo(float).max)
 
 
-def rounding_tolerance(net: Network, X: np.ndarray, Y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def rounding_tolerance(
+    net: Network, X: np.ndarray, Y: np.ndarray, dtype: npt.DTypeLike
+) -> np.ndarray:
     """`tol_j = K u S_j`: what rounding in `dtype` can explain for each entry of the gradient.
 
     `S_j` (from `rounding_scale`) is a standard deviation in units of `u`;

@@ -34,6 +34,7 @@ import numpy as np
 from reference import Gradients, Network, backprop
 from reference.costs import FUSED
 
+from .bugs import BUGS
 from .compare import rounding_tolerance
 from .oracle import check_backprop_at
 
@@ -161,10 +162,6 @@ def broken_case(seed: int) -> Case | None:
         wrong = Gradients.from_flat(theta, net.sizes)
         description += f" entry={net.layout.name(j)} delta={delta:.2e}"
     else:
-        try:
-            from .bugs import BUGS
-        except ImportError:  # pragma: no cover
-            return None
         bug = BUGS[rng.integers(len(BUGS))]
         if not bug.applies(net, X.shape[0]):
             return None
@@ -253,15 +250,15 @@ def run_soak(cases: int, *, seed: int = 0, progress: bool = False) -> SoakResult
                 result.false_alarms.append(f"seed {case_seed}: {case.description}")
             result.correct += 1
         if result.broken < cases:
-            case = broken_case(case_seed)
-            if case is None:
+            broken = broken_case(case_seed)
+            if broken is None:
                 result.skipped += 1
             else:
-                report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
+                report = check_backprop_at(broken.candidate, broken.net, broken.X, broken.Y)
                 if report.passed:
-                    result.misses.append(f"seed {case_seed}: {case.description}")
+                    result.misses.append(f"seed {case_seed}: {broken.description}")
                 else:
-                    _record_detection(result, case, report)
+                    _record_detection(result, broken, report)
                 result.broken += 1
         if progress and k % 100 == 0:
             print(f"  {k} seeds ...", file=sys.stderr, flush=True)

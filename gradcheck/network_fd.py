@@ -350,7 +350,8 @@ def _perturbed_costs(
         # a^L changes in column n only, so z^{L+1} by that change times row n of W^{L+1}.
         a_col = z_col if h[L].is_identity else h[L].h(z_col)
         dA = a_col - fw.A[L][:, n].T  # (P, d)
-        Z = fw.Z[L + 1][None] + dA[:, :, None] * net.weights[L + 1][n][:, None, :]
+        Z = dA[:, :, None] * net.weights[L + 1][n][:, None, :]  # one (P, d, N) array,
+        Z += fw.Z[L + 1]  # then z^{L+1} added in place: no second temporary
         for K in range(L + 1, H + 1):
             if K > L + 1:  # A^{K-1} W^K + b^K for all P networks as one matrix product
                 P, d, M = A.shape

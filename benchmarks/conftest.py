@@ -1,0 +1,59 @@
+"""Benchmark configuration: `--benchmark-only` overrides addopts' `--benchmark-disable`; peers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ._cases import blas_threads, cpu_snapshot, other_load
+
+_START = pytest.StashKey[Any]()  # the CPU snapshot taken when the session starts
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # pyproject's addopts carry --benchmark-disable, so that plain `pytest` runs each
+    # benchmark once as a smoke test; pytest-benchmark refuses --benchmark-only together
+    # with --benchmark-disable.  Asking for --benchmark-only means "time them": enable.
+    # (This runs before pytest-benchmark's own pytest_configure, which is trylast.)
+    if config.getoption("benchmark_only", False) and config.getoption("benchmark_disable", False):
+        config.option.benchmark_enable = True
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_START] = cpu_snapshot()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict) -> None:
+    # How much of the machine others took during the run: benchmarks.report warns when it matters.
+    output_json["machine_load"] = other_load(config.stash.get(_START, None), cpu_snapshot())
+
+
+@pytest.fixture(scope="session")
+def torch(request: pytest.FixtureRequest) -> Any:
+    """PyTorch with as many intra-op threads as numpy's BLAS has; skips cleanly if absent.
+
+    Untimed (plain pytest: smoke tests), one thread: with a neighbour holding
+    one of two cores, torch's second OpenMP thread makes tiny operations
+    100-500x slower (measured: gradcheck on 10-20-20-5 from 0.08 s to 35 s).
+    """
+    torch = pytest.importorskip("torch")
+    timing = request.config.getoption("benchmark_enable", False) or not request.config.getoption(
+        "benchmark_disable", False
+    )
+    torch.set_num_threads(blas_threads() if timing else 1)
+    return torch
+
+
+@pytest.fixture(scope="session")
+def jax() -> Any:
+    """JAX with float64 enabled; skips cleanly if absent.
+
+    XLA's CPU backend sizes its own thread pool (all cores) at import; to pin
+    it, set ``XLA_FLAGS`` before the run.
+    """
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    return jax

@@ -33,6 +33,7 @@ import numpy as np
 from reference import Activation, Gradients, Network
 from reference.network import ForwardPass, example_costs, forward_pass
 
+from .data import random_targets
 from .finite_diff import EPS, METHODS, ROUNDING_ULPS, _check_int
 from .network_fd import (
     DEFAULT_MEMORY_LIMIT,
@@ -1268,19 +1269,11 @@ def run_equation_checks(
         rng = np.random.default_rng([seed, k])
         net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
         X = rng.normal(size=(d, net.sizes[0]))
-        Y = _targets(rng, cost, d, net.sizes[-1])
+        Y = random_targets(net, d, rng)
         out.append(
             (f"{hidden}/{output or hidden}/{cost}", check_equations(net, X, Y, method=method))
         )
     return out
-
-
-def _targets(rng: np.random.Generator, cost: str, d: int, n: int) -> np.ndarray:
-    if cost == "categorical_cross_entropy":
-        return np.eye(n)[rng.integers(0, n, d)]  # one-hot classes
-    if cost == "cross_entropy":
-        return rng.uniform(0.0, 1.0, (d, n))
-    return rng.normal(size=(d, n))
 
 
 # ---------------------------------------------------------------- plumbing

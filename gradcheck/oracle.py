@@ -24,6 +24,7 @@ from reference import ACTIVATIONS, Gradients, Network, backprop, backprop_exampl
 
 from .candidate import LAYOUTS, CandidateOutput, call_candidate
 from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance, scaled_norm
+from .data import random_targets
 from .diagnose import diagnose, diagnose_shapes
 from .equations import check_equations, localize_from_gradients
 from .finite_diff import _check_int, compare_gradient, numerical_gradient
@@ -81,15 +82,7 @@ def trial_case(
     rng = np.random.default_rng(seed)
     net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
     X = rng.normal(size=(d, net.sizes[0]))
-    n = net.sizes[-1]
-    name = net.cost_function.name
-    if name == "categorical_cross_entropy":
-        Y = np.eye(n)[rng.integers(0, n, d)]  # one-hot classes
-    elif name == "cross_entropy" or net.output.upper <= 1.0:
-        Y = rng.uniform(0.0, 1.0, (d, n))  # probabilities, or targets in the output's range
-    else:
-        Y = rng.normal(size=(d, n))
-    return net, X, Y
+    return net, X, random_targets(net, d, rng)
 
 
 def check_backprop(

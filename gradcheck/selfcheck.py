@@ -17,6 +17,7 @@ import numpy as np
 from reference import Network, ParameterLayout, backprop, backprop_examples, backprop_loops
 
 from .compare import FD_SAFETY, rounding_tolerance
+from .data import random_targets
 from .network_fd import network_numerical_gradient
 
 __all__ = ["CONFIGURATIONS", "SHAPES", "SelfCheckRow", "run_selfcheck", "blockwise_relative_error"]
@@ -110,7 +111,7 @@ def run_selfcheck(
             rng = np.random.default_rng([seed, k, s])
             net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
             X = rng.normal(size=(d, sizes[0]))
-            Y = _targets(rng, cost, d, sizes[-1])
+            Y = random_targets(net, d, rng)
             g = backprop(net, X, Y)
             flat = g.flat()
             for attr, form in (
@@ -137,11 +138,3 @@ def run_selfcheck(
             )
         rows.append(row)
     return rows
-
-
-def _targets(rng: np.random.Generator, cost: str, d: int, n: int) -> np.ndarray:
-    if cost == "categorical_cross_entropy":
-        return np.eye(n)[rng.integers(0, n, d)]  # one-hot classes
-    if cost == "cross_entropy":
-        return rng.uniform(0.0, 1.0, (d, n))
-    return rng.normal(size=(d, n))

@@ -36,6 +36,7 @@ from reference.costs import FUSED
 
 from .bugs import BUGS
 from .compare import rounding_tolerance
+from .data import random_targets
 from .oracle import check_backprop_at
 
 __all__ = ["SoakResult", "correct_case", "broken_case", "run_soak"]
@@ -116,13 +117,7 @@ def _network(rng: np.random.Generator) -> tuple[Network, np.ndarray, np.ndarray,
         net = Network(
             net.weights, biases, hidden=net.hidden, output=net.output, cost=net.cost_function
         )
-    n = sizes[-1]
-    if cost == "categorical_cross_entropy":
-        Y = np.eye(n)[rng.integers(0, n, d)]
-    elif cost == "cross_entropy" or net.output.upper <= 1:
-        Y = rng.uniform(0, 1, (d, n))
-    else:
-        Y = rng.normal(size=(d, n))
+    Y = random_targets(net, d, rng)
     description = (
         f"sizes={sizes} d={d} hidden={hidden} output={net.output.name} cost={cost} "
         f"scale={scale:.2g} regime={regime}"

@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from reference import Network
 
+from .data import random_targets
+
 __all__ = ["sizes", "networks", "batches", "problems"]
 
 
@@ -67,16 +69,8 @@ def batches(
     """A batch `(X, Y)` for `net`, with targets valid for its cost."""
     d = draw(st.integers(min_d, max_d))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    n_in, n_out = net.sizes[0], net.sizes[-1]
-    X = rng.normal(size=(d, n_in))
-    name = net.cost_function.name
-    if name == "categorical_cross_entropy":
-        Y = np.eye(n_out)[rng.integers(0, n_out, d)]
-    elif name == "cross_entropy":
-        Y = rng.uniform(0.0, 1.0, (d, n_out))
-    else:
-        Y = rng.normal(size=(d, n_out))
-    return X, Y
+    X = rng.normal(size=(d, net.sizes[0]))
+    return X, random_targets(net, d, rng)
 
 
 @st.composite

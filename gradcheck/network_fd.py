@@ -393,8 +393,8 @@ class _Workspace:
 
 def _sigmoid_into(Z: np.ndarray, space: _Workspace) -> np.ndarray:
     """sigma(z) = e^{min(z,0)} / (1 + e^{-|z|}) into workspace buffers: both exponents <= 0
-    (no overflow), each factor exact to an ulp, and two vectorised exps run 1.7x faster
-    than scipy's scalar `expit` (the engine's largest cost)."""
+    (no overflow), relative accuracy of a few ulps like scipy's `expit`, and two
+    vectorised exps run 1.7x faster than expit's scalar loop (the engine's largest cost)."""
     out, scratch = space.get("A", Z.shape, Z.dtype), space.get("A2", Z.shape, Z.dtype)
     np.minimum(Z, 0.0, out=out)
     np.exp(out, out=out)
@@ -428,7 +428,9 @@ def _mean_cost(net: Network, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, space:
     """`J = mean_i J_i` of each of the P networks; the quadratic cost in place in A's buffer."""
     if net.fused is None and net.cost_function.name == "quadratic" and space.owns(A):
         A -= Y  # a - y, in the buffer (Z is not needed any more: the cost is not fused)
-        return 0.5 * np.einsum("pik,pik->p", A, A) / A.shape[1]
+        # J_i per example, then their mean (pairwise): one long einsum over (i, k) adds
+        # rounding noise that made the differences 3-6x less accurate.
+        return 0.5 * np.einsum("pik,pik->pi", A, A).mean(axis=-1)
     return example_costs(Z, A, Y, net.output, net.cost_function).mean(axis=-1)
 
 

@@ -63,7 +63,6 @@ class TrialReport:
     reference_vs_loops: float = math.nan  # the reference's own check, worst |r - loops| / tol
     finite_difference_method: str = ""
     unverifiable: int = 0  # entries no difference can verify (ReLU kinks)
-    taylor_rates: list[float] = field(default_factory=list)  # for nets too large for entry checks
     blocks: list[BlockSummary] = field(default_factory=list)
     worst: list[EntryReport] = field(default_factory=list)
     diagnosis: list[str] = field(default_factory=list)
@@ -173,8 +172,6 @@ def _format(report: BackpropReport) -> str:
     lines += [header, "  " + "-" * (len(header) - 2)]
     for t in report.trials:
         fd = _ratio(t.vs_finite_differences)
-        if t.taylor_rates:
-            fd = "taylor " + ",".join(f"{r:.1f}" for r in t.taylor_rates[:3])
         lines.append(
             f"  {t.label:<{width}}{t.dtype:<9}{_ratio(t.vs_reference):>13}{fd:>16}"
             f"{_ratio(t.reference_vs_loops):>14}  {'ok' if t.passed else 'FAIL'}"

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["real_array", "data_arrays"]
+__all__ = ["batch_array", "data_arrays", "real_array"]
 
 
 def real_array(
@@ -61,11 +61,9 @@ def real_array(
     return array
 
 
-def data_arrays(X: Any, Y: Any, *, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
-    """Checked float64 copies of a batch `X` (d, n_in) and its targets `Y` (d, n_out)."""
-    # No copy: the batch is only ever read, never written.
+def batch_array(X: Any, *, n_in: int) -> np.ndarray:
+    """A checked float64 batch `X` of shape (d, n_in), d >= 1 (not copied: it is only read)."""
     X = real_array(X, name="X", ndim=2, copy=False)
-    Y = real_array(Y, name="Y", ndim=2, copy=False)
     if X.shape[0] == 0:
         raise ValueError(f"`X` is an empty batch (shape {X.shape}); give at least one example")
     if X.shape[1] != n_in:
@@ -73,6 +71,16 @@ def data_arrays(X: Any, Y: Any, *, n_in: int, n_out: int) -> tuple[np.ndarray, n
             f"`X` has {X.shape[1]} columns (shape {X.shape}) but the network's input layer "
             f"has n_in = {n_in} neurons; rows are examples, so X must be (d, {n_in})"
         )
+    return X
+
+
+def data_arrays(X: Any, Y: Any, *, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Checked float64 arrays of a batch `X` (d, n_in) and its targets `Y` (d, n_out).
+
+    Not copied: the batch is only ever read, never written.
+    """
+    X = batch_array(X, n_in=n_in)
+    Y = real_array(Y, name="Y", ndim=2, copy=False)
     if Y.shape != (X.shape[0], n_out):
         raise ValueError(
             f"`Y` must have shape (d, n_H) = ({X.shape[0]}, {n_out}) to match `X` {X.shape} "

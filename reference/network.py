@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import data_arrays, real_array
+from ._validate import batch_array, data_arrays, real_array
 from .activations import ACTIVATIONS, Activation, get_activation
 from .costs import FUSED, Cost, Fused, get_cost
 
@@ -343,11 +343,7 @@ class Network:
 
     def forward(self, X: Any) -> ForwardPass:
         """Feed the batch `X` (d, n_in) through layers ``0 .. H``, keeping every `Z^L` and `A^L`."""
-        X = real_array(X, name="X", ndim=2, copy=False)
-        if X.shape[1] != self.sizes[0] or X.shape[0] == 0:
-            data_arrays(
-                X, np.zeros((X.shape[0], self.sizes[-1])), n_in=self.sizes[0], n_out=self.sizes[-1]
-            )
+        X = batch_array(X, n_in=self.sizes[0])
         return forward_pass(self.weights, self.biases, self.activations, X)
 
     def cost(self, X: Any, Y: Any, *, theta: np.ndarray | None = None) -> float | complex:

@@ -41,9 +41,10 @@ UNDERFLOW_GUARD = 1e-150  # standard deviations below this come from squares tha
 SAFETY = (
     32.0  # K: standard deviations of rounding allowed; soaked at 32 (correct float16-64 silent)
 )
-FD_SAFETY = (
-    10.0  # the finite difference's own estimate is honest on >99% of entries; 10x covers the rest
-)
+# A finite difference's own estimate bounds its error on >99.9% of entries; the soak found
+# it 13x low once in 1,500 networks (a deep, saturated tanh net): 30x covers that with room.
+# It costs the check no power: candidates are held to the reference at rounding level.
+FD_SAFETY = 30.0
 
 
 def scaled_norm(x: np.ndarray) -> float:

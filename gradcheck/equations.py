@@ -33,6 +33,7 @@ import numpy as np
 from reference import Activation, Gradients, Network
 from reference.network import ForwardPass, example_costs, forward_pass
 
+from .compare import FD_SAFETY  # a finite difference may be off by this times its estimate
 from .data import random_targets
 from .finite_diff import EPS, METHODS, ROUNDING_ULPS, _check_int
 from .network_fd import (
@@ -57,8 +58,6 @@ __all__ = [
     "run_equation_checks",
 ]
 
-#: a finite difference may be off by 10x its own error estimate (as the main job allows)
-FD_SAFETY = 10.0
 ROUNDING_UNITS = 64.0  # a backprop's own rounding: 64 eps of its dtype times the layer's scale
 EPS64 = float(np.finfo(np.float64).eps)
 CACHE_CHUNK = 8 * 2**20  # bytes: stacked perturbations in chunks this size stay in cache
@@ -1132,7 +1131,7 @@ def format_equation_table(
     """The article's proof confirmed line by line on real numbers: one row per equation and layer.
 
     Columns are configurations (numbered, with a legend below); each cell is
-    the worst error over the tolerance (10x the finite difference's error
+    the worst error over the tolerance (FD_SAFETY x the finite difference's error
     estimate plus rounding), so a cell at most 1 confirms that equation at
     that layer; ``FAIL`` marks one that does not, ``up`` one that inherits an
     earlier error, ``kink`` one whose every entry straddles a ReLU kink. The
@@ -1185,7 +1184,7 @@ def format_equation_table(
     lines = [
         "The article's equations, line by line on real numbers: each delta^L against finite",
         "differences of J_i in z^L, each dJ/dW^L, dJ/db^L against finite differences in W^L, b^L",
-        f"(net {', '.join(sizes)}). Cell: worst error / tolerance (10x the finite difference's",
+        f"(net {', '.join(sizes)}). Cell: worst error / tolerance ({FD_SAFETY:g}x the finite difference's",
         "error estimate + rounding); at most 1 confirms the equation at that layer.",
     ]
     for start in range(0, len(reports), per_block):

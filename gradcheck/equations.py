@@ -38,6 +38,7 @@ from .data import random_targets
 from .finite_diff import EPS, METHODS, ROUNDING_ULPS, _check_int
 from .network_fd import (
     DEFAULT_MEMORY_LIMIT,
+    check_memory_limit,
     crossings,
     differentiate_across_kinks,
     network_numerical_gradient,
@@ -222,12 +223,9 @@ def numerical_deltas(
     True
     """
     X, Y = _checked_data(net, X, Y, method=method)
-    if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer)):
-        raise TypeError(f"`memory_limit` must be an integer number of bytes, got {memory_limit!r}")
-    if memory_limit <= 0:
-        raise ValueError(f"`memory_limit` must be positive, got {memory_limit}")
+    memory_limit = check_memory_limit(memory_limit)
     fw = forward_pass(net.weights, net.biases, net.activations, X)
-    return _numerical_deltas(net, X, fw, Y, method, int(memory_limit))[0]
+    return _numerical_deltas(net, X, fw, Y, method, memory_limit)[0]
 
 
 def _numerical_deltas(

@@ -410,7 +410,8 @@ def _tanh_into(Z: np.ndarray, space: _Workspace) -> np.ndarray:
     return np.tanh(Z, out=space.get("A", Z.shape, Z.dtype))
 
 
-# Built-in activations computed into workspace buffers (real input; same h to the ulp).
+# Built-in activations computed into workspace buffers (real input; the same function as
+# the reference's h to a few ulps: tanh is the same ufunc, sigmoid a faster exact formula).
 _INTO = {"sigmoid": _sigmoid_into, "tanh": _tanh_into}
 
 
@@ -477,9 +478,15 @@ def _validate(
         raise TypeError(f"`net` must be a reference.Network, got {type(net).__name__}")
     if method not in METHODS:
         raise ValueError(f"unknown `method` {method!r}; known methods: {', '.join(METHODS)}")
+    check_memory_limit(memory_limit)
+    _check_flag(structured, "structured")
+    return net.check_data(X, Y)
+
+
+def check_memory_limit(memory_limit: Any) -> int:
+    """`memory_limit` as a positive number of bytes, or a clear error (shared with `equations`)."""
     if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer)):
         raise TypeError(f"`memory_limit` must be an integer number of bytes, got {memory_limit!r}")
     if memory_limit <= 0:
         raise ValueError(f"`memory_limit` must be positive, got {memory_limit}")
-    _check_flag(structured, "structured")
-    return net.check_data(X, Y)
+    return int(memory_limit)

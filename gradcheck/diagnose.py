@@ -26,6 +26,7 @@ from reference import Gradients, Network, backprop
 
 from .bugs import BUGS, BUGS_BY_NAME, Bug
 from .compare import scaled_norm
+from .validate import check_network
 
 __all__ = ["DEFAULT_RTOL", "SCALED", "Diagnosis", "diagnose", "diagnose_shapes"]
 
@@ -576,8 +577,7 @@ def _checked_diagnose(
     candidate: Any, net: Any, X: Any, Y: Any, reference: Any, rtol: Any
 ) -> tuple[Blocks, np.ndarray, np.ndarray, Blocks]:
     """Validated ``(candidate blocks, X, Y, reference blocks)`` for `diagnose`."""
-    if not isinstance(net, Network):
-        raise TypeError(f"`net` must be a reference.Network, got {type(net).__name__}")
+    check_network(net)
     if not isinstance(candidate, Gradients):
         raise TypeError(
             f"`candidate` must be a reference.Gradients, got {type(candidate).__name__}; "
@@ -648,8 +648,7 @@ def _checked_shapes(
     shapes_W: Any, shapes_b: Any, net: Any
 ) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
     """Validated shape lists for `diagnose_shapes`."""
-    if not isinstance(net, Network):
-        raise TypeError(f"`net` must be a reference.Network, got {type(net).__name__}")
+    check_network(net)
     out = []
     for argument, shapes in (("shapes_W", shapes_W), ("shapes_b", shapes_b)):
         if isinstance(shapes, (str, bytes)) or not isinstance(shapes, (list, tuple)):

@@ -35,7 +35,7 @@ from reference.network import ForwardPass, example_costs, forward_pass
 
 from .compare import FD_SAFETY  # a finite difference may be off by this times its estimate
 from .data import random_targets
-from .finite_diff import EPS, METHODS, ROUNDING_ULPS, _check_int
+from .finite_diff import EPS, METHODS, ROUNDING_ULPS
 from .network_fd import (
     DEFAULT_MEMORY_LIMIT,
     check_memory_limit,
@@ -43,6 +43,7 @@ from .network_fd import (
     differentiate_across_kinks,
     network_numerical_gradient,
 )
+from .validate import check_int, check_network
 
 __all__ = [
     "EQUATION_BATCH",
@@ -1160,7 +1161,7 @@ def format_equation_table(
     '1 of 1 configurations confirm every equation'
     """
     reports = _checked_reports(reports)
-    width = _check_int(width, "width", low=1)
+    width = check_int(width, "width", low=1)
     keys: list[tuple[str, int]] = []
     labels: dict[tuple[str, int], str] = {}
     softmax = False
@@ -1254,8 +1255,8 @@ def run_equation_checks(
     >>> [(label, report.passed) for label, report in reports]
     [('tanh/tanh/quadratic', True)]
     """
-    d = _check_int(d, "d", low=1)
-    seed = _check_int(seed, "seed", low=0)
+    d = check_int(d, "d", low=1)
+    seed = check_int(seed, "seed", low=0)
     if configurations is None:
         from .selfcheck import CONFIGURATIONS
 
@@ -1279,11 +1280,7 @@ def run_equation_checks(
 def _checked_data(
     net: Any, X: Any, Y: Any, *, method: str = "richardson"
 ) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(net, Network):
-        raise TypeError(
-            f"`net` must be a reference.Network, got {type(net).__name__}; "
-            "build one with Network(weights, biases, ...)"
-        )
+    check_network(net)
     if method not in METHODS:
         raise ValueError(f"unknown `method` {method!r}; known methods: {', '.join(METHODS)}")
     return net.check_data(X, Y)

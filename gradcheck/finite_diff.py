@@ -51,6 +51,15 @@ from typing import Any
 
 import numpy as np
 
+from .validate import (
+    as_grad,
+    as_step,
+    as_theta,
+    check_callable,
+    check_flag,
+    is_real_number,
+)
+
 __all__ = [
     "METHODS",
     "GradientCheck",
@@ -709,134 +718,36 @@ def _check_kind(values: np.ndarray, complex_input: bool) -> np.ndarray:
 # ----------------------------------------------------------------------------- validation
 
 
-def _as_vector(value: Any, name: str) -> np.ndarray:
-    """`value` as a fresh 1-D array of real numbers (a floating dtype is kept), or a clear error."""
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"`{name}` must be a 1-D array of real numbers, got a string")
-    try:
-        array = np.array(value)  # a copy: the caller's array is never aliased
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"`{name}` must be a 1-D array of real numbers ({exc})") from None
-    if array.dtype.kind == "c":
-        raise TypeError(
-            f"`{name}` must be real, got complex dtype {array.dtype} "
-            "(for the complex step, pass a real point and method='complex')"
-        )
-    if array.dtype.kind not in "iuf":
-        raise TypeError(f"`{name}` must be a 1-D array of real numbers, got dtype {array.dtype}")
-    if array.ndim != 1:
-        raise ValueError(
-            f"`{name}` must be 1-D (a flat vector), got shape {array.shape}; "
-            "flatten it with `.ravel()`"
-        )
-    if array.size == 0:
-        raise ValueError(f"`{name}` must not be empty")
-    return array if array.dtype.kind == "f" else array.astype(np.float64)
-
-
-def _as_theta(theta: Any) -> np.ndarray:
-    """θ as a fresh finite float64 vector, or a clear error."""
-    theta = _as_vector(theta, "theta").astype(np.float64)
-    bad = np.flatnonzero(~np.isfinite(theta))
-    if bad.size:
-        raise ValueError(f"`theta` must be finite, got {theta[bad[0]]} at index {bad[0]}")
-    return theta
-
-
-def _as_grad(grad: Any, n: int) -> np.ndarray:
-    """The candidate as a fresh 1-D float vector of length n (NaN allowed: it fails)."""
-    grad = _as_vector(grad, "grad")
-    if grad.shape != (n,):
-        raise ValueError(
-            f"`grad` has shape {grad.shape} but `theta` has shape ({n},); they must match"
-        )
-    return grad
-
-
-def _as_step(step: Any, n: int) -> np.ndarray | None:
-    if step is None:
-        return None
-    expected = f"`step` must be a positive number or an array of them, got {step!r}"
-    try:
-        array = np.array(step)  # a copy; cast to float64 once known to be real
-    except (TypeError, ValueError):
-        raise TypeError(expected) from None
-    if array.dtype.kind == "c":  # casting would drop the imaginary part (ComplexWarning)
-        raise TypeError(f"`step` must be real, got complex dtype {array.dtype}")
-    try:
-        array = array.astype(np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(expected) from None
-    if array.ndim == 0:
-        array = np.full(n, array[()])
-    if array.shape != (n,):
-        raise ValueError(
-            f"`step` must be a scalar or have the shape of `theta`, ({n},), got shape {array.shape}"
-        )
-    bad = np.flatnonzero(~(np.isfinite(array) & (array > 0)))
-    if bad.size:
-        value = array[bad[0]]
-        where = f" at index {bad[0]}" if np.ndim(step) else ""
-        raise ValueError(
-            f"`step` must be {'positive' if np.isfinite(value) else 'finite'}, got {value}{where}"
-        )
-    return array
-
-
-def _is_real_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
-
-
-def _check_callable(f: Any, name: str) -> None:
-    if not callable(f):
-        raise TypeError(f"`{name}` must be callable, got {type(f).__name__}")
-
-
-def _check_flag(value: Any, name: str) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be True or False, got {value!r}")
-
-
-def _check_int(value: Any, name: str, *, low: int) -> int:
-    """`value` as a Python int of at least `low` (0 or 1; numpy integers too, not bools), or a clear error."""
-    expected = f"`{name}` must be a {'positive' if low == 1 else 'non-negative'} integer"
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{expected}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{expected}, got {value}")
-    return int(value)  # a Python int: numpy integers overflow in arithmetic on large seeds
-
-
 def _validate_numerical_gradient(f, theta, method, step, vectorized, max_batch, f0):
-    _check_callable(f, "f")
-    theta = _as_theta(theta)
+    check_callable(f, "f")
+    theta = as_theta(theta)
     if method not in METHODS:
         known = ", ".join(repr(m) for m in METHODS)
         raise ValueError(f"`method` must be one of {known}, got {method!r}")
-    _check_flag(vectorized, "vectorized")
+    check_flag(vectorized, "vectorized")
     if max_batch is not None and not (
         isinstance(max_batch, (int, np.integer))
         and not isinstance(max_batch, bool)
         and max_batch >= 1
     ):
         raise ValueError(f"`max_batch` must be a positive integer, got {max_batch!r}")
-    if f0 is not None and not (_is_real_number(f0) and np.isfinite(f0)):
+    if f0 is not None and not (is_real_number(f0) and np.isfinite(f0)):
         raise ValueError(f"`f0` must be a finite real number, f(theta), got {f0!r}")
-    return theta, _as_step(step, theta.size), max_batch, None if f0 is None else float(f0)
+    return theta, as_step(step, theta.size), max_batch, None if f0 is None else float(f0)
 
 
 def _check_comparison_options(names, rtol, safety) -> None:
     if names is not None:
-        _check_callable(names, "names")
-    if rtol is not None and not (_is_real_number(rtol) and 0 <= rtol < np.inf):
+        check_callable(names, "names")
+    if rtol is not None and not (is_real_number(rtol) and 0 <= rtol < np.inf):
         raise ValueError(f"`rtol` must be a non-negative number, got {rtol!r}")
-    if not (_is_real_number(safety) and 0 < safety < np.inf):
+    if not (is_real_number(safety) and 0 < safety < np.inf):
         raise ValueError(f"`safety` must be a positive number, got {safety!r}")
 
 
 def _validate_check_gradient(grad, theta, names, rtol, safety):
-    theta = _as_theta(theta)
-    grad = _as_grad(grad, theta.size)
+    theta = as_theta(theta)
+    grad = as_grad(grad, theta.size)
     _check_comparison_options(names, rtol, safety)
     return grad, theta
 
@@ -844,7 +755,7 @@ def _validate_check_gradient(grad, theta, names, rtol, safety):
 def _validate_compare_gradient(grad, numerical, names, rtol, safety):
     if not isinstance(numerical, NumericalGradient):
         raise TypeError(f"`numerical` must be a NumericalGradient, got {type(numerical).__name__}")
-    grad = _as_grad(grad, numerical.gradient.size)
+    grad = as_grad(grad, numerical.gradient.size)
     _check_comparison_options(names, rtol, safety)
     return grad, names or _default_name, float(rtol or 0.0), float(safety)
 

@@ -41,10 +41,10 @@ from .finite_diff import (
     METHODS,
     RICHARDSON_STEP,
     ROUNDING_ULPS,
-    _check_flag,
     differentiate,
     power_of_two,
 )
+from .validate import check_flag, check_network
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
@@ -474,12 +474,11 @@ def _mask_gradients(mask: np.ndarray, net: Network) -> Gradients:
 def _validate(
     net: Any, X: Any, Y: Any, method: Any, memory_limit: Any, structured: Any = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(net, Network):
-        raise TypeError(f"`net` must be a reference.Network, got {type(net).__name__}")
+    check_network(net)
     if method not in METHODS:
         raise ValueError(f"unknown `method` {method!r}; known methods: {', '.join(METHODS)}")
     check_memory_limit(memory_limit)
-    _check_flag(structured, "structured")
+    check_flag(structured, "structured")
     return net.check_data(X, Y)
 
 

@@ -27,9 +27,10 @@ from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance, scaled_
 from .data import random_targets
 from .diagnose import diagnose, diagnose_shapes
 from .equations import check_equations, localize_from_gradients
-from .finite_diff import _check_int, compare_gradient, numerical_gradient
+from .finite_diff import compare_gradient, numerical_gradient
 from .network_fd import network_numerical_gradient
 from .report import BackpropReport, BlockSummary, EntryReport, GradientMismatch, TrialReport
+from .validate import check_int, check_network
 
 __all__ = [
     "check_backprop",
@@ -46,6 +47,7 @@ FD_BUDGET = 2_000_000  # parameters x examples above which differences go by dir
 LOOPS_BUDGET = (
     300_000  # parameters x examples above which the loop form yields to backprop_examples
 )
+
 DIRECTIONS = 4  # random directions for the directional check (plus one per block)
 MAX_ENTRIES = 8
 TRIAL_SEEDS = 1000  # trial k of a check with seed s draws its network with seed 1000 s + k
@@ -77,8 +79,8 @@ def trial_case(
     >>> X.shape, Y.shape
     ((8, 4), (8, 3))
     """
-    d = _check_int(d, "d", low=1)
-    seed = _check_int(seed, "seed", low=0)
+    d = check_int(d, "d", low=1)
+    seed = check_int(seed, "seed", low=0)
     rng = np.random.default_rng(seed)
     net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
     X = rng.normal(size=(d, net.sizes[0]))
@@ -200,8 +202,7 @@ def check_backprop_at(
     True
     """
     _check_candidate(candidate)
-    if not isinstance(net, Network):
-        raise TypeError(f"`net` must be a reference.Network, got {type(net).__name__}")
+    check_network(net)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown `layout` {layout!r}; known layouts: {', '.join(LAYOUTS)}")
     X, Y = net.check_data(X, Y)
@@ -575,7 +576,7 @@ def _validated(
             raise TypeError(f"`{name}` must be an integer, got {value!r}")
         if value < low:
             raise ValueError(f"`{name}` must be at least {low}, got {value}")
-    seed = _check_int(seed, "seed", low=0)  # a Python int: 1000 * seed + k must not overflow
+    seed = check_int(seed, "seed", low=0)  # a Python int: 1000 * seed + k must not overflow
     if not isinstance(edge_cases, bool):
         raise TypeError(f"`edge_cases` must be True or False, got {edge_cases!r}")
     # Network.random validates sizes and the activation/cost names with clear messages.

@@ -43,16 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from .finite_diff import (
-    CANDIDATE_ULPS,
-    _as_theta,
-    _as_vector,
-    _check_callable,
-    _check_flag,
-    _Evaluator,
-    _noise_bound,
-    _noise_sigma,
-)
+from .finite_diff import CANDIDATE_ULPS, _Evaluator, _noise_bound, _noise_sigma
+from .validate import as_theta, as_vector, check_callable, check_flag
 
 __all__ = ["TaylorResult", "taylor_test"]
 
@@ -292,10 +284,10 @@ def _random_direction(scale: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 
 def _validate_taylor_test(f, grad, theta, directions, n_random, blocks, epsilons, seed, vectorized):
-    _check_callable(f, "f")
-    theta = _as_theta(theta)
+    check_callable(f, "f")
+    theta = as_theta(theta)
     n = theta.size
-    grad = _as_vector(grad, "grad")
+    grad = as_vector(grad, "grad")
     if grad.shape != (n,):
         raise ValueError(
             f"`grad` has shape {grad.shape} but `theta` has shape ({n},); they must match"
@@ -314,7 +306,7 @@ def _validate_taylor_test(f, grad, theta, directions, n_random, blocks, epsilons
         raise ValueError(
             "nothing to test: `n_random` is 0 and no `blocks` or `directions` were given"
         )
-    _check_flag(vectorized, "vectorized")
+    check_flag(vectorized, "vectorized")
     if not isinstance(seed, (int, np.integer, np.random.Generator)) or isinstance(seed, bool):
         raise TypeError(f"`seed` must be an integer or a numpy Generator, got {seed!r}")
     if not isinstance(seed, np.random.Generator) and seed < 0:
@@ -388,7 +380,7 @@ def _check_blocks(blocks: Any, n: int) -> None:
 def _as_epsilons(epsilons: Any) -> np.ndarray:
     if epsilons is None:
         return EPSILONS.copy()
-    e = _as_vector(epsilons, "epsilons").astype(np.float64)
+    e = as_vector(epsilons, "epsilons").astype(np.float64)
     if not np.all(np.isfinite(e) & (e > 0)):
         raise ValueError(f"`epsilons` must be positive and finite, got {e}")
     e = np.unique(e)[::-1]  # decreasing, distinct

@@ -38,8 +38,8 @@ import numpy as np
 from reference import Network, backprop
 
 from .compare import rounding_tolerance
-from .finite_diff import _check_flag, _check_int
 from .oracle import trial_case
+from .validate import check_flag, check_int
 
 __all__ = ["FORMAT", "CASES", "write_vectors", "read_vectors"]
 
@@ -128,8 +128,8 @@ def write_vectors(out: str | Path, *, force: bool = False, seed: int = 0) -> Pat
         raise TypeError(
             f"`out` must be a directory path (str or PathLike), got {type(out).__name__}"
         )
-    _check_flag(force, "force")  # a truthy non-bool such as "no" must never overwrite
-    seed = _check_int(seed, "seed", low=0)
+    check_flag(force, "force")  # a truthy non-bool such as "no" must never overwrite
+    seed = check_int(seed, "seed", low=0)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"`out` {str(out)!r} exists and is not a directory")

@@ -920,7 +920,7 @@ G0 = backprop(NET, X0, Y0)
             "`candidate` must be a reference.Gradients, got tuple; wrap a (dJ_dW, dJ_db) pair as "
             "Gradients(list(dJ_dW), list(dJ_db))",
         ),
-        ({"net": "net"}, TypeError, "`net` must be a reference.Network, got str"),
+        ({"net": "net"}, TypeError, "`net` must be a reference.Network, got str; build one with Network(weights, biases, ...)"),
         ({"rtol": True}, TypeError, "`rtol` must be a real number, got bool"),
         ({"rtol": "1e-6"}, TypeError, "`rtol` must be a real number, got str"),
         ({"rtol": 0.0}, ValueError, "`rtol` must be a positive number below 1, got 0.0"),
@@ -978,7 +978,7 @@ def test_diagnose_validation_messages(kwargs, error, message):
 @pytest.mark.parametrize(
     "args, error, message",
     [
-        (([(3, 4)], [(4,)], "net"), TypeError, "`net` must be a reference.Network, got str"),
+        (([(3, 4)], [(4,)], "net"), TypeError, "`net` must be a reference.Network, got str; build one with Network(weights, biases, ...)"),
         (
             ("(3, 4)", [(4,)], NET),
             TypeError,

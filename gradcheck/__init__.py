@@ -7,7 +7,8 @@ from gradcheck import GradientMismatch      # subclass of AssertionError
 """
 
 from .equations import check_equations
-from .finite_diff import GradientCheck, NumericalGradient, check_gradient, numerical_gradient
+from .finite_diff import NumericalGradient, numerical_gradient
+from .gradient_check import GradientCheck, check_gradient
 from .network_fd import NetworkNumericalGradient, network_numerical_gradient
 from .oracle import assert_backprop, check_backprop, check_backprop_at, trial_case
 from .report import BackpropReport, GradientMismatch

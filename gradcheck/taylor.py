@@ -13,7 +13,7 @@ Which points enter the fit:
 
 - a point whose remainder is within `TAYLOR_SAFETY` times the rounding
   floor (the rounding of the two values of f, measured as in
-  `finite_diff`, and of the product `e grad·v`) is dropped: there `R` is
+  `noise`, and of the product `e grad·v`) is dropped: there `R` is
   noise, not Taylor;
 - so is a point with `e > 1/16` (a move of over 6% of each entry): at large
   `e` higher-order terms, or a saturating `f`, may dominate;
@@ -43,7 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from .finite_diff import CANDIDATE_ULPS, _Evaluator, _noise_bound, _noise_sigma
+from .evaluation import Evaluator
+from .gradient_check import CANDIDATE_ULPS
+from .noise import noise_bound, noise_sigma
 from .validate import as_theta, as_vector, check_callable, check_flag
 
 __all__ = ["TaylorResult", "taylor_test"]
@@ -166,10 +168,10 @@ def taylor_test(
     )
     rng = np.random.default_rng(rng_seed)
     V, names = _directions(theta, V, names, n_random, blocks, rng)
-    evaluate = _Evaluator(f, theta, vectorized=vectorized, max_batch=None)
+    evaluate = Evaluator(f, theta, vectorized=vectorized, max_batch=None)
     f0 = evaluate.at_theta()
     with np.errstate(all="ignore"):
-        sigma = _noise_sigma(evaluate, theta, f0)
+        sigma = noise_sigma(evaluate, theta, f0)
         points = theta + eps_values[None, :, None] * V[:, None, :]  # (directions, eps, n)
         values = evaluate.at(points.reshape(-1, theta.size)).reshape(points.shape[:2])
         moves = np.subtract(points, theta, out=points)  # the moves made: e v, up to rounding
@@ -200,11 +202,11 @@ def taylor_test(
 def _rounding_floor(values, f0, sigma, abs_products, dtype):
     """What the remainder can be from rounding alone, per point (directions, eps).
 
-    The two values of f each err by up to `_noise_bound` (their rounding,
+    The two values of f each err by up to `noise.noise_bound` (their rounding,
     or the measured noise), and `grad·(e v)` by a few ulps of
     `sum_j |grad_j e v_j|` in the candidate's own precision.
     """
-    values_error = _noise_bound(np.abs(values), sigma) + _noise_bound(abs(f0), sigma)
+    values_error = noise_bound(np.abs(values), sigma) + noise_bound(abs(f0), sigma)
     return values_error + CANDIDATE_ULPS * float(np.finfo(dtype).eps) * abs_products
 
 

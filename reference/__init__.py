@@ -5,29 +5,41 @@
     from reference import backprop_examples   # one example at a time, vector form, averaged
     from reference import backprop_loops      # index-by-index loops, averaged
 
+Also public, for tools built on the reference (such as `gradcheck`):
+`forward_pass` (every `Z^L` and `A^L` of a batch, no validation), `example_costs`
+(`J_i` per example), `FUSED_FORMS` (the stable forms of output activation + cost
+pairs), `real_array` and `checked_problem` (the input checks of `reference`).
+
 `reference` imports nothing from `gradcheck`.
 """
 
+from ._validate import checked_problem, real_array
 from .activations import ACTIVATIONS, Activation, get_activation, register_activation
-from .costs import COSTS, Cost, get_cost
+from .costs import COSTS, FUSED_FORMS, Cost, Fused, get_cost
 from .loops import backprop_loops
-from .network import ForwardPass, Gradients, Network, ParameterLayout
+from .network import ForwardPass, Gradients, Network, ParameterLayout, example_costs, forward_pass
 from .vectorized import backprop, backprop_examples, output_delta
 
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
+    "FUSED_FORMS",
     "Activation",
     "Cost",
     "ForwardPass",
+    "Fused",
     "Gradients",
     "Network",
     "ParameterLayout",
     "backprop",
     "backprop_examples",
     "backprop_loops",
+    "checked_problem",
+    "example_costs",
+    "forward_pass",
     "get_activation",
     "get_cost",
     "output_delta",
+    "real_array",
     "register_activation",
 ]

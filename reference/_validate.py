@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["batch_array", "data_arrays", "real_array"]
+__all__ = ["batch_array", "checked_problem", "data_arrays", "real_array"]
 
 
 def real_array(
@@ -87,3 +87,19 @@ def data_arrays(X: Any, Y: Any, *, n_in: int, n_out: int) -> tuple[np.ndarray, n
             f"and the output layer's {n_out} neurons, got {Y.shape}"
         )
     return X, Y
+
+
+def checked_problem(net: Any, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """`net` checked to be a `Network`, and its batch `X` (d, n_in) and targets `Y` (d, n_H).
+
+    The one check every `backprop*` function starts with; returns the checked
+    float64 `X` and `Y` (see `data_arrays`).
+    """
+    from .network import Network  # network builds on this module: import at call time
+
+    if not isinstance(net, Network):
+        raise TypeError(
+            f"`net` must be a reference.Network, got {type(net).__name__}; "
+            "build one with Network(weights, biases, ...)"
+        )
+    return net.check_data(X, Y)

@@ -9,7 +9,7 @@ as the finite-difference engine uses) works too.
 Where an output activation and a cost combine into a simpler, more stable
 form (sigmoid + binary cross-entropy, softmax + categorical cross-entropy,
 sigmoid + categorical cross-entropy),
-`FUSED` holds that form: `J_i` computed from `z^H` (no `log 0` when the output
+`FUSED_FORMS` holds that form: `J_i` computed from `z^H` (no `log 0` when the output
 saturates) and `delta^H` directly (`a - y` instead of a 0/0).
 
 As in `activations`, every `J_i` is analytic in `a` (or `z`), so complex-step
@@ -26,7 +26,7 @@ from scipy.special import xlogy
 
 from .activations import softplus
 
-__all__ = ["Cost", "COSTS", "FUSED", "Fused", "get_cost"]
+__all__ = ["Cost", "COSTS", "FUSED", "FUSED_FORMS", "Fused", "get_cost"]
 
 PerExample = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -147,7 +147,7 @@ class Fused:
     delta: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-FUSED: dict[tuple[str, str], Fused] = {
+FUSED_FORMS: dict[tuple[str, str], Fused] = {
     ("sigmoid", "cross_entropy"): Fused(sigmoid_cross_entropy_J, sigmoid_cross_entropy_delta),
     ("softmax", "categorical_cross_entropy"): Fused(
         softmax_categorical_J, softmax_categorical_delta
@@ -157,6 +157,8 @@ FUSED: dict[tuple[str, str], Fused] = {
     ),
 }
 """(output activation name, cost name) -> the fused form."""
+
+FUSED = FUSED_FORMS  # the first release's name, kept as an alias
 
 
 def get_cost(spec: str | Cost) -> Cost:

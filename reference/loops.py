@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import checked_problem
 from .network import Gradients, Network
-from .vectorized import _checked
 
 __all__ = ["backprop_loops"]
 
@@ -31,11 +31,11 @@ def backprop_loops(net: Network, X: Any, Y: Any) -> Gradients:
     >>> backprop_loops(net, np.ones((2, 2)), np.zeros((2, 1))).weights[0].shape
     (2, 3)
     """
-    X, Y = _checked(net, X, Y)
+    X, Y = checked_problem(net, X, Y)
     d, H, sizes = X.shape[0], net.H, net.sizes
     w = [W.tolist() for W in net.weights]  # w[L][m][n] = w^L_{mn}
     b = [bL.tolist() for bL in net.biases]  # b[L][n] = b^L_n
-    h = net.activations
+    acts = net.activations
     sum_dW = [[[0.0] * sizes[L + 1] for _ in range(sizes[L])] for L in range(H + 1)]
     sum_db = [[0.0] * sizes[L + 1] for L in range(H + 1)]
 
@@ -48,10 +48,9 @@ def backprop_loops(net: Network, X: Any, Y: Any) -> Gradients:
         for L in range(H + 1):
             a_prev = x if L == 0 else a[L - 1]
             M, N = sizes[L], sizes[L + 1]
-            z.append(
-                [sum(w[L][m][n] * a_prev[m] for m in range(M)) + b[L][n] for n in range(N)]
-            )  # z^L_n
-            a.append(_h(h[L], z[L]))  # a^L_n = h(z^L_n)
+            # z^L_n = sum_m w^L_{mn} a^{L-1}_m + b^L_n
+            z.append([sum(w[L][m][n] * a_prev[m] for m in range(M)) + b[L][n] for n in range(N)])
+            a.append(_h(acts[L], z[L]))  # a^L_n = h(z^L_n)
 
         # Output layer: delta^H_n = dJ/da^H_n * h'(z^H_n), or its fused / Jacobian forms.
         delta = _delta_H(net, z[H], a[H], y)
@@ -66,7 +65,8 @@ def backprop_loops(net: Network, X: Any, Y: Any) -> Gradients:
             if L > 0:
                 # delta^{L-1}_m = h'(z^{L-1}_m) * sum_n w^L_{mn} delta^L_n
                 delta = [
-                    _h_prime(h[L - 1], z[L - 1][m]) * sum(w[L][m][n] * delta[n] for n in range(N))
+                    _h_prime(acts[L - 1], z[L - 1][m])
+                    * sum(w[L][m][n] * delta[n] for n in range(N))
                     for m in range(M)
                 ]
 

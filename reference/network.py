@@ -17,7 +17,7 @@ import numpy as np
 
 from ._validate import batch_array, data_arrays, real_array
 from .activations import ACTIVATIONS, Activation, get_activation
-from .costs import FUSED, Cost, Fused, get_cost
+from .costs import FUSED_FORMS, Cost, Fused, get_cost
 
 __all__ = [
     "ForwardPass",
@@ -190,7 +190,7 @@ def example_costs(
 
     Works along the last axis: a stack `(k, d, n_H)` gives `(k, d)`.
     """
-    fused = FUSED.get((output.name, cost.name))
+    fused = FUSED_FORMS.get((output.name, cost.name))
     if fused is not None:
         return fused.J_from_z(Z_H, Y)
     return cost.J(A_H, Y)
@@ -272,7 +272,7 @@ class Network:
     @property
     def fused(self) -> Fused | None:
         """The fused (output activation, cost) form, if this pair has one."""
-        return FUSED.get((self.output.name, self.cost_function.name))
+        return FUSED_FORMS.get((self.output.name, self.cost_function.name))
 
     def __repr__(self) -> str:
         return (

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import checked_problem
 from .activations import Activation
-from .costs import FUSED, Cost
+from .costs import FUSED_FORMS, Cost
 from .network import Gradients, Network, forward_pass
 
 __all__ = ["backprop", "backprop_examples", "output_delta"]
@@ -34,7 +35,7 @@ def output_delta(
     With ``fused=True`` a pair with a simpler stable form (sigmoid +
     cross-entropy, softmax + categorical cross-entropy) uses it instead.
     """
-    pair = FUSED.get((output.name, cost.name)) if fused else None
+    pair = FUSED_FORMS.get((output.name, cost.name)) if fused else None
     if pair is not None:
         return pair.delta(Z_H, A_H, Y)
     G = cost.dJ_da(A_H, Y)  # dJ/da^H
@@ -73,7 +74,7 @@ def backprop(net: Network, X: Any, Y: Any) -> Gradients:
     >>> [W.shape for W in g.weights]
     [(3, 5), (5, 2)]
     """
-    X, Y = _checked(net, X, Y)
+    X, Y = checked_problem(net, X, Y)
     fw = forward_pass(net.weights, net.biases, net.activations, X)
     d, H = X.shape[0], net.H
     Delta = output_delta(fw.Z[H], fw.A[H], Y, net.output, net.cost_function)
@@ -113,16 +114,16 @@ def backprop_examples(net: Network, X: Any, Y: Any) -> Gradients:
     >>> g.biases[1].shape
     (2,)
     """
-    X, Y = _checked(net, X, Y)
+    X, Y = checked_problem(net, X, Y)
     H, d = net.H, X.shape[0]
-    h = net.activations
+    acts = net.activations
     sum_dW = [np.zeros_like(W) for W in net.weights]
     sum_db = [np.zeros_like(b) for b in net.biases]
     for x, y in zip(X, Y):
         # 1. forward pass, keeping every z^L and a^L
         zs, activations = [], []
         a = x  # a^{-1} = x
-        for W, b, act in zip(net.weights, net.biases, h):
+        for W, b, act in zip(net.weights, net.biases, acts):
             z = W.T @ a + b  # z^L = (W^L)^T a^{L-1} + b^L
             a = act.h(z)  # a^L = h(z^L)
             zs.append(z)
@@ -137,17 +138,8 @@ def backprop_examples(net: Network, X: Any, Y: Any) -> Gradients:
             sum_dW[L] += np.outer(a_prev, delta)  # dJ/dW^L = a^{L-1} (delta^L)^T
             sum_db[L] += delta  # dJ/db^L = delta^L
             if L > 0:
-                h_prime = h[L - 1].h_prime
+                h_prime = acts[L - 1].h_prime
                 assert h_prime is not None  # checked by Network (_check_activations)
                 delta = (net.weights[L] @ delta) * h_prime(zs[L - 1])  # delta^{L-1}
     # 4. the average over the batch
     return Gradients([s / d for s in sum_dW], [s / d for s in sum_db])
-
-
-def _checked(net: Network, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(net, Network):
-        raise TypeError(
-            f"`net` must be a reference.Network, got {type(net).__name__}; "
-            "build one with Network(weights, biases, ...)"
-        )
-    return net.check_data(X, Y)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -281,3 +283,48 @@ def test_backprop_needs_a_network():
 def test_layout_locate_rejects_out_of_range():
     with pytest.raises(IndexError, match="flat index 13 out of range for 13 parameters"):
         ParameterLayout((2, 3, 1)).locate(13)
+
+
+def test_what_gradcheck_needs_is_public_and_old_paths_still_work():
+    import reference
+    import reference.network
+
+    for name in ("forward_pass", "example_costs", "FUSED_FORMS", "real_array", "checked_problem"):
+        assert name in reference.__all__ and hasattr(reference, name), name
+    assert reference.forward_pass is reference.network.forward_pass
+    assert reference.example_costs is reference.network.example_costs
+    from reference.costs import FUSED  # noqa: F401  (the old path)
+    from reference.network import example_costs, forward_pass  # noqa: F401
+
+
+def test_forward_pass_and_example_costs_agree_with_network_cost():
+    from reference import example_costs, forward_pass
+
+    net = Network.random([3, 4, 2], hidden="tanh", output="sigmoid", cost="cross_entropy", seed=2)
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(5, 3)), rng.uniform(0.1, 0.9, size=(5, 2))
+    fw = forward_pass(net.weights, net.biases, net.activations, X)
+    np.testing.assert_array_equal(fw.output, net.forward(X).output)
+    J_i = example_costs(fw.Z[net.H], fw.output, Y, net.output, net.cost_function)
+    assert J_i.shape == (5,)
+    assert np.mean(J_i) == pytest.approx(net.cost(X, Y), rel=1e-15)
+
+
+def test_checked_problem_checks_the_network_and_its_data():
+    from reference import checked_problem
+
+    net = Network.random([2, 3, 1], seed=0)
+    X, Y = [[1, 2], [3, 4]], [[0], [1]]
+    X_checked, Y_checked = checked_problem(net, X, Y)
+    assert X_checked.dtype == np.float64 and X_checked.shape == (2, 2)
+    assert Y_checked.shape == (2, 1)
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "`net` must be a reference.Network, got dict; "
+            "build one with Network(weights, biases, ...)"
+        ),
+    ):
+        checked_problem({}, X, Y)
+    with pytest.raises(ValueError, match=re.escape("`Y` must have shape (d, n_H) = (2, 1)")):
+        checked_problem(net, X, [[0, 1], [1, 0]])

@@ -363,13 +363,10 @@ def _check_blocks(blocks: Any, n: int) -> None:
                 f"block {name!r}: the index must be a slice or an array of indices, "
                 f"got {type(index).__name__}"
             )
+        # an index out of range, a slice with step 0, a float index: the block does not fit
         try:
             size = np.arange(n)[index].size
-        except (
-            IndexError,
-            ValueError,
-            TypeError,
-        ) as exc:  # out of range, a zero step, a float index
+        except (IndexError, ValueError, TypeError) as exc:
             raise ValueError(
                 f"`blocks`: block {name!r} does not fit `theta` of shape ({n},): {exc}"
             ) from None

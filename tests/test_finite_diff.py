@@ -1,4 +1,5 @@
-"""Tests of `gradcheck.finite_diff`: accuracy, honest error estimates, the check, validation.
+"""Tests of `gradcheck.finite_diff` and the modules split from it (`steps`, `noise`,
+`evaluation`, `gradient_check`): accuracy, honest error estimates, the check, validation.
 
 Known answers come from analytic gradients evaluated in long double (where
 the platform has it), so the true error of each numerical entry is measured,
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gradcheck.evaluation import Evaluator
 from gradcheck.finite_diff import (
     METHODS,
     REPORT_ROWS,
@@ -25,6 +27,8 @@ from gradcheck.finite_diff import (
     compare_gradient,
     numerical_gradient,
 )
+from gradcheck.noise import EPS, NOISE_POINTS, ecnoise, noise_bound, noise_sigma
+from gradcheck.steps import default_step, entry_scale, power_of_two, within_sign
 
 LD = np.longdouble
 LD_EPS = float(np.finfo(np.longdouble).eps)  # the reference's own rounding
@@ -336,6 +340,72 @@ def test_f0_is_used_as_given():
     b = numerical_gradient(f, theta, f0=f(theta))
     np.testing.assert_array_equal(a.gradient, b.gradient)
     assert b.n_evaluations == a.n_evaluations - 1
+
+
+def test_step_helpers_known_answers():
+    theta = np.array([0.0, 0.3, -5.0, 1e-6])
+    np.testing.assert_array_equal(entry_scale(theta), [1.0, 1.0, 5.0, 1.0])
+    np.testing.assert_array_equal(power_of_two(np.array([0.3, -3.0, 1.0])), [0.25, 4.0, 1.0])
+    # 0.3 would cross zero from 0.3: shortened to 0.15; 1e-6 is zero at the step's resolution
+    np.testing.assert_array_equal(within_sign(theta, np.full(4, 0.3)), [0.3, 0.15, 0.3, 0.3])
+    np.testing.assert_array_equal(default_step(theta, "richardson"), [2**-4, 2**-4, 2**-2, 2**-4])
+    assert default_step(np.array([2.0]), "complex")[0] == power_of_two(np.array([2e-20]))[0]
+
+
+def test_ecnoise_recovers_the_level_of_added_noise():
+    rng = np.random.default_rng(5)
+    x = np.linspace(-1, 1, NOISE_POINTS) * 1e-6
+    for sigma in (1e-12, 1e-8):
+        levels = [ecnoise(1 + x + x**2 + sigma * rng.normal(size=x.size)) for _ in range(200)]
+        found = np.array([v for v in levels if v is not None])
+        assert found.size > 150  # noise shows in most draws
+        assert 0.5 * sigma < np.median(found) < 2 * sigma
+    assert ecnoise(np.ones(5)) == 0.0
+    assert ecnoise(np.array([1.0, np.nan, 1.0])) is None
+    assert ecnoise(np.arange(9.0) ** 2) is None  # smooth curvature, no noise: no level
+
+
+def test_noise_bound_is_rounding_or_measured_noise():
+    np.testing.assert_array_equal(noise_bound(np.array([1.0, 0.0]), 0.0), [4 * EPS, 0.0])
+    assert noise_bound(1.0, 1e-9) == 4e-9  # NOISE_SIGMAS standard deviations
+    evaluate = Evaluator(
+        lambda x: float(np.sum(x**2)), np.ones(3), vectorized=False, max_batch=None
+    )
+    assert noise_sigma(evaluate, np.ones(3), 3.0) == 0.0  # a smooth f shows no noise...
+    assert evaluate.count == 2 * (NOISE_POINTS - 1)  # ...at either spacing (θ's value is given)
+    constant = Evaluator(lambda x: 3.0, np.ones(3), vectorized=False, max_batch=None)
+    assert noise_sigma(constant, np.ones(3), 3.0) == 0.0
+    assert constant.count == NOISE_POINTS - 1  # equal values: settled at the first spacing
+
+
+def test_evaluator_batches_counts_and_hands_out_fresh_rows():
+    seen = []
+
+    def f(rows):
+        seen.append(rows.shape)
+        rows[:] = np.nan  # f may alter what it is given
+        return np.zeros(len(rows))
+
+    theta = np.arange(3.0)
+    evaluate = Evaluator(f, theta, vectorized=True, max_batch=2)
+    values, taken = evaluate.along(np.array([0, 1, 2]), np.array([0.5, 0.5, 0.5]))
+    assert seen == [(2, 3), (1, 3)] and evaluate.count == 3
+    np.testing.assert_array_equal(taken, [0.5, 0.5, 0.5])
+    np.testing.assert_array_equal(theta, [0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match=re.escape("`f` returned nan at `theta`")):
+        Evaluator(lambda x: np.nan, theta, vectorized=False, max_batch=None).at_theta()
+
+
+def test_names_from_before_the_split_still_import():
+    import gradcheck
+    from gradcheck import finite_diff, gradient_check
+
+    for name in ("check_gradient", "compare_gradient", "GradientCheck", "CANDIDATE_ULPS"):
+        assert getattr(finite_diff, name) is getattr(gradient_check, name)
+    assert finite_diff.power_of_two is power_of_two and finite_diff.EPS == EPS
+    assert gradcheck.check_gradient is check_gradient
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        finite_diff.nothing  # noqa: B018
 
 
 # ----------------------------------------------------------------------------- vectorized

@@ -60,3 +60,16 @@ def test_read_rejects_other_files(tmp_path):
     path.write_text('{"format": "other"}')
     with pytest.raises(ValueError, match="is not a gradcheck-vectors/1 file"):
         read_vectors(path)
+
+
+def test_case_network_rebuilds_the_case_and_keeps_its_old_name(vectors):
+    from gradcheck import vectors as module
+    from reference import backprop
+
+    case = read_vectors(vectors)[1]
+    net = module.case_network(case)
+    assert net.sizes == tuple(case["sizes"]) and net.hidden.name == case["hidden"]
+    g = backprop(net, case["X"], case["Y"])
+    for got, expected in zip(g.weights, case["dJ_dW"], strict=True):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-15)
+    assert module.check_network is module.case_network

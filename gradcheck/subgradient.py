@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import Network, output_delta
-from reference.network import forward_pass
+from reference import Network, forward_pass, output_delta
 
 __all__ = ["kink_slopes", "subgradient_bounds"]
 
@@ -63,12 +62,13 @@ def subgradient_bounds(
     d, H = X.shape[0], net.H
 
     def slopes(L: int) -> tuple[np.ndarray, np.ndarray]:
-        act = net.activations[L]
+        act, mask = net.activations[L], near[L]
+        assert act.h_prime is not None  # hidden layers and kinked outputs are element-wise
         exact = act.h_prime(fw.Z[L])
-        if near[L] is None:
+        if mask is None:
             return exact, exact
         lo, hi = kink_slopes(act)
-        return np.where(near[L], lo, exact), np.where(near[L], hi, exact)
+        return np.where(mask, lo, exact), np.where(mask, hi, exact)
 
     if near[H] is None:  # delta^H is exact: the reference's own (fused forms included)
         centre = output_delta(fw.Z[H], fw.A[H], Y, net.output, net.cost_function)

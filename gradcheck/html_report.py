@@ -63,8 +63,8 @@ MAX_STRIP = 256
 WORST_PER_BLOCK = 8
 #: Failing trials that get maps on a page: the first few tell the story; the page says so.
 MAX_MAPPED_TRIALS = 5
-#: Cells drawn one by one on a page (~180 bytes each): later blocks are summarised (~3 MB).
-PAGE_CELLS = 16_384
+#: Cells drawn one by one on a page (~300 bytes each, ~2.5 MB): later blocks are summarised.
+PAGE_CELLS = 8_192
 #: Steps of the finite-difference V: 2^-1 .. 2^-40 times the entry's scale.
 STEPS = 2.0 ** -np.arange(1, 41)
 #: Differences of a network bigger than this (parameters x examples) are skipped in `trial_maps`.
@@ -621,13 +621,13 @@ def _block_figure(block: BlockMap, drawn: bool) -> str:
             continue
         values, spans = binned
         name = "m" if what == "row" else "n"
-        tips = [
+        hover = [
             f"{block.name}, {what}s {name} = {s}: worst excess {v:.3g}"
             for v, s in zip(values, spans)
         ]
         parts.append(
             svg.strip(
-                values, labels=spans, tooltips=tips, caption=f"{what} maxima ({name} →)", kind=kind
+                values, labels=spans, tooltips=hover, caption=f"{what} maxima ({name} →)", kind=kind
             )
         )
     parts.append(
@@ -684,8 +684,8 @@ def _taylor_section(result: Any) -> str:
                 legend=False,
             )
         )
-    anchor = np.flatnonzero(result.used[0]) if len(result.direction_names) else []
-    if len(anchor):
+    anchor = np.flatnonzero(result.used[0]) if len(result.direction_names) else np.array([], int)
+    if anchor.size:
         e0, r0 = eps[anchor[0]], result.remainders[0][anchor[0]]
         series.append(
             svg.Series("slope 2 (right gradient)", eps, r0 * (eps / e0) ** 2, "#000", "6 3")

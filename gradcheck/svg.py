@@ -125,7 +125,9 @@ def heatmap(
     R, C = excess.shape
     size = cell_size(R, C)
     left, top = 34, 36 if caption else 18
-    width, height = left + C * size + 8, top + R * size + 6
+    # Wide enough for the caption too (bold 12 px: about 7.5 px a character).
+    width = max(left + C * size + 8, left + int(7.5 * len(caption)))
+    height = top + R * size + 6
     fills = colour(excess)
     parts = [_svg_open(width, height, "heatmap")]
     if caption:

@@ -608,13 +608,16 @@ def _block_figure(block: BlockMap, drawn: bool) -> str:
         row_axis = "m" if len(block.shape) == 2 else ""
         picture = svg.heatmap(grid, names=names, tooltips=tips, caption=caption, row_axis=row_axis)
         return f"<figure {attrs}>{picture}</figure>"
+    why = (
+        f"{block.entries} entries are more than the {MAX_CELLS} drawn one by one"
+        if block.summarised
+        else f"the page's budget of {PAGE_CELLS} cells drawn one by one is spent"
+    )
     rows = _binned(block.row_max) if len(block.shape) == 2 else None
     cols = _binned(block.col_max)
     parts = [
-        f"<figure {attrs}><figcaption><b>{_esc(caption)}</b> — summarised: "
-        f"{block.entries} entries are too many to draw one by one (more than "
-        f"{MAX_CELLS}, or the page's budget of {PAGE_CELLS} cells is spent); each bar is the "
-        "worst excess of its rows or columns.</figcaption>"
+        f"<figure {attrs}><figcaption><b>{_esc(caption)}</b> — summarised: {why}; each bar "
+        "is the worst excess of its rows or columns.</figcaption>"
     ]
     for what, binned, kind in (("row", rows, "row-max"), ("column", cols, "col-max")):
         if binned is None:

@@ -124,10 +124,11 @@ def heatmap(
     excess = np.atleast_2d(np.asarray(excess, dtype=np.float64))
     R, C = excess.shape
     size = cell_size(R, C)
+    tall = max(size, 14) if R == 1 else size  # a vector b^L: a row of cells tall enough to see
     left, top = 34, 36 if caption else 18
     # Wide enough for the caption too (bold 12 px: about 7.5 px a character).
     width = max(left + C * size + 8, left + int(7.5 * len(caption)))
-    height = top + R * size + 6
+    height = top + R * tall + 6
     fills = colour(excess)
     parts = [_svg_open(width, height, "heatmap")]
     if caption:
@@ -139,13 +140,13 @@ def heatmap(
     for r in range(R):
         for c in range(C):
             parts.append(
-                f'<rect class="cell" x="{left + c * size}" y="{top + r * size}" width="{size}" '
-                f'height="{size}" fill="{fills[r, c]}" data-entry="{_esc(names[r][c])}" '
+                f'<rect class="cell" x="{left + c * size}" y="{top + r * tall}" width="{size}" '
+                f'height="{tall}" fill="{fills[r, c]}" data-entry="{_esc(names[r][c])}" '
                 f'data-row="{r}" data-col="{c}" data-excess="{_num(excess[r, c])}">'
                 f"<title>{_esc(tooltips[r][c])}</title></rect>"
             )
     parts.append(
-        f'<rect x="{left}" y="{top}" width="{C * size}" height="{R * size}" fill="none" '
+        f'<rect x="{left}" y="{top}" width="{C * size}" height="{R * tall}" fill="none" '
         'stroke="#888" stroke-width="0.5"/></svg>'
     )
     return "".join(parts)

@@ -6,6 +6,7 @@ with ImportError and the command line says how to install it.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -13,10 +14,13 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no screen needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from .taylor import TaylorResult  # noqa: E402
 
-__all__ = ["plot_taylor"]
+__all__ = ["plot_taylor", "taylor_figure"]
+
+TITLE_WIDTH = 90  # characters per subtitle line: fits the 8-inch figure at 10 pt
 
 
 def plot_taylor(result: TaylorResult, path: str | Path, *, title: str = "") -> Path:
@@ -29,6 +33,15 @@ def plot_taylor(result: TaylorResult, path: str | Path, *, title: str = "") -> P
     2 are drawn through the first direction's data.
     """
     path = Path(path)
+    fig = taylor_figure(result, title=title)
+    # "tight" grows the canvas to every artist, so no title or label is ever clipped.
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.15)
+    plt.close(fig)
+    return path
+
+
+def taylor_figure(result: TaylorResult, *, title: str = "") -> Figure:
+    """The figure of `plot_taylor`; a long `title` is wrapped to the figure's width."""
     fig, ax = plt.subplots(figsize=(8, 5.5))
     eps = result.epsilons
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(result.direction_names)))
@@ -47,10 +60,10 @@ def plot_taylor(result: TaylorResult, path: str | Path, *, title: str = "") -> P
     ax.set_xlabel("step e")
     ax.set_ylabel("|J(θ + e v) − J(θ) − e ∇J·v|   (dotted: without the gradient term)")
     verdict = "PASSED" if result.passed else "FAILED"
-    ax.set_title(f"Taylor test {verdict}" + (f"\n{title}" if title else ""), fontsize=10)
+    # The subtitle (a candidate and its network's repr) runs past the axes when one line.
+    subtitle = textwrap.fill(title, TITLE_WIDTH, break_long_words=True) if title else ""
+    ax.set_title(f"Taylor test {verdict}" + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig

@@ -208,23 +208,15 @@ def parse_answer(text: str, sizes: Sequence[int]) -> np.ndarray:
     after = " ".join(" ".join(lines[end + 1 :]).split())
     if after:
         raise ValueError(f"the program wrote more after its END line: {after!r:.60}")
-    tokens: list[str] = []
-    for number, line in enumerate(lines[:end], start=1):
-        words = line.split()
-        try:
-            np.array(words, dtype=np.float64)
-        except ValueError:
-            bad = next(w for w in words if not _is_number(w))
-            raise ValueError(
-                f"the answer is not all numbers: {bad!r:.40} (number {len(tokens) + words.index(bad) + 1}, "
-                f"on line {number}: {line.strip()!r:.80})"
-            ) from None
-        tokens.extend(words)
+    tokens = " ".join(lines[:end]).split()
+    try:
+        values = np.array(tokens, dtype=np.float64)
+    except ValueError:
+        raise ValueError(_not_numbers(lines[:end])) from None
     if not tokens:
         raise ValueError(
             f"the answer has no numbers; expected {layout.size} for sizes {list(layout.sizes)}"
         )
-    values = np.array(tokens, dtype=np.float64)
     if values.size != layout.size:
         raise ValueError(_count_message(values.size, layout))
     nonfinite = np.flatnonzero(~np.isfinite(values))
@@ -234,6 +226,20 @@ def parse_answer(text: str, sizes: Sequence[int]) -> np.ndarray:
         entries = "entry" if nonfinite.size == 1 else "entries"
         raise ValueError(f"the answer has NaN or Inf in {nonfinite.size} {entries}: {shown}{more}")
     return values
+
+
+def _not_numbers(lines: list[str]) -> str:
+    """Where the first word that is not a number sits, for the message."""
+    count = 0
+    for number, line in enumerate(lines, start=1):
+        for word in line.split():
+            count += 1
+            if not _is_number(word):
+                return (
+                    f"the answer is not all numbers: {word!r:.40} (word {count}, on line "
+                    f"{number}: {line.strip()!r:.80})"
+                )
+    raise AssertionError("unreachable: numpy refused a word that float() reads")
 
 
 def _is_number(word: str) -> bool:

@@ -313,8 +313,9 @@ class _Session:
 
     def _drain_stderr(self) -> None:
         assert self.proc.stderr is not None  # opened with stderr=PIPE
-        for line in self.proc.stderr:
-            self.stderr.append(line.decode(errors="replace").rstrip("\r\n"))
+        with self.proc.stderr:  # closed at end of file: the program has exited
+            for line in self.proc.stderr:
+                self.stderr.append(line.decode(errors="replace").rstrip("\r\n"))
 
     def stderr_tail(self) -> list[str]:
         if self.proc.poll() is not None:  # a dead program: let its last lines arrive
@@ -380,6 +381,8 @@ def _end_session(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 class ProgramCandidate:

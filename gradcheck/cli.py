@@ -586,7 +586,9 @@ def _parser(prog: str = "gradcheck") -> argparse.ArgumentParser:
 
 def _prog() -> str:
     """The command the user typed: `python -m gradcheck` runs gradcheck/__main__.py."""
-    return "python -m gradcheck" if Path(sys.argv[0]).name == "__main__.py" else "gradcheck"
+    script = Path(sys.argv[0])
+    dash_m = script.name == "__main__.py" and script.parent.name == "gradcheck"
+    return "python -m gradcheck" if dash_m else "gradcheck"
 
 
 def main(

@@ -20,6 +20,8 @@ import numpy as np
 
 from reference import Gradients, Network
 
+from .protocol import CandidateProgramError
+
 __all__ = ["LAYOUTS", "CandidateOutput", "call_candidate"]
 
 LAYOUTS = ("article", "torch", "flat")
@@ -51,6 +53,8 @@ def call_candidate(
     pristine = _snapshot(args)
     try:
         returned = candidate(*args)
+    except CandidateProgramError as exc:  # a program behind --exec: its message says it all
+        return CandidateOutput(problems=[str(exc)])
     except Exception as exc:  # the candidate's own failure is a finding, not a crash of ours
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         return CandidateOutput(

@@ -8,9 +8,12 @@ is 0 when every row passes and 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
+import inspect
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,11 +21,13 @@ from typing import TextIO
 
 import numpy as np
 
-from reference import backprop
+from reference import Gradients, backprop
 
 from .candidate import LAYOUTS
 from .equations import format_equation_table, run_equation_checks
+from .protocol import DEFAULT_TIMEOUT
 from .selfcheck import FORMS_RTOL, SelfCheckRow, run_selfcheck
+from .validate import check_command, check_timeout
 
 __all__ = ["main"]
 
@@ -120,26 +125,203 @@ def _progress(line: str) -> None:
     print(f"  {line}", file=sys.stderr, flush=True)
 
 
-def _check(args: argparse.Namespace, out: TextIO) -> int:
+def _hidden(text: str) -> str | list[str]:
+    """`--hidden tanh` (every hidden layer) or `--hidden relu,tanh` (one name per hidden layer)."""
+    names = [part.strip() for part in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"--hidden must be an activation name or a comma-separated list of them, got {text!r}"
+        )
+    return names[0] if len(names) == 1 else names
+
+
+def _edge_cases(text: str) -> bool | set[str]:
+    """`--edge-cases all|none|NAME,NAME`: True, False, or the subset of edge trials."""
+    if text in ("all", "none"):
+        return text == "all"
+    names = {part.strip() for part in text.split(",")}
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"--edge-cases must be all, none or a comma-separated list of names, got {text!r}"
+        )
+    return names
+
+
+def _positive_float(text: str) -> float:
+    try:
+        return check_timeout(float(text), "--timeout")
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds, got {text!r}"
+        ) from None
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
+    return value
+
+
+def _api_parameters() -> set[str]:
+    """The keyword options this version of `check_backprop` accepts."""
     from .oracle import check_backprop
 
-    candidate = _load(args.candidate)
+    return set(inspect.signature(check_backprop).parameters)
+
+
+#: options of `check_backprop` wired to the command line only when the API has them
+#: (flag, dest, type, help); their absence is listed in `gradcheck check --help`.
+OPTIONAL_OPTIONS = (
+    ("--l2", "l2", _non_negative_float, "L2 penalty (lam/2) sum_L ||W^L||^2 (default 0)"),
+    ("--weight-scale", "weight_scale", _positive_float, "scale of the random weights"),
+)
+
+
+def _oracle_call(layout: str) -> tuple[str, ...]:
+    return ("theta", "X", "Y") if layout == "flat" else ("weights", "biases", "X", "Y")
+
+
+def _check_signature(candidate: object, spec: str, layout: str) -> None:
+    """A candidate whose signature cannot take the oracle's call is bad usage, said before any trial."""
     try:
-        report = check_backprop(
-            candidate,
-            sizes=args.sizes,
-            hidden=args.hidden,
-            output=args.output,
-            cost=args.cost,
-            layout=args.layout,
-            trials=args.trials,
-            seed=args.seed,
-            progress=None if args.quiet else _progress,
+        signature = inspect.signature(candidate)  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # a builtin or an extension: no signature to read
+        return
+    call = _oracle_call(layout)
+    try:
+        signature.bind(*call)
+    except TypeError as exc:
+        hint = ""
+        for other in ("flat", "article"):
+            try:
+                signature.bind(*_oracle_call(other))
+            except TypeError:
+                continue
+            if _oracle_call(other) != call:
+                hint = f"; it would take the {other!r} layout's call: pass --layout {other}"
+                break
+        raise _UsageError(
+            f"candidate {spec!r} has signature {signature} ({exc}), but the oracle calls "
+            f"candidate({', '.join(call)}) in layout {layout!r}{hint}"
+        ) from None
+
+
+def _check(args: argparse.Namespace, out: TextIO) -> int:
+    from .oracle import check_backprop
+    from .protocol import exec_candidate
+
+    if (args.candidate is None) == (args.exec is None):
+        raise _UsageError(
+            "give either a candidate module:function or --exec 'PROGRAM ARGS', not both"
         )
+    accepted = _api_parameters()
+    options = {
+        name: getattr(args, name)
+        for name in ("sizes", "hidden", "output", "cost", "layout", "trials", "seed")
+    }
+    options["batch_size"] = args.batch_size
+    if args.edge_cases is not None:
+        options["edge_cases"] = args.edge_cases
+    for _, dest, _, _ in OPTIONAL_OPTIONS:
+        if getattr(args, dest, None) is not None:
+            options[dest] = getattr(args, dest)
+    if args.exec is not None:
+        if args.layout != "article":
+            raise _UsageError(
+                "--exec programs get and return W^L as (M, N) (docs/PROTOCOL.md); "
+                f"--layout {args.layout} does not apply"
+            )
+        try:
+            check_command(args.exec, "--exec")
+            candidate = exec_candidate(
+                args.exec,
+                timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
+                persistent=args.persistent,
+                hidden=args.hidden,
+                output=args.output,
+                cost=args.cost,
+            )
+        except (ValueError, TypeError) as exc:
+            raise _UsageError(str(exc)) from None
+    else:
+        if args.persistent:
+            raise _UsageError("--persistent applies to --exec programs only")
+        if args.timeout is not None:
+            if "timeout" not in accepted:
+                raise _UsageError(
+                    "--timeout applies to --exec programs only in this version "
+                    "(check_backprop has no `timeout` option)"
+                )
+            options["timeout"] = args.timeout
+        candidate = _load(args.candidate)
+        _check_signature(candidate, args.candidate, args.layout)
+    try:
+        with contextlib.ExitStack() as stack:
+            if args.exec is not None:
+                stack.enter_context(candidate)
+            report = check_backprop(
+                candidate, **options, progress=None if args.quiet else _progress
+            )
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(report.to_dict(), indent=1) if args.json else str(report), file=out)
+    return 0 if report.passed else 1
+
+
+def _equations(args: argparse.Namespace, out: TextIO) -> int:
+    from .candidate import call_candidate
+    from .equations import check_equations
+    from .oracle import trial_case
+
+    try:
+        net, X, Y = trial_case(
+            args.sizes,
+            args.batch,
+            args.seed,
+            hidden=args.hidden,
+            output=args.output,
+            cost=args.cost,
+        )
+    except (ValueError, TypeError) as exc:
+        raise _UsageError(str(exc)) from None
+    options: dict = {}
+    source = "the article's equations"
+    if args.candidate is not None:
+        candidate = _load(args.candidate)
+        _check_signature(candidate, args.candidate, "article")
+        answer = call_candidate(candidate, net, X, Y, layout="article")
+        if answer.problems:
+            print("error: " + "; ".join(answer.problems), file=sys.stderr)
+            return 1
+        assert answer.gradient is not None  # no problems: a gradient
+        options["gradients"] = Gradients.from_flat(answer.gradient.astype(np.float64), net.sizes)
+        if answer.deltas is not None:
+            options["deltas"] = answer.deltas
+        source = args.candidate + (
+            ""
+            if answer.deltas is not None
+            else " (gradients only: return (dW, db, deltas) to check each delta^L)"
+        )
+    try:
+        report = check_equations(net, X, Y, **options)
+    except (ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=1), file=out)
+    else:
+        print(
+            f"Equation by equation: {source} on {net!r}, d={args.batch}, seed {args.seed}\n",
+            file=out,
+        )
+        print(format_equation_table([(report.configuration, report)]), file=out)
+        if not report.passed:
+            print(f"\n{report.explanation}", file=out)
     return 0 if report.passed else 1
 
 
@@ -208,7 +390,7 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _vectors(args: argparse.Namespace, out: TextIO) -> int:
-    from .vectors import write_vectors
+    from .vectors import read_vectors, write_vectors
 
     try:
         path = write_vectors(args.out, force=args.force, seed=args.seed)
@@ -216,12 +398,55 @@ def _vectors(args: argparse.Namespace, out: TextIO) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {path} (format described in gradcheck/vectors.py)", file=out)
+    if args.protocol:
+        from .protocol import format_answer, format_request
+
+        cases = read_vectors(path)
+        for case in cases:
+            H = len(case["W"]) - 1
+            activations = [case["hidden"]] * H + [case["output"]]
+            request = format_request(
+                case["W"],
+                case["b"],
+                case["X"],
+                case["Y"],
+                activations=activations,
+                cost=case["cost"],
+            )
+            (path.parent / f"{case['name']}.request.txt").write_text(request)
+            answer = format_answer(case["dJ_dW"], case["dJ_db"])
+            (path.parent / f"{case['name']}.answer.txt").write_text(answer)
+        print(
+            f"wrote {len(cases)} CASE.request.txt and CASE.answer.txt pairs (docs/PROTOCOL.md)",
+            file=out,
+        )
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
+def _network_options(parser: argparse.ArgumentParser) -> None:
+    """--sizes, --hidden, --output, --cost: the network a subcommand draws."""
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=[4, 8, 3],
+        help="layer sizes n_in,n_0,...,n_H (default 4,8,3)",
+    )
+    parser.add_argument(
+        "--hidden",
+        type=_hidden,
+        default="sigmoid",
+        help="hidden activation, or one per hidden layer: relu,tanh (default sigmoid)",
+    )
+    parser.add_argument(
+        "--output", default=None, help="output activation (default: same as hidden)"
+    )
+    parser.add_argument("--cost", default="quadratic", help="cost (default quadratic)")
+
+
+def _parser(prog: str = "gradcheck") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m gradcheck",
+        prog=prog,
+        allow_abbrev=False,
         description="The gradient oracle for backpropagation. With no command: verify the "
         "project's own reference (the three forms against each other and finite differences).",
     )
@@ -232,22 +457,40 @@ def _parser() -> argparse.ArgumentParser:
     parser.set_defaults(run=_selfcheck)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
+    accepted = _api_parameters()
+    missing = [flag for flag, dest, _, _ in OPTIONAL_OPTIONS if dest not in accepted]
     check = commands.add_parser(
         "check",
-        help="check a backprop implementation given as module:function",
+        allow_abbrev=False,
+        help="check a backprop implementation: module:function, or a program with --exec",
         description="Check candidate(weights, biases, X, Y) -> (dW_list, db_list) against the "
-        "reference and finite differences. Exit status 0 if it passes, 1 if not, 2 on bad usage.",
+        "reference and finite differences; or, with --exec, a program in any language speaking "
+        "the protocol of docs/PROTOCOL.md on stdin/stdout. Exit status 0 if it passes, 1 if "
+        "not, 2 on bad usage."
+        + (f" (Not in this version: {', '.join(missing)}.)" if missing else ""),
     )
-    check.add_argument("candidate", help="module:function or path/to/file.py:function")
     check.add_argument(
-        "--sizes",
-        type=_sizes,
-        default=[4, 8, 3],
-        help="layer sizes n_in,n_0,...,n_H (default 4,8,3)",
+        "candidate", nargs="?", default=None, help="module:function or path/to/file.py:function"
     )
-    check.add_argument("--hidden", default="sigmoid", help="hidden activation (default sigmoid)")
-    check.add_argument("--output", default=None, help="output activation (default: same as hidden)")
-    check.add_argument("--cost", default="quadratic", help="cost (default quadratic)")
+    check.add_argument(
+        "--exec",
+        default=None,
+        metavar="'PROGRAM ARGS'",
+        help="check a program speaking docs/PROTOCOL.md instead of a Python function",
+    )
+    check.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help=f"wall-clock seconds per case before the program is killed (default {DEFAULT_TIMEOUT:g})",
+    )
+    check.add_argument(
+        "--persistent",
+        action="store_true",
+        help="with --exec: one long-lived process answers every case (default: one per case)",
+    )
+    _network_options(check)
     check.add_argument(
         "--layout",
         default="article",
@@ -256,12 +499,46 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--trials", type=int, default=3, help="random networks (default 3)")
     check.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    check.add_argument(
+        "--batch-size", type=int, default=8, metavar="D", help="examples per batch (default 8)"
+    )
+    check.add_argument(
+        "--edge-cases",
+        type=_edge_cases,
+        default=None,
+        metavar="all|none|NAMES",
+        help="edge trials: all (default), none, or a comma-separated subset",
+    )
+    for flag, dest, kind, text in OPTIONAL_OPTIONS:
+        if dest in accepted:
+            check.add_argument(flag, dest=dest, type=kind, default=None, help=text)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    check.set_defaults(run=_check)
+    check.set_defaults(run=_check, parser=check)
+
+    equations = commands.add_parser(
+        "equations",
+        allow_abbrev=False,
+        help="check backpropagation equation by equation on a seeded network",
+        description="Check each equation of the derivation (delta^H, the recursion, dJ/dW^L, "
+        "dJ/db^L) at each layer against finite differences: the article's own, or those of "
+        "--candidate module:function returning (dW_list, db_list, deltas). Exit status 0 if "
+        "every equation holds, 1 if not, 2 on bad usage.",
+    )
+    equations.add_argument(
+        "--candidate",
+        default=None,
+        help="module:function returning (dW_list, db_list, deltas) with deltas[L] of shape (d, N)",
+    )
+    _network_options(equations)
+    equations.add_argument("--batch", type=int, default=5, help="examples d (default 5)")
+    equations.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    equations.add_argument("--json", action="store_true", help="print the report as JSON")
+    equations.set_defaults(run=_equations, parser=equations)
 
     taylor = commands.add_parser(
         "taylor",
+        allow_abbrev=False,
         help="the Taylor remainder test of a gradient, with an optional PNG",
         description="Sweep the step e over many decades: the remainder |J(theta + e v) - J(theta) - "
         "e grad.v| falls as e^2 for a right gradient and as e for a wrong one. Checks the "
@@ -276,12 +553,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=LAYOUTS,
         help="the candidate's layout: article, torch or flat (default article)",
     )
-    taylor.add_argument(
-        "--sizes", type=_sizes, default=[4, 8, 3], help="layer sizes (default 4,8,3)"
-    )
-    taylor.add_argument("--hidden", default="sigmoid")
-    taylor.add_argument("--output", default=None)
-    taylor.add_argument("--cost", default="quadratic")
+    _network_options(taylor)
     taylor.add_argument("--batch", type=int, default=8, help="examples d (default 8)")
     taylor.add_argument("--seed", type=int, default=0)
     taylor.add_argument(
@@ -290,24 +562,47 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PNG",
         help="write remainder against step (needs matplotlib)",
     )
-    taylor.set_defaults(run=_taylor)
+    taylor.set_defaults(run=_taylor, parser=taylor)
 
     vectors = commands.add_parser(
         "vectors",
+        allow_abbrev=False,
         help="write golden test vectors for other languages",
         description="Write networks, data, expected gradients and tolerances as JSON (exact "
-        "floats) and .npz into --out.",
+        "floats) and .npz into --out; with --protocol, also each case's request and expected "
+        "answer in the text format of docs/PROTOCOL.md.",
     )
     vectors.add_argument("--out", required=True, help="directory to write into")
     vectors.add_argument("--force", action="store_true", help="overwrite a non-empty directory")
     vectors.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    vectors.set_defaults(run=_vectors)
+    vectors.add_argument(
+        "--protocol",
+        action="store_true",
+        help="also write CASE.request.txt and CASE.answer.txt (docs/PROTOCOL.md)",
+    )
+    vectors.set_defaults(run=_vectors, parser=vectors)
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run the command line with `argv` (default: sys.argv[1:]); returns the exit status."""
-    args = _parser().parse_args(argv)
+def _prog() -> str:
+    """The command the user typed: `python -m gradcheck` runs gradcheck/__main__.py."""
+    script = Path(sys.argv[0])
+    dash_m = script.name == "__main__.py" and script.parent.name == "gradcheck"
+    return "python -m gradcheck" if dash_m else "gradcheck"
+
+
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, prog: str | None = None
+) -> int:
+    """Run the command line with `argv` (default: sys.argv[1:]); returns the exit status.
+
+    `prog` names the command in usage lines (default: ``gradcheck``, or
+    ``python -m gradcheck`` when run that way).
+    """
+    parser = _parser(prog or _prog())
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the subcommand's parser, so that its usage line is the one shown
+        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.run(args, out or sys.stdout)
     except (

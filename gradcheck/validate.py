@@ -8,6 +8,10 @@ Messages name the parameter in backticks, as scipy's do, and the tests pin them.
 
 from __future__ import annotations
 
+import math
+import os
+import shlex
+import shutil
 from typing import Any
 
 import numpy as np
@@ -18,10 +22,12 @@ __all__ = [
     "as_theta",
     "as_vector",
     "check_callable",
+    "check_command",
     "check_flag",
     "check_int",
     "check_network",
     "is_real_number",
+    "check_timeout",
 ]
 
 
@@ -132,3 +138,47 @@ def check_network(net: Any, name: str = "net") -> None:
             f"`{name}` must be a reference.Network, got {type(net).__name__}; "
             "build one with Network(weights, biases, ...)"
         )
+
+
+def check_timeout(value: Any, name: str = "timeout") -> float:
+    """A wall-clock limit in seconds: a positive finite number, as a float, or a clear error."""
+    if not is_real_number(value):
+        raise TypeError(f"`{name}` must be a number of seconds, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"`{name}` must be a positive, finite number of seconds, got {value!r}")
+    return float(value)
+
+
+def check_command(cmd: Any, name: str = "cmd") -> list[str]:
+    """A command line (a string split like a POSIX shell, or a list of strings) whose program exists.
+
+    Returns the argument vector; refuses an empty command, a program that is
+    not on PATH, and a path that is not an executable file.
+    """
+    if isinstance(cmd, str):
+        try:
+            argv = shlex.split(cmd)
+        except ValueError as exc:  # an unclosed quote
+            raise ValueError(f"`{name}` {cmd!r} cannot be split into words: {exc}") from None
+    elif isinstance(cmd, (list, tuple)) and all(isinstance(word, str) for word in cmd):
+        argv = list(cmd)
+    else:
+        raise TypeError(
+            f"`{name}` must be a command line (a string, or a list of strings), got {cmd!r}"
+        )
+    if not argv or not argv[0]:
+        raise ValueError(f"`{name}` is empty; give the program to run, e.g. './my_backprop'")
+    program = argv[0]
+    if os.sep in program or (os.altsep and os.altsep in program):
+        if not os.path.isfile(program):
+            raise ValueError(f"`{name}`: no program {program!r} (no such file)")
+        if not os.access(program, os.X_OK):
+            raise ValueError(
+                f"`{name}`: {program!r} is not executable; chmod +x it, or run it "
+                "through its interpreter"
+            )
+    elif shutil.which(program) is None:
+        raise ValueError(
+            f"`{name}`: no program {program!r} on PATH; for a file in this directory write ./{program}"
+        )
+    return argv

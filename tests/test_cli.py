@@ -6,6 +6,8 @@ import io
 import subprocess
 import sys
 
+import pytest
+
 from gradcheck.cli import main
 
 
@@ -135,3 +137,267 @@ def test_check_command_shows_progress_on_stderr(tmp_path, capsys):
     path.write_text(CANDIDATES)
     main(["check", f"{path}:good", "--sizes", "3,5,2", "--hidden", "tanh"], out=io.StringIO())
     assert "trial 1/6: random" in capsys.readouterr().err
+
+
+# ------------------------------------------------- check --exec and parity with the API
+
+
+def _fake_check_backprop(calls):
+    """A check_backprop with every option of the issue's API, recording what the CLI passes."""
+    from gradcheck.report import BackpropReport
+
+    def check_backprop(
+        candidate,
+        *,
+        sizes,
+        hidden="sigmoid",
+        output=None,
+        cost="quadratic",
+        layout="article",
+        trials=3,
+        seed=0,
+        batch_size=8,
+        edge_cases=True,
+        l2=0.0,
+        weight_scale=1.0,
+        timeout=None,
+        progress=None,
+    ):
+        calls.append(dict(locals()))
+        return BackpropReport(
+            "fake",
+            {"hidden": hidden, "output": output, "cost": cost, "layout": layout, "seed": seed},
+            [],
+        )
+
+    return check_backprop
+
+
+def test_every_option_reaches_check_backprop(tmp_path, monkeypatch):
+    import gradcheck.oracle
+
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    calls: list = []
+    monkeypatch.setattr(gradcheck.oracle, "check_backprop", _fake_check_backprop(calls))
+    argv = [
+        "check",
+        f"{path}:good",
+        "--sizes",
+        "3,5,4,2",
+        "--hidden",
+        "relu,tanh",
+        "--output",
+        "identity",
+        "--cost",
+        "mse",
+        "--trials",
+        "2",
+        "--seed",
+        "9",
+        "--batch-size",
+        "16",
+        "--edge-cases",
+        "batch1,width1",
+        "--l2",
+        "0.5",
+        "--weight-scale",
+        "4",
+        "--timeout",
+        "7",
+        "--quiet",
+    ]
+    assert main(argv, out=io.StringIO()) == 0
+    (call,) = calls
+    assert call["sizes"] == [3, 5, 4, 2] and call["hidden"] == ["relu", "tanh"]
+    assert (call["output"], call["cost"], call["trials"], call["seed"]) == ("identity", "mse", 2, 9)
+    assert call["batch_size"] == 16 and call["edge_cases"] == {"batch1", "width1"}
+    assert (call["l2"], call["weight_scale"], call["timeout"]) == (0.5, 4.0, 7.0)
+    calls.clear()
+    assert (
+        main(["check", f"{path}:good", "--edge-cases", "none", "--quiet"], out=io.StringIO()) == 0
+    )
+    assert calls[0]["edge_cases"] is False and calls[0]["hidden"] == "sigmoid"
+
+
+def test_options_the_api_lacks_are_refused_not_ignored(tmp_path, capsys):
+    import inspect
+
+    from gradcheck.oracle import check_backprop
+
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    accepted = inspect.signature(check_backprop).parameters
+    if "timeout" not in accepted:
+        assert main(["check", f"{path}:good", "--timeout", "3"]) == 2
+        assert "--timeout applies to --exec programs only" in capsys.readouterr().err
+    for flag, dest in (("--l2", "l2"), ("--weight-scale", "weight_scale")):
+        if dest not in accepted:
+            with pytest.raises(SystemExit) as exited:
+                main(["check", f"{path}:good", flag, "1"])
+            assert exited.value.code == 2
+            assert f"unrecognized arguments: {flag} 1" in capsys.readouterr().err
+
+
+def test_abbreviations_are_errors_and_usage_names_the_command(capsys):
+    for argv in (["check", "x:y", "--size", "3,2"], ["equations", "--hid", "tanh"], ["--qui"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "unrecognized arguments" in err and err.startswith("usage: gradcheck")
+    with pytest.raises(SystemExit):
+        main(["check", "x:y", "--size", "3,2"])
+    assert capsys.readouterr().err.startswith("usage: gradcheck check ")
+    done = subprocess.run(
+        [sys.executable, "-m", "gradcheck", "check", "x:y", "--size", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and done.stderr.startswith("usage: python -m gradcheck check ")
+
+
+BAD_SIGNATURES = """
+def three(W, b, X):
+    return W, b
+
+def flat(theta, X, Y):
+    return theta
+"""
+
+
+def test_a_candidate_that_cannot_take_the_oracles_call_is_bad_usage(tmp_path, capsys):
+    path = tmp_path / "sig.py"
+    path.write_text(BAD_SIGNATURES)
+    assert main(["check", f"{path}:three"]) == 2
+    err = capsys.readouterr().err
+    assert "has signature (W, b, X) (too many positional arguments)" in err
+    assert "the oracle calls candidate(weights, biases, X, Y) in layout 'article'" in err
+    assert main(["check", f"{path}:flat"]) == 2
+    err = capsys.readouterr().err
+    assert "the oracle calls candidate(weights, biases, X, Y)" in err
+    assert "it would take the 'flat' layout's call: pass --layout flat" in err
+    assert main(["check", f"{path}:three", "--layout", "torch"]) == 2
+    assert "in layout 'torch'; it would take the 'flat' layout's call" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def c_program(tmp_path_factory):
+    import shutil
+    from pathlib import Path
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler (cc or gcc) on this machine")
+    source = Path(__file__).parent / "c" / "backprop.c"
+    folder = tmp_path_factory.mktemp("cli-c")
+    built = {}
+    for variant, flags in (("right", []), ("slip", ["-DSLIP_BIAS_SUM"])):
+        out = folder / variant
+        subprocess.run([compiler, "-O2", *flags, "-o", str(out), str(source), "-lm"], check=True)
+        built[variant] = str(out)
+    return built
+
+
+def test_check_exec_runs_a_c_program(c_program):
+    for persistent in ([], ["--persistent"]):
+        out = io.StringIO()
+        argv = [
+            "check",
+            "--exec",
+            c_program["right"],
+            "--hidden",
+            "tanh",
+            "--sizes",
+            "3,4,2",
+            "--quiet",
+            "--timeout",
+            "30",
+            *persistent,
+        ]
+        assert main(argv, out=out) == 0, out.getvalue()
+        assert f"check_backprop PASSED: exec {c_program['right']!r}" in out.getvalue()
+    out = io.StringIO()
+    assert main(["check", "--exec", c_program["slip"], "--quiet"], out=out) == 1
+    assert "summed over the batch" in out.getvalue()
+
+
+def test_check_exec_usage_errors(c_program, tmp_path, capsys):
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    cases = [
+        (["check", "--exec", "./no-such-program"], "`--exec`: no program './no-such-program'"),
+        (["check", f"{path}:good", "--exec", c_program["right"]], "give either a candidate"),
+        (["check"], "give either a candidate module:function or --exec"),
+        (["check", f"{path}:good", "--persistent"], "--persistent applies to --exec programs only"),
+        (
+            ["check", "--exec", c_program["right"], "--layout", "torch"],
+            "--layout torch does not apply",
+        ),
+        (["check", "--exec", c_program["right"], "--hidden", "swish"], "unknown hidden activation"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        assert message in capsys.readouterr().err
+    for bad in (
+        ["--timeout", "0"],
+        ["--timeout", "soon"],
+        ["--edge-cases", "a,,b"],
+        ["--hidden", "relu,"],
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(["check", "--exec", c_program["right"], *bad])
+        assert exited.value.code == 2
+
+
+EQUATION_CANDIDATES = """
+import numpy as np
+from reference import Network, backprop
+
+def with_deltas(W, b, X, Y, slip=False):
+    net = Network(W, b, hidden="tanh")
+    g = backprop(net, X, Y)
+    # per-example deltas from the batch form: Delta^L
+    zs, A, a_prev = [], [], X
+    for L in range(net.H + 1):
+        Z = a_prev @ W[L] + b[L]
+        zs.append(Z)
+        a_prev = np.tanh(Z)
+        A.append(a_prev)
+    D = [None] * (net.H + 1)
+    D[-1] = (A[-1] - Y) * (1 - A[-1] ** 2)
+    for L in range(net.H - 1, -1, -1):
+        D[L] = (D[L + 1] @ W[L + 1].T) * (1 - A[L] ** 2) * (2.0 if slip else 1.0)
+    return g.weights, g.biases, D
+
+def slipped(W, b, X, Y):
+    return with_deltas(W, b, X, Y, slip=True)
+"""
+
+
+def test_equations_command(tmp_path, capsys):
+    out = io.StringIO()
+    assert main(["equations", "--hidden", "tanh", "--sizes", "3,4,2"], out=out) == 0
+    assert "1 of 1 configurations confirm every equation" in out.getvalue()
+    path = tmp_path / "eq.py"
+    path.write_text(EQUATION_CANDIDATES)
+    out = io.StringIO()
+    argv = ["equations", "--hidden", "tanh", "--sizes", "3,4,2", "--candidate"]
+    assert main(argv + [f"{path}:with_deltas"], out=out) == 0, out.getvalue()
+    out = io.StringIO()
+    assert main(argv + [f"{path}:slipped"], out=out) == 1
+    assert "delta^0" in out.getvalue() and "FAIL" in out.getvalue()
+    assert main(["equations", "--hidden", "swish"]) == 2
+    assert "unknown hidden activation 'swish'" in capsys.readouterr().err
+
+
+def test_vectors_command_writes_protocol_files(tmp_path):
+    out = io.StringIO()
+    assert main(["vectors", "--out", str(tmp_path), "--protocol"], out=out) == 0
+    assert "wrote 12 CASE.request.txt and CASE.answer.txt pairs" in out.getvalue()
+    request = (tmp_path / "sigmoid-sigmoid-quadratic-4-8-3-d5.request.txt").read_text()
+    assert request.startswith("gradcheck 1\nlayers 2\nsizes 4 8 3\nd 5\n")
+    assert (
+        (tmp_path / "sigmoid-sigmoid-quadratic-4-8-3-d5.answer.txt").read_text().endswith("END\n")
+    )

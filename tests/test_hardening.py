@@ -598,8 +598,10 @@ def test_cli_check_a_non_callable_exits_2_and_a_broken_candidate_exits_1(candida
     code, _ = run_cli(["check", f"{candidate_file}:NOT_CALLABLE", "--quiet"])
     assert code == 2
     assert "`candidate` must be callable" in capsys.readouterr().err
+    # a signature that cannot take the oracle's call is bad usage, said before any trial (issue 12)
     code, stdout = run_cli(["check", f"{candidate_file}:two", "--quiet", "--sizes", "3,2"])
-    assert code == 1 and "the candidate raised TypeError" in stdout
+    assert code == 2 and stdout == ""
+    assert "the oracle calls candidate(weights, biases, X, Y)" in capsys.readouterr().err
 
 
 def test_cli_taylor_and_vectors_bad_options_exit_2(tmp_path, capsys):

@@ -26,7 +26,7 @@ import numpy as np
 from reference import ACTIVATIONS, Activation, Gradients, Network, output_delta
 from reference.network import forward_pass
 
-__all__ = ["BUGS", "BUGS_BY_NAME", "Bug"]
+__all__ = ["BUGS", "BUGS_BY_NAME", "Bug", "always"]
 
 #: The learning rate `Bug.gradient` uses for `updated_weights` when none is
 #: given; `diagnose` fits it to the candidate instead.
@@ -166,6 +166,12 @@ def _backprop_variant(
     """The batch form of NOTATION.md with one or more equations deliberately broken.
 
     With the defaults it is the article's backprop (`reference.backprop`).
+    It is not a reference and not independent of one: bugs are recognised by
+    comparing a candidate with *the reference computed with a bug*, so each
+    switch must change exactly one equation of the reference's own batch form
+    and nothing else (same forward pass, same fused output deltas via
+    `reference.output_delta`). The independent re-implementations, which
+    check the reference, are in `gradcheck.independent`.
 
     Parameters
     ----------
@@ -256,7 +262,8 @@ def _updated_weights(net: Network, X: Any, Y: Any, *, eta: float = LEARNING_RATE
 # ------------------------------------------------------------ applicability
 
 
-def _always(net: Network, d: int) -> bool:
+def always(net: Network, d: int) -> bool:
+    """`Bug.applies` of a bug that can show on any network and batch."""
     return True
 
 
@@ -316,7 +323,7 @@ BUGS: tuple[Bug, ...] = (
         "dJ/da^H = a^H - y for the quadratic cost; the minus sign belongs to the update "
         "W^L <- W^L - eta dJ/dW^L, not to the gradient",
         _sign_flipped,
-        _always,
+        always,
     ),
     Bug(
         "quadratic_half_missing",
@@ -438,7 +445,7 @@ BUGS: tuple[Bug, ...] = (
         "dJ/dW^L = a^{L-1} (delta^L)^T, the activations of the layer before L "
         "(a^{-1} = x for layer 0)",
         partial(_backprop_variant, dW_uses="a^L"),
-        _always,
+        always,
     ),
     Bug(
         "dW_transposed",
@@ -446,7 +453,7 @@ BUGS: tuple[Bug, ...] = (
         "nn.Linear.weight layout",
         "dJ/dW^L = a^{L-1} (delta^L)^T, shape (M, N); or check with layout='torch'",
         _dW_transposed,
-        _always,
+        always,
     ),
     Bug(
         "layers_reversed",
@@ -484,7 +491,7 @@ BUGS: tuple[Bug, ...] = (
         "the bias left out of the forward pass: z^L = (W^L)^T a^{L-1}, without + b^L",
         "z^L = (W^L)^T a^{L-1} + b^L in the forward pass that backprop uses",
         partial(_backprop_variant, bias_in_forward=False),
-        _always,
+        always,
     ),
     Bug(
         "updated_weights",
@@ -493,7 +500,7 @@ BUGS: tuple[Bug, ...] = (
         "return dJ/dW^L and dJ/db^L themselves; the update W^L <- W^L - eta dJ/dW^L belongs "
         "to the training loop",
         _updated_weights,
-        _always,
+        always,
         constant="eta",
     ),
 )

@@ -24,9 +24,15 @@ import numpy as np
 from reference import Gradients, backprop
 
 from .candidate import LAYOUTS
-from .equations import format_equation_table, run_equation_checks
 from .protocol import DEFAULT_TIMEOUT
-from .selfcheck import FORMS_RTOL, SelfCheckRow, run_selfcheck
+from .selfcheck import (
+    FORMS_RTOL,
+    SelfCheckRow,
+    format_equation_table,
+    run_equation_checks,
+    run_selfcheck,
+    shapes_text,
+)
 from .validate import check_command, check_timeout
 
 __all__ = ["main"]
@@ -41,7 +47,7 @@ def _format_rows(rows: list[SelfCheckRow]) -> str:
     for r in rows:
         lines.append(
             f"{r.hidden:<11}{r.output:<9}{r.cost:<26}{r.examples_error:>12.1e}{r.loops_error:>10.1e}"
-            f"{r.fd_relative:>11.1e}{r.fd_error:>10.2f}{r.unverifiable:>7}  "
+            f"{r.fd_relative:>11.1e}{r.fd_excess:>10.2f}{r.unverifiable:>7}  "
             f"{'ok' if r.passed else 'FAIL'}"
         )
         lines.extend(f"    {problem}" for problem in r.problems)
@@ -64,7 +70,7 @@ def _selfcheck(args: argparse.Namespace, out: TextIO) -> int:
         f"(normwise relative per layer, must be <= {FORMS_RTOL:g}) and against finite "
         "differences (Richardson; FD/bound <= 1 passes;\n"
         "kinks: entries a ReLU kink makes unverifiable by differences). Worst over shapes "
-        "4-8-3 d=5, 3-1-2 d=4, 4-3 d=6, 5-7-6-3 d=1.\n",
+        f"{shapes_text()}.\n",
         file=out,
     )
     print(_format_rows(rows), file=out)
@@ -605,8 +611,7 @@ def main(
         getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.run(args, out or sys.stdout)
-    except (
-        _UsageError
-    ) as exc:  # a candidate that cannot be loaded, a --plot path that cannot be written
+    # a candidate that cannot be loaded, a --plot path that cannot be written
+    except _UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

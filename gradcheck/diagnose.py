@@ -6,17 +6,19 @@ does, cheaper explanations follow: the candidate is a constant times the
 reference (or times a bug's gradient), some blocks are scaled, or only some
 blocks are wrong (the biases, the weights, one layer).
 
-    from gradcheck.diagnose import diagnose, diagnose_shapes
+    from gradcheck.diagnose import diagnose
     for diagnosis in diagnose(candidate, net, X, Y, rtol=1e-4):
         print(diagnosis)
 
-Math of the bugs: `gradcheck.bugs`. This module is the matching only.
+Math of the bugs: `gradcheck.bugs`. This module is the matching only; what
+wrong shapes suggest is `gradcheck.shapes`, and where a fault sits by the
+article's equations is `gradcheck.localize`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +26,11 @@ import numpy as np
 
 from reference import Gradients, Network, backprop
 
-from .bugs import BUGS, BUGS_BY_NAME, Bug
+from .bugs import BUGS, BUGS_BY_NAME, Bug, always
 from .compare import scaled_norm
-from .validate import check_network
+from .validate import check_network, check_rtol, checked_data, gradient_arrays
 
-__all__ = ["DEFAULT_RTOL", "SCALED", "Diagnosis", "diagnose", "diagnose_shapes"]
+__all__ = ["DEFAULT_RTOL", "SCALED", "Diagnosis", "diagnose"]
 
 #: Rounding-level agreement for a float64 candidate; the oracle passes ~1e-4 for float32.
 DEFAULT_RTOL = 1e-6
@@ -46,17 +48,13 @@ def _reference(net: Network, X: Any, Y: Any) -> Gradients:
     return backprop(net, X, Y)
 
 
-def _always(net: Network, d: int) -> bool:
-    return True
-
-
 SCALED = Bug(
     "scaled",
     "the gradient is c times the reference",
     "look for a stray constant factor applied to every gradient (c = 1/d: averaged twice; "
     "a learning rate folded into the gradient; c < 0: a sign)",
     _reference,
-    _always,
+    always,
 )
 """The candidate is a constant `c` times the reference (`Diagnosis.scale` holds `c`)."""
 
@@ -300,7 +298,7 @@ def _blocks_scaled(C: Blocks, R: Blocks, ratios: list[float], d: int, rtol: floa
         "look for the constant factor in the lines computing these blocks "
         "(a missing or extra 1/d, a 2, a minus sign, a learning rate)",
         lambda net, X, Y: _scaled(backprop(net, X, Y), ratios),
-        _always,
+        always,
     )
     residual = max(_relative(Cb, r * Rb) for Cb, Rb, r in zip(C, R, ratios, strict=True))
     return Diagnosis(bug, residual, tuple(sorted({k // 2 for k in scaled})), batch_size=d)
@@ -335,7 +333,7 @@ def _explain_by_place(C: Blocks, R: Blocks, d: int, rtol: float) -> list[Diagnos
         what = f"dJ/dW^H and dJ/db^H are right but {names} are wrong: delta^H is right"
     else:
         what = f"{names} are wrong; the other blocks are right"
-    bug = Bug("wrong_blocks", what, _where_to_look(wrong, layers, H), _reference, _always)
+    bug = Bug("wrong_blocks", what, _where_to_look(wrong, layers, H), _reference, always)
     residual = max(_relative(C[k], R[k]) for k in right)
     return [Diagnosis(bug, residual, layers, batch_size=d)]
 
@@ -430,146 +428,6 @@ def _layers_differing(B: Blocks, R: Blocks, rtol: float) -> tuple[int, ...]:
     return () if len(differ) == len(B) // 2 else tuple(sorted(differ))
 
 
-# ------------------------------------------------------------ diagnose_shapes
-
-
-def diagnose_shapes(
-    shapes_W: Sequence[Sequence[int]], shapes_b: Sequence[Sequence[int]], net: Network
-) -> list[str]:
-    """What wrong gradient shapes suggest, one plain sentence each; [] if the shapes are right.
-
-    Parameters
-    ----------
-    shapes_W : sequence of tuple of int
-        The shapes of the candidate's `dJ/dW^L`, ``L = 0 .. H`` as returned;
-        the article's are `(M, N)`.
-    shapes_b : sequence of tuple of int
-        The shapes of its `dJ/db^L`; the article's are `(N,)`.
-    net : Network
-        The network the gradients are for.
-
-    Returns
-    -------
-    list of str
-
-    Examples
-    --------
-    >>> from reference import Network
-    >>> net = Network.random([3, 4, 2], seed=0)
-    >>> diagnose_shapes([(4, 3), (2, 4)], [(4,), (2,)], net)[0][:40]
-    'every dJ/dW^L is transposed, (N, M) inst'
-    """
-    got_W, got_b = _checked_shapes(shapes_W, shapes_b, net)
-    want_W = [W.shape for W in net.weights]
-    want_b = [b.shape for b in net.biases]
-    messages = _list_messages("dJ/dW", got_W, want_W)
-    if messages is None:
-        messages = _weight_messages(got_W, want_W)
-    bias_messages = _list_messages("dJ/db", got_b, want_b)
-    messages += _bias_messages(got_b, want_b) if bias_messages is None else bias_messages
-    return messages
-
-
-def _list_messages(
-    kind: str, got: list[tuple[int, ...]], want: list[tuple[int, ...]]
-) -> list[str] | None:
-    """Messages about the list as a whole (count, order); None to look layer by layer."""
-    H = len(want) - 1
-    if got == want:
-        return []
-    if len(got) == len(want) and got == want[::-1]:
-        return [
-            f"the {kind}^L are in reverse order (the output layer's first)? "
-            f"Return [{kind}^0, ..., {kind}^{H}]: reverse the list built while going backwards"
-        ]
-    if len(got) == len(want) + 1:
-        return [
-            f"one {kind} too many ({len(got)} for the {len(want)} layers L = 0 .. {H}): "
-            "the input layer counted as a layer? The input x is a^{-1}; it has no weights"
-        ]
-    if len(got) == len(want) - 1 and got == want[1:]:
-        return [
-            f"{kind}^0 missing: the loop over layers stops before layer 0, "
-            "e.g. range(H, 0, -1) where range(H, -1, -1) belongs?"
-        ]
-    if len(got) == len(want) - 1 and got == want[:-1]:
-        return [f"{kind}^{H} of the output layer missing: the loop over layers starts at H - 1?"]
-    if len(got) != len(want):
-        return [
-            f"{len(got)} {kind} arrays for the {len(want)} layers L = 0 .. {H} "
-            f"(expected shapes {want})"
-        ]
-    return None
-
-
-def _weight_messages(got: list[tuple[int, ...]], want: list[tuple[int, ...]]) -> list[str]:
-    transposed = [g == w[::-1] for g, w in zip(got, want, strict=True)]
-    if all(transposed) and got != want:
-        return [
-            "every dJ/dW^L is transposed, (N, M) instead of (M, N): (N, M) is PyTorch's "
-            "nn.Linear.weight layout; try layout='torch', or return a^{L-1} (delta^L)^T, "
-            "not delta^L (a^{L-1})^T"
-        ]
-    messages = []
-    for L, (g, w) in enumerate(zip(got, want, strict=True)):
-        M, N = w
-        name = f"dJ/dW^{L} has shape {g}, expected (M, N) = {w}"
-        if g == w:
-            continue
-        if g == (N, M):
-            messages.append(
-                f"{name}: transposed? (N, M) is PyTorch's nn.Linear.weight layout; "
-                "try layout='torch', or return a^{L-1} (delta^L)^T"
-            )
-        elif g == (N, N):
-            messages.append(
-                f"{name}: a^L used where a^{{L-1}} belongs in dJ/dW^L = a^{{L-1}} (delta^L)^T?"
-            )
-        elif len(g) == 3 and g[1:] in (w, (N, M)):
-            messages.append(
-                f"{name}: one gradient per example, not averaged? "
-                "Take the mean over the examples (axis 0)"
-            )
-        elif g in want:
-            messages.append(f"{name}, the shape of W^{want.index(g)}: a layer index off by one?")
-        else:
-            messages.append(name)
-    return messages
-
-
-def _bias_messages(got: list[tuple[int, ...]], want: list[tuple[int, ...]]) -> list[str]:
-    messages = []
-    for L, (g, w) in enumerate(zip(got, want, strict=True)):
-        (N,) = w
-        name = f"dJ/db^{L} has shape {g}, expected (N,) = {w}"
-        if g == w:
-            continue
-        if g == (1, N):
-            messages.append(
-                f"{name}: keepdims=True or a row vector? Return shape (N,), "
-                "e.g. Delta.sum(axis=0) / d without keepdims"
-            )
-        elif g == (N, 1):
-            messages.append(
-                f"{name}: a column vector (as in Nielsen's network.py)? "
-                "Return shape (N,), e.g. np.ravel"
-            )
-        elif len(g) == 2 and g[1] == N:
-            messages.append(
-                f"{name}: one row per example, not averaged? "
-                "dJ/db^L = (1/d) 1^T Delta^L, i.e. Delta.mean(axis=0)"
-            )
-        elif g == ():
-            messages.append(
-                f"{name}: a scalar, summed over every axis? Sum over the examples only (axis=0)"
-            )
-        elif g in want:
-            messages.append(f"{name}, the shape of b^{want.index(g)}: a layer index off by one?")
-        else:
-            messages.append(name)
-    return messages
-
-
 # ---------------------------------------------------------------- validation
 
 
@@ -583,89 +441,41 @@ def _checked_diagnose(
             f"`candidate` must be a reference.Gradients, got {type(candidate).__name__}; "
             "wrap a (dJ_dW, dJ_db) pair as Gradients(list(dJ_dW), list(dJ_db))"
         )
-    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.integer, np.floating)):
-        raise TypeError(f"`rtol` must be a real number, got {type(rtol).__name__}")
-    if not 0.0 < rtol < 1.0:
-        raise ValueError(f"`rtol` must be a positive number below 1, got {rtol}")
-    X, Y = net.check_data(X, Y)
-    C = _checked_gradients(candidate, "candidate")
+    check_rtol(rtol)
+    X, Y = checked_data(net, X, Y)
+    C = _blocks(Gradients(*gradient_arrays(candidate, "candidate")[:2]))
     if reference is None:
-        R = _blocks(backprop(net, X, Y))
-    elif not isinstance(reference, Gradients):
+        return C, X, Y, _blocks(backprop(net, X, Y))
+    if not isinstance(reference, Gradients):
         raise TypeError(
             f"`reference` must be a reference.Gradients or None, got {type(reference).__name__}"
         )
-    else:
-        R = _checked_gradients(reference, "reference")
-        for k, block in enumerate(R):
-            if not np.isfinite(block).all():
-                raise ValueError(
-                    f"`reference` must be finite; its {_block_name(k)} has NaN or Inf entries: "
-                    "pass reference=backprop(net, X, Y) or leave it out"
-                )
-        want = _shapes(_blocks(Gradients(net.weights, net.biases)))
-        if _shapes(R) != want:
+    R = _blocks(Gradients(*gradient_arrays(reference, "reference")[:2]))
+    for k, block in enumerate(R):
+        if not np.isfinite(block).all():
             raise ValueError(
-                f"`reference` has block shapes {_shapes(R)} but the network's are {want}; "
+                f"`reference` must be finite; its {_block_name(k)} has NaN or Inf entries: "
                 "pass reference=backprop(net, X, Y) or leave it out"
             )
+    want = _shapes(_blocks(Gradients(net.weights, net.biases)))
+    if _shapes(R) != want:
+        raise ValueError(
+            f"`reference` has block shapes {_shapes(R)} but the network's are {want}; "
+            "pass reference=backprop(net, X, Y) or leave it out"
+        )
     return C, X, Y, R
 
 
-def _checked_gradients(g: Gradients, argument: str) -> Blocks:
-    for kind in ("weights", "biases"):
-        value = getattr(g, kind)
-        if isinstance(value, (str, bytes, np.ndarray)) or not isinstance(value, (list, tuple)):
-            raise TypeError(
-                f"`{argument}.{kind}` must be a list with one array per layer, "
-                f"got {type(value).__name__}"
-            )
-    if len(g.weights) != len(g.biases) or not g.weights:
-        raise ValueError(
-            f"`{argument}` must have one dJ/dW^L and one dJ/db^L per layer, got "
-            f"{len(g.weights)} weight and {len(g.biases)} bias arrays"
-        )
-    blocks = []
-    for L in range(len(g.weights)):
-        for kind, value in (("weights", g.weights[L]), ("biases", g.biases[L])):
-            label = f"`{argument}.{kind}[{L}]` (dJ/d{kind[0].replace('w', 'W')}^{L})"
-            try:
-                array = np.asarray(value)
-            except (ValueError, TypeError) as exc:  # ragged nested lists
-                raise TypeError(
-                    f"{label} must be a numeric array; numpy could not convert it: {exc}"
-                ) from None
-            if array.dtype.kind not in "biuf":
-                raise TypeError(
-                    f"{label} must be a real numeric array, got dtype {array.dtype}"
-                    + ("; pass its real part" if array.dtype.kind == "c" else "")
-                )
-            blocks.append(array.astype(np.float64))
-    return blocks
+def __getattr__(name: str) -> Any:
+    """`gradcheck.diagnose.diagnose_shapes`: moved to `gradcheck.shapes`; a DeprecationWarning."""
+    if name != "diagnose_shapes":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        "`gradcheck.diagnose.diagnose_shapes` is deprecated and will be removed in the next "
+        "release; use `gradcheck.shapes.diagnose_shapes`",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    from .shapes import diagnose_shapes
 
-
-def _checked_shapes(
-    shapes_W: Any, shapes_b: Any, net: Any
-) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
-    """Validated shape lists for `diagnose_shapes`."""
-    check_network(net)
-    out = []
-    for argument, shapes in (("shapes_W", shapes_W), ("shapes_b", shapes_b)):
-        if isinstance(shapes, (str, bytes)) or not isinstance(shapes, (list, tuple)):
-            raise TypeError(
-                f"`{argument}` must be a list of shapes like [(3, 4), (4, 2)], "
-                f"got {type(shapes).__name__}"
-            )
-        checked = []
-        for L, shape in enumerate(shapes):
-            if not isinstance(shape, (list, tuple)) or not all(
-                isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
-                for n in shape
-            ):
-                raise TypeError(
-                    f"`{argument}[{L}]` must be a shape, a tuple of non-negative integers, "
-                    f"got {shape!r}"
-                )
-            checked.append(tuple(int(n) for n in shape))
-        out.append(checked)
-    return out[0], out[1]
+    return diagnose_shapes

@@ -25,11 +25,13 @@ from reference import ACTIVATIONS, Gradients, Network, backprop, backprop_exampl
 from .candidate import LAYOUTS, CandidateOutput, call_candidate
 from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance, scaled_norm
 from .data import random_targets
-from .diagnose import diagnose, diagnose_shapes
-from .equations import check_equations, localize_from_gradients
+from .diagnose import diagnose
+from .equations import check_equations
 from .finite_diff import compare_gradient, numerical_gradient
+from .localize import localize_from_gradients
 from .network_fd import network_numerical_gradient
 from .report import BackpropReport, BlockSummary, EntryReport, GradientMismatch, TrialReport
+from .shapes import diagnose_shapes
 from .validate import check_int, check_network
 
 __all__ = [

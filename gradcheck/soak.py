@@ -3,7 +3,8 @@
 Two kinds of case, each drawn from one integer seed (so any failure
 reproduces from the seed alone):
 
-- **correct**: an independent numpy backprop (its own activation formulas,
+- **correct**: an independent numpy backprop
+  (`gradcheck.independent.independent_backprop`: its own activation formulas,
   float64 or float32) on a random network: every activation and cost,
   softmax outputs, widths 1..64, depths 0..5, batches 1..64, weight scales
   1e-4..10, saturated sigmoids, ReLU pre-activations pushed near 0. The
@@ -32,11 +33,11 @@ from typing import Any
 import numpy as np
 
 from reference import Gradients, Network, backprop
-from reference.costs import FUSED
 
 from .bugs import BUGS
 from .compare import rounding_tolerance
 from .data import random_targets
+from .independent import independent_backprop
 from .oracle import check_backprop_at
 
 __all__ = ["SoakResult", "correct_case", "broken_case", "run_soak"]
@@ -71,9 +72,8 @@ class SoakResult:
     false_alarms: list[str] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)
     smallest_detected: float = np.inf  # smallest single-entry error caught, relative to max|block|
-    detectable: list[float] = field(
-        default_factory=list
-    )  # median tolerance / max|block| per broken case
+    # median tolerance / max|block| per broken case
+    detectable: list[float] = field(default_factory=list)
     skipped: int = 0  # broken cases drawn below the rounding floor (undetectable in principle)
     seconds: float = 0.0
 
@@ -130,7 +130,7 @@ def correct_case(seed: int) -> Case:
     rng = np.random.default_rng([seed, 1])
     net, X, Y, description = _network(rng)
     dtype = np.float32 if rng.uniform() < 0.4 else np.float64
-    candidate = _independent_backprop(
+    candidate = independent_backprop(
         net.hidden.name, net.output.name, net.cost_function.name, dtype
     )
     return Case(seed, f"{description} dtype={np.dtype(dtype).name}", net, X, Y, candidate)
@@ -174,60 +174,6 @@ def broken_case(seed: int) -> Case | None:
     return Case(seed, description, net, X, Y, candidate)
 
 
-def _independent_backprop(hidden: str, output: str, cost: str, dtype: Any) -> Callable[..., Any]:
-    """A batch backprop written apart from `reference` (its own h, h' formulas), in `dtype`."""
-    formulas = {
-        "identity": (lambda z: z, lambda z, a: np.ones_like(z)),
-        "sigmoid": (lambda z: 0.5 * (1 + np.tanh(0.5 * z)), lambda z, a: a * (1 - a)),
-        "tanh": (np.tanh, lambda z, a: 1 - a * a),
-        "relu": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype)),
-        "leaky_relu": (
-            lambda z: np.where(z > 0, z, z * 0.01),
-            lambda z, a: np.where(z > 0, 1, 0.01).astype(z.dtype),
-        ),
-        "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: 0.5 * (1 + np.tanh(0.5 * z))),
-        "elu": (
-            lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
-            lambda z, a: np.where(z > 0, 1, np.exp(np.minimum(z, 0))).astype(z.dtype),
-        ),
-    }
-
-    def candidate(weights, biases, X, Y):
-        W = [w.astype(dtype) for w in weights]
-        b = [v.astype(dtype) for v in biases]
-        A, Z = [X.astype(dtype)], []
-        for L, (w, v) in enumerate(zip(W, b)):
-            Z.append(A[-1] @ w + v)
-            if L == len(W) - 1 and output == "softmax":
-                e = np.exp(Z[-1] - Z[-1].max(axis=1, keepdims=True))
-                A.append(e / e.sum(axis=1, keepdims=True))
-            else:
-                A.append(formulas[hidden if L < len(W) - 1 else output][0](Z[-1]))
-        a, y = A[-1], Y.astype(dtype)
-        if (output, cost) in FUSED:
-            delta = (
-                a * y.sum(axis=1, keepdims=True) - y
-                if output == "softmax"
-                else (a - y if cost == "cross_entropy" else y * (a - 1))
-            )
-        else:
-            g = a - y if cost == "quadratic" else -y / a
-            if output == "softmax":
-                delta = a * (g - (a * g).sum(axis=1, keepdims=True))
-            else:
-                delta = g * formulas[output][1](Z[-1], a)
-        d = len(X)
-        dW, db = [None] * len(W), [None] * len(W)
-        for L in range(len(W) - 1, -1, -1):
-            dW[L] = A[L].T @ delta / d
-            db[L] = delta.sum(axis=0) / d
-            if L:
-                delta = (delta @ W[L].T) * formulas[hidden][1](Z[L - 1], A[L])
-        return dW, db
-
-    return candidate
-
-
 # ------------------------------------------------------------------ running
 
 
@@ -262,9 +208,8 @@ def run_soak(cases: int, *, seed: int = 0, progress: bool = False) -> SoakResult
 
 
 def _passes(case: Case) -> bool:
-    with np.errstate(
-        all="ignore"
-    ):  # a float32 candidate may overflow; the oracle judges its answer
+    # a float32 candidate may overflow; the oracle judges its answer
+    with np.errstate(all="ignore"):
         return check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
 
 

@@ -12,23 +12,40 @@ import math
 import os
 import shlex
 import shutil
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from reference._validate import real_array
+
 __all__ = [
+    "EPS64",
     "as_grad",
     "as_step",
     "as_theta",
     "as_vector",
     "check_callable",
     "check_command",
+    "check_configurations",
     "check_flag",
     "check_int",
+    "check_labelled",
+    "check_layer_ok",
+    "check_method",
     "check_network",
+    "check_rtol",
+    "check_shape_lists",
+    "checked_data",
+    "delta_arrays",
+    "gradient_arrays",
+    "gradient_lists",
     "is_real_number",
     "check_timeout",
+    "real_block",
 ]
+
+EPS64 = float(np.finfo(np.float64).eps)
 
 
 def as_vector(value: Any, name: str) -> np.ndarray:
@@ -182,3 +199,260 @@ def check_command(cmd: Any, name: str = "cmd") -> list[str]:
             f"`{name}`: no program {program!r} on PATH; for a file in this directory write ./{program}"
         )
     return argv
+
+
+def check_method(method: Any, methods: Sequence[str]) -> str:
+    """`method` if it is one of `methods` (the finite-difference schemes), or a clear error."""
+    if method not in methods:
+        raise ValueError(f"unknown `method` {method!r}; known methods: {', '.join(methods)}")
+    return method
+
+
+def checked_data(net: Any, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """`net` refused unless a `reference.Network`; `X`, `Y` as its checked float64 copies."""
+    check_network(net)
+    return net.check_data(X, Y)
+
+
+def check_rtol(rtol: Any) -> float:
+    """`rtol` as a float in (0, 1), or a clear error."""
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`rtol` must be a real number, got {type(rtol).__name__}")
+    if not 0.0 < rtol < 1.0:
+        raise ValueError(f"`rtol` must be a positive number below 1, got {rtol}")
+    return float(rtol)
+
+
+def _is_list(value: Any) -> bool:
+    return not isinstance(value, (np.ndarray, str, bytes)) and isinstance(value, Sequence)
+
+
+def real_block(
+    value: Any,
+    name: str,
+    *,
+    symbol: str = "",
+    shape: tuple[int, ...] | None = None,
+    expected: str = "",
+) -> tuple[np.ndarray, float]:
+    """One block (`dJ/dW^L`, `delta^L`, ...) as a float64 copy, and the eps of its own dtype.
+
+    Any real dtype is taken (float32 welcome: the caller scales its tolerance
+    by the eps returned; integers count as float64). With `shape`, the block
+    must have it (`expected` says what it means, e.g. ``"(M, N) like W^0"``)
+    and be finite; without, any shape and NaN/Inf are let through (a wrong
+    gradient may be both). Messages name the argument and, after it, the
+    block's `symbol` (e.g. ``"dJ/dW^0"``).
+    """
+    try:
+        return _real_block(value, name, shape=shape, expected=expected)
+    except (TypeError, ValueError) as exc:
+        if not symbol:
+            raise
+        raise type(exc)(str(exc).replace(f"`{name}`", f"`{name}` ({symbol})", 1)) from None
+
+
+def _real_block(
+    value: Any, name: str, *, shape: tuple[int, ...] | None, expected: str
+) -> tuple[np.ndarray, float]:
+    try:
+        ndim = np.ndim(value)
+    except (ValueError, TypeError):  # ragged nested lists: real_array names them
+        ndim = 0
+    array = real_array(value, name=name, ndim=ndim, finite=False)
+    if shape is not None:
+        if array.shape != shape:
+            raise ValueError(f"`{name}` has shape {array.shape} but must be {expected} = {shape}")
+        real_array(array, name=name, ndim=ndim, copy=False)  # finite, or a message naming the entry
+    dtype = np.asarray(value).dtype
+    eps = float(np.finfo(dtype).eps) if dtype.kind == "f" else EPS64
+    return array, max(eps, EPS64)
+
+
+def gradient_lists(
+    gradients: Any, name: str = "gradients", *, layers: int | None = None, sizes: Any = None
+) -> tuple[Sequence[Any], Sequence[Any]]:
+    """Read a gradient structure into its lists ``(dJ_dW, dJ_db)``; the arrays are not checked.
+
+    Accepted: a `reference.Gradients`, a ``(dJ_dW, dJ_db)`` pair of lists, or
+    a dict with ``"weights"`` and ``"biases"``. With `layers` (``H + 1``, the
+    network's `sizes` for the message), each list must hold that many arrays;
+    without, the two lists must be equally long and not empty.
+    """
+    from reference import Gradients
+
+    if isinstance(gradients, Gradients):
+        weights, biases = gradients.weights, gradients.biases
+    elif isinstance(gradients, dict) and {"weights", "biases"} <= set(gradients):
+        weights, biases = gradients["weights"], gradients["biases"]
+    elif isinstance(gradients, (tuple, list)) and len(gradients) == 2:
+        weights, biases = gradients
+    else:
+        raise TypeError(
+            f"`{name}` must be a Gradients, a (dJ_dW, dJ_db) pair of lists or a dict with "
+            f"'weights' and 'biases', got {type(gradients).__name__}"
+        )
+    for arrays, symbol, label in ((weights, "W", "weights"), (biases, "b", "biases")):
+        if not _is_list(arrays):
+            raise TypeError(
+                f"`{name}.{label}` must be a list of arrays, one dJ/d{symbol}^L per layer, "
+                f"got {type(arrays).__name__}"
+            )
+        if layers is not None and len(arrays) != layers:
+            raise ValueError(
+                f"`{name}.{label}` must hold one dJ/d{symbol}^L per layer L = 0 .. H, that is "
+                f"{layers} arrays for sizes {list(sizes)}, got {len(arrays)}"
+            )
+    if len(weights) != len(biases) or not weights:
+        raise ValueError(
+            f"`{name}` must have one dJ/dW^L and one dJ/db^L per layer, got "
+            f"{len(weights)} weight and {len(biases)} bias arrays"
+        )
+    return weights, biases
+
+
+def gradient_arrays(
+    gradients: Any, name: str = "gradients", *, sizes: Sequence[int] | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray], float]:
+    """A gradient structure (see `gradient_lists`) as float64 copies, and its coarsest eps.
+
+    With the network's `sizes`, every `dJ/dW^L` must have shape (M, N) and
+    every `dJ/db^L` shape (N,), all finite; without, any shapes and values
+    pass (what a wrong gradient looks like is for the caller to judge).
+    """
+    layers = None if sizes is None else len(sizes) - 1
+    weights, biases = gradient_lists(gradients, name, layers=layers, sizes=sizes)
+    checked: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    eps = EPS64
+    for k, (arrays, symbol, label) in enumerate(
+        ((weights, "W", "weights"), (biases, "b", "biases"))
+    ):
+        for L, value in enumerate(arrays):
+            shape: tuple[int, ...] | None = None
+            expected = ""
+            if sizes is not None:
+                M, N = sizes[L], sizes[L + 1]
+                shape = (M, N) if symbol == "W" else (N,)
+                expected = f"(M, N) like W^{L}" if symbol == "W" else f"(N,) like b^{L}"
+            array, e = real_block(
+                value,
+                f"{name}.{label}[{L}]",
+                symbol=f"dJ/d{symbol}^{L}",
+                shape=shape,
+                expected=expected,
+            )
+            checked[k].append(array)
+            eps = max(eps, e)
+    return checked[0], checked[1], eps
+
+
+def delta_arrays(deltas: Any, sizes: Sequence[int], d: int) -> tuple[list[np.ndarray], float]:
+    """A candidate's per-example deltas, ``deltas[L]`` of shape (d, N_L), as float64 copies.
+
+    Returns the arrays and the eps of the coarsest dtype among them.
+    """
+    H = len(sizes) - 2
+    if not _is_list(deltas):
+        raise TypeError(
+            f"`deltas` must be a list of arrays, one Delta^L of shape (d, N_L) per layer "
+            f"L = 0 .. H, got {type(deltas).__name__}"
+        )
+    if len(deltas) != H + 1:
+        raise ValueError(
+            f"`deltas` must hold one Delta^L per layer L = 0 .. H, that is {H + 1} arrays for "
+            f"sizes {list(sizes)}, got {len(deltas)}"
+        )
+    out, eps = [], EPS64
+    for L, value in enumerate(deltas):
+        array, e = real_block(
+            value,
+            f"deltas[{L}]",
+            symbol=f"Delta^{L}",
+            shape=(d, sizes[L + 1]),
+            expected=f"(d, N_{L}) (one row per example, one column per neuron of layer {L})",
+        )
+        out.append(array)
+        eps = max(eps, e)
+    return out, eps
+
+
+def check_labelled(reports: Any, report_type: type) -> list[tuple[str, Any]]:
+    """`reports` as a list of ``(label, report)`` pairs, each report a `report_type`."""
+    what = report_type.__name__
+    if not _is_list(reports):
+        raise TypeError(
+            f"`reports` must be a list of (label, {what}) pairs, got {type(reports).__name__}"
+        )
+    if not reports:
+        raise ValueError(f"`reports` is empty; give at least one (label, {what}) pair")
+    for k, item in enumerate(reports):
+        if not (
+            isinstance(item, (tuple, list))
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], report_type)
+        ):
+            raise TypeError(
+                f"each of `reports` must be a (label, {what}) pair as run_equation_checks "
+                f"gives; entry {k} is {item!r:.80}"
+            )
+    return [(label, report) for label, report in reports]
+
+
+def check_configurations(configurations: Any) -> list[tuple[Any, Any, Any]]:
+    """`configurations` as a list of ``(hidden, output, cost)`` triples (names checked later)."""
+    if not _is_list(configurations):
+        raise TypeError(
+            "`configurations` must be a list of (hidden, output, cost) triples, "
+            f"got {type(configurations).__name__}"
+        )
+    for k, item in enumerate(configurations):
+        if not (isinstance(item, (tuple, list)) and len(item) == 3):
+            raise TypeError(
+                "each of `configurations` must be a (hidden, output, cost) triple such as "
+                f"('tanh', None, 'quadratic'); entry {k} is {item!r:.80}"
+            )
+    return [tuple(item) for item in configurations]
+
+
+def check_layer_ok(layer_ok: Any) -> list[bool]:
+    """`layer_ok` as a non-empty list of bools, one per layer."""
+    if isinstance(layer_ok, (str, bytes)) or not isinstance(layer_ok, (Sequence, np.ndarray)):
+        raise TypeError(
+            "`layer_ok` must be a list of bools, one per layer L = 0 .. H, "
+            f"got {type(layer_ok).__name__}"
+        )
+    if len(layer_ok) == 0:
+        raise ValueError("`layer_ok` is empty; give one bool per layer L = 0 .. H")
+    out = []
+    for L, value in enumerate(layer_ok):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"`layer_ok[{L}]` must be a bool, got {value!r}")
+        out.append(bool(value))
+    return out
+
+
+def check_shape_lists(
+    shapes_W: Any, shapes_b: Any
+) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """`shapes_W`, `shapes_b` as lists of tuples of non-negative ints, or a clear error."""
+    out = []
+    for argument, shapes in (("shapes_W", shapes_W), ("shapes_b", shapes_b)):
+        if isinstance(shapes, (str, bytes)) or not isinstance(shapes, (list, tuple)):
+            raise TypeError(
+                f"`{argument}` must be a list of shapes like [(3, 4), (4, 2)], "
+                f"got {type(shapes).__name__}"
+            )
+        checked = []
+        for L, shape in enumerate(shapes):
+            if not isinstance(shape, (list, tuple)) or not all(
+                isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
+                for n in shape
+            ):
+                raise TypeError(
+                    f"`{argument}[{L}]` must be a shape, a tuple of non-negative integers, "
+                    f"got {shape!r}"
+                )
+            checked.append(tuple(int(n) for n in shape))
+        out.append(checked)
+    return out[0], out[1]

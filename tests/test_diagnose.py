@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradcheck.bugs import BUGS, BUGS_BY_NAME, _backprop_variant
-from gradcheck.diagnose import SCALED, Diagnosis, diagnose, diagnose_shapes
+from gradcheck.diagnose import SCALED, Diagnosis, diagnose
+from gradcheck.shapes import diagnose_shapes
 from reference import Gradients, Network, backprop
 
 SEEDS = (0, 1, 2)
@@ -941,7 +942,7 @@ G0 = backprop(NET, X0, Y0)
         (
             {"candidate": Gradients(np.zeros((3, 4)), G0.biases)},
             TypeError,
-            "`candidate.weights` must be a list with one array per layer, got ndarray",
+            "`candidate.weights` must be a list of arrays, one dJ/dW^L per layer, got ndarray",
         ),
         (
             {"candidate": Gradients(G0.weights, G0.biases[:2])},
@@ -956,13 +957,13 @@ G0 = backprop(NET, X0, Y0)
         (
             {"candidate": Gradients([G0.weights[0] + 0j, *G0.weights[1:]], G0.biases)},
             TypeError,
-            "`candidate.weights[0]` (dJ/dW^0) must be a real numeric array, got dtype complex128; "
+            "`candidate.weights[0]` (dJ/dW^0) must be real, got complex dtype complex128; "
             "pass its real part",
         ),
         (
             {"candidate": Gradients(G0.weights, [G0.biases[0], ["a"] * 3, G0.biases[2]])},
             TypeError,
-            "`candidate.biases[1]` (dJ/db^1) must be a real numeric array, got dtype <U1",
+            "`candidate.biases[1]` (dJ/db^1) must be a numeric array, got dtype <U1",
         ),
         ({"X": X0[:, :2]}, ValueError, "`X` has 2 columns"),
     ],

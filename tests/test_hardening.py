@@ -44,16 +44,14 @@ from gradcheck import (
     trial_case,
 )
 from gradcheck.cli import main
-from gradcheck.diagnose import diagnose, diagnose_shapes
-from gradcheck.equations import (
-    check_equations,
-    equation_deltas,
-    format_equation_table,
-    localize_from_gradients,
-    numerical_deltas,
-    run_equation_checks,
-)
+from gradcheck.delta_fd import numerical_deltas
+from gradcheck.diagnose import diagnose
+from gradcheck.equations import check_equations
 from gradcheck.finite_diff import check_gradient, compare_gradient, numerical_gradient
+from gradcheck.independent import equation_deltas
+from gradcheck.localize import localize_from_gradients
+from gradcheck.selfcheck import format_equation_table, run_equation_checks
+from gradcheck.shapes import diagnose_shapes
 from gradcheck.taylor import taylor_test
 from gradcheck.vectors import read_vectors, write_vectors
 from reference import (

@@ -1,0 +1,225 @@
+"""Backprop written again, apart from `reference`, where independence is the point.
+
+Two checks in this package are only as good as the independence of what they
+compare against, so each keeps its own small backprop here, in one place:
+
+- `equation_deltas` (with `deltas_from_equations` and `delta_magnitudes`):
+  the article's deltas, one line per equation, for `check_equations`, which
+  confirms the equations themselves against finite differences in `z^L`.
+  It uses `reference`'s activations and costs (`h`, `h'`, `dJ/da`: the
+  functions the equations speak of) but none of `reference`'s backprop, so a
+  slip in `reference.backprop` cannot hide in the check of the equations.
+- `independent_backprop`: the soak's correct candidate, a batch backprop with
+  its own activation formulas (sigmoid via tanh, softplus' derivative via
+  tanh, ...) and its own softmax and costs, in float64 or float32. It shares
+  no code with `reference`, so "zero false alarms" is a claim about the oracle,
+  not about `reference` agreeing with itself.
+
+`gradcheck.bugs._backprop_variant` is not here: it is the reference's backprop
+with bugs switched in, and is meant to coincide with `reference.backprop`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from reference import Activation, Network
+from reference.costs import FUSED
+from reference.network import ForwardPass, forward_pass
+
+from .validate import checked_data
+
+__all__ = [
+    "delta_magnitudes",
+    "deltas_from_equations",
+    "equation_deltas",
+    "h_prime_of",
+    "independent_backprop",
+]
+
+
+# ------------------------------------------------------ the article's deltas
+
+
+def equation_deltas(net: Network, X: Any, Y: Any) -> list[np.ndarray]:
+    """The per-example deltas from the article's equations.
+
+    Parameters
+    ----------
+    net : reference.Network
+    X : array_like, shape (d, n_in)
+        The examples, one per row.
+    Y : array_like, shape (d, n_H)
+        Their targets.
+
+    Returns
+    -------
+    list of ndarray, ``Delta[L]`` of shape (d, N_L) for ``L = 0 .. H``
+        ``Delta[L][i, n]`` is `delta^L_n = dJ_i/dz^L_n` of example `i`:
+        `delta^H = dJ/da^H ⊙ h'(z^H)` (`J_h(z^H)^T dJ/da^H` for softmax; the
+        fused form, e.g. `a^H - y`, where the output and cost have one), then
+        `delta^L = (W^{L+1} delta^{L+1}) ⊙ h'(z^L)`. Not divided by `d`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reference import Network
+    >>> net = Network.random([3, 5, 2], seed=0)
+    >>> [D.shape for D in equation_deltas(net, np.ones((4, 3)), np.zeros((4, 2)))]
+    [(4, 5), (4, 2)]
+    """
+    X, Y = checked_data(net, X, Y)
+    return deltas_from_equations(net, forward_pass(net.weights, net.biases, net.activations, X), Y)
+
+
+def deltas_from_equations(net: Network, fw: ForwardPass, Y: np.ndarray) -> list[np.ndarray]:
+    """`equation_deltas` on a forward pass already run (`fw`) and checked targets `Y`."""
+    H, acts = net.H, net.activations
+    Delta: list[np.ndarray] = [np.empty(0)] * (H + 1)
+    Delta[H] = _output_delta(net, fw, Y)
+    for L in range(H - 1, -1, -1):
+        # A row per example, so W^{L+1} delta^{L+1} is the row Delta^{L+1} (W^{L+1})^T.
+        Delta[L] = (Delta[L + 1] @ net.weights[L + 1].T) * h_prime_of(acts[L], fw.Z[L])  # delta^L
+    return Delta
+
+
+def _output_delta(net: Network, fw: ForwardPass, Y: np.ndarray) -> np.ndarray:
+    Z, A = fw.Z[net.H], fw.A[net.H]
+    fused = net.fused
+    if fused is not None:
+        return fused.delta(Z, A, Y)  # the fused form, e.g. delta^H = a^H - y
+    G = net.cost_function.dJ_da(A, Y)  # dJ/da^H
+    if not net.output.elementwise:
+        return np.einsum("ikn,ik->in", _jacobian(net.output, Z), G)  # J_h(z^H)^T dJ/da^H
+    return G * h_prime_of(net.output, Z)  # dJ/da^H ⊙ h'(z^H)
+
+
+def h_prime_of(act: Activation, Z: np.ndarray) -> np.ndarray:
+    """`h'(z)` of an element-wise activation (a Network never holds one without `h'`)."""
+    assert act.h_prime is not None
+    return act.h_prime(Z)
+
+
+def _jacobian(act: Activation, Z: np.ndarray) -> np.ndarray:
+    """`J_h(z)` of a vector-valued activation, a (N, N) matrix per row of `Z`."""
+    if act.jacobian is None:
+        raise ValueError(f"output activation {act.name!r} is not element-wise and has no Jacobian")
+    return act.jacobian(Z)
+
+
+def delta_magnitudes(
+    net: Network, fw: ForwardPass, Y: np.ndarray, Delta: list[np.ndarray]
+) -> list[np.ndarray]:
+    """Per entry, the size of the terms `delta^L_n` is built from: the scale of its rounding error.
+
+    At the output, `a - y` (inside every built-in `dJ/da^H`) loses
+    `eps (|a| + |y|)`, not `eps |a - y|`; below, the recursion with every term
+    in absolute value, `(|W^{L+1}| |delta^{L+1}|) ⊙ |h'(z^L)|`.
+    """
+    H, acts = net.H, net.activations
+    A = fw.A[H]
+    if net.fused is not None or not net.output.elementwise:
+        slope: np.ndarray | float = 1.0 if net.fused is not None else np.abs(A)
+    else:
+        slope = np.abs(h_prime_of(net.output, fw.Z[H]))
+    size: list[np.ndarray] = [np.empty(0)] * (H + 1)
+    size[H] = np.abs(Delta[H]) + (np.abs(A) + np.abs(Y)) * slope
+    for L in range(H - 1, -1, -1):
+        size[L] = (size[L + 1] @ np.abs(net.weights[L + 1]).T) * np.abs(
+            h_prime_of(acts[L], fw.Z[L])
+        )
+    return size
+
+
+# ------------------------------------------------ the soak's correct candidate
+
+Formula = Callable[[np.ndarray], np.ndarray]
+Derivative = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+#: h(z) and h'(z, a = h(z)), written here rather than taken from `reference.activations`.
+FORMULAS: dict[str, tuple[Formula, Derivative]] = {
+    "identity": (lambda z: z, lambda z, a: np.ones_like(z)),
+    "sigmoid": (lambda z: 0.5 * (1 + np.tanh(0.5 * z)), lambda z, a: a * (1 - a)),
+    "tanh": (np.tanh, lambda z, a: 1 - a * a),
+    "relu": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(z.dtype)),
+    "leaky_relu": (
+        lambda z: np.where(z > 0, z, z * 0.01),
+        lambda z, a: np.where(z > 0, 1, 0.01).astype(z.dtype),
+    ),
+    "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: 0.5 * (1 + np.tanh(0.5 * z))),
+    "elu": (
+        lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+        lambda z, a: np.where(z > 0, 1, np.exp(np.minimum(z, 0))).astype(z.dtype),
+    ),
+}
+
+
+def independent_backprop(hidden: str, output: str, cost: str, dtype: Any) -> Callable[..., Any]:
+    """A batch backprop written apart from `reference` (its own h, h' formulas), in `dtype`.
+
+    Parameters
+    ----------
+    hidden, output, cost : str
+        Built-in names (`FORMULAS`, ``"softmax"`` as output; the costs of
+        `reference.COSTS`).
+    dtype : numpy dtype
+        float64 or float32: every array is cast to it and computed in it.
+
+    Returns
+    -------
+    callable ``candidate(weights, biases, X, Y) -> (dJ_dW, dJ_db)``
+        In the article's layout: ``dJ_dW[L]`` of shape (M, N), ``dJ_db[L]``
+        of shape (N,), averaged over the batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reference import Network, backprop
+    >>> net = Network.random([3, 4, 2], hidden="tanh", seed=0)
+    >>> X, Y = np.ones((5, 3)), np.zeros((5, 2))
+    >>> dJ_dW, dJ_db = independent_backprop("tanh", "tanh", "quadratic", np.float64)(
+    ...     net.weights, net.biases, X, Y
+    ... )
+    >>> bool(np.allclose(dJ_dW[0], backprop(net, X, Y).weights[0]))
+    True
+    """
+
+    def candidate(weights, biases, X, Y):
+        W = [w.astype(dtype) for w in weights]
+        b = [v.astype(dtype) for v in biases]
+        A, Z = [X.astype(dtype)], []
+        for L, (w, v) in enumerate(zip(W, b)):
+            Z.append(A[-1] @ w + v)
+            if L == len(W) - 1 and output == "softmax":
+                e = np.exp(Z[-1] - Z[-1].max(axis=1, keepdims=True))
+                A.append(e / e.sum(axis=1, keepdims=True))
+            else:
+                A.append(FORMULAS[hidden if L < len(W) - 1 else output][0](Z[-1]))
+        delta = _soak_output_delta(output, cost, Z[-1], A[-1], Y.astype(dtype))
+        d = len(X)
+        dW, db = [None] * len(W), [None] * len(W)
+        for L in range(len(W) - 1, -1, -1):
+            dW[L] = A[L].T @ delta / d
+            db[L] = delta.sum(axis=0) / d
+            if L:
+                delta = (delta @ W[L].T) * FORMULAS[hidden][1](Z[L - 1], A[L])
+        return dW, db
+
+    return candidate
+
+
+def _soak_output_delta(
+    output: str, cost: str, z: np.ndarray, a: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """`delta^H` of `independent_backprop`, with its own fused forms and softmax product."""
+    if (output, cost) in FUSED:
+        if output == "softmax":
+            return a * y.sum(axis=1, keepdims=True) - y
+        return a - y if cost == "cross_entropy" else y * (a - 1)
+    g = a - y if cost == "quadratic" else -y / a
+    if output == "softmax":
+        return a * (g - (a * g).sum(axis=1, keepdims=True))
+    return g * FORMULAS[output][1](z, a)

@@ -159,6 +159,12 @@ def localize_from_gradients(layer_ok: Sequence[bool]) -> str:
             f"dJ/db^{top} = delta^{top} of layer {top}, not the recursion (a wrong delta^{top} "
             "would have spoiled every layer below)"
         )
+    return _several_wrong(ok, wrong, top)
+
+
+def _several_wrong(ok: list[bool], wrong: list[int], top: int) -> str:
+    """Several layers wrong in a pattern no single step explains: where to start."""
+    H = len(ok) - 1
     right = [L for L in range(H + 1) if ok[L]]
     # the layer below the highest wrong one is right: a wrong delta^top would not be
     if ok[top - 1]:

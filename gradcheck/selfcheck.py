@@ -3,8 +3,9 @@
 Two tables. The first confirms the article's equations line by line on real
 numbers (`run_equation_checks`, `format_equation_table`, built on
 `gradcheck.equations.check_equations`). The second: each configuration
-(hidden activation, output activation, cost) runs on several shapes, edge cases among them (a hidden layer of width 1, no hidden
-layer, a batch of 1).  On each, three independent computations are compared:
+(hidden activation, output activation, cost) runs on several shapes, edge
+cases among them (a hidden layer of width 1, no hidden layer, a batch of 1).
+On each, three independent computations are compared:
 `backprop` against `backprop_examples` and against `backprop_loops` (to
 rounding), and `backprop` against finite differences of the cost.
 """

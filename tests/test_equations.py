@@ -14,8 +14,7 @@ from gradcheck.delta_fd import numerical_deltas
 from gradcheck.equations import EquationReport, check_equations
 from gradcheck.independent import equation_deltas
 from gradcheck.localize import localize_from_gradients
-from gradcheck.selfcheck import format_equation_table, run_equation_checks
-from reference import Gradients, Network, backprop
+from reference import Gradients, Network
 
 DEEP = (4, 6, 5, 6, 3)  # three hidden layers: H = 3
 
@@ -101,50 +100,6 @@ def test_output_equation_is_written_in_jacobian_form_for_softmax():
     assert report.passed
     net, X, Y = _case("tanh", "sigmoid", "quadratic")
     assert check_equations(net, X, Y).rows[0].equation == "delta^3 = dJ/da^3 ⊙ h'(z^3)"
-
-
-@pytest.mark.parametrize("hidden, output, cost", CONFIGS)
-def test_numerical_deltas_equal_the_equations_within_their_estimates(hidden, output, cost):
-    net, X, Y = _case(hidden, output, cost, seed=3)
-    deltas, error, unverifiable = numerical_deltas(net, X, Y)
-    expected = equation_deltas(net, X, Y)
-    for L, (D, E, err, unv) in enumerate(zip(deltas, expected, error, unverifiable, strict=True)):
-        assert D.shape == E.shape == err.shape == unv.shape == (X.shape[0], net.sizes[L + 1])
-        ok = ~unv
-        scale = np.abs(E).max()
-        # the estimate bounds the true error (plus the equations' own rounding)
-        assert (np.abs(D - E)[ok] <= err[ok] + 1e-14 * scale).all(), L
-        assert (np.abs(D - E)[ok] <= 1e-8 * scale + 1e-15).all(), L
-
-
-@pytest.mark.parametrize("method", ["central", "complex"])
-def test_numerical_deltas_by_other_methods(method):
-    net, X, Y = _case("tanh", "softmax", "categorical_cross_entropy")
-    deltas, error, _ = numerical_deltas(net, X, Y, method=method)
-    for D, E, err in zip(deltas, equation_deltas(net, X, Y), error, strict=True):
-        assert (np.abs(D - E) <= err + 1e-14 * np.abs(E).max()).all()
-    assert check_equations(net, X, Y, method=method).passed
-
-
-def test_numerical_deltas_do_not_depend_on_the_chunking():
-    net, X, Y = _case("sigmoid", None, "quadratic")
-    a = numerical_deltas(net, X, Y)
-    b = numerical_deltas(net, X, Y, memory_limit=1)  # one perturbation per chunk
-    # Same points; numpy's vector and scalar loops may round h(z) differently, so
-    # the two agree within the estimates, not bit for bit.
-    for D, E, err_D, err_E in zip(a.deltas, b.deltas, a.error, b.error, strict=True):
-        assert (np.abs(D - E) <= err_D + err_E).all()
-
-
-def test_equation_deltas_average_to_the_reference_gradient():
-    net, X, Y = _case("elu", "sigmoid", "categorical_cross_entropy")
-    Delta, g = equation_deltas(net, X, Y), backprop(net, X, Y)
-    for L in range(net.H + 1):
-        a_prev = X if L == 0 else net.forward(X).A[L - 1]
-        np.testing.assert_allclose(
-            a_prev.T @ Delta[L] / len(X), g.weights[L], rtol=1e-13, atol=1e-16
-        )
-        np.testing.assert_allclose(Delta[L].mean(axis=0), g.biases[L], rtol=1e-13, atol=1e-16)
 
 
 @settings(max_examples=25)
@@ -374,66 +329,6 @@ def test_inputs_are_not_modified():
         assert before.dtype == after.dtype
 
 
-def test_main_job_table_fits_a_screen_and_confirms_every_configuration():
-    reports = run_equation_checks()
-    table = format_equation_table(reports)
-    lines = table.splitlines()
-    assert len(lines) <= 40 and max(map(len, lines)) <= 100
-    assert all(report.passed for _, report in reports)
-    assert lines[-1] == f"{len(reports)} of {len(reports)} configurations confirm every equation"
-    assert sum(line.endswith("ok") for line in lines) == len(reports[0][1].rows)
-
-
-def test_main_job_table_marks_a_failing_configuration():
-    good = run_equation_checks(configurations=[("tanh", None, "quadratic")])
-    net, X, Y = _case("tanh", None, "quadratic", sizes=(4, 8, 8, 3), d=8)
-    deltas, _ = _candidate(net, X, Y, broken="recursion", at=0)
-    bad = check_equations(net, X, Y, deltas=deltas)
-    table = format_equation_table(good + [("broken", bad)])
-    row = next(line for line in table.splitlines() if line.startswith("delta^0 = "))
-    assert row.split()[-3:] == ["FAIL", "FAIL", "1"]
-    assert "1 of 2 configurations" in table
-    with pytest.raises(ValueError, match="`reports` is empty"):
-        format_equation_table([])
-
-
-# ------------------------------------------------------- localize_from_gradients
-
-
-@pytest.mark.parametrize(
-    "layer_ok, words",
-    [
-        ([True, True, True], "nothing to localize"),
-        ([True, True, False], "only the output layer's gradient is wrong (layer H = 2)"),
-        ([True, True, False], "dJ/dW^2 = a^1 (delta^2)^T"),
-        ([False, False, True, True], "the recursion from layer 2 to layer 1 is the likely culprit"),
-        ([False, True, True], "the recursion from layer 1 to layer 0"),
-        ([False, False, False], "the likely culprit is delta^H itself"),
-        (
-            [True, False, True, True],
-            "only layer 1's gradient is wrong, the layers below it are right",
-        ),
-        ([True, False, True, True], "not the recursion"),
-        ([False], "gradients alone cannot tell them apart"),
-        ([False, True, False, True], "more than one equation is wrong"),
-        ([False, True, False, True], "layer 1 below it is right, so look at its outer product"),
-        ([True, False, True, False, False], "layer, 4: delta^H (dJ/da^H ⊙ h'(z^H))"),
-        ([False, True, False, False, True], "the recursion into it from layer 4"),
-    ],
-)
-def test_localize_from_gradients_names_the_likely_equation(layer_ok, words):
-    assert words in localize_from_gradients(layer_ok)
-
-
-def test_localize_from_gradients_validates():
-    with pytest.raises(ValueError, match="`layer_ok` is empty"):
-        localize_from_gradients([])
-    with pytest.raises(TypeError, match=r"`layer_ok\[1\]` must be a bool, got 1"):
-        localize_from_gradients([True, 1])
-    with pytest.raises(TypeError, match="`layer_ok` must be a list of bools"):
-        localize_from_gradients("TF")
-
-
 # --------------------------------------------------------------- validation
 
 
@@ -498,3 +393,41 @@ def test_validation_messages():
 def test_report_type_is_exported():
     net, X, Y = _case("identity", None, "quadratic", sizes=(2, 2), d=2)
     assert isinstance(check_equations(net, X, Y), EquationReport)
+
+
+# ------------------------------------------------------- one name per quantity
+
+
+def test_excess_is_error_over_tolerance_in_rows_and_json():
+    net, X, Y = _case("tanh", None, "quadratic", sizes=(3, 4, 2), d=4)
+    report = check_equations(net, X, Y)
+    for row in report.rows:
+        c = row.governing
+        assert row.excess == c.excess == pytest.approx(c.error / c.tolerance)
+        data = row.to_dict()
+        assert data["excess"] == row.excess and "ratio" not in data
+        assert data["numerical"]["excess"] == row.numerical.excess
+
+
+def test_old_names_still_work_with_a_deprecation_warning():
+    import gradcheck.equations as equations
+    from gradcheck.delta_fd import numerical_deltas as new_numerical_deltas
+    from gradcheck.equation_report import EquationComparison
+    from gradcheck.selfcheck import format_equation_table
+
+    net, X, Y = _case("tanh", None, "quadratic", sizes=(3, 4, 2), d=4)
+    row = check_equations(net, X, Y).rows[0]
+    with pytest.warns(DeprecationWarning, match="use `EquationRow.excess`"):
+        assert row.ratio == row.excess
+    with pytest.warns(DeprecationWarning, match="use `EquationComparison.excess`"):
+        assert row.numerical.ratio == row.numerical.excess
+    with pytest.warns(
+        DeprecationWarning, match="use `gradcheck.equation_report.EquationComparison`"
+    ):
+        assert equations.Comparison is EquationComparison
+    with pytest.warns(DeprecationWarning, match="use `gradcheck.selfcheck.format_equation_table`"):
+        assert equations.format_equation_table is format_equation_table
+    with pytest.warns(DeprecationWarning, match="use `gradcheck.delta_fd.numerical_deltas`"):
+        assert equations.numerical_deltas is new_numerical_deltas
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        equations.nothing_here  # noqa: B018

@@ -1,0 +1,61 @@
+"""gradcheck.independent: the backprops kept apart from `reference` on purpose agree with it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import CONFIGS, targets
+
+from gradcheck.independent import equation_deltas, independent_backprop
+from reference import Network, backprop
+
+
+def _case(hidden, output, cost, sizes=(4, 6, 5, 3), d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
+    return net, rng.normal(size=(d, sizes[0])), targets(rng, cost, d, sizes[-1])
+
+
+@pytest.mark.parametrize("hidden, output, cost", CONFIGS)
+def test_equation_deltas_average_to_the_reference_gradient(hidden, output, cost):
+    net, X, Y = _case(hidden, output, cost)
+    Delta, g = equation_deltas(net, X, Y), backprop(net, X, Y)
+    for L in range(net.H + 1):
+        a_prev = X if L == 0 else net.forward(X).A[L - 1]
+        np.testing.assert_allclose(
+            a_prev.T @ Delta[L] / len(X), g.weights[L], rtol=1e-13, atol=1e-16
+        )
+        np.testing.assert_allclose(Delta[L].mean(axis=0), g.biases[L], rtol=1e-13, atol=1e-16)
+
+
+def test_equation_deltas_by_hand():
+    # 1-1 identity net, quadratic cost: delta^0 = a - y = w x + b - y, per example
+    net = Network([np.array([[2.0]])], [np.array([0.5])], hidden="identity")
+    X, Y = np.array([[1.0], [3.0]]), np.array([[0.0], [1.0]])
+    (Delta,) = equation_deltas(net, X, Y)
+    np.testing.assert_array_equal(Delta, [[2.5], [5.5]])
+
+
+@pytest.mark.parametrize("hidden, output, cost", CONFIGS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_independent_backprop_agrees_with_the_reference(hidden, output, cost, dtype):
+    net, X, Y = _case(hidden, output, cost)
+    candidate = independent_backprop(
+        net.hidden.name, net.output.name, net.cost_function.name, dtype
+    )
+    dW, db = candidate(net.weights, net.biases, X, Y)
+    g = backprop(net, X, Y)
+    rtol = 1e-12 if dtype == np.float64 else 1e-4
+    for L in range(net.H + 1):
+        assert dW[L].dtype == dtype and db[L].dtype == dtype
+        scale = max(np.abs(g.weights[L]).max(), np.abs(g.biases[L]).max(), 1e-300)
+        assert np.abs(dW[L] - g.weights[L]).max() <= rtol * scale * 10, L
+        assert np.abs(db[L] - g.biases[L]).max() <= rtol * scale * 10, L
+
+
+def test_equation_deltas_validation_messages():
+    net, X, Y = _case("tanh", None, "quadratic")
+    with pytest.raises(ValueError, match="`X` has 2 columns"):
+        equation_deltas(net, X[:, :2], Y)
+    with pytest.raises(TypeError, match="`net` must be a reference.Network, got str"):
+        equation_deltas("net", X, Y)

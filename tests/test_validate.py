@@ -1,0 +1,123 @@
+"""gradcheck.validate: the package's one validation module; every message pinned here or beside its caller."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradcheck.validate import (
+    check_layer_ok,
+    check_method,
+    check_rtol,
+    delta_arrays,
+    gradient_arrays,
+    gradient_lists,
+    real_block,
+)
+from reference import Gradients
+
+SIZES = (3, 4, 2)
+W = [np.ones((3, 4)), np.ones((4, 2))]
+B = [np.ones(4), np.ones(2)]
+
+
+@pytest.mark.parametrize(
+    "gradients",
+    [Gradients(W, B), (W, B), [W, B], {"weights": W, "biases": B}],
+    ids=["Gradients", "tuple", "list", "dict"],
+)
+def test_gradient_lists_reads_every_structure_the_same(gradients):
+    weights, biases = gradient_lists(gradients)
+    assert [w is v for w, v in zip(weights, W)] == [True, True]
+    assert [w is v for w, v in zip(biases, B)] == [True, True]
+
+
+def test_gradient_arrays_copies_keeps_the_coarsest_eps_and_checks_shapes():
+    weights, biases, eps = gradient_arrays(([w.astype(np.float32) for w in W], B), sizes=SIZES)
+    assert all(w.dtype == np.float64 for w in weights + biases)
+    assert eps == float(np.finfo(np.float32).eps)
+    weights[0][0, 0] = 5.0
+    assert W[0][0, 0] == 1.0  # a copy: the caller's array is never written
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: gradient_lists(3.0),
+            TypeError,
+            "`gradients` must be a Gradients, a (dJ_dW, dJ_db) pair of lists or a dict with "
+            "'weights' and 'biases', got float",
+        ),
+        (
+            lambda: gradient_lists((np.ones(3), B), "candidate"),
+            TypeError,
+            "`candidate.weights` must be a list of arrays, one dJ/dW^L per layer, got ndarray",
+        ),
+        (
+            lambda: gradient_lists((W, B[:1]), layers=2, sizes=SIZES),
+            ValueError,
+            "`gradients.biases` must hold one dJ/db^L per layer L = 0 .. H, that is 2 arrays "
+            "for sizes [3, 4, 2], got 1",
+        ),
+        (
+            lambda: gradient_lists(([], [])),
+            ValueError,
+            "`gradients` must have one dJ/dW^L and one dJ/db^L per layer, got 0 weight and 0 "
+            "bias arrays",
+        ),
+        (
+            lambda: gradient_arrays((W, [B[0], np.ones(3)]), sizes=SIZES),
+            ValueError,
+            "`gradients.biases[1]` (dJ/db^1) has shape (3,) but must be (N,) like b^1 = (2,)",
+        ),
+        (
+            lambda: gradient_arrays(([W[0], "ab"], B)),
+            TypeError,
+            "`gradients.weights[1]` (dJ/dW^1) must be a numeric array, got a string 'ab'",
+        ),
+        (
+            lambda: delta_arrays([np.ones((5, 4))], SIZES, 5),
+            ValueError,
+            "`deltas` must hold one Delta^L per layer L = 0 .. H, that is 2 arrays for sizes "
+            "[3, 4, 2], got 1",
+        ),
+        (
+            lambda: delta_arrays([np.ones((5, 4)), [[1.0, 2.0], [3.0]]], SIZES, 5),
+            TypeError,
+            "`deltas[1]` (Delta^1) must be a numeric array; numpy could not convert it",
+        ),
+        (
+            lambda: real_block(np.ones(3), "x", shape=(2, 3), expected="(d, N)"),
+            ValueError,
+            "`x` has shape (3,) but must be (d, N) = (2, 3)",
+        ),
+        (
+            lambda: real_block([np.inf, 1.0], "x", symbol="b^0", shape=(2,)),
+            ValueError,
+            "`x` (b^0) must be finite; entry 0 is inf (shape (2,))",
+        ),
+        (lambda: check_rtol(True), TypeError, "`rtol` must be a real number, got bool"),
+        (lambda: check_rtol(1.0), ValueError, "`rtol` must be a positive number below 1, got 1.0"),
+        (
+            lambda: check_method("forward", ("richardson", "central")),
+            ValueError,
+            "unknown `method` 'forward'; known methods: richardson, central",
+        ),
+        (
+            lambda: check_layer_ok(3),
+            TypeError,
+            "`layer_ok` must be a list of bools, one per layer L = 0 .. H, got int",
+        ),
+    ],
+)
+def test_validation_messages(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value).startswith(message)
+
+
+def test_real_block_without_a_shape_lets_nan_and_any_shape_through():
+    array, eps = real_block([[np.nan, 1], [2, 3]], "candidate.weights[0]")
+    assert array.shape == (2, 2) and np.isnan(array[0, 0])
+    assert eps == float(np.finfo(np.float64).eps)

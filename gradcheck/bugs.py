@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from reference import ACTIVATIONS, Activation, Gradients, Network, output_delta
-from reference.network import forward_pass
+from reference import ACTIVATIONS, Activation, Gradients, Network, forward_pass, output_delta
 
 __all__ = ["BUGS", "BUGS_BY_NAME", "Bug", "always"]
 

@@ -18,8 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from reference import Network
-from reference.network import ForwardPass, example_costs, forward_pass
+from reference import ForwardPass, Network, example_costs, forward_pass
 
 from .finite_diff import EPS, METHODS, ROUNDING_ULPS
 from .network_fd import (

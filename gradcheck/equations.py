@@ -37,8 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from reference import Network
-from reference.network import ForwardPass, forward_pass
+from reference import ForwardPass, Network, forward_pass
 
 # a finite difference may be off by FD_SAFETY times its error estimate
 from .compare import FD_SAFETY

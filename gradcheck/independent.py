@@ -26,9 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from reference import Activation, Network
-from reference.costs import FUSED
-from reference.network import ForwardPass, forward_pass
+from reference import FUSED_FORMS, Activation, ForwardPass, Network, forward_pass
 
 from .validate import checked_data
 
@@ -215,7 +213,7 @@ def _soak_output_delta(
     output: str, cost: str, z: np.ndarray, a: np.ndarray, y: np.ndarray
 ) -> np.ndarray:
     """`delta^H` of `independent_backprop`, with its own fused forms and softmax product."""
-    if (output, cost) in FUSED:
+    if (output, cost) in FUSED_FORMS:
         if output == "softmax":
             return a * y.sum(axis=1, keepdims=True) - y
         return a - y if cost == "cross_entropy" else y * (a - 1)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from reference._validate import real_array
+from reference import real_array
 
 __all__ = [
     "EPS64",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .causes import localize
 from .equation_report import BIASES, FAIL, OUTPUT, RECURSION, UPSTREAM, WEIGHTS, EquationRow
 from .validate import check_layer_ok
 
@@ -55,11 +56,15 @@ def explain_equations(
         )
     L = row.layer
     if row.kind in (WEIGHTS, BIASES) and gradients_only:
-        layer_ok = [
-            all(r.verdict != FAIL for r in rows if r.layer == K and r.kind in (WEIGHTS, BIASES))
-            for K in range(H + 1)
-        ]
-        sentence = localize_from_gradients(layer_ok)
+        # per block, not per layer: a right dJ/db^L clears delta^L (gradcheck.causes)
+        W_ok, b_ok = (
+            [
+                all(r.verdict != FAIL for r in rows if r.layer == K and r.kind == kind)
+                for K in range(H + 1)
+            ]
+            for kind in (WEIGHTS, BIASES)
+        )
+        sentence = localize(W_ok, b_ok)[0].text
     elif row.kind == OUTPUT:
         form = "J_h(z^H)^T dJ/da^H" if "J_h" in row.equation else "dJ/da^H ⊙ h'(z^H)"
         sentence = f"delta^H is wrong (H = {H}): check {form}"

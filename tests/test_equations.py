@@ -10,10 +10,10 @@ from conftest import CONFIGS, targets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gradcheck.causes import localize
 from gradcheck.delta_fd import numerical_deltas
 from gradcheck.equations import EquationReport, check_equations
 from gradcheck.independent import equation_deltas
-from gradcheck.localize import localize_from_gradients
 from reference import Gradients, Network
 
 DEEP = (4, 6, 5, 6, 3)  # three hidden layers: H = 3
@@ -208,13 +208,17 @@ def test_gradients_alone_are_localized_from_the_pattern_of_layers():
     _, gradients = _candidate(net, X, Y, broken="recursion", at=1)
     report = check_equations(net, X, Y, gradients=gradients)
     assert report.gradients_only
-    assert report.explanation.startswith(localize_from_gradients([False, False, True, True]))
-    assert "the recursion from layer 2 to layer 1" in report.explanation
+    first = localize([False, False, True, True], [False, False, True, True])[0]
+    assert (first.equation, first.layers) == ("recursion", (1,))
+    assert report.explanation.startswith(first.text)
+    assert "the recursion into layer 1 is wrong" in report.explanation
     # the deltas rows are the equations' own, and they hold
     assert {row.verdict for row in report.rows if row.kind in ("output", "recursion")} == {"ok"}
     _, gradients = _candidate(net, X, Y, broken="outer", at=2)
     report = check_equations(net, X, Y, gradients=gradients)
-    assert "only layer 2's gradient is wrong" in report.explanation
+    # dJ/db^2 is right, so delta^2 is: the outer product, never the recursion or delta^H
+    assert report.explanation.startswith("dJ/dW^2 wrong")
+    assert "the outer product is wrong" in report.explanation
 
 
 def test_a_wrong_h_prime_is_pinned_to_the_recursion_it_enters():

@@ -254,3 +254,15 @@ def test_check_grad_fn_refuses_bad_arguments_clearly():
         with pytest.raises(error) as info:
             check_grad_fn(**arguments)
         assert str(info.value).startswith(message), (change, str(info.value))
+
+
+def test_readme_jax_example_runs(capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## PyTorch and JAX") :]
+    block = re.findall(r"```python\n(.*?)```", section, re.S)[1]
+    assert "check_grad_fn" in block
+    exec(compile(block, "README.md", "exec"), {})
+    assert capsys.readouterr().out == "True\n"

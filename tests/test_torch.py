@@ -579,3 +579,14 @@ def test_a_correct_model_runs_on_a_copy():
     assert (
         check_module(model, *_data(), nn.MSELoss()).options["ran_on"] == "a deep copy of the model"
     )
+
+
+def test_readme_pytorch_example_runs(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## PyTorch and JAX") :]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert "check_module" in block
+    exec(compile(block, "README.md", "exec"), {})
+    assert capsys.readouterr().out == "True\n"

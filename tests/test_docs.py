@@ -21,8 +21,13 @@ MODULES = [
 ]
 
 
+OPTIONAL = {"gradcheck.torch": "torch", "gradcheck.jax": "jax"}  # modules of optional extras
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
+    if name in OPTIONAL:
+        pytest.importorskip(OPTIONAL[name])
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0

@@ -1,7 +1,15 @@
-"""Benchmark configuration: `--benchmark-only` overrides addopts' `--benchmark-disable`; peers."""
+"""Benchmark configuration: `--benchmark-only` overrides addopts' `--benchmark-disable`; peers.
+
+It also keeps `pytest --benchmark-only` quiet: addopts' `-ra` lists every skipped test, and
+pytest-benchmark skips each of the ~150 non-benchmark tests, so the tables would be followed
+by a screenful of "SKIPPED ... Skipping non-benchmark" lines.  Those lines are dropped from the
+short summary (the final count still says how many were skipped); every other skip, such as
+"could not import 'torch'", is still listed, and plain `pytest` is unchanged.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -19,6 +27,31 @@ def pytest_configure(config: pytest.Config) -> None:
     # (This runs before pytest-benchmark's own pytest_configure, which is trylast.)
     if config.getoption("benchmark_only", False) and config.getoption("benchmark_disable", False):
         config.option.benchmark_enable = True
+
+
+#: The reason pytest-benchmark gives the tests it skips under --benchmark-only.
+NON_BENCHMARK_SKIP = "Skipping non-benchmark"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Generator[None]:
+    # The terminal reporter prints the short summary (-ra) at the end of its own wrapper of
+    # this hook, after the benchmark tables; this outer wrapper hides the non-benchmark
+    # skips from it and puts them back afterwards, for the final "N skipped" count.
+    if not config.getoption("benchmark_only", False):
+        return (yield)
+    skipped = terminalreporter.stats.get("skipped", [])
+    terminalreporter.stats["skipped"] = [r for r in skipped if not _non_benchmark(r)]
+    try:
+        return (yield)
+    finally:
+        terminalreporter.stats["skipped"] = skipped
+
+
+def _non_benchmark(report: Any) -> bool:
+    """Whether `report` is pytest-benchmark's skip of a test that is not a benchmark."""
+    longrepr = getattr(report, "longrepr", None)
+    return isinstance(longrepr, tuple) and NON_BENCHMARK_SKIP in str(longrepr[-1])
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -1,12 +1,10 @@
-"""Every docstring example runs (doctest), and the README's Python examples run."""
+"""Every docstring example runs (doctest); the README is tested in test_readme.py."""
 
 from __future__ import annotations
 
 import doctest
 import importlib
 import pkgutil
-import re
-from pathlib import Path
 
 import pytest
 
@@ -47,11 +45,3 @@ def test_public_names_of_the_design_contract():
     from reference import Gradients, Network, backprop, backprop_examples, backprop_loops  # noqa: F401
 
     assert issubclass(GradientMismatch, AssertionError)
-
-
-def test_readme_oracle_example_runs_and_finds_the_bug(capsys):
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    block = re.search(r"## Check your backprop.*?```python\n(.*?)```", readme, re.S).group(1)
-    exec(compile(block, "README.md", "exec"), {})
-    out = capsys.readouterr().out
-    assert "check_backprop FAILED" in out and "h' applied to a instead of z" in out

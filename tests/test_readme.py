@@ -1,0 +1,273 @@
+"""The README runs as written: its Python and shell examples, its generated samples, its claims.
+
+How the README's code is run:
+
+- ```python blocks run cumulatively per `## ` section: the blocks of one
+  section, in order, in one fresh namespace (`docs/generate.py`'s
+  `run_blocks`, the same runner that generates the samples), so a later block
+  may use what an earlier one of its section defined, never another section's;
+- blocks that define ``test_`` functions are test files, not scripts: they
+  are written to a temporary directory beside a `mymodule.py` holding a
+  correct `my_backprop` (the README's "your backprop in mymodule.py") and run
+  by pytest in a subprocess, through the installed plugin;
+- ```sh blocks: each `python -m gradcheck ...` line runs in-process with the
+  same `mymodule.py` (and a torch-layout `path/to/model.py`) in the working
+  directory; every other line is listed in `NOT_RUN` with the reason.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("readme_generate", ROOT / "docs" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+generate = _load_generator()
+TEXT = README.read_text(encoding="utf-8")
+BLOCKS = generate.python_blocks(TEXT)
+
+
+def _is_test_file(block) -> bool:
+    return re.search(r"^def test_", block.code, re.M) is not None
+
+
+SECTIONS = sorted({b.section for b in BLOCKS if not _is_test_file(b)}, key=lambda s: TEXT.index(s))
+
+#: What each section's code must print (beyond running without an exception).
+PRINTS = {
+    "## Check your backprop (import)": [
+        "check_backprop FAILED: my_backprop",
+        "h' applied to a instead of z in the output layer",
+    ],
+    "## The reference as a plain oracle": ["[(4, 8), (8, 3)] [(8,), (3,)] (67,)"],
+    "## Finite differences of any function": ["Gradient check FAILED", "FIRST ORDER"],
+}
+
+#: A correct backprop, as the README's reader has it in mymodule.py: tanh, quadratic cost.
+MYMODULE = '''
+import numpy as np
+
+def my_backprop(weights, biases, X, Y):
+    """tanh in every layer, J_i = 1/2 ||a^H - y||^2; weights[L] is W^L, (M, N)."""
+    A = [X]
+    for W, b in zip(weights, biases):
+        A.append(np.tanh(A[-1] @ W + b))
+    delta = (A[-1] - Y) * (1 - A[-1] ** 2)
+    dW, db = [None] * len(weights), [None] * len(weights)
+    for L in reversed(range(len(weights))):
+        dW[L] = A[L].T @ delta / len(X)
+        db[L] = delta.mean(axis=0)
+        if L:
+            delta = (delta @ weights[L].T) * (1 - A[L] ** 2)
+    return dW, db
+'''
+
+#: A correct backprop in PyTorch's layout (weights[L] is (N, M)): sigmoid, quadratic cost.
+MODEL = """
+import numpy as np
+
+def torch_backprop(weights, biases, X, Y):
+    A = [X]
+    for W, b in zip(weights, biases):
+        A.append(1 / (1 + np.exp(-(A[-1] @ W.T + b))))
+    delta = (A[-1] - Y) * A[-1] * (1 - A[-1])
+    dW, db = [None] * len(weights), [None] * len(weights)
+    for L in reversed(range(len(weights))):
+        dW[L] = delta.T @ A[L] / len(X)
+        db[L] = delta.mean(axis=0)
+        if L:
+            delta = (delta @ weights[L]) * A[L] * (1 - A[L])
+    return dW, db
+"""
+
+#: Shell lines of the README not run here, and why.
+NOT_RUN = {
+    "pip install . && python -m gradcheck": "installs the package: CI's job (.ci/run)",
+    'pip install ".[test]" && pytest': "installs the package and runs this very suite",
+    "pytest --benchmark-only": "minutes of timing; its summary is tested below",
+    "python -m gradcheck": "the main job: run in-process for the `selfcheck` sample, which "
+    "test_samples_are_up_to_date regenerates",
+}
+
+
+def _shell_lines() -> list[str]:
+    """Every command line of the README's ```sh blocks, without its trailing comment."""
+    lines = []
+    for block in re.findall(r"^```sh\n(.*?)^```\n", TEXT, re.S | re.M):
+        lines += [
+            line
+            for line in (re.sub(r"\s+#.*", "", raw).strip() for raw in block.splitlines())
+            if line
+        ]
+    return lines
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_python_blocks_run_as_written(section):
+    blocks = [b for b in BLOCKS if b.section == section and not _is_test_file(b)]
+    printed = generate.run_blocks(blocks)
+    for expected in PRINTS.get(section, []):
+        assert expected in printed
+
+
+def test_every_section_with_printed_output_is_checked():
+    assert set(PRINTS) <= set(SECTIONS)
+
+
+def test_samples_are_up_to_date(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the generator finds the README from anywhere
+    stale = generate.stale(TEXT)
+    message = "\n\n".join(
+        f"sample {name!r} in README.md is out of date. Shown:\n{shown}\n\nNow:\n{fresh}"
+        for name, shown, fresh in stale
+    )
+    assert not stale, f"{message}\n\nRegenerate with: {generate.COMMAND}"
+
+
+def test_every_sample_has_a_generator():
+    names = [m.group("name") for m in generate.SAMPLE.finditer(TEXT)]
+    assert sorted(names) == sorted(generate.SAMPLES), "README markers and SAMPLES differ"
+    assert TEXT.count("<!-- sample:") == TEXT.count("<!-- /sample -->") == len(names)
+
+
+def test_abridge_keeps_each_paragraphs_first_lines():
+    text = "a\nb\nc\n\n  x\n  y\n  z\n\nlast"
+    assert generate.abridge(text, lines=2) == "a\nb\n...\n\n  x\n  y\n  ...\n\nlast"
+    assert generate.abridge(text) == text
+
+
+def test_agree_ignores_rounding_noise_but_not_changes():
+    assert generate.agree("err 3.1e-16, ratio 0.00, 11 of 11", "err 4.4e-16, ratio 0.01, 11 of 11")
+    assert generate.agree("ratio 5.4e+12", "ratio 6.1e+12")
+    assert not generate.agree("ratio 3e-4", "ratio 1e-3")  # FD_SAFETY 10 -> 30 shows
+    assert not generate.agree("11 of 11 verified", "10 of 11 verified")
+    assert not generate.agree("ratio 1e-3 ok", "ratio 1e-3 FAIL")
+    assert not generate.agree("ratio 2.0", "ratio -2.0")
+
+
+def test_rewrite_replaces_only_the_sample_bodies():
+    readme = "intro\n<!-- sample: x -->\n```\nold\n```\n<!-- /sample -->\nend\n"
+    assert generate.rewrite(readme, {"x": "new\nlines"}) == (
+        "intro\n<!-- sample: x -->\n```\nnew\nlines\n```\n<!-- /sample -->\nend\n"
+    )
+    assert generate.shown(readme) == {"x": "old"}
+
+
+def test_pytest_blocks_run_as_test_files(tmp_path):
+    test_blocks = [b for b in BLOCKS if _is_test_file(b)]
+    assert len(test_blocks) == 2
+    (tmp_path / "mymodule.py").write_text(MYMODULE)
+    # a few hypothesis examples suffice to show the block runs; the suite's own profile is ci
+    (tmp_path / "conftest.py").write_text(
+        "from hypothesis import settings\n"
+        "settings.register_profile('readme', max_examples=10, deadline=None, derandomize=True,"
+        " database=None)\nsettings.load_profile('readme')\n"
+    )
+    for k, block in enumerate(test_blocks):
+        (tmp_path / f"test_readme_block_{k}.py").write_text(block.code)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
+
+
+def test_command_lines_run_as_written(tmp_path, monkeypatch, capsys):
+    from gradcheck.cli import main
+
+    (tmp_path / "mymodule.py").write_text(MYMODULE)
+    (tmp_path / "path" / "to").mkdir(parents=True)
+    (tmp_path / "path" / "to" / "model.py").write_text(MODEL)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # what `python -m` does for the working dir
+    monkeypatch.delitem(sys.modules, "mymodule", raising=False)
+    ran = []
+    for line in _shell_lines():
+        if line in NOT_RUN:
+            continue
+        words = shlex.split(line)
+        assert words[:3] == ["python", "-m", "gradcheck"], (
+            f"README line neither run nor listed: {line}"
+        )
+        if "--plot" in words:
+            pytest.importorskip("matplotlib")
+        assert main(words[3:]) == 0, f"{line}\n{capsys.readouterr()}"
+        out = capsys.readouterr().out
+        if "--json" in words:
+            assert json.loads(out)["passed"] is True
+        ran.append(line)
+    assert len(ran) == 5
+    assert (tmp_path / "taylor.png").stat().st_size > 0
+    assert (tmp_path / "golden" / "vectors.json").is_file()
+    sys.modules.pop("mymodule", None)
+
+
+def test_benchmark_only_summary_drops_the_non_benchmark_skips(tmp_path):
+    # The hook lives in benchmarks/conftest.py; loaded here as a plugin on two tiny tests.
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    pass\n")
+    (tmp_path / "test_other.py").write_text(
+        "import pytest\n\npytest.skip('could not import something', allow_module_level=True)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "pytest", "-ra", "-p", "no:cacheprovider"]
+    plugin = ["-p", "benchmarks.conftest", str(tmp_path)]
+    timed = subprocess.run(
+        [*command, "--benchmark-only", *plugin],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert "Skipping non-benchmark" not in timed.stdout
+    assert "could not import something" in timed.stdout  # other skips still listed
+    assert "2 skipped" in timed.stdout  # and counted
+    plain = subprocess.run(
+        [*command, *plugin], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert "SKIPPED [1]" in plain.stdout and "1 passed, 1 skipped" in plain.stdout
+
+
+def test_claims_about_the_catalogues():
+    from gradcheck.bugs import BUGS
+    from reference import ACTIVATIONS
+
+    assert f"recognises {len(BUGS)} known bugs" in TEXT
+    listed = re.search(r"Activations: (.*?), or your own", TEXT, re.S).group(1)
+    names = [name.split(" ")[0] for name in re.split(r",\s*", listed.replace("\n", " "))]
+    assert sorted(names) == sorted(ACTIVATIONS)
+
+
+def test_module_map_names_every_module():
+    section = TEXT[TEXT.index("## How it is built") :]
+    modules = sorted(
+        str(path.relative_to(ROOT))
+        for package in ("reference", "gradcheck")
+        for path in (ROOT / package).glob("*.py")
+        if path.name not in ("__init__.py", "__main__.py")
+    )
+    assert [m for m in modules if m not in section] == []

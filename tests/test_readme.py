@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from reference import ACTIVATIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
@@ -43,6 +45,8 @@ def _load_generator():
 
 generate = _load_generator()
 TEXT = README.read_text(encoding="utf-8")
+# Taken at collection, before any test (or doctest) registers an activation of its own.
+BUILT_IN_ACTIVATIONS = sorted(ACTIVATIONS)
 BLOCKS = generate.python_blocks(TEXT)
 
 
@@ -254,7 +258,6 @@ def test_benchmark_only_summary_drops_the_non_benchmark_skips(tmp_path):
 
 def test_claims_about_the_catalogues():
     from gradcheck.bugs import BUGS
-    from reference import ACTIVATIONS
 
     assert f"recognises {len(BUGS)} known bugs" in TEXT
     listed = re.search(r"Activations: (.*?), or your own", TEXT, re.S).group(1)

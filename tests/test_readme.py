@@ -11,8 +11,11 @@ How the README's code is run:
   correct `my_backprop` (the README's "your backprop in mymodule.py") and run
   by pytest in a subprocess, through the installed plugin;
 - ```sh blocks: each `python -m gradcheck ...` line runs in-process with the
-  same `mymodule.py` (and a torch-layout `path/to/model.py`) in the working
-  directory; every other line is listed in `NOT_RUN` with the reason.
+  same `mymodule.py` (a torch-layout `path/to/model.py`, and `./backprop`
+  compiled from tests/c/backprop.c) in the working directory; every other
+  line is listed in `NOT_RUN` with the reason.
+
+Everything runs in a temporary working directory: blocks may write files.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -126,7 +130,8 @@ def _shell_lines() -> list[str]:
 
 
 @pytest.mark.parametrize("section", SECTIONS)
-def test_python_blocks_run_as_written(section):
+def test_python_blocks_run_as_written(section, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the HTML section writes report.html
     blocks = [b for b in BLOCKS if b.section == section and not _is_test_file(b)]
     printed = generate.run_blocks(blocks)
     for expected in PRINTS.get(section, []):
@@ -207,10 +212,16 @@ def test_command_lines_run_as_written(tmp_path, monkeypatch, capsys):
     (tmp_path / "mymodule.py").write_text(MYMODULE)
     (tmp_path / "path" / "to").mkdir(parents=True)
     (tmp_path / "path" / "to" / "model.py").write_text(MODEL)
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is not None:
+        source = ROOT / "tests" / "c" / "backprop.c"
+        subprocess.run(
+            [compiler, "-O2", "-o", str(tmp_path / "backprop"), str(source), "-lm"], check=True
+        )
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))  # what `python -m` does for the working dir
     monkeypatch.delitem(sys.modules, "mymodule", raising=False)
-    ran = []
+    ran, skipped = [], []
     for line in _shell_lines():
         if line in NOT_RUN:
             continue
@@ -218,17 +229,19 @@ def test_command_lines_run_as_written(tmp_path, monkeypatch, capsys):
         assert words[:3] == ["python", "-m", "gradcheck"], (
             f"README line neither run nor listed: {line}"
         )
-        if "--plot" in words:
-            pytest.importorskip("matplotlib")
+        if ("--plot" in words and importlib.util.find_spec("matplotlib") is None) or (
+            "--exec" in words and compiler is None
+        ):
+            skipped.append(line)  # needs matplotlib, or a C compiler (test_exec.py skips too)
+            continue
         assert main(words[3:]) == 0, f"{line}\n{capsys.readouterr()}"
         out = capsys.readouterr().out
         if "--json" in words:
             assert json.loads(out)["passed"] is True
         ran.append(line)
-    assert len(ran) == 5
-    assert (tmp_path / "taylor.png").stat().st_size > 0
+    assert len(ran) + len(skipped) == 7 and len(ran) >= 5
+    assert (tmp_path / "taylor.png").is_file() or any("--plot" in line for line in skipped)
     assert (tmp_path / "golden" / "vectors.json").is_file()
-    sys.modules.pop("mymodule", None)
 
 
 def test_benchmark_only_summary_drops_the_non_benchmark_skips(tmp_path):

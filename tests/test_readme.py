@@ -67,8 +67,12 @@ PRINTS = {
         "h' applied to a instead of z in the output layer",
     ],
     "## The reference as a plain oracle": ["[(4, 8), (8, 3)] [(8,), (3,)] (67,)"],
+    "## PyTorch and JAX": ["True\nTrue\n"],
     "## Finite differences of any function": ["Gradient check FAILED", "FIRST ORDER"],
 }
+
+#: Optional extras: a section whose code imports one is skipped where it is not installed.
+OPTIONAL = ("torch", "jax", "matplotlib")
 
 #: A correct backprop, as the README's reader has it in mymodule.py: tanh, quadratic cost.
 MYMODULE = '''
@@ -133,6 +137,9 @@ def _shell_lines() -> list[str]:
 def test_python_blocks_run_as_written(section, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the HTML section writes report.html
     blocks = [b for b in BLOCKS if b.section == section and not _is_test_file(b)]
+    for package in OPTIONAL:
+        if any(re.search(rf"^(import|from) {package}\b", b.code, re.M) for b in blocks):
+            pytest.importorskip(package)
     printed = generate.run_blocks(blocks)
     for expected in PRINTS.get(section, []):
         assert expected in printed

@@ -1,4 +1,4 @@
-"""Calling a candidate backprop and reading what it returns: layouts, copies, structural checks.
+"""The candidate: checking it, calling it, reading what it returns (layouts, copies, structure).
 
 Plumbing only.  A candidate is called with copies of the network's arrays in
 its layout, and whatever it returns (`(dW_list, db_list)`, a `Gradients`, a
@@ -6,38 +6,100 @@ dict with ``weights``/``biases``, or a flat vector for ``layout="flat"``;
 numpy arrays or anything numpy converts: PyTorch tensors, JAX arrays, nested
 lists) is turned into float arrays in the article's layout, or into a list of
 plain-words problems: it raised, returned None, the wrong number of layers,
-wrong shapes (transposed?), NaN/Inf, mutated or aliased its inputs.
+wrong shapes (transposed?), NaN/Inf, mutated or aliased its inputs, answered
+otherwise when called again (`check_repeatable`).  Before
+any call, `check_candidate` refuses what is not callable and `check_h_prime`
+refuses a user's own activation whose `h'` is not the derivative of its `h`.
 """
 
 from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 import numpy as np
 
 from reference import Gradients, Network
 
+from .compare import compare, rounding_tolerance
+from .finite_diff import compare_gradient, numerical_gradient
 from .protocol import CandidateProgramError
 
-__all__ = ["LAYOUTS", "CandidateOutput", "call_candidate"]
+__all__ = [
+    "LAYOUTS",
+    "CandidateOutput",
+    "call_candidate",
+    "check_candidate",
+    "check_h_prime",
+    "check_repeatable",
+    "describe_candidate",
+]
 
 LAYOUTS = ("article", "torch", "flat")
+# Points where a user's h' is checked against differences of h: off 0, where h' of a
+# ReLU-like h is a convention.
+H_PRIME_GRID = np.linspace(-4.0, 4.0, 33) + 0.0123
 
 
-@dataclass
+def check_candidate(candidate: Any) -> None:
+    """Refuse a candidate that is not callable, naming the argument and the expected call."""
+    if not callable(candidate):
+        raise TypeError(
+            f"`candidate` must be callable as candidate(weights, biases, X, Y), got "
+            f"{type(candidate).__name__}"
+        )
+
+
+def describe_candidate(candidate: Callable[..., Any]) -> str:
+    """The name a report gives the candidate: ``module.qualname`` (no module for ``__main__``)."""
+    module = getattr(candidate, "__module__", None)
+    name = getattr(candidate, "__qualname__", None) or type(candidate).__name__
+    return f"{module}.{name}" if module and module != "__main__" else name
+
+
+def check_h_prime(act: Any, *, role: str) -> None:
+    """A user's own `(h, h')` pair: `h'` must be the derivative of `h`, or every verdict is moot.
+
+    Raises ValueError naming the `role` ("hidden" or "output"), the activation and
+    the first point of `H_PRIME_GRID` where `h'` and differences of `h` disagree.
+    """
+    z = H_PRIME_GRID
+    with np.errstate(all="ignore"):
+        claimed = np.asarray(act.h_prime(z.copy()), dtype=np.float64)
+        check = compare_gradient(
+            claimed,
+            numerical_gradient(lambda x: float(np.sum(act.h(x))), z),
+            names=lambda j: f"z={z[j]:.4g}",
+        )
+    if not check.passed:
+        j = int(check.failures[0])
+        raise ValueError(
+            f"the {role} activation {act.name!r}: h_prime is not the derivative of h; "
+            f"at z = {z[j]:.4g}, h_prime gives {claimed[j]:.10g} but differences of h give "
+            f"{check.numerical.gradient[j]:.10g} ({check.failures.size} of {z.size} points "
+            "checked on [-4, 4] disagree)"
+        )
+
+
+@dataclass(frozen=True)
 class CandidateOutput:
     """What one call of the candidate gave: the gradient (float, article layout) or problems."""
 
     gradient: np.ndarray | None = None  # flat, in the candidate's own float dtype
     deltas: list | None = None  # the candidate's per-example delta^L, if it returned them
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
-    problems: list[str] = field(default_factory=list)
-    shapes: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] | None = (
-        None  # when shapes were wrong
-    )
+    problems: tuple[str, ...] = ()
+    # the shapes the candidate returned, when they were wrong
+    shapes: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "problems", tuple(self.problems))
+
+    def with_problems(self, *problems: str) -> CandidateOutput:
+        """A copy with `problems` added after the ones found so far."""
+        return replace(self, problems=self.problems + problems)
 
 
 def call_candidate(
@@ -54,128 +116,162 @@ def call_candidate(
     try:
         returned = candidate(*args)
     except CandidateProgramError as exc:  # a program behind --exec: its message says it all
-        return CandidateOutput(problems=[str(exc)])
+        return CandidateOutput(problems=(str(exc),))
     except Exception as exc:  # the candidate's own failure is a finding, not a crash of ours
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         return CandidateOutput(
-            problems=[
+            problems=(
                 f"the candidate raised {type(exc).__name__}: {exc} "
-                f"(at {frame.filename}:{frame.lineno}, in {frame.name})"
-            ]
+                f"(at {frame.filename}:{frame.lineno}, in {frame.name})",
+            )
         )
     out = _read(returned, net, layout)
     mutated = _mutations(args, pristine, layout)
     if mutated:
-        out.problems.append(
+        out = out.with_problems(
             f"the candidate modified its inputs ({', '.join(mutated)}); a backprop must not "
             "change the weights, biases or data it is given"
         )
     aliased = _aliases(returned, args, layout)
     if aliased:
-        out.problems.append(
-            f"the candidate returned arrays that share memory with its inputs ({', '.join(aliased)}); "
-            "return new arrays"
+        out = out.with_problems(
+            f"the candidate returned arrays that share memory with its inputs "
+            f"({', '.join(aliased)}); return new arrays"
         )
     return out
 
 
-# ----------------------------------------------------------------- reading
+def check_repeatable(
+    candidate: Callable[..., Any],
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    layout: str,
+    first: CandidateOutput,
+) -> CandidateOutput:
+    """`first`, with a problem added if a second call on the same input answers otherwise.
+
+    A candidate with hidden state (gradients accumulated across calls and never
+    reset) is right once and wrong ever after: one more call exposes it. The
+    two answers must agree to what rounding in the candidate's dtype explains.
+    """
+    again = call_candidate(candidate, net, X, Y, layout=layout)
+    if again.problems or again.gradient is None:
+        return first.with_problems(
+            "the candidate behaved differently when called a second time on the same input: "
+            + "; ".join(again.problems)
+        )
+    assert first.gradient is not None  # called only for an answer without problems
+    tolerance = rounding_tolerance(net, X, Y, first.dtype)
+    c = compare(again.gradient.astype(np.float64), first.gradient.astype(np.float64), tolerance)
+    if c.passed:
+        return first
+    j = int(c.failing[0])
+    return first.with_problems(
+        "the candidate returned a different answer when called twice on the same input "
+        f"({net.layout.name(j)}: {first.gradient[j]:.6g}, then {again.gradient[j]:.6g}): "
+        "hidden state, such as gradients accumulated across calls and never reset?"
+    )
+
+
+# Reading what the candidate returned.
 
 
 def _read(returned: Any, net: Network, layout: str) -> CandidateOutput:
     if returned is None:
         expected = "the flat gradient (a 1-D array)" if layout == "flat" else "(dW_list, db_list)"
-        return CandidateOutput(problems=[f"the candidate returned None; return {expected}"])
+        return CandidateOutput(problems=(f"the candidate returned None; return {expected}",))
     if layout == "flat":
         return _read_flat(returned, net)
     parts = _split(returned)
     if isinstance(parts, str):
-        return CandidateOutput(problems=[parts])
+        return CandidateOutput(problems=(parts,))
     dW, db, deltas = parts
     H1 = net.H + 1
     if len(dW) != H1 or len(db) != H1:
         return CandidateOutput(
-            problems=[
+            problems=(
                 f"the candidate returned {len(dW)} weight gradients and {len(db)} bias gradients; "
-                f"the network has {H1} layers (L = 0 .. {net.H}), so expected {H1} of each"
-            ],
+                f"the network has {H1} layers (L = 0 .. {net.H}), so expected {H1} of each",
+            ),
             shapes=(_shapes(dW), _shapes(db)),
         )
-    arrays_W: list[np.ndarray] = []
-    arrays_b: list[np.ndarray] = []
-    problems: list[str] = []
-    for L in range(H1):
-        for kind, value, into in (("dJ/dW", dW[L], arrays_W), ("dJ/db", db[L], arrays_b)):
-            array = _as_float_array(value, f"{kind}^{L}")
-            if isinstance(array, str):
-                problems.append(array)
-            else:
-                into.append(array)
+    read = [
+        _as_float_array(value, f"{kind}^{L}")
+        for L in range(H1)
+        for kind, value in (("dJ/dW", dW[L]), ("dJ/db", db[L]))
+    ]
+    problems = tuple(a for a in read if isinstance(a, str))
     if problems:
         return CandidateOutput(problems=problems)
+    arrays = cast(list[np.ndarray], read)  # no problem: every one is an array
+    arrays_W, arrays_b = arrays[0::2], arrays[1::2]
     if layout == "torch":
         arrays_W = [W.T for W in arrays_W]
-    expected_W = [W.shape for W in net.weights]
-    expected_b = [b.shape for b in net.biases]
-    shape_problems = []
-    for L in range(H1):
-        if arrays_W[L].shape != expected_W[L]:
-            got = arrays_W[L].T.shape if layout == "torch" else arrays_W[L].shape
-            want = expected_W[L][::-1] if layout == "torch" else expected_W[L]
-            hint = ""
-            if got == want[::-1]:
-                other = "article" if layout == "torch" else "torch"
-                hint = f": transposed? try layout='{other}'"
-            shape_problems.append(f"dJ/dW^{L} has shape {got}, expected {want}{hint}")
-        if arrays_b[L].shape != expected_b[L]:
-            hint = ""
-            if arrays_b[L].size == expected_b[L][0]:
-                hint = f": return a 1-D array of shape {expected_b[L]} (ravel it)"
-            shape_problems.append(
-                f"dJ/db^{L} has shape {arrays_b[L].shape}, expected {expected_b[L]}{hint}"
-            )
-    if shape_problems:
+    problems = _shape_problems(arrays_W, arrays_b, net, layout)
+    if problems:
         return CandidateOutput(
-            problems=shape_problems,
+            problems=problems,
             shapes=([W.shape for W in arrays_W], [b.shape for b in arrays_b]),
         )
     dtype = np.result_type(*arrays_W, *arrays_b)
     flat = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in zip(arrays_W, arrays_b)])
     out = _finite(CandidateOutput(flat.astype(dtype), dtype=dtype), net)
-    if deltas is not None:
-        converted = [_as_float_array(D, f"delta^{L}") for L, D in enumerate(deltas)]
-        bad = [c for c in converted if isinstance(c, str)]
-        if bad:
-            out.problems.extend(bad)
-        else:
-            out.deltas = converted
-    return out
+    if deltas is None:
+        return out
+    converted = [_as_float_array(D, f"delta^{L}") for L, D in enumerate(deltas)]
+    bad = [c for c in converted if isinstance(c, str)]
+    return out.with_problems(*bad) if bad else replace(out, deltas=converted)
+
+
+def _shape_problems(
+    arrays_W: list[np.ndarray], arrays_b: list[np.ndarray], net: Network, layout: str
+) -> tuple[str, ...]:
+    """One sentence per block of the wrong shape (in the candidate's layout), with a hint."""
+    problems = []
+    for L, (W, b) in enumerate(zip(net.weights, net.biases)):
+        if arrays_W[L].shape != W.shape:
+            got = arrays_W[L].T.shape if layout == "torch" else arrays_W[L].shape
+            want = W.shape[::-1] if layout == "torch" else W.shape
+            hint = ""
+            if got == want[::-1]:
+                other = "article" if layout == "torch" else "torch"
+                hint = f": transposed? try layout='{other}'"
+            problems.append(f"dJ/dW^{L} has shape {got}, expected {want}{hint}")
+        if arrays_b[L].shape != b.shape:
+            hint = ""
+            if arrays_b[L].size == b.shape[0]:
+                hint = f": return a 1-D array of shape {b.shape} (ravel it)"
+            problems.append(f"dJ/db^{L} has shape {arrays_b[L].shape}, expected {b.shape}{hint}")
+    return tuple(problems)
 
 
 def _read_flat(returned: Any, net: Network) -> CandidateOutput:
     array = _as_float_array(returned, "the flat gradient")
     if isinstance(array, str):
-        return CandidateOutput(problems=[array])
+        return CandidateOutput(problems=(array,))
     if array.shape != (net.layout.size,):
         return CandidateOutput(
-            problems=[
+            problems=(
                 f"the flat gradient has shape {array.shape}, expected ({net.layout.size},) "
-                f"for sizes {list(net.sizes)} (order: W^0 row-major, b^0, W^1, b^1, ...)"
-            ]
+                f"for sizes {list(net.sizes)} (order: W^0 row-major, b^0, W^1, b^1, ...)",
+            )
         )
     return _finite(CandidateOutput(array, dtype=array.dtype), net)
 
 
 def _finite(out: CandidateOutput, net: Network) -> CandidateOutput:
+    """`out`, with a problem added if its gradient holds NaN or Inf (naming the first entries)."""
     assert out.gradient is not None  # both callers pass a gradient
     bad = ~np.isfinite(out.gradient)
-    if bad.any():
-        names = [net.layout.name(int(j)) for j in np.flatnonzero(bad)[:5]]
-        more = f" and {int(bad.sum()) - 5} more" if bad.sum() > 5 else ""
-        out.problems.append(
-            f"the candidate returned NaN or Inf in {int(bad.sum())} entries: {', '.join(names)}{more}"
-        )
-    return out
+    if not bad.any():
+        return out
+    names = [net.layout.name(int(j)) for j in np.flatnonzero(bad)[:5]]
+    more = f" and {int(bad.sum()) - 5} more" if bad.sum() > 5 else ""
+    return out.with_problems(
+        f"the candidate returned NaN or Inf in {int(bad.sum())} entries: {', '.join(names)}{more}"
+    )
 
 
 def _split(returned: Any) -> tuple[list, list, list | None] | str:
@@ -248,7 +344,7 @@ def _shapes(values: list) -> list[tuple[int, ...]]:
     return out
 
 
-# ------------------------------------------------------- input integrity
+# Input integrity: the candidate must neither change nor alias what it is given.
 
 
 def _snapshot(args: list) -> list:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from reference import Network, backprop
+from reference import ForwardPass, Network, backprop
 from reference.network import forward_pass
 
 __all__ = [
@@ -99,79 +99,116 @@ def rounding_scale(
         outside = ~((S >= UNDERFLOW_GUARD) & np.isfinite(S))
         if outside.any():
             S = np.where(outside, _propagate(net, X, Y, u, p=1), S)
-    own = (net.H + 2) * np.abs(backprop(net, X, Y).flat())
+    entry_rounding = (net.H + 2) * np.abs(backprop(net, X, Y).flat())
     # Where even the L1 bound overflows nothing can be said of rounding: inf, and the
     # comparisons treat an infinite tolerance as no verdict for that entry, never a pass.
-    return np.where(np.isnan(S), np.inf, np.maximum(S, own))
+    return np.where(np.isnan(S), np.inf, np.maximum(S, entry_rounding))
 
 
 def _propagate(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int) -> np.ndarray:
     """The error propagation of `rounding_scale` in the p-norm: p = 2 sums variances (a
     random walk), p = 1 sums absolute bounds (a worst case, immune to underflow). Every
-    quantity below is the p-th power of a magnitude or of an error (`P(x) = |x|^p`)."""
+    quantity is the p-th power of a magnitude or of an error (`P(x) = |x|^p`)."""
+    forward = _forward_errors(net, X, u, p=p)
+    delta, V = _output_delta_errors(forward, Y)
+    return _backward_errors(forward, delta, V)
+
+
+@dataclass(frozen=True)
+class _ForwardErrors:
+    """The forward pass of `net` on `X`, and the p-th power of each `z^L`'s and `a^L`'s error."""
+
+    net: Network
+    X: np.ndarray
+    u: float
+    p: int
+    fw: ForwardPass
+    z_var: list[np.ndarray]
+    a_var: list[np.ndarray]
+
+    def P(self, x: np.ndarray | float) -> np.ndarray:
+        return np.abs(x) ** self.p
+
+    def h_prime(self, L: int) -> tuple[np.ndarray, np.ndarray]:
+        """P(h'(z^L)) and its error."""
+        act = self.net.activations[L]
+        h_prime_L = act.h_prime
+        assert h_prime_L is not None  # only for element-wise layers, which have h'
+        Z, Vz, p = self.fw.Z[L], self.z_var[L], self.p
+        hp = self.P(h_prime_L(Z))
+        V = 2**p * hp * Vz + hp + 1.0
+        # the sign of z, and so the slope, is uncertain within rounding: h' by the jump
+        return hp, V + self.P(_kink_jump(act, Z, Vz, self.u, p) / self.u)
+
+
+def _forward_errors(net: Network, X: np.ndarray, u: float, *, p: int) -> _ForwardErrors:
+    """Forward: `V(z^L)` from `V(a^{L-1})`, then `V(a^L)` through `h` (softmax's Jacobian too)."""
 
     def P(x: np.ndarray | float) -> np.ndarray:
         return np.abs(x) ** p
 
-    h = net.activations
-    fw = forward_pass(net.weights, net.biases, h, X)
-    d, H = X.shape[0], net.H
+    acts = net.activations
+    fw = forward_pass(net.weights, net.biases, acts, X)
     a_var, z_var = [], []
     prev = prev_var = P(X)  # a^{-1} = x, and its error (the candidate may round its inputs)
-    for L in range(H + 1):
+    for L in range(net.H + 1):
         WP = P(net.weights[L])
         Vz = prev_var @ WP + prev @ WP + P(net.biases[L])
         A = fw.A[L]
-        own = 1.0 if np.isfinite(h[L].upper) else 0.0
-        if h[L].elementwise:
-            h_prime_L = h[L].h_prime
+        # a bounded h may be computed by a cancelling formula: an error of u, not u |a|
+        formula_rounding = 1.0 if np.isfinite(acts[L].upper) else 0.0
+        if acts[L].elementwise:
+            h_prime_L = acts[L].h_prime
             assert h_prime_L is not None  # checked by Network (_check_activations)
             # near a kink the candidate's z may sit on the other side: either slope applies
-            slope = np.abs(h_prime_L(fw.Z[L])) + _kink_jump(h[L], fw.Z[L], Vz, u, p)
-            Va = P(slope) * Vz + P(A) + own
+            slope = np.abs(h_prime_L(fw.Z[L])) + _kink_jump(acts[L], fw.Z[L], Vz, u, p)
+            Va = P(slope) * Vz + P(A) + formula_rounding
         else:  # softmax: da_k = a_k [(1 - a_k) dz_k - sum_{n != k} a_n dz_n]
             spread = (P(A) * Vz).sum(axis=1, keepdims=True) - P(A) * Vz
-            Va = P(A) * (P(1 - A) * Vz + spread) + P(A) + own
+            Va = P(A) * (P(1 - A) * Vz + spread) + P(A) + formula_rounding
         z_var.append(Vz)
         a_var.append(Va)
         prev, prev_var = P(A), Va
+    return _ForwardErrors(net, X, u, p, fw, z_var, a_var)
 
-    def h_prime(L: int) -> tuple[np.ndarray, np.ndarray]:
-        h_prime_L = h[L].h_prime
-        assert h_prime_L is not None  # only for element-wise layers, which have h'
-        hp = P(h_prime_L(fw.Z[L]))
-        V = 2**p * hp * z_var[L] + hp + 1.0
-        # the sign of z, and so the slope, is uncertain within rounding: h' by the jump
-        return hp, V + P(_kink_jump(h[L], fw.Z[L], z_var[L], u, p) / u)
 
-    # output delta: P(delta) and its error V
-    A_H, VA = fw.A[H], a_var[H]
+def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(delta^H) and its error V, for a fused cost, an element-wise `h` or softmax."""
+    P, net, H = e.P, e.net, e.net.H
+    A_H, VA = e.fw.A[H], e.a_var[H]
     if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): all within this
         factor = P(1 + np.abs(Y).sum(axis=1, keepdims=True))
         V = (VA + P(A_H)) * factor + P(Y)
         delta = (P(A_H) + P(Y)) * factor
-    else:
-        g = net.cost_function.dJ_da(A_H, Y)
-        Vg = _dJ_da_error(net.cost_function.name, A_H, Y, VA, g, P)
-        if h[H].elementwise:
-            hp, Vhp = h_prime(H)
-            delta = P(g) * hp
-            V = Vg * hp + P(g) * Vhp + delta
-        else:  # delta_k = a_k (g_k - s), s = sum_n a_n g_n
-            s = (A_H * g).sum(axis=1, keepdims=True)
-            Vs = (VA * P(g) + P(A_H) * Vg + P(A_H * g)).sum(axis=1, keepdims=True)
-            delta = P(A_H * (g - s))
-            V = VA * P(g - s) + P(A_H) * (Vg + Vs + P(g) + P(s))
+        return delta, V
+    g = net.cost_function.dJ_da(A_H, Y)
+    Vg = _dJ_da_error(net.cost_function.name, A_H, Y, VA, g, P)
+    if net.activations[H].elementwise:
+        hp, Vhp = e.h_prime(H)
+        delta = P(g) * hp
+        V = Vg * hp + P(g) * Vhp + delta
+    else:  # delta_k = a_k (g_k - s), s = sum_n a_n g_n
+        s = (A_H * g).sum(axis=1, keepdims=True)
+        Vs = (VA * P(g) + P(A_H) * Vg + P(A_H * g)).sum(axis=1, keepdims=True)
+        delta = P(A_H * (g - s))
+        V = VA * P(g - s) + P(A_H) * (Vg + Vs + P(g) + P(s))
+    return delta, V
+
+
+def _backward_errors(e: _ForwardErrors, delta: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Backward from P(delta^H) and its error V: the flat errors of every dJ/dW^L, dJ/db^L."""
+    P, net, X, p = e.P, e.net, e.X, e.p
+    d = X.shape[0]
     weights, biases = [], []
-    for L in range(H, -1, -1):
-        a, Va = (P(X), P(X)) if L == 0 else (P(fw.A[L - 1]), a_var[L - 1])
+    for L in range(net.H, -1, -1):
+        a, Va = (P(X), P(X)) if L == 0 else (P(e.fw.A[L - 1]), e.a_var[L - 1])
         weights.append((Va.T @ delta + a.T @ (V + delta)) / d**p)  # (1/d) A^T Delta
         biases.append((V + delta).sum(axis=0) / d**p)  # (1/d) 1^T Delta
         if L > 0:
             WP = P(net.weights[L]).T
             q = delta @ WP  # W^{L} delta^{L}, before h'
             Vq = V @ WP + q
-            hp, Vhp = h_prime(L - 1)
+            hp, Vhp = e.h_prime(L - 1)
             delta, V = q * hp, Vq * hp + q * Vhp + q * hp
     weights.reverse()
     biases.reverse()
@@ -190,7 +227,7 @@ def _kink_jump(act: Any, Z: np.ndarray, Vz: np.ndarray, u: float, p: int) -> np.
 def _dJ_da_error(
     cost: str, A: np.ndarray, Y: np.ndarray, VA: np.ndarray, g: np.ndarray, P
 ) -> np.ndarray:
-    """P-error of dJ/da: P(d(dJ/da)/da) V(a) plus the formula's own rounding (cancellation in a - y)."""
+    """P-error of dJ/da: P(d(dJ/da)/da) V(a), plus the formula's own rounding (a - y cancels)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if cost == "quadratic":  # a - y
             V = VA + P(A) + P(Y)
@@ -234,11 +271,11 @@ class Comparison:
         """|candidate - expected| / tolerance (inf where the tolerance is 0 and they differ)."""
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             diff = np.abs(self.candidate - self.expected)
-            ratio = np.where(diff == 0, 0.0, diff / self.tolerance)
+            excess = np.where(diff == 0, 0.0, diff / self.tolerance)
         # NaN anywhere (a non-finite value, or an inf tolerance against an inf difference)
         # is a failure, never a pass; an infinite tolerance of a finite difference gives 0.
-        ratio = np.where(np.isnan(ratio) | ~np.isfinite(self.candidate), np.inf, ratio)
-        return np.where(self.checked, ratio, 0.0)
+        excess = np.where(np.isnan(excess) | ~np.isfinite(self.candidate), np.inf, excess)
+        return np.where(self.checked, excess, 0.0)
 
     @property
     def failing(self) -> np.ndarray:

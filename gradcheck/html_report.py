@@ -540,9 +540,9 @@ def _trials_section(trials: Sequence[Mapping[str, Any]]) -> str:
         rows.append(
             f'<tr class="{"ok" if passed else "fail"}"><td>{t.get("index", "")}</td>'
             f"<td>{_esc(_label(t))}</td><td>{_esc(t.get('dtype', ''))}</td>"
-            f"<td class=num>{_ratio(t.get('vs_reference'))}</td>"
-            f"<td class=num>{_ratio(t.get('vs_finite_differences'))}</td>"
-            f"<td class=num>{_ratio(t.get('reference_vs_loops'))}</td>"
+            f"<td class=num>{_ratio(t.get('excess_vs_reference'))}</td>"
+            f"<td class=num>{_ratio(t.get('excess_vs_finite_differences'))}</td>"
+            f"<td class=num>{_ratio(t.get('excess_reference_vs_loops'))}</td>"
             f"<td>{'ok' if passed else 'FAIL'}</td><td class=small>{_esc(blocks)}"
             f"{'<br>' + _esc(problems) if problems else ''}</td></tr>"
         )

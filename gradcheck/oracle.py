@@ -1,4 +1,4 @@
-"""`check_backprop` / `assert_backprop`: check any backprop implementation, name the wrong entry and the likely bug.
+"""`check_backprop` / `assert_backprop`: check any backprop, name the wrong entry and the likely bug.
 
 For each trial (a seeded network and batch; edge shapes among them), the
 candidate is called with copies and what it returns is compared three ways,
@@ -10,29 +10,63 @@ so that no verdict rests on one computation alone:
    entry where affordable, along random and per-block directions otherwise);
 3. the reference vs its loop form (and vs the same differences), so a fault
    of the reference itself is reported as such, never blamed on the candidate.
+
+Each comparison is summed up by its worst *excess*, |c - r| / tolerance
+(> 1 fails). Every step below returns a value; the report is built once
+per trial from them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from reference import ACTIVATIONS, Gradients, Network, backprop, backprop_examples, backprop_loops
+from reference import (
+    ACTIVATIONS,
+    Gradients,
+    Network,
+    ParameterLayout,
+    backprop,
+    backprop_examples,
+    backprop_loops,
+)
 
-from .candidate import LAYOUTS, CandidateOutput, call_candidate
-from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance, scaled_norm
+from .candidate import (
+    LAYOUTS,
+    CandidateOutput,
+    call_candidate,
+    check_candidate,
+    check_h_prime,
+    check_repeatable,
+    describe_candidate,
+)
+from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance
 from .data import random_targets
 from .diagnose import diagnose
 from .equations import check_equations
-from .finite_diff import compare_gradient, numerical_gradient
+from .finite_diff import numerical_gradient
 from .localize import localize_from_gradients
 from .network_fd import network_numerical_gradient
-from .report import BackpropReport, BlockSummary, EntryReport, GradientMismatch, TrialReport
+from .report import (
+    BackpropReport,
+    BlockSummary,
+    GradientMismatch,
+    TrialReport,
+    block_summaries,
+    worst_entries,
+)
 from .shapes import diagnose_shapes
-from .validate import check_int, check_network
+from .validate import (
+    check_choice,
+    check_count,
+    check_flag,
+    check_int,
+    check_network,
+    check_optional_callable,
+)
 
 __all__ = [
     "check_backprop",
@@ -46,22 +80,50 @@ __all__ = [
 DEFAULT_TRIALS = 3  # random networks per check; edge shapes come on top
 DEFAULT_BATCH = 8  # examples per batch: enough to expose batch bugs, small enough to be fast
 FD_BUDGET = 2_000_000  # parameters x examples above which differences go by direction, not entry
-LOOPS_BUDGET = (
-    300_000  # parameters x examples above which the loop form yields to backprop_examples
-)
-
+# parameters x examples above which the loop form yields to backprop_examples
+LOOPS_BUDGET = 300_000
 DIRECTIONS = 4  # random directions for the directional check (plus one per block)
-MAX_ENTRIES = 8
 TRIAL_SEEDS = 1000  # trial k of a check with seed s draws its network with seed 1000 s + k
+
+# Deprecated: cli.py's name for `candidate.check_candidate`, kept until cli.py imports that.
+_check_candidate = check_candidate
 
 
 @dataclass(frozen=True)
 class _Trial:
+    """One planned call of the candidate: which network and batch (seed -1: given by the caller)."""
+
     index: int
     kind: str
     sizes: tuple[int, ...]
     d: int
     seed: int
+
+    def report(self, **fields: Any) -> TrialReport:
+        """The trial's report, with the verdict's `fields`."""
+        return TrialReport(
+            index=self.index, sizes=self.sizes, d=self.d, seed=self.seed, kind=self.kind, **fields
+        )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one trial gives: its report, faults of the reference itself, and whether to stop."""
+
+    report: TrialReport
+    reference_problems: tuple[str, ...] = ()
+    structural: bool = False  # no gradient at all: the same fault would repeat in every trial
+
+
+@dataclass(frozen=True)
+class _FiniteDifferences:
+    """Candidate and reference vs finite differences (step 2), and how they were taken."""
+
+    candidate: Comparison
+    reference: Comparison
+    values: np.ndarray | None  # entry by entry; None along directions
+    method: str
+    unverifiable: int  # entries no difference can verify (ReLU kinks)
 
 
 def trial_case(
@@ -133,8 +195,9 @@ def check_backprop(
     Returns
     -------
     BackpropReport
-        ``.passed``, per-layer errors, worst entries, ``.diagnosis``;
-        ``str()`` is a readable table, ``.to_dict()`` JSON for machines.
+        ``.passed``, the worst excess |c - r| / tolerance per block
+        (``.layer_excess``), worst entries, ``.diagnosis``; ``str()`` is a
+        readable table, ``.to_dict()`` JSON for machines.
 
     Examples
     --------
@@ -145,45 +208,40 @@ def check_backprop(
     >>> check_backprop(mine, sizes=[3, 5, 2]).passed
     True
     """
-    options = _validated(
-        candidate,
-        sizes,
-        hidden,
-        output,
-        cost,
-        layout,
-        trials,
-        seed,
-        batch_size,
-        edge_cases,
-        progress,
+    options = _options(
+        candidate=candidate,
+        sizes=sizes,
+        hidden=hidden,
+        output=output,
+        cost=cost,
+        layout=layout,
+        trials=trials,
+        seed=seed,
+        batch_size=batch_size,
+        edge_cases=edge_cases,
+        progress=progress,
     )
-    reports = []
-    reference_problems: list[str] = []
-    plan = _trials(
-        options["sizes"], options["trials"], options["seed"], options["batch_size"], edge_cases
+    plan = _plan(
+        options["sizes"],
+        trials=options["trials"],
+        seed=options["seed"],
+        d=options["batch_size"],
+        edge_cases=options["edge_cases"],
     )
+    outcomes = []
     for trial in plan:
         if progress is not None:
             progress(
-                f"trial {trial.index + 1}/{len(plan)}: {trial.kind}, sizes {list(trial.sizes)}, d={trial.d}"
+                f"trial {trial.index + 1}/{len(plan)}: {trial.kind}, "
+                f"sizes {list(trial.sizes)}, d={trial.d}"
             )
         net, X, Y = trial_case(
             trial.sizes, trial.d, trial.seed, hidden=hidden, output=output, cost=cost
         )
-        report = TrialReport(trial.index, list(trial.sizes), trial.d, trial.seed, trial.kind)
-        fatal = _run_trial(
-            report, candidate, net, X, Y, layout, reference_problems, repeat=trial.index == 0
-        )
-        reports.append(report)
-        if fatal:
+        outcomes.append(_run_trial(candidate, net, X, Y, trial=trial, layout=layout))
+        if outcomes[-1].structural:
             break  # the same structural fault would repeat in every trial
-    return BackpropReport(
-        candidate=_describe(candidate),
-        options=options,
-        trials=reports,
-        reference_problems=reference_problems,
-    )
+    return _report(candidate, options, outcomes)
 
 
 def check_backprop_at(
@@ -203,14 +261,11 @@ def check_backprop_at(
     >>> check_backprop_at(mine, net, np.ones((5, 3)), np.zeros((5, 2))).passed
     True
     """
-    _check_candidate(candidate)
+    check_candidate(candidate)
     check_network(net)
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown `layout` {layout!r}; known layouts: {', '.join(LAYOUTS)}")
+    check_choice(layout, "layout", LAYOUTS)
     X, Y = net.check_data(X, Y)
-    report = TrialReport(0, list(net.sizes), X.shape[0], -1, "given")
-    reference_problems: list[str] = []
-    _run_trial(report, candidate, net, X, Y, layout, reference_problems, repeat=True)
+    trial = _Trial(index=0, kind="given", sizes=net.sizes, d=X.shape[0], seed=-1)
     options = {
         "sizes": net.sizes,
         "hidden": net.hidden.name,
@@ -222,30 +277,8 @@ def check_backprop_at(
         "batch_size": X.shape[0],
         "edge_cases": False,
     }
-    return BackpropReport(_describe(candidate), options, [report], reference_problems)
-
-
-def _run_trial(
-    report: TrialReport,
-    candidate: Callable[..., Any],
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    layout: str,
-    reference_problems: list[str],
-    *,
-    repeat: bool,
-) -> bool:
-    """Call the candidate on one network and batch and fill `report`; True if the fault is structural."""
-    out = call_candidate(candidate, net, X, Y, layout=layout)
-    if not out.problems and repeat:
-        _check_repeatable(candidate, net, X, Y, layout, out)
-    if out.problems:
-        report.problems = out.problems
-        report.diagnosis = _shape_diagnosis(out, net)
-    else:
-        _compare_trial(report, out, net, X, Y, reference_problems)
-    return out.gradient is None
+    outcome = _run_trial(candidate, net, X, Y, trial=trial, layout=layout)
+    return _report(candidate, options, [outcome])
 
 
 def assert_backprop(candidate: Callable[..., Any], **options: Any) -> BackpropReport:
@@ -265,12 +298,61 @@ def assert_backprop(candidate: Callable[..., Any], **options: Any) -> BackpropRe
     return report
 
 
-# ------------------------------------------------------------------ trials
+def _report(
+    candidate: Callable[..., Any], options: dict[str, Any], outcomes: Sequence[_Outcome]
+) -> BackpropReport:
+    return BackpropReport(
+        candidate=describe_candidate(candidate),
+        options=options,
+        trials=[o.report for o in outcomes],
+        reference_problems=[p for o in outcomes for p in o.reference_problems],
+    )
 
 
-def _trials(
-    sizes: tuple[int, ...], trials: int, seed: int, d: int, edge_cases: bool
+def _options(
+    *,
+    candidate: Any,
+    sizes: Any,
+    hidden: Any,
+    output: Any,
+    cost: Any,
+    layout: Any,
+    trials: Any,
+    seed: Any,
+    batch_size: Any,
+    edge_cases: Any,
+    progress: Any,
+) -> dict[str, Any]:
+    """`check_backprop`'s arguments, validated, as the report records them."""
+    check_candidate(candidate)
+    check_optional_callable(progress, "progress", takes="a line of text")
+    check_choice(layout, "layout", LAYOUTS)
+    trials = check_count(trials, "trials")
+    batch_size = check_count(batch_size, "batch_size")
+    seed = check_int(seed, "seed", low=0)  # a Python int: 1000 * seed + k must not overflow
+    check_flag(edge_cases, "edge_cases")
+    # Network.random validates sizes and the activation/cost names with clear messages.
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=0)
+    for role, act in (("hidden", net.hidden), ("output", net.output)):
+        if act.elementwise and (act.name not in ACTIVATIONS or ACTIVATIONS[act.name] is not act):
+            check_h_prime(act, role=role)
+    return {
+        "sizes": net.sizes,
+        "hidden": net.hidden.name,
+        "output": net.output.name,
+        "cost": net.cost_function.name,
+        "layout": layout,
+        "trials": trials,
+        "seed": seed,
+        "batch_size": batch_size,
+        "edge_cases": bool(edge_cases),
+    }
+
+
+def _plan(
+    sizes: tuple[int, ...], *, trials: int, seed: int, d: int, edge_cases: bool
 ) -> list[_Trial]:
+    """The trials of one check: `trials` random networks, then the edge shapes."""
     plan = [("random", sizes, d)] * trials
     if edge_cases:
         if len(sizes) > 2 and max(sizes[1:-1]) > 1:
@@ -281,114 +363,140 @@ def _trials(
     # Readable, reproducible trial seeds: seed 7 gives networks 7000, 7001, ...
     # Python ints: a numpy integer seed would overflow (or wrap) for seeds above ~9e15.
     seed, d = int(seed), int(d)
-    return [_Trial(k, kind, s, dk, TRIAL_SEEDS * seed + k) for k, (kind, s, dk) in enumerate(plan)]
+    return [
+        _Trial(index=k, kind=kind, sizes=s, d=dk, seed=TRIAL_SEEDS * seed + k)
+        for k, (kind, s, dk) in enumerate(plan)
+    ]
 
 
-# -------------------------------------------------------------- comparison
+def _run_trial(
+    candidate: Callable[..., Any],
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    trial: _Trial,
+    layout: str,
+) -> _Outcome:
+    """Call the candidate on one network and batch, and judge what it returns."""
+    out = call_candidate(candidate, net, X, Y, layout=layout)
+    if not out.problems and trial.index == 0:  # once per check: a second call must agree
+        out = check_repeatable(candidate, net, X, Y, layout=layout, first=out)
+    if out.problems:
+        diagnosis = () if out.shapes is None else diagnose_shapes(*out.shapes, net)
+        report = trial.report(problems=out.problems, diagnosis=diagnosis)
+        return _Outcome(report, structural=out.gradient is None)
+    return _compare_trial(out, net, X, Y, trial=trial)
 
 
 def _compare_trial(
-    report: TrialReport,
-    out: CandidateOutput,
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    reference_problems: list[str],
-) -> None:
-    layout = net.layout
-    d = X.shape[0]
-    report.dtype = str(out.dtype)
+    out: CandidateOutput, net: Network, X: np.ndarray, Y: np.ndarray, *, trial: _Trial
+) -> _Outcome:
+    """The three comparisons of the module docstring, and the trial's report built from them."""
     assert out.gradient is not None  # called only for an answer without problems
     candidate = out.gradient.astype(np.float64)
     reference = backprop(net, X, Y).flat()
-    own = rounding_tolerance(net, X, Y, np.float64)  # the reference's own rounding
-    tolerance = own if out.dtype == np.float64 else rounding_tolerance(net, X, Y, out.dtype) + own
+    reference_tolerance = rounding_tolerance(net, X, Y, np.float64)  # the reference's rounding
+    tolerance = reference_tolerance
+    if out.dtype != np.float64:
+        tolerance = rounding_tolerance(net, X, Y, out.dtype) + reference_tolerance
 
     # 1. candidate vs reference
     vs_reference = compare(candidate, reference, tolerance)
-    report.vs_reference = float(vs_reference.excess.max())
-
-    # 3. the reference vs its loop form: it must agree to its own rounding
-    form = backprop_loops if layout.size * d <= LOOPS_BUDGET else backprop_examples
-    loops = compare(form(net, X, Y).flat(), reference, 2 * own)
-    report.reference_vs_loops = float(loops.excess.max())
-    if not loops.passed:
-        reference_problems.append(
-            f"trial {report.index}: backprop and {form.__name__} disagree at "
-            f"{layout.name(int(loops.failing[0]))}: a fault of the reference, not of the candidate"
-        )
-
     # 2. candidate (and reference) vs finite differences
-    fd_values = None
-    if layout.size * d <= FD_BUDGET:
-        fd = network_numerical_gradient(net, X, Y)
-        fd_values = fd.flat()
-        checked = ~fd.unverifiable.flat()
-        fd_tolerance = FD_SAFETY * fd.error.flat()
-        vs_fd = compare(candidate, fd_values, fd_tolerance + tolerance, checked=checked)
-        ref_fd = compare(reference, fd_values, fd_tolerance + own, checked=checked)
-        report.finite_difference_method = f"{fd.method}, entry by entry"
-        report.unverifiable = fd.n_unverifiable
-    else:
-        vs_fd, ref_fd = _directional(net, X, Y, candidate, reference, tolerance, own)
-        report.finite_difference_method = "richardson, along random and per-block directions"
-    report.vs_finite_differences = float(vs_fd.excess.max())
-    if not ref_fd.passed:
-        reference_problems.append(
-            f"trial {report.index}: the reference disagrees with finite differences "
-            f"(worst {ref_fd.excess.max():.3g} x tolerance): a fault of the reference"
-        )
+    fd = _vs_finite_differences(
+        net,
+        X,
+        Y,
+        candidate=candidate,
+        reference=reference,
+        tolerance=tolerance,
+        reference_tolerance=reference_tolerance,
+    )
+    # 3. the reference vs its loop form: it must agree to its own rounding
+    form = backprop_loops if net.layout.size * X.shape[0] <= LOOPS_BUDGET else backprop_examples
+    loops = compare(form(net, X, Y).flat(), reference, 2 * reference_tolerance)
 
-    report.blocks = _blocks(vs_reference, layout)
-    report.worst = _worst_entries(
-        vs_reference if not vs_reference.passed else None, fd_values, layout
+    blocks = block_summaries(vs_reference, net.layout)
+    report = trial.report(
+        dtype=str(out.dtype),
+        excess_vs_reference=float(vs_reference.excess.max()),
+        excess_vs_finite_differences=float(fd.candidate.excess.max()),
+        excess_reference_vs_loops=float(loops.excess.max()),
+        finite_difference_method=fd.method,
+        unverifiable=fd.unverifiable,
+        blocks=blocks,
+        worst=worst_entries(vs_reference, net.layout, finite_differences=fd.values),
     )
     if not report.passed:
-        report.diagnosis = _diagnose(candidate, net, X, Y, reference, out.dtype, report.blocks)
+        diagnosis = _diagnose(
+            net, X, Y, candidate=candidate, reference=reference, dtype=out.dtype, blocks=blocks
+        )
+        report = replace(report, diagnosis=diagnosis)
     if out.deltas is not None:  # the candidate showed its derivation: check it equation by equation
-        _check_derivation(report, out, net, X, Y, candidate)
+        report = _check_derivation(report, net, X, Y, deltas=out.deltas, candidate=candidate)
+    problems = _reference_problems(
+        trial.index, net.layout, loops=loops, form=form.__name__, vs_fd=fd.reference
+    )
+    return _Outcome(report, reference_problems=problems)
 
 
-def _check_derivation(
-    report: TrialReport,
-    out: CandidateOutput,
+def _vs_finite_differences(
     net: Network,
     X: np.ndarray,
     Y: np.ndarray,
+    *,
     candidate: np.ndarray,
-) -> None:
-    """With the candidate's deltas, name the first equation that goes wrong, and at which layer."""
-    try:
-        equations = check_equations(
-            net, X, Y, deltas=out.deltas, gradients=Gradients.from_flat(candidate, net.sizes)
+    reference: np.ndarray,
+    tolerance: np.ndarray,
+    reference_tolerance: np.ndarray,
+) -> _FiniteDifferences:
+    """Step 2: entry by entry within `FD_BUDGET`, along directions beyond it."""
+    if net.layout.size * X.shape[0] > FD_BUDGET:
+        vs_candidate, vs_reference = _directional(
+            net,
+            X,
+            Y,
+            candidate=candidate,
+            reference=reference,
+            tolerance=tolerance,
+            reference_tolerance=reference_tolerance,
         )
-    except (ValueError, TypeError) as exc:  # wrong shapes or values of the deltas
-        report.problems.append(f"the candidate's deltas: {exc}")
-        return
-    if not equations.passed:
-        report.problems.append(f"equation by equation: {equations.explanation}")
-        report.diagnosis.insert(0, equations.explanation)
+        method = "richardson, along random and per-block directions"
+        return _FiniteDifferences(vs_candidate, vs_reference, None, method, unverifiable=0)
+    fd = network_numerical_gradient(net, X, Y)
+    values = fd.flat()
+    checked = ~fd.unverifiable.flat()
+    fd_tolerance = FD_SAFETY * fd.error.flat()
+    return _FiniteDifferences(
+        candidate=compare(candidate, values, fd_tolerance + tolerance, checked=checked),
+        reference=compare(reference, values, fd_tolerance + reference_tolerance, checked=checked),
+        values=values,
+        method=f"{fd.method}, entry by entry",
+        unverifiable=fd.n_unverifiable,
+    )
 
 
 def _directional(
     net: Network,
     X: np.ndarray,
     Y: np.ndarray,
+    *,
     candidate: np.ndarray,
     reference: np.ndarray,
     tolerance: np.ndarray,
-    own: np.ndarray,
+    reference_tolerance: np.ndarray,
 ) -> tuple[Comparison, Comparison]:
     """Directional derivatives `grad . v` by Richardson differences of `J(theta + t v)`.
 
     Random Rademacher directions see every entry; one direction per block
     `W^L`, `b^L` keeps a bug in a small block from drowning in a large one.
+    Returns the candidate's and the reference's comparisons, in that order.
     """
-    layout = net.layout
     theta = net.flat()
     rng = np.random.default_rng(0)
     directions = [rng.choice([-1.0, 1.0], size=theta.size) for _ in range(DIRECTIONS)]
-    for _, block, _ in layout.blocks:
+    for _, block, _ in net.layout.blocks:
         v = np.zeros(theta.size)
         v[block] = rng.choice([-1.0, 1.0], size=block.stop - block.start)
         directions.append(v)
@@ -401,92 +509,42 @@ def _directional(
     fd_tolerance = FD_SAFETY * numerical.error
     return (
         compare(V @ candidate, numerical.gradient, fd_tolerance + np.abs(V) @ tolerance),
-        compare(V @ reference, numerical.gradient, fd_tolerance + np.abs(V) @ own),
+        compare(V @ reference, numerical.gradient, fd_tolerance + np.abs(V) @ reference_tolerance),
     )
 
 
-def _blocks(c: Comparison, layout) -> list[BlockSummary]:
-    excess = c.excess
-    out = []
-    for name, block, _ in layout.blocks:
-        e = excess[block]
-        worst = int(np.argmax(e))
-        ref = c.expected[block]
-        with np.errstate(over="ignore", invalid="ignore"):
-            diff = scaled_norm(c.candidate[block] - ref)
-        norm = scaled_norm(ref)
-        out.append(
-            BlockSummary(
-                name=name,
-                entries=int(e.size),
-                failing=int((~(e <= 1.0)).sum()),
-                worst_excess=float(e.max()),
-                worst_entry=layout.name(block.start + worst),
-                relative_error=float(diff / norm if norm > 0 else diff),
-            )
+def _reference_problems(
+    index: int, layout: ParameterLayout, *, loops: Comparison, form: str, vs_fd: Comparison
+) -> tuple[str, ...]:
+    """Faults of the reference itself (step 3, and step 2 for it): never blamed on the candidate."""
+    problems = []
+    if not loops.passed:
+        problems.append(
+            f"trial {index}: backprop and {form} disagree at "
+            f"{layout.name(int(loops.failing[0]))}: a fault of the reference, not of the candidate"
         )
-    return out
-
-
-def _worst_entries(c: Comparison | None, fd: np.ndarray | None, layout) -> list[EntryReport]:
-    if c is None:
-        return []
-    return [
-        EntryReport(
-            name=layout.name(int(j)),
-            candidate=float(c.candidate[j]),
-            reference=float(c.expected[j]),
-            finite_difference=None if fd is None else float(fd[j]),
-            tolerance=float(c.tolerance[j]),
-            excess=float(c.excess[j]),
+    if not vs_fd.passed:
+        problems.append(
+            f"trial {index}: the reference disagrees with finite differences "
+            f"(worst {vs_fd.excess.max():.3g} x tolerance): a fault of the reference"
         )
-        for j in c.failing[:MAX_ENTRIES]
-    ]
-
-
-def _check_repeatable(
-    candidate: Callable[..., Any],
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    layout: str,
-    first: CandidateOutput,
-) -> None:
-    again = call_candidate(candidate, net, X, Y, layout=layout)
-    if again.problems or again.gradient is None:
-        first.problems.append(
-            "the candidate behaved differently when called a second time on the same input: "
-            + "; ".join(again.problems)
-        )
-        return
-    assert first.gradient is not None  # called only for an answer without problems
-    tolerance = rounding_tolerance(net, X, Y, first.dtype)
-    c = compare(again.gradient.astype(np.float64), first.gradient.astype(np.float64), tolerance)
-    if not c.passed:
-        j = int(c.failing[0])
-        first.problems.append(
-            "the candidate returned a different answer when called twice on the same input "
-            f"({net.layout.name(j)}: {first.gradient[j]:.6g}, then {again.gradient[j]:.6g}): "
-            "hidden state, such as gradients accumulated across calls and never reset?"
-        )
-
-
-# --------------------------------------------------------------- diagnosis
+    return tuple(problems)
 
 
 def _diagnose(
-    candidate: np.ndarray,
     net: Network,
     X: np.ndarray,
     Y: np.ndarray,
+    *,
+    candidate: np.ndarray,
     reference: np.ndarray,
     dtype: np.dtype,
-    blocks: list[BlockSummary],
-) -> list[str]:
-    found: list[str] = []
+    blocks: Sequence[BlockSummary],
+) -> tuple[str, ...]:
+    """Plain-words likely causes: known bugs recognised, then the layer where it goes wrong."""
     rtol = 1e-4 if np.dtype(dtype).itemsize < 8 else 1e-6
     sizes = net.sizes
-    found += [
+    found = [
         str(x)
         for x in diagnose(
             Gradients.from_flat(candidate, sizes),
@@ -503,97 +561,29 @@ def _diagnose(
         ]
         if not all(layer_ok):
             found.append(localize_from_gradients(layer_ok))
-    return found
+    return tuple(found)
 
 
-def _shape_diagnosis(out: CandidateOutput, net: Network) -> list[str]:
-    if out.shapes is None:
-        return []
-    return list(diagnose_shapes(out.shapes[0], out.shapes[1], net))
-
-
-# --------------------------------------------------------------- plumbing
-
-
-H_PRIME_GRID = (
-    np.linspace(-4.0, 4.0, 33) + 0.0123
-)  # off 0: h' of a ReLU-like h is a convention there
-
-
-def _check_h_prime(act: Any, role: str) -> None:
-    """A user's own `(h, h')` pair: `h'` must be the derivative of `h`, or every verdict is moot."""
-    z = H_PRIME_GRID
-    with np.errstate(all="ignore"):
-        claimed = np.asarray(act.h_prime(z.copy()), dtype=np.float64)
-        check = compare_gradient(
-            claimed,
-            numerical_gradient(lambda x: float(np.sum(act.h(x))), z),
-            names=lambda j: f"z={z[j]:.4g}",
+def _check_derivation(
+    report: TrialReport,
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    deltas: list,
+    candidate: np.ndarray,
+) -> TrialReport:
+    """With the candidate's deltas, name the first equation that goes wrong, and at which layer."""
+    try:
+        equations = check_equations(
+            net, X, Y, deltas=deltas, gradients=Gradients.from_flat(candidate, net.sizes)
         )
-    if not check.passed:
-        j = int(check.failures[0])
-        raise ValueError(
-            f"the {role} activation {act.name!r}: h_prime is not the derivative of h; at z = {z[j]:.4g}, "
-            f"h_prime gives {claimed[j]:.10g} but differences of h give {check.numerical.gradient[j]:.10g} "
-            f"({check.failures.size} of {z.size} points checked on [-4, 4] disagree)"
-        )
-
-
-def _describe(candidate: Callable[..., Any]) -> str:
-    module = getattr(candidate, "__module__", None)
-    name = getattr(candidate, "__qualname__", None) or type(candidate).__name__
-    return f"{module}.{name}" if module and module != "__main__" else name
-
-
-def _check_candidate(candidate: Any) -> None:
-    if not callable(candidate):
-        raise TypeError(
-            f"`candidate` must be callable as candidate(weights, biases, X, Y), got "
-            f"{type(candidate).__name__}"
-        )
-
-
-def _validated(
-    candidate: Any,
-    sizes: Any,
-    hidden: Any,
-    output: Any,
-    cost: Any,
-    layout: Any,
-    trials: Any,
-    seed: Any,
-    batch_size: Any,
-    edge_cases: Any,
-    progress: Any = None,
-) -> dict[str, Any]:
-    _check_candidate(candidate)
-    if progress is not None and not callable(progress):
-        raise TypeError(
-            f"`progress` must be None or a callable taking a line of text, got {type(progress).__name__}"
-        )
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown `layout` {layout!r}; known layouts: {', '.join(LAYOUTS)}")
-    for name, value, low in (("trials", trials, 1), ("batch_size", batch_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"`{name}` must be an integer, got {value!r}")
-        if value < low:
-            raise ValueError(f"`{name}` must be at least {low}, got {value}")
-    seed = check_int(seed, "seed", low=0)  # a Python int: 1000 * seed + k must not overflow
-    if not isinstance(edge_cases, bool):
-        raise TypeError(f"`edge_cases` must be True or False, got {edge_cases!r}")
-    # Network.random validates sizes and the activation/cost names with clear messages.
-    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=0)
-    for role, act in (("hidden", net.hidden), ("output", net.output)):
-        if act.elementwise and (act.name not in ACTIVATIONS or ACTIVATIONS[act.name] is not act):
-            _check_h_prime(act, role)
-    return {
-        "sizes": net.sizes,
-        "hidden": net.hidden.name,
-        "output": net.output.name,
-        "cost": net.cost_function.name,
-        "layout": layout,
-        "trials": int(trials),
-        "seed": int(seed),
-        "batch_size": int(batch_size),
-        "edge_cases": edge_cases,
-    }
+    except (ValueError, TypeError) as exc:  # wrong shapes or values of the deltas
+        return replace(report, problems=report.problems + (f"the candidate's deltas: {exc}",))
+    if equations.passed:
+        return report
+    return replace(
+        report,
+        problems=report.problems + (f"equation by equation: {equations.explanation}",),
+        diagnosis=(equations.explanation,) + report.diagnosis,
+    )

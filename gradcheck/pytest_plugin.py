@@ -12,9 +12,14 @@ shows it from the user's line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from reference import Gradients
+
+    from .report import BackpropReport
 
 __all__ = ["BackpropOracle", "backprop_oracle"]
 
@@ -22,19 +27,19 @@ __all__ = ["BackpropOracle", "backprop_oracle"]
 class BackpropOracle:
     """Calling it asserts (`assert_backprop`); `.check` returns the report without raising."""
 
-    def __call__(self, candidate: Callable[..., Any], **options: Any):
+    def __call__(self, candidate: Callable[..., Any], **options: Any) -> BackpropReport:
         from .oracle import assert_backprop
 
         __tracebackhide__ = True
         return assert_backprop(candidate, **options)
 
-    def check(self, candidate: Callable[..., Any], **options: Any):
+    def check(self, candidate: Callable[..., Any], **options: Any) -> BackpropReport:
         from .oracle import check_backprop
 
         return check_backprop(candidate, **options)
 
     @staticmethod
-    def reference(net: Any, X: Any, Y: Any):
+    def reference(net: Any, X: Any, Y: Any) -> Gradients:
         """The oracle's own gradient (`reference.backprop`)."""
         from reference import backprop
 

@@ -1,16 +1,36 @@
 """`BackpropReport`: the oracle's verdict, as a screenful of text and as a dict for machines.
 
 Entries are named in the notation (`W^1[3,0]`, `b^2[4]`); every trial carries
-what is needed to reproduce it (sizes, batch size, seed).
+what is needed to reproduce it (sizes, batch size, seed). One number sums up
+every comparison, under one name: the *excess* |c - r| / tolerance (> 1 fails).
+All parts are frozen: a report is built once and never changes; the old names
+of the excess (`vs_reference`, `worst_excess`, ...) are deprecated aliases.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["BackpropReport", "TrialReport", "BlockSummary", "EntryReport", "GradientMismatch"]
+import numpy as np
+
+from reference import ParameterLayout
+
+from .compare import Comparison, scaled_norm
+
+__all__ = [
+    "BackpropReport",
+    "TrialReport",
+    "BlockSummary",
+    "EntryReport",
+    "GradientMismatch",
+    "MAX_ENTRIES",
+    "block_summaries",
+    "worst_entries",
+]
 
 MAX_ENTRIES = 8  # worst entries shown per failing trial: enough to see a pattern, still a screenful
 
@@ -23,7 +43,22 @@ class GradientMismatch(AssertionError):
         self.report = report
 
 
-@dataclass
+def _deprecated_alias(new: str, old: str) -> property:
+    """A read-only property `old` that warns and returns `new`: the old name lives one release."""
+
+    def read(self: Any) -> Any:
+        warnings.warn(
+            f"`{type(self).__name__}.{old}` is deprecated and will be removed in the next "
+            f"release; use `.{new}` (the same number: |c - r| / tolerance)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(self, new)
+
+    return property(read, doc=f"Deprecated alias of `{new}`.")
+
+
+@dataclass(frozen=True)
 class EntryReport:
     """One entry of the gradient: candidate, reference and finite-difference values."""
 
@@ -35,43 +70,59 @@ class EntryReport:
     excess: float  # |candidate - reference| / tolerance (> 1 fails)
 
 
-@dataclass
+@dataclass(frozen=True)
 class BlockSummary:
     """Worst agreement of one block `W^L` or `b^L` in one trial."""
 
     name: str
     entries: int
     failing: int
-    worst_excess: float  # max |c - r| / tol over the block
+    excess: float  # the block's worst |c - r| / tolerance (> 1 fails)
     worst_entry: str
     relative_error: float  # ||c - r|| / ||r|| over the block
 
+    worst_excess = _deprecated_alias("excess", "worst_excess")
 
-@dataclass
+
+@dataclass(frozen=True)
 class TrialReport:
-    """One call of the candidate on one seeded network and batch."""
+    """One call of the candidate on one seeded network and batch.
+
+    Each ``excess_*`` is the worst |c - r| / tolerance of one comparison over
+    the entries (> 1 fails; NaN: not compared). Sequences are stored as tuples.
+    """
 
     index: int
-    sizes: list[int]
+    sizes: tuple[int, ...]
     d: int
-    seed: int
-    kind: str  # "random", "width-1", "no hidden layer", "batch of 1"
+    seed: int  # -1: a network and batch given by the caller (`check_backprop_at`)
+    kind: str  # "random", "width-1", "no hidden layer", "batch of 1", "given"
     dtype: str = "float64"
-    problems: list[str] = field(default_factory=list)
-    vs_reference: float = math.nan  # worst |c - r| / tol
-    vs_finite_differences: float = math.nan  # worst |c - fd| / (fd tolerance)
-    reference_vs_loops: float = math.nan  # the reference's own check, worst |r - loops| / tol
+    problems: tuple[str, ...] = ()
+    excess_vs_reference: float = math.nan  # candidate vs reference
+    excess_vs_finite_differences: float = math.nan  # candidate vs finite differences
+    excess_reference_vs_loops: float = math.nan  # the reference's own check: vs its loop form
     finite_difference_method: str = ""
     unverifiable: int = 0  # entries no difference can verify (ReLU kinks)
-    blocks: list[BlockSummary] = field(default_factory=list)
-    worst: list[EntryReport] = field(default_factory=list)
-    diagnosis: list[str] = field(default_factory=list)
+    blocks: tuple[BlockSummary, ...] = ()
+    worst: tuple[EntryReport, ...] = ()
+    diagnosis: tuple[str, ...] = ()
+
+    vs_reference = _deprecated_alias("excess_vs_reference", "vs_reference")
+    vs_finite_differences = _deprecated_alias(
+        "excess_vs_finite_differences", "vs_finite_differences"
+    )
+    reference_vs_loops = _deprecated_alias("excess_reference_vs_loops", "reference_vs_loops")
+
+    def __post_init__(self) -> None:
+        for name in ("sizes", "problems", "blocks", "worst", "diagnosis"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
     @property
     def passed(self) -> bool:
         # A comparison that produced no number (NaN) is no pass: only "<= 1" passes.
         return not self.problems and all(
-            v <= 1.0 for v in (self.vs_reference, self.vs_finite_differences)
+            v <= 1.0 for v in (self.excess_vs_reference, self.excess_vs_finite_differences)
         )
 
     @property
@@ -80,7 +131,7 @@ class TrialReport:
         return f"{'-'.join(map(str, self.sizes))} d={self.d} ({self.kind}{seed})"
 
 
-@dataclass
+@dataclass(frozen=True)
 class BackpropReport:
     """The verdict of `check_backprop` on a candidate.
 
@@ -90,8 +141,14 @@ class BackpropReport:
 
     candidate: str
     options: dict[str, Any]
-    trials: list[TrialReport]
-    reference_problems: list[str] = field(default_factory=list)
+    trials: Sequence[TrialReport]
+    reference_problems: Sequence[str] = field(default_factory=tuple)
+
+    layer_errors = _deprecated_alias("layer_excess", "layer_errors")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trials", tuple(self.trials))
+        object.__setattr__(self, "reference_problems", tuple(self.reference_problems))
 
     @property
     def passed(self) -> bool:
@@ -106,26 +163,26 @@ class BackpropReport:
         """Plain-words likely causes, from the first failing trial that has any."""
         for trial in self.failed_trials:
             if trial.diagnosis:
-                return trial.diagnosis
+                return list(trial.diagnosis)
         return []
 
     @property
-    def layer_errors(self) -> dict[str, float]:
-        """Worst |candidate - reference| / tolerance per block `W^L`, `b^L` over all trials."""
+    def layer_excess(self) -> dict[str, float]:
+        """The worst |candidate - reference| / tolerance per block `W^L`, `b^L` over all trials."""
         worst: dict[str, float] = {}
         for trial in self.trials:
             for block in trial.blocks:
-                worst[block.name] = max(worst.get(block.name, 0.0), block.worst_excess)
+                worst[block.name] = max(worst.get(block.name, 0.0), block.excess)
         return worst
 
     @property
     def worst_entries(self) -> list[EntryReport]:
         """The worst entries of the first failing trial (empty when it passed)."""
         failed = self.failed_trials
-        return failed[0].worst if failed else []
+        return list(failed[0].worst) if failed else []
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (NaN becomes None)."""
+        """A JSON-serialisable dict (NaN becomes None); the ratios are under ``excess*`` keys."""
         return _jsonable(
             {
                 "passed": self.passed,
@@ -141,10 +198,57 @@ class BackpropReport:
         return _format(self)
 
 
-# ------------------------------------------------------------- formatting
+def block_summaries(c: Comparison, layout: ParameterLayout) -> tuple[BlockSummary, ...]:
+    """Per block `W^L`, `b^L` of a comparison: failing entries, the worst excess and where, the
+    relative error ||c - r|| / ||r||."""
+    excess = c.excess
+    out = []
+    for name, block, _ in layout.blocks:
+        e = excess[block]
+        worst = int(np.argmax(e))
+        ref = c.expected[block]
+        with np.errstate(over="ignore", invalid="ignore"):
+            diff = scaled_norm(c.candidate[block] - ref)
+        norm = scaled_norm(ref)
+        out.append(
+            BlockSummary(
+                name=name,
+                entries=int(e.size),
+                failing=int((~(e <= 1.0)).sum()),
+                excess=float(e.max()),
+                worst_entry=layout.name(block.start + worst),
+                relative_error=float(diff / norm if norm > 0 else diff),
+            )
+        )
+    return tuple(out)
 
 
-def _ratio(value: float) -> str:
+def worst_entries(
+    c: Comparison, layout: ParameterLayout, *, finite_differences: np.ndarray | None
+) -> tuple[EntryReport, ...]:
+    """The failing entries of a comparison, worst first, at most `MAX_ENTRIES` (none if it passed).
+
+    `finite_differences` (flat, or None when they were taken along directions)
+    gives each entry's finite-difference column.
+    """
+    fd = finite_differences
+    return tuple(
+        EntryReport(
+            name=layout.name(int(j)),
+            candidate=float(c.candidate[j]),
+            reference=float(c.expected[j]),
+            finite_difference=None if fd is None else float(fd[j]),
+            tolerance=float(c.tolerance[j]),
+            excess=float(c.excess[j]),
+        )
+        for j in c.failing[:MAX_ENTRIES]
+    )
+
+
+# Formatting: the text form of a report, at most a screenful.
+
+
+def _format_excess(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if math.isinf(value):
@@ -159,63 +263,73 @@ def _format(report: BackpropReport) -> str:
         f"check_backprop {verdict}: {report.candidate}\n"
         f"  hidden={o['hidden']!r} output={o['output']!r} cost={o['cost']!r} "
         f"layout={o['layout']!r} seed={o['seed']}\n"
-        "  columns: worst |error| / tolerance (<= 1 passes); tolerances are derived from "
-        "the candidate's dtype and each entry's rounding scale, and from the finite "
-        "differences' own error estimates"
+        "  columns: the worst excess |c - r| / tolerance of each comparison, c and r the two "
+        "gradients compared (<= 1 passes); tolerances are derived from the candidate's dtype "
+        "and each entry's rounding scale, and from the finite differences' own error estimates"
     )
-    lines = [head, ""]
-    width = max([len(t.label) for t in report.trials] + [5]) + 2
+    lines = [head, ""] + _format_trials(report.trials)
+    lines.extend(f"  reference problem: {p}" for p in report.reference_problems)
+    failed = report.failed_trials
+    if failed:
+        lines += _format_failure(failed[0], report.diagnosis, o)
+    return "\n".join(lines)
+
+
+def _format_trials(trials: Sequence[TrialReport]) -> list[str]:
+    """The table: one row per trial with its three excesses and its verdict."""
+    width = max([len(t.label) for t in trials] + [5]) + 2
     header = (
         f"  {'trial':<{width}}{'dtype':<9}{'vs reference':>13}{'vs finite diff':>16}"
         f"{'ref vs loops':>14}  verdict"
     )
-    lines += [header, "  " + "-" * (len(header) - 2)]
-    for t in report.trials:
-        fd = _ratio(t.vs_finite_differences)
+    lines = [header, "  " + "-" * (len(header) - 2)]
+    for t in trials:
+        fd = _format_excess(t.excess_vs_finite_differences)
         lines.append(
-            f"  {t.label:<{width}}{t.dtype:<9}{_ratio(t.vs_reference):>13}{fd:>16}"
-            f"{_ratio(t.reference_vs_loops):>14}  {'ok' if t.passed else 'FAIL'}"
+            f"  {t.label:<{width}}{t.dtype:<9}{_format_excess(t.excess_vs_reference):>13}{fd:>16}"
+            f"{_format_excess(t.excess_reference_vs_loops):>14}  {'ok' if t.passed else 'FAIL'}"
         )
-    lines.extend(f"  reference problem: {p}" for p in report.reference_problems)
-    failed = report.failed_trials
-    if failed:
-        first = failed[0]
-        lines += ["", f"First failing trial: {first.label}"]
-        lines.extend(f"  - {p}" for p in first.problems)
-        if first.blocks:
-            lines.append(
-                "  per layer: "
-                + ", ".join(
-                    f"{b.name} {'ok' if b.failing == 0 else f'{b.failing}/{b.entries} wrong'}"
-                    f" (rel err {b.relative_error:.1e})"
-                    for b in first.blocks
-                )
+    return lines
+
+
+def _format_failure(first: TrialReport, diagnosis: list[str], o: dict[str, Any]) -> list[str]:
+    """The first failing trial: problems, blocks, worst entries, likely cause, how to rerun it."""
+    lines = ["", f"First failing trial: {first.label}"]
+    lines.extend(f"  - {p}" for p in first.problems)
+    if first.blocks:
+        lines.append(
+            "  per layer: "
+            + ", ".join(
+                f"{b.name} {'ok' if b.failing == 0 else f'{b.failing}/{b.entries} wrong'}"
+                f" (rel err {b.relative_error:.1e})"
+                for b in first.blocks
             )
-        if first.worst:
+        )
+    if first.worst:
+        lines.append(
+            f"  {'entry':<12}{'candidate':>14}{'reference':>14}{'finite diff':>14}"
+            f"{'|c - r|':>11}{'tolerance':>11}"
+        )
+        for e in first.worst[:MAX_ENTRIES]:
+            fd = "-" if e.finite_difference is None else f"{e.finite_difference:.6e}"
             lines.append(
-                f"  {'entry':<12}{'candidate':>14}{'reference':>14}{'finite diff':>14}"
-                f"{'|c - r|':>11}{'tolerance':>11}"
+                f"  {e.name:<12}{e.candidate:>14.6e}{e.reference:>14.6e}{fd:>14}"
+                f"{abs(e.candidate - e.reference):>11.2e}{e.tolerance:>11.1e}"
             )
-            for e in first.worst[:MAX_ENTRIES]:
-                fd = "-" if e.finite_difference is None else f"{e.finite_difference:.6e}"
-                lines.append(
-                    f"  {e.name:<12}{e.candidate:>14.6e}{e.reference:>14.6e}{fd:>14}"
-                    f"{abs(e.candidate - e.reference):>11.2e}{e.tolerance:>11.1e}"
-                )
-        if first.unverifiable:
-            lines.append(
-                f"  ({first.unverifiable} entries straddle a ReLU kink: not verifiable by differences)"
-            )
-        if report.diagnosis:
-            lines += ["", "Likely cause:"] + [f"  - {d}" for d in report.diagnosis]
-        if first.seed >= 0:
-            lines += [
-                "",
-                f"Reproduce: net, X, Y = gradcheck.trial_case({first.sizes}, d={first.d}, "
-                f"seed={first.seed}, hidden={o['hidden']!r}, output={o['output']!r}, cost={o['cost']!r}); "
-                f"check_backprop(..., seed={o['seed']}) repeats the whole run.",
-            ]
-    return "\n".join(lines)
+    if first.unverifiable:
+        lines.append(
+            f"  ({first.unverifiable} entries straddle a ReLU kink: not verifiable by differences)"
+        )
+    if diagnosis:
+        lines += ["", "Likely cause:"] + [f"  - {d}" for d in diagnosis]
+    if first.seed >= 0:
+        lines += [
+            "",
+            f"Reproduce: net, X, Y = gradcheck.trial_case({list(first.sizes)}, d={first.d}, "
+            f"seed={first.seed}, hidden={o['hidden']!r}, output={o['output']!r}, "
+            f"cost={o['cost']!r}); check_backprop(..., seed={o['seed']}) repeats the whole run.",
+        ]
+    return lines
 
 
 def _jsonable(value: Any) -> Any:

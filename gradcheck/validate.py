@@ -26,14 +26,17 @@ __all__ = [
     "as_theta",
     "as_vector",
     "check_callable",
+    "check_choice",
     "check_command",
     "check_configurations",
+    "check_count",
     "check_flag",
     "check_int",
     "check_labelled",
     "check_layer_ok",
     "check_method",
     "check_network",
+    "check_optional_callable",
     "check_rtol",
     "check_shape_lists",
     "checked_data",
@@ -456,3 +459,31 @@ def check_shape_lists(
             checked.append(tuple(int(n) for n in shape))
         out.append(checked)
     return out[0], out[1]
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    """`value` if it is one of `choices`, or a ValueError listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown `{name}` {value!r}; known {name}s: {', '.join(choices)}")
+    return value
+
+
+def check_count(value: Any, name: str, *, low: int = 1) -> int:
+    """`value` as a Python int of at least `low` (numpy integers too, not bools), or a clear error.
+
+    The oracle's wording for `trials` and `batch_size` ("must be at least 1");
+    `check_int` says "must be a positive integer".
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"`{name}` must be at least {low}, got {value}")
+    return int(value)
+
+
+def check_optional_callable(value: Any, name: str, *, takes: str) -> None:
+    """Refuse anything but None or a callable; `takes` says what it is called with."""
+    if value is not None and not callable(value):
+        raise TypeError(
+            f"`{name}` must be None or a callable taking {takes}, got {type(value).__name__}"
+        )

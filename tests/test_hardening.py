@@ -1449,7 +1449,11 @@ def check_cleanly(candidate, net, X, Y):
     assert np.isfinite(g).all() and math.isfinite(J)
     assert report.passed, str(report)
     trial = report.trials[0]
-    for value in (trial.vs_reference, trial.vs_finite_differences, trial.reference_vs_loops):
+    for value in (
+        trial.excess_vs_reference,
+        trial.excess_vs_finite_differences,
+        trial.excess_reference_vs_loops,
+    ):
         assert math.isfinite(value), str(report)
     assert "nan" not in json.dumps(report.to_dict()).lower()
     return g

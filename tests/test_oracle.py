@@ -209,7 +209,7 @@ def test_report_is_json_serialisable_a_screenful_and_reproducible():
     d = a.to_dict()
     assert d["passed"] is False and d["trials"][0]["worst"][0]["name"].startswith("W^1[")
     assert (
-        isinstance(a, BackpropReport) and a.layer_errors["W^1"] > 1 and a.layer_errors["W^0"] <= 1
+        isinstance(a, BackpropReport) and a.layer_excess["W^1"] > 1 and a.layer_excess["W^0"] <= 1
     )
 
 
@@ -252,6 +252,16 @@ def test_assert_backprop_raises_gradient_mismatch_with_the_report():
         ),
         (dict(sizes=[2, 2], cost="hinge"), ValueError, "unknown cost 'hinge'; known costs:"),
         (dict(sizes=[2, 2], edge_cases="yes"), TypeError, "`edge_cases` must be True or False"),
+        (
+            dict(sizes=[2, 2], progress="x"),
+            TypeError,
+            "`progress` must be None or a callable taking a line of text, got str",
+        ),
+        (
+            dict(sizes=[2, 2], layout=["article"]),
+            ValueError,
+            "unknown `layout` ['article']; known layouts: article, torch, flat",
+        ),
     ],
 )
 def test_validation_messages(kwargs, error, message):
@@ -269,7 +279,7 @@ def test_large_networks_use_directional_differences(monkeypatch):
     assert report.passed and "direction" in report.trials[0].finite_difference_method
     wrong = _break(lambda dW, db: db[1].__setitem__(2, db[1][2] * 1.01))
     failed = check_backprop(wrong, sizes=[6, 9, 4], trials=1, edge_cases=False)
-    assert not failed.passed and failed.trials[0].vs_finite_differences > 1
+    assert not failed.passed and failed.trials[0].excess_vs_finite_differences > 1
 
 
 def _with_deltas(break_at=None):
@@ -336,3 +346,60 @@ def test_a_custom_activation_with_the_right_derivative_is_used():
 
     report = check_backprop(mine, sizes=[3, 4, 2], hidden=(soft, soft_prime), output="identity")
     assert report.passed, str(report)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            dict(candidate=None),
+            TypeError,
+            "`candidate` must be callable as candidate(weights, biases, X, Y), got NoneType",
+        ),
+        (dict(net="net"), TypeError, "`net` must be a reference.Network, got str"),
+        (
+            dict(layout="jax"),
+            ValueError,
+            "unknown `layout` 'jax'; known layouts: article, torch, flat",
+        ),
+    ],
+)
+def test_check_backprop_at_validation_messages(kwargs, error, message):
+    from gradcheck import check_backprop_at
+
+    arguments = dict(candidate=CORRECT, net=Network.random([2, 2]), X=np.ones((3, 2)))
+    arguments.update(Y=np.zeros((3, 2)), **kwargs)
+    with pytest.raises(error) as info:
+        check_backprop_at(**arguments)
+    assert message in str(info.value)
+
+
+def test_options_are_recorded_as_plain_python_values():
+    report = check_backprop(
+        CORRECT, sizes=np.array([3, 2]), trials=np.int64(1), batch_size=np.int32(4),
+        seed=np.uint8(2), edge_cases=np.False_,
+    )  # fmt: skip
+    assert report.passed and len(report.trials) == 1
+    assert report.options == {
+        "sizes": (3, 2),
+        "hidden": "sigmoid",
+        "output": "sigmoid",
+        "cost": "quadratic",
+        "layout": "article",
+        "trials": 1,
+        "seed": 2,
+        "batch_size": 4,
+        "edge_cases": False,
+    }
+    assert all(type(report.options[k]) is int for k in ("trials", "seed", "batch_size"))
+    assert type(report.options["edge_cases"]) is bool
+
+
+def test_a_check_reports_every_trial_once_and_leaves_the_reference_blameless():
+    lines = []
+    report = check_backprop(CORRECT, sizes=[3, 4, 2], trials=2, progress=lines.append)
+    kinds = [t.kind for t in report.trials]
+    assert kinds == ["random", "random", "width-1", "no hidden layer", "batch of 1"]
+    assert [t.index for t in report.trials] == list(range(5)) and len(lines) == 5
+    assert [t.seed for t in report.trials] == [0, 1, 2, 3, 4]
+    assert report.reference_problems == () and report.passed

@@ -1,0 +1,181 @@
+"""gradcheck.candidate: checking a candidate, calling it, reading its answer, calling it again."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from candidates import make_numpy_backprop
+
+from gradcheck.candidate import (
+    CandidateOutput,
+    call_candidate,
+    check_candidate,
+    check_h_prime,
+    check_repeatable,
+    describe_candidate,
+)
+from gradcheck.oracle import trial_case
+from reference import Network, get_activation
+
+CORRECT = make_numpy_backprop()
+
+
+@pytest.fixture(scope="module")
+def case():
+    return trial_case([3, 4, 2], 5, seed=7)
+
+
+def test_check_candidate_names_the_expected_call():
+    check_candidate(CORRECT)
+    with pytest.raises(TypeError) as info:
+        check_candidate([1, 2])
+    assert str(info.value) == (
+        "`candidate` must be callable as candidate(weights, biases, X, Y), got list"
+    )
+
+
+class _Backprop:
+    def __call__(self, weights, biases, X, Y):
+        return CORRECT(weights, biases, X, Y)
+
+
+def test_describe_candidate_gives_module_and_qualified_name():
+    assert describe_candidate(CORRECT) == "candidates.make_numpy_backprop.<locals>.candidate"
+    assert describe_candidate(_Backprop()) == f"{__name__}._Backprop"  # an instance: its class
+    assert describe_candidate(len) == "builtins.len"
+
+    def main_module():
+        pass
+
+    main_module.__module__ = "__main__"
+    assert describe_candidate(main_module) == main_module.__qualname__
+
+
+def test_check_h_prime_refuses_a_wrong_derivative_and_names_the_point():
+    def cube(z):
+        return z**3
+
+    wrong = Network.random([2, 2], output=(cube, lambda z: z**2)).output
+    with pytest.raises(ValueError) as info:
+        check_h_prime(wrong, role="output")
+    assert str(info.value) == (
+        "the output activation 'cube': h_prime is not the derivative of h; at z = 4.012, "
+        "h_prime gives 16.09855129 but differences of h give 48.29565387 "
+        "(33 of 33 points checked on [-4, 4] disagree)"
+    )
+    check_h_prime(get_activation("tanh"), role="hidden")  # a right one passes silently
+
+
+def test_the_output_of_a_call_is_frozen_and_problems_are_added_by_copy(case):
+    net, X, Y = case
+    out = call_candidate(CORRECT, net, X, Y, layout="article")
+    assert out.problems == () and out.gradient is not None and out.dtype == np.float64
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        out.problems = ("x",)  # type: ignore[misc]
+    more = out.with_problems("one", "two")
+    assert more.problems == ("one", "two") and out.problems == ()
+    assert more.gradient is out.gradient
+    assert CandidateOutput(problems=["a list"]).problems == ("a list",)
+
+
+def test_call_candidate_never_lets_the_candidate_touch_the_callers_arrays(case):
+    net, X, Y = case
+    before = [W.copy() for W in net.weights], X.copy(), Y.copy()
+
+    def vandal(weights, biases, X, Y):
+        dW, db = CORRECT(weights, biases, X, Y)
+        weights[0][...] = 0.0
+        X[...] = 0.0
+        return dW, db
+
+    out = call_candidate(vandal, net, X, Y, layout="article")
+    assert out.problems == (
+        "the candidate modified its inputs (weights[0], X); a backprop must not change the "
+        "weights, biases or data it is given",
+    )
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, before[0]))
+    assert np.array_equal(X, before[1]) and np.array_equal(Y, before[2])
+
+
+@pytest.mark.parametrize(
+    "returned, problem",
+    [
+        (
+            lambda dW, db: (dW, [b[None, :] for b in db]),
+            "dJ/db^0 has shape (1, 4), expected (4,): return a 1-D array of shape (4,) (ravel it)",
+        ),
+        (
+            lambda dW, db: (dW[:1], db),
+            "the candidate returned 1 weight gradients and 2 bias gradients; "
+            "the network has 2 layers (L = 0 .. 1), so expected 2 of each",
+        ),
+        (
+            lambda dW, db: (g for g in dW),
+            "the candidate returned a generator (generator); return (dW_list, db_list) as lists",
+        ),
+        (
+            lambda dW, db: {"weights": dW, "biases": db, "deltas": ["no"]},
+            "delta^0 is a string ('no'), not an array",
+        ),
+        (
+            lambda dW, db: (dW, [np.full_like(b, np.nan) for b in db]),
+            "the candidate returned NaN or Inf in 6 entries: b^0[0], b^0[1], b^0[2], b^0[3], "
+            "b^1[0] and 1 more",
+        ),
+    ],
+    ids=["bias-2d", "layer-count", "generator", "delta-string", "nan"],
+)
+def test_reading_names_each_structural_problem(case, returned, problem):
+    net, X, Y = case
+
+    def candidate(weights, biases, X, Y):
+        return returned(*CORRECT(weights, biases, X, Y))
+
+    assert problem in call_candidate(candidate, net, X, Y, layout="article").problems
+
+
+def test_check_repeatable_returns_the_first_answer_when_a_second_call_agrees(case):
+    net, X, Y = case
+    first = call_candidate(CORRECT, net, X, Y, layout="article")
+    assert check_repeatable(CORRECT, net, X, Y, layout="article", first=first) is first
+
+
+def test_check_repeatable_adds_a_problem_for_hidden_state(case):
+    net, X, Y = case
+    calls = []
+
+    def accumulates(weights, biases, X, Y):
+        calls.append(1)
+        dW, db = CORRECT(weights, biases, X, Y)
+        return [len(calls) * g for g in dW], db
+
+    first = call_candidate(accumulates, net, X, Y, layout="article")
+    again = check_repeatable(accumulates, net, X, Y, layout="article", first=first)
+    assert first.problems == () and len(again.problems) == 1
+    assert again.problems[0].startswith(
+        "the candidate returned a different answer when called twice on the same input (W^1[2,1]: "
+        "-0.042301, then -0.084602)"
+    )
+    assert again.problems[0].endswith(
+        "hidden state, such as gradients accumulated across calls and never reset?"
+    )
+
+
+def test_check_repeatable_reports_a_candidate_that_fails_the_second_time(case):
+    net, X, Y = case
+    calls = []
+
+    def once(weights, biases, X, Y):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("already used")
+        return CORRECT(weights, biases, X, Y)
+
+    first = call_candidate(once, net, X, Y, layout="article")
+    again = check_repeatable(once, net, X, Y, layout="article", first=first)
+    assert again.problems[0].startswith(
+        "the candidate behaved differently when called a second time on the same input: "
+        "the candidate raised RuntimeError: already used"
+    )

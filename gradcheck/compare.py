@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from reference import ForwardPass, Network, backprop
-from reference.network import forward_pass
+from reference import ForwardPass, Network, backprop, forward_pass
 
 __all__ = [
     "Comparison",

@@ -134,7 +134,7 @@ def check_grad_fn(
     given, drawn = reports
     return replace(
         drawn,
-        trials=[replace(t, index=k) for k, t in enumerate(given.trials + drawn.trials)],
+        trials=tuple(replace(t, index=k) for k, t in enumerate(given.trials + drawn.trials)),
         reference_problems=given.reference_problems + drawn.reference_problems,
     )
 

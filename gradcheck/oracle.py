@@ -304,8 +304,8 @@ def _report(
     return BackpropReport(
         candidate=describe_candidate(candidate),
         options=options,
-        trials=[o.report for o in outcomes],
-        reference_problems=[p for o in outcomes for p in o.reference_problems],
+        trials=tuple(o.report for o in outcomes),
+        reference_problems=tuple(p for o in outcomes for p in o.reference_problems),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -141,8 +141,8 @@ class BackpropReport:
 
     candidate: str
     options: dict[str, Any]
-    trials: Sequence[TrialReport]
-    reference_problems: Sequence[str] = field(default_factory=tuple)
+    trials: tuple[TrialReport, ...]
+    reference_problems: tuple[str, ...] = ()
 
     layer_errors = _deprecated_alias("layer_excess", "layer_errors")
 

@@ -678,7 +678,7 @@ def _merged(reports: list[BackpropReport]) -> BackpropReport:
     if len(reports) == 1:
         return reports[0]
     given, drawn = reports
-    trials = [replace(t, index=k) for k, t in enumerate(given.trials + drawn.trials)]
+    trials = tuple(replace(t, index=k) for k, t in enumerate(given.trials + drawn.trials))
     return replace(
         drawn,
         trials=trials,
@@ -714,13 +714,15 @@ def _renamed(
     indices = [layer.index for layer in layers]
 
     def trial(t: TrialReport) -> TrialReport:
-        worst = [replace(e, name=_torch_name(e.name, indices)) for e in t.worst]
-        blocks = [replace(b, worst_entry=_torch_name(b.worst_entry, indices)) for b in t.blocks]
-        problems = list(t.problems) + [
+        worst = tuple(replace(e, name=_torch_name(e.name, indices)) for e in t.worst)
+        blocks = tuple(
+            replace(b, worst_entry=_torch_name(b.worst_entry, indices)) for b in t.blocks
+        )
+        problems = t.problems + tuple(
             f"{name}.grad was None after backward(): the loss does not reach it through the "
             "model's backward (compared as zeros)"
             for name in sorted(runner.missing)
-        ]
+        )
         return replace(t, worst=worst, blocks=blocks, problems=problems)
 
     modules = ", ".join(_describe(m) for m in model)
@@ -741,7 +743,7 @@ def _renamed(
         report,
         candidate=f"nn.Sequential({modules}) with {loss.note}",
         options=options,
-        trials=[trial(t) for t in report.trials],
+        trials=tuple(trial(t) for t in report.trials),
     )
 
 

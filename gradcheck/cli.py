@@ -332,7 +332,8 @@ def _equations(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _taylor(args: argparse.Namespace, out: TextIO) -> int:
-    from .oracle import _check_candidate, trial_case
+    from .candidate import check_candidate
+    from .oracle import trial_case
     from .taylor import taylor_test
 
     try:
@@ -354,7 +355,7 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
             from .candidate import call_candidate
 
             candidate = _load(args.candidate)
-            _check_candidate(candidate)
+            check_candidate(candidate)
             answer = call_candidate(candidate, net, X, Y, layout=args.layout)
             if answer.problems:
                 print("error: " + "; ".join(answer.problems), file=sys.stderr)

@@ -85,9 +85,6 @@ LOOPS_BUDGET = 300_000
 DIRECTIONS = 4  # random directions for the directional check (plus one per block)
 TRIAL_SEEDS = 1000  # trial k of a check with seed s draws its network with seed 1000 s + k
 
-# Deprecated: cli.py's name for `candidate.check_candidate`, kept until cli.py imports that.
-_check_candidate = check_candidate
-
 
 @dataclass(frozen=True)
 class _Trial:

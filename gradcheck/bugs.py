@@ -59,6 +59,10 @@ class Bug:
     constant : str or None
         The name of a free constant on which `gradient` depends affinely
         (``"eta"``), fitted to the candidate by `diagnose`; None if none.
+    equation : str or None
+        The article's equation the bug breaks (`gradcheck.causes.EQUATIONS`):
+        ``"delta^H"``, ``"recursion"``, ``"dJ/dW"``, ``"dJ/db"``; None for a
+        fault outside them (the batch average, the forward pass, the order).
     """
 
     name: str
@@ -67,6 +71,7 @@ class Bug:
     gradient: Callable[..., Gradients]
     applies: Callable[[Network, int], bool]
     constant: str | None = None
+    equation: str | None = None
 
     def __repr__(self) -> str:
         return f"Bug({self.name!r})"
@@ -240,6 +245,16 @@ def _sign_flipped(net: Network, X: Any, Y: Any) -> Gradients:
     return Gradients([-dW for dW in g.weights], [-db for db in g.biases])  # dJ/dW of -J
 
 
+def _mean_over_outputs(net: Network, X: Any, Y: Any) -> Gradients:
+    g, c = _backprop_variant(net, X, Y), 2.0 / net.sizes[-1]  # J_i = (1/n_H) ||a^H - y||^2
+    return Gradients([c * dW for dW in g.weights], [c * db for db in g.biases])
+
+
+def _gradients_swapped(net: Network, X: Any, Y: Any) -> Gradients:
+    g = _backprop_variant(net, X, Y)
+    return Gradients(list(g.biases), list(g.weights))  # (db, dW) for (dW, db)
+
+
 def _layers_reversed(net: Network, X: Any, Y: Any) -> Gradients:
     g = _backprop_variant(net, X, Y)
     return Gradients(g.weights[::-1], g.biases[::-1])  # [dJ/dW^H, ..., dJ/dW^0]
@@ -323,6 +338,7 @@ BUGS: tuple[Bug, ...] = (
         "W^L <- W^L - eta dJ/dW^L, not to the gradient",
         _sign_flipped,
         always,
+        equation="delta^H",
     ),
     Bug(
         "quadratic_half_missing",
@@ -331,6 +347,17 @@ BUGS: tuple[Bug, ...] = (
         "J_i = 1/2 ||a^H - y||^2, so dJ/da^H = a^H - y",
         partial(_backprop_variant, dJ_da="2(a-y)"),
         lambda net, d: net.cost_function.name == "quadratic",
+        equation="delta^H",
+    ),
+    Bug(
+        "mean_over_outputs",
+        "the cost averaged over the outputs as well, with no 1/2, as torch.nn.MSELoss does: the "
+        "gradient is 2/n_H times the reference's, dJ/da^H = (2/n_H) (a^H - y)",
+        "the article's quadratic cost is J_i = 1/2 ||a^H - y||^2 (no mean over outputs), so "
+        "dJ/da^H = a^H - y; or check against cost='mse' if MSELoss is what you meant",
+        _mean_over_outputs,
+        lambda net, d: net.cost_function.name == "quadratic" and net.sizes[-1] > 2,
+        equation="delta^H",
     ),
     Bug(
         "bias_not_averaged",
@@ -339,6 +366,7 @@ BUGS: tuple[Bug, ...] = (
         "dJ/db^L = (1/d) 1^T Delta^L: divide by d, as for dJ/dW^L",
         partial(_backprop_variant, average="weights_only"),
         _batch,
+        equation="dJ/db",
     ),
     Bug(
         "output_h_prime_missing",
@@ -347,6 +375,7 @@ BUGS: tuple[Bug, ...] = (
         "its cross-entropy: simply a^H - y)",
         partial(_backprop_variant, output_factor="1"),
         _output_nonlinear,
+        equation="delta^H",
     ),
     Bug(
         "hidden_h_prime_missing",
@@ -354,6 +383,7 @@ BUGS: tuple[Bug, ...] = (
         "delta^L = (W^{L+1} delta^{L+1}) ⊙ h'(z^L)",
         partial(_backprop_variant, hidden_factor="1"),
         _hidden_nonlinear,
+        equation="recursion",
     ),
     Bug(
         "softmax_elementwise",
@@ -363,6 +393,7 @@ BUGS: tuple[Bug, ...] = (
         "cross-entropy this is simply a^H - y",
         partial(_backprop_variant, output_factor="a(1-a)"),
         lambda net, d: not net.output.elementwise,
+        equation="delta^H",
     ),
     Bug(
         "quadratic_delta_for_cross_entropy",
@@ -371,6 +402,7 @@ BUGS: tuple[Bug, ...] = (
         "cross-entropy, delta^H = a^H - y, without h'",
         partial(_backprop_variant, dJ_da="a-y"),
         lambda net, d: net.cost_function.name != "quadratic",
+        equation="delta^H",
     ),
     Bug(
         "hidden_h_for_h_prime",
@@ -378,6 +410,7 @@ BUGS: tuple[Bug, ...] = (
         "call the derivative: ⊙ h'(z^L), not h(z^L)",
         partial(_backprop_variant, hidden_factor="h(z)"),
         _hidden,
+        equation="recursion",
     ),
     Bug(
         "output_h_for_h_prime",
@@ -385,6 +418,7 @@ BUGS: tuple[Bug, ...] = (
         "call the derivative: delta^H = dJ/da^H ⊙ h'(z^H), not h(z^H)",
         partial(_backprop_variant, output_factor="h(z)"),
         _output_elementwise,
+        equation="delta^H",
     ),
     Bug(
         "hidden_h_prime_of_a",
@@ -394,6 +428,7 @@ BUGS: tuple[Bug, ...] = (
         "sigmoid_prime(a^L)",
         partial(_backprop_variant, hidden_factor="h'(a)"),
         lambda net, d: net.H >= 1 and _h_prime_of_a_differs(net.hidden),
+        equation="recursion",
     ),
     Bug(
         "output_h_prime_of_a",
@@ -402,6 +437,7 @@ BUGS: tuple[Bug, ...] = (
         "sigmoid_prime(a^H) is not",
         partial(_backprop_variant, output_factor="h'(a)"),
         lambda net, d: net.output.elementwise and _h_prime_of_a_differs(net.output),
+        equation="delta^H",
     ),
     Bug(
         "hidden_h_prime_formula_of_z",
@@ -411,6 +447,7 @@ BUGS: tuple[Bug, ...] = (
         "1 - (a^L)^2 for tanh",
         partial(_backprop_variant, hidden_factor="h'_in_a(z)"),
         lambda net, d: net.H >= 1 and _builtin(net.hidden, *_H_PRIME_IN_A),
+        equation="recursion",
     ),
     Bug(
         "output_h_prime_formula_of_z",
@@ -420,6 +457,7 @@ BUGS: tuple[Bug, ...] = (
         "1 - (a^H)^2 for tanh",
         partial(_backprop_variant, output_factor="h'_in_a(z)"),
         lambda net, d: _builtin(net.output, *_H_PRIME_IN_A),
+        equation="delta^H",
     ),
     Bug(
         "recursion_untransposed",
@@ -429,6 +467,7 @@ BUGS: tuple[Bug, ...] = (
         "Delta^L = (Delta^{L+1} (W^{L+1})^T) ⊙ h'(Z^L)",
         partial(_backprop_variant, recursion="(W^{L+1})^T"),
         _square_recursion,
+        equation="recursion",
     ),
     Bug(
         "recursion_wrong_layer",
@@ -437,6 +476,7 @@ BUGS: tuple[Bug, ...] = (
         "delta^L = (W^{L+1} delta^{L+1}) ⊙ h'(z^L): the weights of the layer after L",
         partial(_backprop_variant, recursion="W^L"),
         _equal_widths,
+        equation="recursion",
     ),
     Bug(
         "a_same_layer_in_dW",
@@ -445,6 +485,7 @@ BUGS: tuple[Bug, ...] = (
         "(a^{-1} = x for layer 0)",
         partial(_backprop_variant, dW_uses="a^L"),
         always,
+        equation="dJ/dW",
     ),
     Bug(
         "dW_transposed",
@@ -453,6 +494,7 @@ BUGS: tuple[Bug, ...] = (
         "dJ/dW^L = a^{L-1} (delta^L)^T, shape (M, N); or check with layout='torch'",
         _dW_transposed,
         always,
+        equation="dJ/dW",
     ),
     Bug(
         "layers_reversed",
@@ -501,6 +543,16 @@ BUGS: tuple[Bug, ...] = (
         _updated_weights,
         always,
         constant="eta",
+    ),
+    Bug(
+        "gradients_swapped",
+        "the weight and bias gradients swapped: (dJ/db, dJ/dW) returned where (dJ/dW, dJ/db) "
+        "belongs",
+        "return the weight gradients first: (dW_list, db_list), or a dict with 'weights' and "
+        "'biases'",
+        _gradients_swapped,
+        # shapes only: gradcheck.shapes names it before any number is compared
+        lambda net, d: False,
     ),
 )
 """Every known bug, most common first; `diagnose` breaks ties between coinciding bugs so."""

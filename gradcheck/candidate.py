@@ -34,7 +34,9 @@ __all__ = [
     "check_candidate",
     "check_h_prime",
     "check_repeatable",
+    "check_signature",
     "describe_candidate",
+    "oracle_call",
 ]
 
 LAYOUTS = ("article", "torch", "flat")
@@ -50,6 +52,65 @@ def check_candidate(candidate: Any) -> None:
             f"`candidate` must be callable as candidate(weights, biases, X, Y), got "
             f"{type(candidate).__name__}"
         )
+
+
+def oracle_call(layout: str) -> tuple[str, ...]:
+    """The arguments the oracle passes a candidate in `layout`, by name."""
+    return ("theta", "X", "Y") if layout == "flat" else ("weights", "biases", "X", "Y")
+
+
+#: Parameter names that say "the data" and "the parameters": a candidate whose first
+#: parameter is data and whose later one is parameters takes them in another order.
+_DATA_NAMES = {"x", "xs", "inputs", "input", "data", "batch"}
+_PARAMETER_NAMES = {"w", "ws", "weights", "weight", "params", "parameters", "theta", "b", "biases"}
+
+
+def check_signature(candidate: Any, *, layout: str) -> None:
+    """Refuse, before any call, a candidate whose signature cannot take the oracle's call.
+
+    Raises TypeError naming the call the oracle makes (and the layout whose call
+    would fit, if one does); also when the parameter names say the arguments
+    come in another order, e.g. ``candidate(X, Y, weights, biases)``.
+    """
+    import inspect
+
+    try:
+        signature = inspect.signature(candidate)
+    except (TypeError, ValueError):  # a builtin or an extension: no signature to read
+        return
+    call = oracle_call(layout)
+    try:
+        signature.bind(*call)
+    except TypeError as exc:
+        fits = [
+            other
+            for other in ("article", "flat")
+            if oracle_call(other) != call and _binds(signature, oracle_call(other))
+        ]
+        hint = (
+            f"; it would take the {fits[0]!r} layout's call: pass layout={fits[0]!r}"
+            if fits
+            else ""
+        )
+        raise TypeError(
+            f"`candidate` has signature {signature} ({exc}), but the oracle calls "
+            f"candidate({', '.join(call)}) in layout {layout!r}{hint}"
+        ) from None
+    names = [p.name.lower() for p in signature.parameters.values()][: len(call)]
+    if names and names[0] in _DATA_NAMES and set(names[1:]) & _PARAMETER_NAMES:
+        raise TypeError(
+            f"`candidate` takes ({', '.join(names)}): data first, parameters after; the oracle "
+            f"calls candidate({', '.join(call)}) in layout {layout!r}. Wrap it: "
+            f"lambda {', '.join(call)}: candidate({', '.join(call[-2:] + call[:-2])})"
+        )
+
+
+def _binds(signature: Any, call: tuple[str, ...]) -> bool:
+    try:
+        signature.bind(*call)
+    except TypeError:
+        return False
+    return True
 
 
 def describe_candidate(candidate: Callable[..., Any]) -> str:
@@ -90,6 +151,8 @@ class CandidateOutput:
     gradient: np.ndarray | None = None  # flat, in the candidate's own float dtype
     deltas: list | None = None  # the candidate's per-example delta^L, if it returned them
     dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float64))
+    # each block's own dtype, in the flat order (W^0, b^0, W^1, ...); () means all `dtype`
+    block_dtypes: tuple[np.dtype, ...] = ()
     problems: tuple[str, ...] = ()
     # the shapes the candidate returned, when they were wrong
     shapes: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] | None = None
@@ -217,7 +280,8 @@ def _read(returned: Any, net: Network, layout: str) -> CandidateOutput:
         )
     dtype = np.result_type(*arrays_W, *arrays_b)
     flat = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in zip(arrays_W, arrays_b)])
-    out = _finite(CandidateOutput(flat.astype(dtype), dtype=dtype), net)
+    block_dtypes = tuple(a.dtype for W, b in zip(arrays_W, arrays_b) for a in (W, b))
+    out = _finite(CandidateOutput(flat.astype(dtype), dtype=dtype, block_dtypes=block_dtypes), net)
     if deltas is None:
         return out
     converted = [_as_float_array(D, f"delta^{L}") for L, D in enumerate(deltas)]

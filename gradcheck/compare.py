@@ -83,7 +83,9 @@ def rounding_scale(
     - backward: each product and sum likewise (softmax's Jacobian included).
 
     - at a kink of `h'` (ReLU), where rounding in `u` can flip the sign of
-      `z` (`|z| <= K u sqrt(V(z))`), `h'` itself is uncertain by the jump.
+      `z` (`|z| <= K u sqrt(V(z))`), `a` is uncertain by the larger slope; the
+      jump of `h'` itself is no rounding matter: `gradcheck.allowed` holds the
+      entries it reaches to the interval every subgradient allows.
 
     The result holds a correct implementation's rounding to what rounding can
     do to entry `j`, however small cancellation makes the entry itself, so
@@ -135,9 +137,9 @@ class _ForwardErrors:
         assert h_prime_L is not None  # only for element-wise layers, which have h'
         Z, Vz, p = self.fw.Z[L], self.z_var[L], self.p
         hp = self.P(h_prime_L(Z))
-        V = 2**p * hp * Vz + hp + 1.0
-        # the sign of z, and so the slope, is uncertain within rounding: h' by the jump
-        return hp, V + self.P(_kink_jump(act, Z, Vz, self.u, p) / self.u)
+        # No term for the jump of h' at a kink (ReLU): which slope applies there is not a
+        # rounding matter; gradcheck.allowed holds such entries to the subgradient interval.
+        return hp, 2**p * hp * Vz + hp + 1.0
 
 
 def _forward_errors(net: Network, X: np.ndarray, u: float, *, p: int) -> _ForwardErrors:

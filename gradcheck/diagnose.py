@@ -27,6 +27,7 @@ import numpy as np
 from reference import Gradients, Network, backprop
 
 from .bugs import BUGS, BUGS_BY_NAME, Bug, always
+from .causes import Cause
 from .compare import scaled_norm
 from .validate import check_network, check_rtol, checked_data, gradient_arrays
 
@@ -40,6 +41,10 @@ _CLEARLY_WRONG = 10.0
 #: Residuals below this fraction of `rtol` count as equally exact; the catalogue order
 #: then breaks the tie (so rounding noise never ranks two coinciding bugs).
 _TIE = 1e-2
+#: A gradient this many times smaller than the reference's (in every block's norm) is
+#: negligible: matching it says nothing (on saturated nets a bug's gradient and the
+#: candidate's can both be ~1e-46 of the reference), and a candidate this small *vanishes*.
+NEGLIGIBLE = 1e-6
 
 Blocks = list[np.ndarray]  # [dJ/dW^0, dJ/db^0, dJ/dW^1, ...]: the flat order of NOTATION.md
 
@@ -110,6 +115,24 @@ class Diagnosis:
             text += f", showing in layer{'s' if len(self.layers) > 1 else ''} "
             text += ", ".join(map(str, self.layers))
         return f"{text}?\n  Fix: {self.bug.fix}."
+
+    def cause(self) -> Cause:
+        """This diagnosis as a `gradcheck.causes.Cause` (one line of text, fix included)."""
+        evidence: dict[str, Any] = {"residual": self.residual}
+        if self.scale != 1.0:
+            evidence["scale"] = self.scale
+        if self.constant is not None:
+            evidence[self.bug.constant or "constant"] = self.constant
+        if self.batch_size is not None:
+            evidence["d"] = self.batch_size
+        catalogued = self.bug.name in BUGS_BY_NAME
+        return Cause(
+            bug=self.bug.name if catalogued else None,
+            equation=self.bug.equation,
+            layers=self.layers,
+            text=str(self).replace("\n  Fix: ", " Fix: "),
+            evidence=evidence,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON: name, description, fix, residual, layers, scale, constant, text."""
@@ -202,6 +225,8 @@ def diagnose(
     if _distance(C, R) <= _CLEARLY_WRONG * rtol:
         return []  # right to rounding: nothing to diagnose
     d = X.shape[0]
+    if _shapes(C) == _shapes(R) and _negligible(C, R):
+        return [_vanishing(C, R, d)]  # no bug's gradient can be told from noise this small
     variants = _bug_gradients(net, X, Y, d)
 
     found = [m for bug, B in variants if (m := _match_bug(bug, B, C, R, net, X, Y, d, rtol))]
@@ -242,8 +267,8 @@ def _match_bug(
     rtol: float,
 ) -> Diagnosis | None:
     """`bug` if the candidate `C` equals its gradient `B` to `rtol` (fitting its constant)."""
-    if _shapes(B) != _shapes(C):
-        return None
+    if _shapes(B) != _shapes(C) or (_shapes(B) == _shapes(R) and _negligible(B, R)):
+        return None  # a negligible gradient matches noise, not a bug
     t = None
     if bug.constant:  # B(t) = B(0) + t (B(1) - B(0)): t by least squares
         slope = _minus(_buggy_blocks(bug, net, X, Y, 1.0), B)
@@ -299,9 +324,43 @@ def _blocks_scaled(C: Blocks, R: Blocks, ratios: list[float], d: int, rtol: floa
         "(a missing or extra 1/d, a 2, a minus sign, a learning rate)",
         lambda net, X, Y: _scaled(backprop(net, X, Y), ratios),
         always,
+        equation=_block_equation(scaled),
     )
     residual = max(_relative(Cb, r * Rb) for Cb, Rb, r in zip(C, R, ratios, strict=True))
     return Diagnosis(bug, residual, tuple(sorted({k // 2 for k in scaled})), batch_size=d)
+
+
+def _block_equation(blocks: list[int]) -> str | None:
+    """ "dJ/dW" when only weight blocks are named, "dJ/db" when only bias blocks, else None."""
+    if all(k % 2 == 0 for k in blocks):
+        return "dJ/dW"
+    return "dJ/db" if all(k % 2 == 1 for k in blocks) else None
+
+
+def _negligible(B: Blocks, R: Blocks) -> bool:
+    """Whether `B` is negligible next to `R`: below `NEGLIGIBLE` of it in every block's norm."""
+    return all(
+        scaled_norm(Bb) <= NEGLIGIBLE * scaled_norm(Rb) for Bb, Rb in zip(B, R, strict=True)
+    ) and any(scaled_norm(Rb) > 0 for Rb in R)
+
+
+def _vanishing(C: Blocks, R: Blocks, d: int) -> Diagnosis:
+    """The candidate's gradient vanishes where the reference's does not: a finding of its own."""
+    ratio = max(
+        scaled_norm(Cb) / scaled_norm(Rb)
+        for Cb, Rb in zip(C, R, strict=True)
+        if scaled_norm(Rb) > 0
+    )
+    bug = Bug(
+        "vanishing",
+        f"the gradient vanishes where the reference's does not: its size is {ratio:.1e} of the "
+        "reference's in every block",
+        "look for a clip, saturation handled as zero (h'(z) set to 0 for large |z|, or exp "
+        "underflowing in a hand-written h'), or a gradient zeroed, detached or never accumulated",
+        _reference,
+        always,
+    )
+    return Diagnosis(bug, ratio, batch_size=d)
 
 
 def _scaled(g: Gradients, ratios: list[float]) -> Gradients:

@@ -34,6 +34,7 @@ from reference import (
     backprop_loops,
 )
 
+from .allowed import allowed_values, candidate_comparison
 from .candidate import (
     LAYOUTS,
     CandidateOutput,
@@ -41,24 +42,24 @@ from .candidate import (
     check_candidate,
     check_h_prime,
     check_repeatable,
+    check_signature,
     describe_candidate,
 )
+from .causes import Cause
 from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance
 from .data import random_targets
-from .diagnose import diagnose
 from .equations import check_equations
+from .explain import explain_trial
 from .finite_diff import numerical_gradient
-from .localize import localize_from_gradients
 from .network_fd import network_numerical_gradient
 from .report import (
     BackpropReport,
-    BlockSummary,
     GradientMismatch,
     TrialReport,
     block_summaries,
     worst_entries,
 )
-from .shapes import diagnose_shapes
+from .shapes import shape_causes
 from .validate import (
     check_choice,
     check_count,
@@ -261,6 +262,7 @@ def check_backprop_at(
     check_candidate(candidate)
     check_network(net)
     check_choice(layout, "layout", LAYOUTS)
+    check_signature(candidate, layout=layout)
     X, Y = net.check_data(X, Y)
     trial = _Trial(index=0, kind="given", sizes=net.sizes, d=X.shape[0], seed=-1)
     options = {
@@ -324,6 +326,7 @@ def _options(
     check_candidate(candidate)
     check_optional_callable(progress, "progress", takes="a line of text")
     check_choice(layout, "layout", LAYOUTS)
+    check_signature(candidate, layout=layout)
     trials = check_count(trials, "trials")
     batch_size = check_count(batch_size, "batch_size")
     seed = check_int(seed, "seed", low=0)  # a Python int: 1000 * seed + k must not overflow
@@ -379,27 +382,32 @@ def _run_trial(
     out = call_candidate(candidate, net, X, Y, layout=layout)
     if not out.problems and trial.index == 0:  # once per check: a second call must agree
         out = check_repeatable(candidate, net, X, Y, layout=layout, first=out)
-    if out.problems:
-        diagnosis = () if out.shapes is None else diagnose_shapes(*out.shapes, net)
-        report = trial.report(problems=out.problems, diagnosis=diagnosis)
-        return _Outcome(report, structural=out.gradient is None)
-    return _compare_trial(out, net, X, Y, trial=trial)
+    if out.gradient is None:  # nothing to compare: what it returned says it all
+        causes = () if out.shapes is None else shape_causes(*out.shapes, net)
+        report = trial.report(problems=out.problems, causes=causes)
+        return _Outcome(report, structural=True)
+    outcome = _compare_trial(out, net, X, Y, trial=trial)
+    if not out.problems:
+        return outcome
+    # Modified its inputs, or answered otherwise a second time: a failure on its own, and
+    # the gradient it returned (from the copies it was given) is still judged.
+    report = replace(outcome.report, problems=out.problems + outcome.report.problems)
+    return replace(outcome, report=report)
 
 
 def _compare_trial(
     out: CandidateOutput, net: Network, X: np.ndarray, Y: np.ndarray, *, trial: _Trial
 ) -> _Outcome:
     """The three comparisons of the module docstring, and the trial's report built from them."""
-    assert out.gradient is not None  # called only for an answer without problems
+    assert out.gradient is not None  # called only for an answer
     candidate = out.gradient.astype(np.float64)
     reference = backprop(net, X, Y).flat()
     reference_tolerance = rounding_tolerance(net, X, Y, np.float64)  # the reference's rounding
-    tolerance = reference_tolerance
-    if out.dtype != np.float64:
-        tolerance = rounding_tolerance(net, X, Y, out.dtype) + reference_tolerance
+    block_dtypes = out.block_dtypes or (out.dtype,) * (2 * (net.H + 1))
+    allowed = allowed_values(net, X, Y, reference=reference, block_dtypes=block_dtypes)
 
-    # 1. candidate vs reference
-    vs_reference = compare(candidate, reference, tolerance)
+    # 1. candidate vs reference: each block in its own dtype, kinks held to the subgradient
+    vs_reference = candidate_comparison(candidate, allowed)
     # 2. candidate (and reference) vs finite differences
     fd = _vs_finite_differences(
         net,
@@ -407,12 +415,13 @@ def _compare_trial(
         Y,
         candidate=candidate,
         reference=reference,
-        tolerance=tolerance,
+        tolerance=allowed.tolerance,
         reference_tolerance=reference_tolerance,
     )
-    # 3. the reference vs its loop form: it must agree to its own rounding
+    # 3. the reference vs its loop form: it must agree to its own rounding (either slope at a kink)
     form = backprop_loops if net.layout.size * X.shape[0] <= LOOPS_BUDGET else backprop_examples
-    loops = compare(form(net, X, Y).flat(), reference, 2 * reference_tolerance)
+    loops_allowed = replace(allowed, tolerance=2 * reference_tolerance)
+    loops = candidate_comparison(form(net, X, Y).flat(), loops_allowed)
 
     blocks = block_summaries(vs_reference, net.layout)
     report = trial.report(
@@ -422,14 +431,15 @@ def _compare_trial(
         excess_reference_vs_loops=float(loops.excess.max()),
         finite_difference_method=fd.method,
         unverifiable=fd.unverifiable,
+        kinked=allowed.kinked,
         blocks=blocks,
         worst=worst_entries(vs_reference, net.layout, finite_differences=fd.values),
     )
     if not report.passed:
-        diagnosis = _diagnose(
+        causes = explain_trial(
             net, X, Y, candidate=candidate, reference=reference, dtype=out.dtype, blocks=blocks
         )
-        report = replace(report, diagnosis=diagnosis)
+        report = replace(report, causes=causes)
     if out.deltas is not None:  # the candidate showed its derivation: check it equation by equation
         report = _check_derivation(report, net, X, Y, deltas=out.deltas, candidate=candidate)
     problems = _reference_problems(
@@ -528,39 +538,6 @@ def _reference_problems(
     return tuple(problems)
 
 
-def _diagnose(
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    *,
-    candidate: np.ndarray,
-    reference: np.ndarray,
-    dtype: np.dtype,
-    blocks: Sequence[BlockSummary],
-) -> tuple[str, ...]:
-    """Plain-words likely causes: known bugs recognised, then the layer where it goes wrong."""
-    rtol = 1e-4 if np.dtype(dtype).itemsize < 8 else 1e-6
-    sizes = net.sizes
-    found = [
-        str(x)
-        for x in diagnose(
-            Gradients.from_flat(candidate, sizes),
-            net,
-            X,
-            Y,
-            reference=Gradients.from_flat(reference, sizes),
-            rtol=rtol,
-        )
-    ]
-    if blocks:
-        layer_ok = [
-            all(b.failing == 0 for b in blocks if b.name[2:] == str(L)) for L in range(net.H + 1)
-        ]
-        if not all(layer_ok):
-            found.append(localize_from_gradients(layer_ok))
-    return tuple(found)
-
-
 def _check_derivation(
     report: TrialReport,
     net: Network,
@@ -579,8 +556,23 @@ def _check_derivation(
         return replace(report, problems=report.problems + (f"the candidate's deltas: {exc}",))
     if equations.passed:
         return report
+    failure = equations.first_failure
+    equation = None if failure is None else _EQUATION_OF_ROW.get(failure.kind)
+    layers = () if failure is None else (failure.layer,)
+    cause = Cause(
+        None, equation, layers, equations.explanation, {"source": "the candidate's deltas"}
+    )
     return replace(
         report,
         problems=report.problems + (f"equation by equation: {equations.explanation}",),
-        diagnosis=(equations.explanation,) + report.diagnosis,
+        causes=(cause,) + report.causes,
     )
+
+
+#: The article's equation each kind of row of the equation check tests.
+_EQUATION_OF_ROW = {
+    "output": "delta^H",
+    "recursion": "recursion",
+    "weights": "dJ/dW",
+    "biases": "dJ/db",
+}

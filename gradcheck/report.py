@@ -19,6 +19,7 @@ import numpy as np
 
 from reference import ParameterLayout
 
+from .causes import Cause
 from .compare import Comparison, scaled_norm
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "GradientMismatch",
     "MAX_ENTRIES",
     "block_summaries",
+    "summarize_trials",
     "worst_entries",
 ]
 
@@ -104,9 +106,11 @@ class TrialReport:
     excess_reference_vs_loops: float = math.nan  # the reference's own check: vs its loop form
     finite_difference_method: str = ""
     unverifiable: int = 0  # entries no difference can verify (ReLU kinks)
+    # entries whose allowed value spans an interval: h' at a kink may take any subgradient
+    kinked: int = 0
     blocks: tuple[BlockSummary, ...] = ()
     worst: tuple[EntryReport, ...] = ()
-    diagnosis: tuple[str, ...] = ()
+    causes: tuple[Cause, ...] = ()  # likely causes, most likely first (gradcheck.causes)
 
     vs_reference = _deprecated_alias("excess_vs_reference", "vs_reference")
     vs_finite_differences = _deprecated_alias(
@@ -115,8 +119,13 @@ class TrialReport:
     reference_vs_loops = _deprecated_alias("excess_reference_vs_loops", "reference_vs_loops")
 
     def __post_init__(self) -> None:
-        for name in ("sizes", "problems", "blocks", "worst", "diagnosis"):
+        for name in ("sizes", "problems", "blocks", "worst", "causes"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def diagnosis(self) -> tuple[str, ...]:
+        """The causes' texts (the first release's plain-words diagnosis)."""
+        return tuple(c.text for c in self.causes)
 
     @property
     def passed(self) -> bool:
@@ -159,12 +168,18 @@ class BackpropReport:
         return [t for t in self.trials if not t.passed]
 
     @property
-    def diagnosis(self) -> list[str]:
-        """Plain-words likely causes, from the first failing trial that has any."""
+    def causes(self) -> list[Cause]:
+        """The likely causes (`gradcheck.causes.Cause`), most likely first, of the first failing
+        trial that has any; `str(report)` also says which later failing trials share them."""
         for trial in self.failed_trials:
-            if trial.diagnosis:
-                return list(trial.diagnosis)
+            if trial.causes:
+                return list(trial.causes)
         return []
+
+    @property
+    def diagnosis(self) -> list[str]:
+        """The causes' texts: plain words, each with its fix."""
+        return [c.text for c in self.causes]
 
     @property
     def layer_excess(self) -> dict[str, float]:
@@ -189,8 +204,12 @@ class BackpropReport:
                 "candidate": self.candidate,
                 "options": self.options,
                 "reference_problems": self.reference_problems,
+                "causes": [c.to_dict() for c in self.causes],
                 "diagnosis": self.diagnosis,
-                "trials": [dict(asdict(t), passed=t.passed) for t in self.trials],
+                "trials": [
+                    dict(asdict(t), passed=t.passed, causes=[c.to_dict() for c in t.causes])
+                    for t in self.trials
+                ],
             }
         )
 
@@ -272,7 +291,30 @@ def _format(report: BackpropReport) -> str:
     failed = report.failed_trials
     if failed:
         lines += _format_failure(failed[0], report.diagnosis, o)
+        later = summarize_trials(failed)
+        if later:
+            lines += ["", "Other failing trials:"] + [f"  - {line}" for line in later]
+    else:
+        lines += _format_unverified(report.trials)
     return "\n".join(lines)
+
+
+def _format_unverified(trials: Sequence[TrialReport]) -> list[str]:
+    """What a passing report could not verify entry by entry, and why."""
+    unverifiable = sum(t.unverifiable for t in trials)
+    kinked = sum(t.kinked for t in trials)
+    lines = []
+    if unverifiable:
+        lines.append(
+            f"  note: {unverifiable} entries (over all trials) straddle a kink of h (ReLU at 0): "
+            "finite differences cannot verify them; they were held to the reference alone"
+        )
+    if kinked:
+        lines.append(
+            f"  note: {kinked} entries depend on h' at a kink (z = 0 within rounding): any "
+            "subgradient passes there ([0, 1] for ReLU), a value outside it fails"
+        )
+    return [""] + lines if lines else []
 
 
 def _format_trials(trials: Sequence[TrialReport]) -> list[str]:
@@ -320,8 +362,13 @@ def _format_failure(first: TrialReport, diagnosis: list[str], o: dict[str, Any])
         lines.append(
             f"  ({first.unverifiable} entries straddle a ReLU kink: not verifiable by differences)"
         )
+    if first.kinked:
+        lines.append(
+            f"  ({first.kinked} entries depend on h' at a kink: held to the interval any "
+            "subgradient allows, shown as the reference)"
+        )
     if diagnosis:
-        lines += ["", "Likely cause:"] + [f"  - {d}" for d in diagnosis]
+        lines += ["", "Likely cause:"] + [f"  - {_with_fix(d)}" for d in diagnosis]
     if first.seed >= 0:
         lines += [
             "",
@@ -330,6 +377,36 @@ def _format_failure(first: TrialReport, diagnosis: list[str], o: dict[str, Any])
             f"cost={o['cost']!r}); check_backprop(..., seed={o['seed']}) repeats the whole run.",
         ]
     return lines
+
+
+def summarize_trials(failed: Sequence[TrialReport]) -> list[str]:
+    """One line per group of later failing trials: the same first cause as the first, or their own."""
+    if len(failed) < 2:
+        return []
+    key = lambda t: (t.causes[0].bug, t.causes[0].equation) if t.causes else (None, t.problems[:1])  # noqa: E731
+    first = key(failed[0])
+    same = [t for t in failed[1:] if key(t) == first]
+    lines = []
+    if same:
+        lines.append(
+            f"the same first cause in {len(same)} more failing trial"
+            f"{'s' if len(same) > 1 else ''}: {', '.join(t.label for t in same)}"
+        )
+    groups: dict[object, list[TrialReport]] = {}
+    for t in failed[1:]:
+        if key(t) != first:
+            groups.setdefault(key(t), []).append(t)
+    for trials in groups.values():
+        t = trials[0]
+        what = t.causes[0].text if t.causes else "; ".join(t.problems[:1]) or "no cause found"
+        labels = ", ".join(x.label for x in trials)
+        lines.append(f"{labels}: {what}")
+    return lines
+
+
+def _with_fix(text: str) -> str:
+    """A cause's text for the table: its fix on a line of its own."""
+    return text.replace(" Fix: ", "\n  Fix: ", 1)
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 
 from reference import Network
 
+from .bugs import BUGS_BY_NAME
+from .causes import Cause
 from .validate import check_network, check_shape_lists
 
-__all__ = ["diagnose_shapes"]
+__all__ = ["diagnose_shapes", "shape_causes"]
 
 
 def diagnose_shapes(
@@ -48,6 +50,9 @@ def diagnose_shapes(
     got_W, got_b = check_shape_lists(shapes_W, shapes_b)
     want_W = [W.shape for W in net.weights]
     want_b = [b.shape for b in net.biases]
+    if (got_W, got_b) == (want_b, want_W) and want_W != want_b:
+        swapped = BUGS_BY_NAME["gradients_swapped"]
+        return [f"{swapped.description}? Fix: {swapped.fix}"]
     messages = _list_messages("dJ/dW", got_W, want_W)
     if messages is None:
         messages = _weight_messages(got_W, want_W)
@@ -154,3 +159,33 @@ def _bias_messages(got: list[tuple[int, ...]], want: list[tuple[int, ...]]) -> l
         else:
             messages.append(name)
     return messages
+
+
+#: The catalogue bugs a shape message names, by a phrase only that message has.
+_NAMED_BY = (
+    ("the weight and bias gradients swapped", "gradients_swapped"),
+    ("are in reverse order", "layers_reversed"),
+    ("every dJ/dW^L is transposed", "dW_transposed"),
+)
+
+
+def shape_causes(
+    shapes_W: Sequence[Sequence[int]], shapes_b: Sequence[Sequence[int]], net: Network
+) -> list[Cause]:
+    """`diagnose_shapes` as `gradcheck.causes.Cause` objects, with the catalogue bug where one is named.
+
+    Examples
+    --------
+    >>> from reference import Network
+    >>> net = Network.random([3, 4, 2], seed=0)
+    >>> shape_causes([(4,), (2,)], [(3, 4), (4, 2)], net)[0].bug
+    'gradients_swapped'
+    """
+    causes = []
+    for text in diagnose_shapes(shapes_W, shapes_b, net):
+        bug = next((name for phrase, name in _NAMED_BY if phrase in text), None)
+        equation = BUGS_BY_NAME[bug].equation if bug else None
+        causes.append(
+            Cause(bug, equation, (), text, {"shapes_W": list(shapes_W), "shapes_b": list(shapes_b)})
+        )
+    return causes

@@ -1,9 +1,13 @@
 """`network_numerical_gradient`: every entry of a network's gradient by finite differences, fast.
 
-The differences themselves (steps, Richardson extrapolation, error
-estimates) are `gradcheck.finite_diff`'s, unchanged; what this module adds
-is a fast way to evaluate the cost at the perturbed points, exploiting the
-network's structure.  Done naively, every evaluation is a full forward pass.
+The default takes Richardson extrapolation only as far as each entry needs
+(`staged_richardson`): a 4-point stencil for every entry, whose 2-point part
+gives the error estimate; a third level where that estimate is above
+`GOOD_ENOUGH` of the block's largest entry; `gradcheck.finite_diff`'s full
+Richardson where it still is (about 4.2 evaluations an entry instead of
+10). ``"central"`` and ``"complex"`` are `finite_diff`'s, unchanged. The
+cost at the perturbed points is evaluated fast, exploiting the network's
+structure.  Done naively, every evaluation is a full forward pass.
 Instead:
 
 - moving `W^L[m,n]` or `b^L[n]` leaves layers `0 .. L-1` unchanged, so their
@@ -12,8 +16,14 @@ Instead:
   change, and for an element-wise `h`, `a^L` changes in column `n` only, so
   `z^{L+1}` changes by the outer product of that column with row `n` of
   `W^{L+1}`: no matrix product until layer `L+2`;
+- a move of `W^H[m,n]` or `b^H[n]` changes column n of `a^H` only: with the
+  quadratic cost, `J_i` moves by that column's terms alone;
+- a sigmoid output with the quadratic cost takes one exp per entry,
+  `sigma(z) - y = ((1 - y) e^z - y) / (1 + e^z)`, exact to a few ulps;
 - many perturbations run as one stacked array computation `(P, d, N)`, in
-  chunks under a memory cap.
+  chunks that stay in cache (and under a memory cap); with ``executor=`` or
+  ``workers=`` the chunks run on other threads, processes or a Dask
+  cluster (`gradcheck.scatter`), bit-identical to the serial run.
 
 Kinks: an evaluation whose perturbation moves a pre-activation of a
 non-smooth layer (ReLU's jump of `h'`, ELU's jump of `h''`) across 0 is

@@ -48,19 +48,10 @@ import numpy as np
 from reference import ACTIVATIONS, Gradients, Network
 from reference.network import ForwardPass, example_costs, forward_pass
 
-from .finite_diff import (
-    CENTRAL_TRUNCATION_SAFETY,
-    EPS,
-    METHODS,
-    RICHARDSON_STEP,
-    ROUNDING_ULPS,
-    _noise_bound,
-    _noise_sigma,
-    _within_sign,
-    differentiate,
-    power_of_two,
-)
+from .finite_diff import CENTRAL_TRUNCATION_SAFETY, METHODS, differentiate
+from .noise import EPS, ROUNDING_ULPS, noise_bound, noise_sigma
 from .scatter import Scatter
+from .steps import RICHARDSON_STEP, power_of_two, within_sign
 from .validate import check_flag, check_network
 
 __all__ = [
@@ -296,12 +287,12 @@ def staged_richardson(
     Each entry keeps the value with the smallest estimate. The noise of `f`
     is measured once, as `finite_diff` does (ECnoise).
     """
-    sigma = max(_noise_sigma(evaluate, theta, f0), EPS * f_scale)
+    sigma = max(noise_sigma(evaluate, theta, f0), EPS * f_scale)
     everything = np.arange(theta.size)
-    h = _within_sign(theta, 4 * power_of_two(STENCIL_STEP * scale)) / 4  # 4h stays on its side of 0
+    h = within_sign(theta, 4 * power_of_two(STENCIL_STEP * scale)) / 4  # 4h stays on its side of 0
     D1, h1, F1 = _centred(evaluate, everything, h)
     D2, _, F2 = _centred(evaluate, everything, 2 * h)
-    noise = _noise_bound(np.maximum(np.maximum(F1, F2), abs(f0)), sigma)
+    noise = noise_bound(np.maximum(np.maximum(F1, F2), abs(f0)), sigma)
     gradient = D1 + (D1 - D2) / 3  # R1 = (4 D(h) - D(2h)) / 3
     # R1's rounding: weights 4/3 and 1/3 on differences that err by noise/h and noise/2h
     error = CENTRAL_TRUNCATION_SAFETY * np.abs(D2 - D1) / 3 + 1.5 * noise / h1
@@ -312,7 +303,7 @@ def staged_richardson(
         R1 = gradient[more]
         R1_wide = D2[more] + (D2[more] - D4) / 3  # R1 from D(2h), D(4h)
         R2 = R1 + (R1 - R1_wide) / 15
-        noise_more = np.maximum(noise[more], _noise_bound(F4, sigma))
+        noise_more = np.maximum(noise[more], noise_bound(F4, sigma))
         # R2 = (256 D(h) - 68 D(2h) + D(4h)) / 189: rounding sum_k |w_k| noise / h_k
         error_R2 = np.maximum(np.abs(R2 - R1), np.abs(R2 - R1_wide)) + (
             TABLEAU_ROUNDING * noise_more / h1[more]

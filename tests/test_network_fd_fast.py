@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from conftest import CONFIGS, targets
 
-from gradcheck.finite_diff import EPS
 from gradcheck.network_fd import _cost_size, _CostEvaluator, network_numerical_gradient
+from gradcheck.noise import EPS
 from reference import Network, backprop
 
 SIZES = [(4, 6, 3), (4, 6, 5, 3)]

@@ -38,8 +38,10 @@ def _same(result, serial) -> None:
     assert result.n_evaluations == serial.n_evaluations  # nothing counted twice
 
 
-def _fork_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    # forkserver: workers forked from a fresh server, not from this process, whose other
+    # tests may have started threads (JAX warns, rightly, that fork then can deadlock)
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
 
 
 def test_thread_pool_is_bit_identical(case):
@@ -55,7 +57,7 @@ def test_workers_is_bit_identical(case):
 
 def test_process_pool_is_bit_identical(case):
     net, X, Y, serial = case
-    with _fork_pool(2) as pool:
+    with _process_pool(2) as pool:
         _same(network_numerical_gradient(net, X, Y, memory_limit=2048, executor=pool), serial)
 
 
@@ -68,7 +70,7 @@ def _who_has(shared, task):
 
 def test_shared_data_travels_once_per_worker_not_per_task():
     tasks = list(range(40))
-    with _fork_pool(2) as pool, Scatter(pool, {"size": 3}) as run:
+    with _process_pool(2) as pool, Scatter(pool, {"size": 3}) as run:
         first = run.map(_who_has, tasks)
         shipped = run.shipped
         again = run.map(_who_has, tasks)  # a second call: the workers keep the data
@@ -117,7 +119,7 @@ class DyingOnce(Executor):
 
 def test_a_dead_process_worker_has_its_chunks_rerun(case, tmp_path):
     net, X, Y, serial = case
-    with _fork_pool(2) as pool:
+    with _process_pool(2) as pool:
         dying = DyingOnce(pool, tmp_path / "died")
         result = network_numerical_gradient(net, X, Y, memory_limit=2048, executor=dying)
     assert (tmp_path / "died").exists()

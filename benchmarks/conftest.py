@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from ._cases import blas_threads, cpu_snapshot, other_load
+from ._machine import machine_info
 
 _START = pytest.StashKey[Any]()  # the CPU snapshot taken when the session starts
 
@@ -62,6 +63,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict) -> None:
     # How much of the machine others took during the run: benchmarks.report warns when it matters.
     output_json["machine_load"] = other_load(config.stash.get(_START, None), cpu_snapshot())
+    # What the ratios depend on (vector extensions, BLAS, exp's speed): the report prints it.
+    output_json["machine"] = machine_info()
 
 
 @pytest.fixture(scope="session")

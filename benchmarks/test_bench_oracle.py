@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ._cases import case, label, timed
+from ._cases import case, label, split_flat, timed, torch_cost
 
 SIZES = [64, 128, 10]
 
@@ -63,3 +63,26 @@ def test_candidate_is_correct():
     np.testing.assert_allclose(
         c.net.layout.join(dJ_dW, dJ_db), c.expected.flat(), rtol=1e-10, atol=1e-14
     )
+
+
+def test_torch_gradcheck_on_one_net(benchmark, torch):
+    """torch's slow-mode gradcheck on one net of check_backprop's shape and batch."""
+    from gradcheck.oracle import DEFAULT_BATCH
+
+    label(
+        benchmark,
+        group=f"oracle {'-'.join(map(str, SIZES))}",
+        form="torch gradcheck",
+        kind="oracle",
+        shape="-".join(map(str, SIZES)),
+        d=DEFAULT_BATCH,
+    )
+    c = case(tuple(SIZES), DEFAULT_BATCH)
+    X, Y = torch.from_numpy(c.X), torch.from_numpy(c.Y)
+
+    def J(theta):  # the same float64 cost (sigmoid layers, quadratic), of the flat parameters
+        return torch_cost(torch, *split_flat(theta, c.sizes), X, Y)
+
+    theta = torch.tensor(c.net.flat(), requires_grad=True)
+    torch.autograd.gradcheck(J, (theta,), fast_mode=True)  # initialises torch: not timed
+    assert timed(benchmark, torch.autograd.gradcheck, J, (theta,), slow=True) is True

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from ._validate import checked_problem
+from ._workspace import buffer, forward_pass_into, multiply_by_h_prime
 from .activations import Activation
 from .costs import FUSED_FORMS, Cost
-from .network import Gradients, Network, forward_pass
+from .network import Gradients, Network
 
 __all__ = ["backprop", "backprop_examples", "output_delta"]
 
@@ -75,7 +76,9 @@ def backprop(net: Network, X: Any, Y: Any) -> Gradients:
     [(3, 5), (5, 2)]
     """
     X, Y = checked_problem(net, X, Y)
-    fw = forward_pass(net.weights, net.biases, net.activations, X)
+    # Every Z^L, A^L and Delta^L lives in this thread's buffers (reference._workspace):
+    # no fresh pages a call. The gradients returned are new arrays.
+    fw = forward_pass_into(net.weights, net.biases, net.activations, X)
     d, H = X.shape[0], net.H
     Delta = output_delta(fw.Z[H], fw.A[H], Y, net.output, net.cost_function)
     # Scaling Delta^H by 1/d once averages every gradient below it: each
@@ -88,11 +91,13 @@ def backprop(net: Network, X: Any, Y: Any) -> Gradients:
         dJ_dW[L] = a_prev.T @ Delta  # (1/d) (A^{L-1})^T Delta^L
         dJ_db[L] = Delta.sum(axis=0)  # (1/d) 1^T Delta^L
         if L > 0:  # no delta for the input layer
-            Delta = Delta @ net.weights[L].T  # Delta^L W^T ...
+            W = net.weights[L]
+            Delta = np.matmul(
+                Delta, W.T, out=buffer(f"Delta{L - 1}", (d, W.shape[0]))
+            )  # Delta^L W^T ...
             hidden = net.activations[L - 1]
             if not hidden.is_identity:
-                assert hidden.h_prime is not None  # checked by Network (_check_activations)
-                Delta *= hidden.h_prime(fw.Z[L - 1])  # ... ⊙ h'(Z^{L-1})
+                multiply_by_h_prime(Delta, hidden, fw.Z[L - 1])  # ... ⊙ h'(Z^{L-1})
     return Gradients(dJ_dW, dJ_db)
 
 

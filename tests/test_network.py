@@ -164,9 +164,9 @@ B = [np.zeros(4), np.zeros(2)]
             "unknown hidden activation 'sigmoidd'; known activations:",
         ),
         (
-            dict(weights=W, biases=B, cost="mse"),
+            dict(weights=W, biases=B, cost="msq"),
             ValueError,
-            "unknown cost 'mse'; known costs: categorical_cross_entropy, cross_entropy, quadratic",
+            "unknown cost 'msq'; known costs: categorical_cross_entropy, cross_entropy, mse, quadratic",
         ),
         (
             dict(weights=W, biases=B, output="tanh", cost="cross_entropy"),

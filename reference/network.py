@@ -27,6 +27,7 @@ __all__ = [
     "example_costs",
     "forward_pass",
     "hidden_activations",
+    "is_per_layer",
 ]
 
 # Costs that take logarithms of the outputs accept only built-in output
@@ -506,6 +507,19 @@ def _checked_parameters(weights: Any, biases: Any) -> tuple[list[np.ndarray], li
                 f"got {b.shape}"
             )
     return Ws, bs
+
+
+def is_per_layer(spec: Any) -> bool:
+    """Whether `hidden` lists one activation per layer (a list, or a tuple that is not one activation)."""
+    single = (
+        isinstance(spec, tuple)
+        and len(spec) == 2
+        and (
+            all(callable(f) for f in spec)
+            or (isinstance(spec[0], str) and isinstance(spec[1], dict))
+        )
+    )
+    return isinstance(spec, (list, tuple)) and not single
 
 
 def hidden_activations(spec: Any, H: int) -> Activation | list[Activation]:

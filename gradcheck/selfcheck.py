@@ -43,7 +43,8 @@ __all__ = [
 ]
 
 #: (hidden, output, cost): every built-in activation as hidden (with the
-#: article's quadratic cost), and every output/cost pairing worth its own row.
+#: article's quadratic cost), every output/cost pairing worth its own row, and
+#: parameterised activations (leaky ReLU with slope 0.2, ELU with alpha 0.1).
 CONFIGURATIONS: tuple[tuple[str, str | None, str], ...] = (
     ("identity", None, "quadratic"),
     ("sigmoid", None, "quadratic"),
@@ -56,6 +57,9 @@ CONFIGURATIONS: tuple[tuple[str, str | None, str], ...] = (
     ("tanh", "softmax", "categorical_cross_entropy"),
     ("relu", "softmax", "quadratic"),
     ("elu", "sigmoid", "categorical_cross_entropy"),
+    ("tanh", "identity", "mse"),
+    ("leaky_relu:0.2", "sigmoid", "cross_entropy"),
+    ("elu:0.1", "softmax", "categorical_cross_entropy"),
 )
 
 #: (sizes, d): a typical net, a hidden layer of width 1, no hidden layer,

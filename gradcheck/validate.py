@@ -42,6 +42,7 @@ __all__ = [
     "check_shape_lists",
     "checked_data",
     "delta_arrays",
+    "evaluated_grad",
     "gradient_arrays",
     "gradient_lists",
     "is_real_number",
@@ -95,6 +96,26 @@ def as_grad(grad: Any, n: int) -> np.ndarray:
             f"`grad` has shape {grad.shape} but `theta` has shape ({n},); they must match"
         )
     return grad
+
+
+def evaluated_grad(grad: Any, theta: np.ndarray) -> Any:
+    """`grad` itself, or, for a callable (scipy.optimize.check_grad's convention), `grad(theta)`.
+
+    The callable gets a copy of `theta`, so it cannot modify the caller's point;
+    what it returns must have the shape of `theta`.
+    """
+    if not callable(grad):
+        return grad
+    value = grad(theta.copy())
+    if value is None:
+        raise TypeError("`grad` is a callable, but grad(theta) returned None; return the gradient")
+    shape = np.shape(value)
+    if shape != theta.shape:
+        raise ValueError(
+            f"`grad` is a callable, but grad(theta) returned shape {shape}; `theta` has "
+            f"shape {theta.shape}: return the gradient as a 1-D array of that shape"
+        )
+    return value
 
 
 def as_step(step: Any, n: int) -> np.ndarray | None:

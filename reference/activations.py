@@ -344,7 +344,7 @@ def register_activation(
     >>> act = register_activation("cube", lambda z: z**3, lambda z: 3 * z**2)
     >>> act.h(np.array([2.0]))
     array([8.])
-    >>> swish = register_activation(
+    >>> scaled = register_activation(
     ...     "scaled_tanh", lambda z, c=1.0: np.tanh(c * z),
     ...     lambda z, c=1.0: c * (1 - np.tanh(c * z) ** 2), parameters={"c": 1.0})
     >>> get_activation("scaled_tanh", c=2.0).name

@@ -251,7 +251,11 @@ def test_assert_backprop_raises_gradient_mismatch_with_the_report():
             "unknown hidden activation 'swish'; known activations:",
         ),
         (dict(sizes=[2, 2], cost="hinge"), ValueError, "unknown cost 'hinge'; known costs:"),
-        (dict(sizes=[2, 2], edge_cases="yes"), TypeError, "`edge_cases` must be True or False"),
+        (
+            dict(sizes=[2, 2], edge_cases="yes"),
+            TypeError,
+            "`edge_cases` must be True, False or a set of names",
+        ),
         (
             dict(sizes=[2, 2], progress="x"),
             TypeError,

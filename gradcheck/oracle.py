@@ -378,7 +378,9 @@ def _options(
         "trials": trials,
         "seed": seed,
         "batch_size": batch_size,
-        "edge_cases": edge_cases if isinstance(edge_cases, bool) else sorted(edges),
+        "edge_cases": (
+            bool(edge_cases) if isinstance(edge_cases, (bool, np.bool_)) else sorted(edges)
+        ),
         "l2": net.l2,
         "weight_scale": weight_scale,
     }

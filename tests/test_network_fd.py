@@ -144,3 +144,16 @@ def test_differences_see_the_l2_penalty(method, structured):
     fd0 = network_numerical_gradient(unpenalised, X, Y, method=method, structured=structured)
     biases = ~weights  # the same where the penalty does not act, to the differences' error
     assert np.all(np.abs(fd.flat() - fd0.flat())[biases] <= 30 * fd.error.flat()[biases])
+
+
+def test_l2_penalty_is_the_same_through_an_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = Network.random([3, 5, 2], hidden="tanh", output="identity", l2=0.7, seed=3)
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    serial = network_numerical_gradient(net, X, Y)
+    with ThreadPoolExecutor(2) as pool:
+        parallel = network_numerical_gradient(net, X, Y, executor=pool)
+    np.testing.assert_array_equal(parallel.flat(), serial.flat())
+    np.testing.assert_allclose(serial.flat(), backprop(net, X, Y).flat(), rtol=1e-8, atol=1e-11)

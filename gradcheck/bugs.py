@@ -102,6 +102,8 @@ def _factor(kind: str, h: Activation, Z: np.ndarray, A: np.ndarray) -> np.ndarra
     if kind == "h(z)":
         return h.h(Z)  # h called where h' belongs
     if kind == "h'_in_a(z)":
+        if not _builtin(h, *_H_PRIME_IN_A):  # a layer with another h: its h' is right
+            return _factor("h'(z)", h, Z, A)
         return _H_PRIME_IN_A[h.name](Z)  # a(1 - a) written for h', then fed z: z(1 - z)
     if kind == "a(1-a)":
         return A * (1.0 - A)  # softmax: only the diagonal of its Jacobian, da_n/dz_n
@@ -166,6 +168,7 @@ def _backprop_variant(
     recursion: str = "W^{L+1}",
     dW_uses: str = "a^{L-1}",
     bias_in_forward: bool = True,
+    penalty: str = "lam W",
 ) -> Gradients:
     """The batch form of NOTATION.md with one or more equations deliberately broken.
 
@@ -196,6 +199,11 @@ def _backprop_variant(
         shape (N, N).
     bias_in_forward : bool
         False leaves `+ b^L` out of the forward pass.
+    penalty : {"lam W", "lam W, lam b", "2 lam W", "none"}
+        The L2 penalty's term in the gradient (``net.l2 = lam``): `lam W^L`
+        in `dJ/dW^L` (right); also `lam b^L` in `dJ/db^L` (the biases
+        penalised too); `2 lam W^L` (the 1/2 of `(lam/2) ||W||^2` missing);
+        or left out.
 
     Returns
     -------
@@ -203,6 +211,8 @@ def _backprop_variant(
     """
     if average not in ("all", "none", "weights_only") or dW_uses not in ("a^{L-1}", "a^L"):
         raise ValueError(f"unknown average {average!r} or dW_uses {dW_uses!r}")
+    if penalty not in _PENALTY_FACTORS:
+        raise ValueError(f"unknown penalty {penalty!r}")
     X, Y = net.check_data(X, Y)
     d, H, h = X.shape[0], net.H, net.activations
     biases = net.biases if bias_in_forward else [np.zeros_like(b) for b in net.biases]
@@ -224,7 +234,22 @@ def _backprop_variant(
         a = A[L] if dW_uses == "a^L" else a_prev
         dJ_dW.append(a.T @ Delta[L] / d_W)  # dJ/dW^L = (1/d) (A^{L-1})^T Delta^L
         dJ_db.append(Delta[L].sum(axis=0) / d_b)  # dJ/db^L = (1/d) 1^T Delta^L
+    on_W, on_b = _PENALTY_FACTORS[penalty]
+    if net.l2 and (on_W or on_b):
+        for L in range(H + 1):
+            if dJ_dW[L].shape == net.weights[L].shape:  # not for a^L in dJ/dW^L: (N, N)
+                dJ_dW[L] = dJ_dW[L] + on_W * net.l2 * net.weights[L]  # + lam W^L
+            dJ_db[L] = dJ_db[L] + on_b * net.l2 * net.biases[L]  # + lam b^L: a bug
     return Gradients(dJ_dW, dJ_db)
+
+
+#: penalty -> (factor of lam W^L in dJ/dW^L, factor of lam b^L in dJ/db^L)
+_PENALTY_FACTORS = {
+    "lam W": (1.0, 0.0),
+    "lam W, lam b": (1.0, 1.0),
+    "2 lam W": (2.0, 0.0),
+    "none": (0.0, 0.0),
+}
 
 
 # ------------------------------------------- bugs in what is done with it
@@ -290,7 +315,11 @@ def _hidden(net: Network, d: int) -> bool:
 
 
 def _hidden_nonlinear(net: Network, d: int) -> bool:
-    return net.H >= 1 and not net.hidden.is_identity
+    return any(not h.is_identity for h in net.activations[:-1])
+
+
+def _penalised(net: Network, d: int) -> bool:
+    return net.l2 > 0
 
 
 def _builtin(act: Activation, *names: str) -> bool:
@@ -427,7 +456,7 @@ BUGS: tuple[Bug, ...] = (
         "⊙ h'(z^L); for sigmoid, either sigmoid_prime(z^L) or a^L (1 - a^L), not "
         "sigmoid_prime(a^L)",
         partial(_backprop_variant, hidden_factor="h'(a)"),
-        lambda net, d: net.H >= 1 and _h_prime_of_a_differs(net.hidden),
+        lambda net, d: any(_h_prime_of_a_differs(h) for h in net.activations[:-1]),
         equation="recursion",
     ),
     Bug(
@@ -446,7 +475,7 @@ BUGS: tuple[Bug, ...] = (
         "feed the formula a^L = h(z^L), not z^L: h'(z^L) = a^L (1 - a^L) for sigmoid, "
         "1 - (a^L)^2 for tanh",
         partial(_backprop_variant, hidden_factor="h'_in_a(z)"),
-        lambda net, d: net.H >= 1 and _builtin(net.hidden, *_H_PRIME_IN_A),
+        lambda net, d: any(_builtin(h, *_H_PRIME_IN_A) for h in net.activations[:-1]),
         equation="recursion",
     ),
     Bug(
@@ -533,6 +562,32 @@ BUGS: tuple[Bug, ...] = (
         "z^L = (W^L)^T a^{L-1} + b^L in the forward pass that backprop uses",
         partial(_backprop_variant, bias_in_forward=False),
         always,
+    ),
+    Bug(
+        "l2_missing",
+        "the L2 penalty left out: dJ/dW^L without its term lam W^L (the cost has "
+        "(lam/2) sum_L ||W^L||^2)",
+        "add lam W^L to every dJ/dW^L: the gradient of (lam/2) ||W^L||^2",
+        partial(_backprop_variant, penalty="none"),
+        _penalised,
+        equation="dJ/dW",
+    ),
+    Bug(
+        "l2_half_missing",
+        "the L2 penalty's term doubled: 2 lam W^L in dJ/dW^L, the 1/2 of (lam/2) ||W^L||^2 missing",
+        "the gradient of (lam/2) ||W^L||^2 is lam W^L, not 2 lam W^L",
+        partial(_backprop_variant, penalty="2 lam W"),
+        _penalised,
+        equation="dJ/dW",
+    ),
+    Bug(
+        "l2_on_biases",
+        "the L2 penalty applied to the biases too: dJ/db^L has an extra lam b^L",
+        "the penalty (lam/2) sum_L ||W^L||^2 is on the weights only: dJ/db^L = (1/d) 1^T Delta^L, "
+        "without lam b^L",
+        partial(_backprop_variant, penalty="lam W, lam b"),
+        _penalised,
+        equation="dJ/db",
     ),
     Bug(
         "updated_weights",

@@ -40,13 +40,13 @@ __all__ = ["main"]
 
 def _format_rows(rows: list[SelfCheckRow]) -> str:
     header = (
-        f"{'hidden':<11}{'output':<9}{'cost':<26}{'vs examples':>12}{'vs loops':>10}"
+        f"{'hidden':<15}{'output':<9}{'cost':<26}{'vs examples':>12}{'vs loops':>10}"
         f"{'vs FD rel':>11}{'FD/bound':>10}{'kinks':>7}  verdict"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
-            f"{r.hidden:<11}{r.output:<9}{r.cost:<26}{r.examples_error:>12.1e}{r.loops_error:>10.1e}"
+            f"{r.hidden:<15}{r.output:<9}{r.cost:<26}{r.examples_error:>12.1e}{r.loops_error:>10.1e}"
             f"{r.fd_relative:>11.1e}{r.fd_excess:>10.2f}{r.unverifiable:>7}  "
             f"{'ok' if r.passed else 'FAIL'}"
         )

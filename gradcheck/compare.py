@@ -255,7 +255,12 @@ def rounding_tolerance(
     dtype = np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float64)
     u = unit_roundoff(dtype)
     floor = SAFETY * float(np.finfo(dtype).tiny)
-    return SAFETY * u * rounding_scale(net, X, Y, u=u) + floor
+    scale = rounding_scale(net, X, Y, u=u)
+    if net.l2:  # the penalty's lam W^L: one product and one sum more per weight
+        scale = scale + 2 * net.layout.join(
+            [net.l2 * np.abs(W) for W in net.weights], [0 * b for b in net.biases]
+        )
+    return SAFETY * u * scale + floor
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,7 @@ def check_equations(
         rows=rows,
         sizes=net.sizes,
         d=X.shape[0],
-        configuration=f"{net.hidden.name}/{net.output.name}/{net.cost_function.name}",
+        configuration=f"{_names(net.hidden_name)}/{net.output.name}/{net.cost_function.name}",
         checked=_checked_words(deltas, gradients),
         gradients_only=gradients_only,
         explanation=explain_equations(
@@ -314,7 +314,8 @@ def _gradient_rows(
         a_prev = X if L == 0 else s.fw.A[L - 1]
         Delta = s.tested[L]
         from_deltas = (
-            a_prev.T @ Delta / d,  # dJ/dW^L = (1/d) (A^{L-1})^T Delta^L
+            # dJ/dW^L = (1/d) (A^{L-1})^T Delta^L, + lam W^L with an L2 penalty
+            a_prev.T @ Delta / d + net.l2 * net.weights[L],
             Delta.sum(axis=0) / d,  # dJ/db^L = (1/d) 1^T Delta^L
         )
         candidate_size = (np.abs(a_prev).T @ np.abs(Delta) / d, np.abs(Delta).sum(axis=0) / d)
@@ -348,6 +349,10 @@ def _gradient_rows(
                 EquationRow(kind, L, _equation_text(net, kind, L), against_fd, step, verdict)
             )
     return rows
+
+
+def _names(hidden: str | list[str]) -> str:
+    return hidden if isinstance(hidden, str) else ",".join(hidden)
 
 
 def _gradient_name(symbol: str, L: int) -> Callable[[tuple[int, ...]], str]:

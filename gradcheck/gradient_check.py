@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .finite_diff import NumericalGradient, numerical_gradient
-from .validate import as_grad, as_theta, check_callable, is_real_number
+from .validate import as_grad, as_theta, check_callable, evaluated_grad, is_real_number
 
 __all__ = [
     "CANDIDATE_ULPS",
@@ -112,9 +112,10 @@ def check_gradient(
     ----------
     f : callable
         As in `numerical_gradient`.
-    grad : array_like, shape (n,)
+    grad : array_like, shape (n,), or callable
         The candidate gradient (float32 is welcome: the floor follows its
-        dtype).  NaN or Inf entries fail, by name.
+        dtype).  NaN or Inf entries fail, by name.  A callable is called as
+        ``grad(theta)`` (on a copy), as in `scipy.optimize.check_grad`.
     theta : array_like, shape (n,)
         The point.  Never modified.
     method : {"richardson", "central", "complex"}
@@ -147,6 +148,8 @@ def check_gradient(
     True
     >>> check_gradient(f, [3.0, 12.1], [1.0, 2.0]).passed
     False
+    >>> check_gradient(f, lambda x: 3 * x**2, [1.0, 2.0]).passed  # scipy's habit
+    True
     """
     grad, theta = _validate_check_gradient(grad, theta, names, rtol, safety)
     numerical = numerical_gradient(f, theta, method=method, vectorized=vectorized)
@@ -225,7 +228,7 @@ def _check_comparison_options(names, rtol, safety) -> None:
 
 def _validate_check_gradient(grad, theta, names, rtol, safety):
     theta = as_theta(theta)
-    grad = as_grad(grad, theta.size)
+    grad = as_grad(evaluated_grad(grad, theta), theta.size)
     _check_comparison_options(names, rtol, safety)
     return grad, theta
 

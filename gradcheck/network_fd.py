@@ -421,6 +421,9 @@ class _CostEvaluator:
         self.mark_crossings = True
         self.last_crossed = np.zeros(0, dtype=np.int8)
         self.workspace = _Workspace()
+        self._is_weight = np.zeros(self.theta.size, dtype=bool)  # where the L2 penalty acts
+        for name, block, _ in self.layout.blocks:
+            self._is_weight[block] = name[0] == "W"
         # the naive path is the yardstick: it stays serial
         parallel = executor is not None and structured
         self.scatter = Scatter(executor, self.base) if parallel else None
@@ -449,6 +452,10 @@ class _CostEvaluator:
             t = taken
         evaluate = self._structured if self.structured else self._naive
         values, crossed = evaluate(index, t)
+        if self.net.l2:  # the L2 penalty, exactly: lam/2 ((w + t)^2 - w^2) for a moved weight
+            is_W = self._is_weight[index]
+            w = np.where(is_W, theta[index], 0.0)
+            values = values + self.net.penalty() + self.net.l2 * is_W * (w * t + 0.5 * t * t)
         self.count += index.size
         self.last_crossed = crossed
         if (
@@ -459,9 +466,8 @@ class _CostEvaluator:
 
     def _cost(self, weights, biases) -> Any:
         out = forward_pass(weights, biases, self.net.activations, self.X)
-        return example_costs(
-            out.Z[-1], out.output, self.Y, self.net.output, self.net.cost_function
-        ).mean()
+        J = example_costs(out.Z[-1], out.output, self.Y, self.net.output, self.net.cost_function)
+        return J.mean() + self.net.penalty(weights)  # + (lam/2) sum_L ||W^L||^2
 
     def _structured(self, index: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         net, d = self.net, self.X.shape[0]

@@ -33,6 +33,7 @@ from reference import (
     backprop_examples,
     backprop_loops,
 )
+from reference.network import is_per_layer
 
 from .allowed import allowed_values, candidate_comparison
 from .candidate import (
@@ -63,10 +64,11 @@ from .shapes import shape_causes
 from .validate import (
     check_choice,
     check_count,
-    check_flag,
+    check_edge_cases,
     check_int,
     check_network,
     check_optional_callable,
+    check_weight_scale,
 )
 
 __all__ = [
@@ -132,8 +134,14 @@ def trial_case(
     hidden: Any = "sigmoid",
     output: Any = None,
     cost: Any = "quadratic",
+    l2: float = 0.0,
+    weight_scale: float = 1.0,
 ) -> tuple[Network, np.ndarray, np.ndarray]:
     """The network and batch of one trial: rebuild a failing trial from its report.
+
+    `l2` is the network's penalty `lam`; `weight_scale` multiplies the random
+    weights (``W^L ~ N(0, weight_scale^2 / M)``): 4 or more saturates sigmoid
+    and tanh units.
 
     Examples
     --------
@@ -144,7 +152,10 @@ def trial_case(
     d = check_int(d, "d", low=1)
     seed = check_int(seed, "seed", low=0)
     rng = np.random.default_rng(seed)
-    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
+    weight_scale = check_weight_scale(weight_scale)
+    net = Network.random(
+        sizes, hidden=hidden, output=output, cost=cost, seed=rng, scale=weight_scale, l2=l2
+    )
     X = rng.normal(size=(d, net.sizes[0]))
     return net, X, random_targets(net, d, rng)
 
@@ -160,8 +171,10 @@ def check_backprop(
     trials: int = DEFAULT_TRIALS,
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH,
-    edge_cases: bool = True,
+    edge_cases: bool | set[str] = True,
     progress: Callable[[str], None] | None = None,
+    l2: float = 0.0,
+    weight_scale: float = 1.0,
 ) -> BackpropReport:
     """Check a backprop implementation against the reference and finite differences.
 
@@ -177,11 +190,15 @@ def check_backprop(
     sizes : sequence of int
         ``[n_in, n_0, ..., n_H]``.
     hidden, output, cost
-        What the candidate implements (names as in `reference.Network`).
+        What the candidate implements (names as in `reference.Network`);
+        `hidden` may list one activation per hidden layer, ``["relu", "tanh"]``.
     layout : {"article", "torch", "flat"}
     trials : int
-        Random networks to draw. With `edge_cases`, a hidden layer of width 1,
-        no hidden layer, and a batch of 1 are tried as well (same n_in, n_H).
+        Random networks to draw.
+    edge_cases : bool or set of str
+        True: a hidden layer of width 1 (``"width1"``), no hidden layer
+        (``"no_hidden"``) and a batch of 1 (``"batch1"``) are tried as well
+        (same n_in, n_H); a set runs only those named; False none.
     seed : int
         Everything random derives from it: the same seed gives the same report.
     batch_size : int
@@ -189,6 +206,12 @@ def check_backprop(
     progress : callable, optional
         Called with a line of text as each trial starts (the command line
         prints it on stderr).
+    l2 : float
+        The L2 penalty `lam` the candidate implements: the cost gains
+        `(lam/2) sum_L ||W^L||^2` and every `dJ/dW^L` the term `lam W^L`.
+    weight_scale : float
+        Scale of the random weights, ``W^L ~ N(0, weight_scale^2 / M)``;
+        large values (4 and up) saturate sigmoid and tanh units.
 
     Returns
     -------
@@ -218,13 +241,15 @@ def check_backprop(
         batch_size=batch_size,
         edge_cases=edge_cases,
         progress=progress,
+        l2=l2,
+        weight_scale=weight_scale,
     )
     plan = _plan(
         options["sizes"],
         trials=options["trials"],
         seed=options["seed"],
         d=options["batch_size"],
-        edge_cases=options["edge_cases"],
+        edge_cases=check_edge_cases(edge_cases),
     )
     outcomes = []
     for trial in plan:
@@ -234,7 +259,13 @@ def check_backprop(
                 f"sizes {list(trial.sizes)}, d={trial.d}"
             )
         net, X, Y = trial_case(
-            trial.sizes, trial.d, trial.seed, hidden=hidden, output=output, cost=cost
+            trial.sizes,
+            trial.d,
+            trial.seed,
+            **_trial_activations(hidden, output, len(trial.sizes) - 2),
+            cost=cost,
+            l2=l2,
+            weight_scale=weight_scale,
         )
         outcomes.append(_run_trial(candidate, net, X, Y, trial=trial, layout=layout))
         if outcomes[-1].structural:
@@ -267,7 +298,7 @@ def check_backprop_at(
     trial = _Trial(index=0, kind="given", sizes=net.sizes, d=X.shape[0], seed=-1)
     options = {
         "sizes": net.sizes,
-        "hidden": net.hidden.name,
+        "hidden": net.hidden_name,
         "output": net.output.name,
         "cost": net.cost_function.name,
         "layout": layout,
@@ -275,6 +306,7 @@ def check_backprop_at(
         "seed": None,
         "batch_size": X.shape[0],
         "edge_cases": False,
+        "l2": net.l2,
     }
     outcome = _run_trial(candidate, net, X, Y, trial=trial, layout=layout)
     return _report(candidate, options, [outcome])
@@ -321,6 +353,8 @@ def _options(
     batch_size: Any,
     edge_cases: Any,
     progress: Any,
+    l2: Any = 0.0,
+    weight_scale: Any = 1.0,
 ) -> dict[str, Any]:
     """`check_backprop`'s arguments, validated, as the report records them."""
     check_candidate(candidate)
@@ -330,35 +364,52 @@ def _options(
     trials = check_count(trials, "trials")
     batch_size = check_count(batch_size, "batch_size")
     seed = check_int(seed, "seed", low=0)  # a Python int: 1000 * seed + k must not overflow
-    check_flag(edge_cases, "edge_cases")
-    # Network.random validates sizes and the activation/cost names with clear messages.
-    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=0)
-    for role, act in (("hidden", net.hidden), ("output", net.output)):
+    edges = check_edge_cases(edge_cases)
+    weight_scale = check_weight_scale(weight_scale)
+    # Network.random validates sizes, the activation/cost names and l2 with clear messages.
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=0, l2=l2)
+    roles = [("hidden", act) for act in net.activations[:-1]] + [("output", net.output)]
+    for role, act in roles:
         if act.elementwise and (act.name not in ACTIVATIONS or ACTIVATIONS[act.name] is not act):
             check_h_prime(act, role=role)
     return {
         "sizes": net.sizes,
-        "hidden": net.hidden.name,
+        "hidden": net.hidden_name,
         "output": net.output.name,
         "cost": net.cost_function.name,
         "layout": layout,
         "trials": trials,
         "seed": seed,
         "batch_size": batch_size,
-        "edge_cases": bool(edge_cases),
+        "edge_cases": (
+            bool(edge_cases) if isinstance(edge_cases, (bool, np.bool_)) else sorted(edges)
+        ),
+        "l2": net.l2,
+        "weight_scale": weight_scale,
     }
 
 
+def _trial_activations(hidden: Any, output: Any, H: int) -> dict[str, Any]:
+    """`hidden` and `output` for a trial with `H` hidden layers.
+
+    A per-layer list fits the trials of its own depth; the no-hidden-layer
+    trial gets none, and the output the list implies (its last entry).
+    """
+    if not is_per_layer(hidden) or len(hidden) == H:
+        return {"hidden": hidden, "output": output}
+    return {"hidden": [], "output": hidden[-1] if output is None else output}
+
+
 def _plan(
-    sizes: tuple[int, ...], *, trials: int, seed: int, d: int, edge_cases: bool
+    sizes: tuple[int, ...], *, trials: int, seed: int, d: int, edge_cases: frozenset[str]
 ) -> list[_Trial]:
-    """The trials of one check: `trials` random networks, then the edge shapes."""
+    """The trials of one check: `trials` random networks, then the edge shapes named."""
     plan = [("random", sizes, d)] * trials
-    if edge_cases:
-        if len(sizes) > 2 and max(sizes[1:-1]) > 1:
-            plan.append(("width-1", (sizes[0],) + (1,) * (len(sizes) - 2) + (sizes[-1],), d))
-        if len(sizes) > 2:
-            plan.append(("no hidden layer", (sizes[0], sizes[-1]), d))
+    if "width1" in edge_cases and len(sizes) > 2 and max(sizes[1:-1]) > 1:
+        plan.append(("width-1", (sizes[0],) + (1,) * (len(sizes) - 2) + (sizes[-1],), d))
+    if "no_hidden" in edge_cases and len(sizes) > 2:
+        plan.append(("no hidden layer", (sizes[0], sizes[-1]), d))
+    if "batch1" in edge_cases:
         plan.append(("batch of 1", sizes, 1))
     # Readable, reproducible trial seeds: seed 7 gives networks 7000, 7001, ...
     # Python ints: a numpy integer seed would overflow (or wrap) for seeds above ~9e15.

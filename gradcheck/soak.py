@@ -115,7 +115,7 @@ def _network(rng: np.random.Generator) -> tuple[Network, np.ndarray, np.ndarray,
         biases = [b.copy() for b in net.biases]
         biases[0] = -np.median(z, axis=0) + rng.normal(0, 1e-7, size=z.shape[1])
         net = Network(
-            net.weights, biases, hidden=net.hidden, output=net.output, cost=net.cost_function
+            net.weights, biases, hidden=net.hidden_spec, output=net.output, cost=net.cost_function
         )
     Y = random_targets(net, d, rng)
     description = (

@@ -20,6 +20,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from reference import Network
+from reference.network import is_per_layer
 
 from .data import random_targets
 
@@ -54,12 +55,24 @@ def networks(
     output: Any = None,
     cost: Any = "quadratic",
     scales: tuple[float, ...] = (0.1, 1.0, 3.0),
+    l2: float = 0.0,
 ) -> Network:
-    """A `reference.Network` of drawn sizes, seed and weight scale."""
-    shape = draw(layer_sizes if layer_sizes is not None else sizes())
+    """A `reference.Network` of drawn sizes, seed and weight scale.
+
+    `hidden` may list one activation per hidden layer (``["relu", "tanh"]``):
+    the drawn sizes then have that many hidden layers. `l2` is the network's
+    L2 penalty `lam`; `scales` the weight scales to draw from (4 and up
+    saturate sigmoid and tanh units).
+    """
+    if layer_sizes is None:
+        H = len(hidden) if is_per_layer(hidden) else None
+        layer_sizes = sizes() if H is None else sizes(min_layers=H + 1, max_layers=H + 1)
+    shape = draw(layer_sizes)
     seed = draw(st.integers(0, 2**32 - 1))
     scale = draw(st.sampled_from(scales))
-    return Network.random(shape, hidden=hidden, output=output, cost=cost, seed=seed, scale=scale)
+    return Network.random(
+        shape, hidden=hidden, output=output, cost=cost, seed=seed, scale=scale, l2=l2
+    )
 
 
 @st.composite

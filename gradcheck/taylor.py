@@ -46,7 +46,7 @@ import numpy as np
 from .evaluation import Evaluator
 from .gradient_check import CANDIDATE_ULPS
 from .noise import noise_bound, noise_sigma
-from .validate import as_theta, as_vector, check_callable, check_flag
+from .validate import as_theta, as_vector, check_callable, check_flag, evaluated_grad
 
 __all__ = ["TaylorResult", "taylor_test"]
 
@@ -124,8 +124,10 @@ def taylor_test(
     f : callable
         ``f(theta) -> float`` for ``theta`` of shape (n,); with
         ``vectorized=True``, ``f(rows) -> values``, rows (k, n), values (k,).
-    grad : array_like, shape (n,)
-        The candidate gradient of `f` at `theta`.  Must be finite.
+    grad : array_like, shape (n,), or callable
+        The candidate gradient of `f` at `theta`.  Must be finite.  A
+        callable is called as ``grad(theta)`` (on a copy), as in
+        `scipy.optimize.check_grad`.
     theta : array_like, shape (n,)
         The point.  Never modified.
     directions : array_like, shape (k, n) or (n,), optional
@@ -162,6 +164,8 @@ def taylor_test(
     True
     >>> taylor_test(f, np.exp(theta) * [1, 1.01, 1], theta).passed
     False
+    >>> taylor_test(f, np.exp, theta).passed  # grad as a callable, scipy's habit
+    True
     """
     grad, theta, V, names, eps_values, rng_seed = _validate_taylor_test(
         f, grad, theta, directions, n_random, blocks, epsilons, seed, vectorized
@@ -289,7 +293,7 @@ def _validate_taylor_test(f, grad, theta, directions, n_random, blocks, epsilons
     check_callable(f, "f")
     theta = as_theta(theta)
     n = theta.size
-    grad = as_vector(grad, "grad")
+    grad = as_vector(evaluated_grad(grad, theta), "grad")
     if grad.shape != (n,):
         raise ValueError(
             f"`grad` has shape {grad.shape} but `theta` has shape ({n},); they must match"

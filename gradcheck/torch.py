@@ -261,7 +261,8 @@ def _loss(loss_fn: Any, last: Activation, last_index: int, n_H: int) -> _Loss:
         )
     if isinstance(loss_fn, nn.MSELoss):
         # MSELoss: the mean of (a - y)^2 over outputs and examples, no 1/2
-        if "mse" in COSTS:
+        # (the reference refuses mse after a softmax: that pair is checked as 2/n_H x quadratic)
+        if "mse" in COSTS and last.elementwise:
             return _made(name, reduction, last, "mse", 1.0, "1", n_H, "d n_H")
         return _made(name, reduction, last, "quadratic", 2.0 / n_H, "2/n_H", 2.0, "2 d")
     if isinstance(loss_fn, (nn.BCELoss, nn.BCEWithLogitsLoss)):

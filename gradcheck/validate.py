@@ -30,6 +30,7 @@ __all__ = [
     "check_command",
     "check_configurations",
     "check_count",
+    "check_edge_cases",
     "check_flag",
     "check_int",
     "check_labelled",
@@ -41,10 +42,12 @@ __all__ = [
     "check_shape_lists",
     "checked_data",
     "delta_arrays",
+    "evaluated_grad",
     "gradient_arrays",
     "gradient_lists",
     "is_real_number",
     "check_timeout",
+    "check_weight_scale",
     "real_block",
 ]
 
@@ -93,6 +96,26 @@ def as_grad(grad: Any, n: int) -> np.ndarray:
             f"`grad` has shape {grad.shape} but `theta` has shape ({n},); they must match"
         )
     return grad
+
+
+def evaluated_grad(grad: Any, theta: np.ndarray) -> Any:
+    """`grad` itself, or, for a callable (scipy.optimize.check_grad's convention), `grad(theta)`.
+
+    The callable gets a copy of `theta`, so it cannot modify the caller's point;
+    what it returns must have the shape of `theta`.
+    """
+    if not callable(grad):
+        return grad
+    value = grad(theta.copy())
+    if value is None:
+        raise TypeError("`grad` is a callable, but grad(theta) returned None; return the gradient")
+    shape = np.shape(value)
+    if shape != theta.shape:
+        raise ValueError(
+            f"`grad` is a callable, but grad(theta) returned shape {shape}; `theta` has "
+            f"shape {theta.shape}: return the gradient as a 1-D array of that shape"
+        )
+    return value
 
 
 def as_step(step: Any, n: int) -> np.ndarray | None:
@@ -166,6 +189,37 @@ def check_timeout(value: Any, name: str = "timeout") -> float:
         raise TypeError(f"`{name}` must be a number of seconds, got {value!r}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"`{name}` must be a positive, finite number of seconds, got {value!r}")
+    return float(value)
+
+
+#: the edge-case trials of `check_backprop`, by the name `edge_cases` takes
+EDGE_CASES = ("width1", "no_hidden", "batch1")
+
+
+def check_edge_cases(value: Any) -> frozenset[str]:
+    """`edge_cases` (True, False, or a subset of `EDGE_CASES`) as the set of edge trials to run."""
+    if isinstance(value, (bool, np.bool_)):
+        return frozenset(EDGE_CASES) if value else frozenset()
+    if isinstance(value, str) or not isinstance(value, (set, frozenset, list, tuple)):
+        raise TypeError(
+            f"`edge_cases` must be True, False or a set of names from {set(EDGE_CASES)}, "
+            f"got {value!r}"
+        )
+    unknown = sorted(str(v) for v in value if v not in EDGE_CASES)
+    if unknown:
+        raise ValueError(
+            f"unknown `edge_cases` {', '.join(map(repr, unknown))}; known edge cases: "
+            f"{', '.join(EDGE_CASES)}"
+        )
+    return frozenset(value)
+
+
+def check_weight_scale(value: Any) -> float:
+    """`weight_scale` as a positive finite float, or a clear error."""
+    if not is_real_number(value):
+        raise TypeError(f"`weight_scale` must be a positive finite number, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"`weight_scale` must be a positive finite number, got {value!r}")
     return float(value)
 
 

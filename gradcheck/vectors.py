@@ -98,7 +98,7 @@ def _case(
         "name": name,
         "sizes": list(net.sizes),
         "d": d,
-        "hidden": net.hidden.name,
+        "hidden": net.hidden_name,
         "output": net.output.name,
         "cost": cost,
         "seed": seed,

@@ -11,7 +11,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["batch_array", "checked_problem", "data_arrays", "real_array"]
+__all__ = [
+    "batch_array",
+    "checked_l2",
+    "checked_problem",
+    "class_labels_to_one_hot",
+    "data_arrays",
+    "real_array",
+]
 
 
 def real_array(
@@ -103,3 +110,47 @@ def checked_problem(net: Any, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
             "build one with Network(weights, biases, ...)"
         )
     return net.check_data(X, Y)
+
+
+def checked_l2(l2: Any) -> float:
+    """`l2` (the penalty's `lam`) as a finite float >= 0, or a clear error."""
+    if isinstance(l2, bool) or not isinstance(l2, (int, float, np.integer, np.floating)):
+        raise TypeError(f"`l2` must be a non-negative finite number, got {l2!r}")
+    if not (np.isfinite(l2) and l2 >= 0):
+        raise ValueError(f"`l2` must be a non-negative finite number, got {l2!r}")
+    return float(l2)
+
+
+def class_labels_to_one_hot(Y: Any, n_out: int) -> Any:
+    """Integer class labels `Y` of shape (d,) (or (d, 1) when n_out > 1) as one-hot rows (d, n_out).
+
+    Anything else (one-hot rows, probabilities) is returned unchanged for
+    `data_arrays` to check. The caller's `Y` is never modified: the one-hot
+    array is new.
+    """
+    if isinstance(Y, (str, bytes)):
+        return Y
+    try:
+        labels = np.asarray(Y)
+    except (ValueError, TypeError):
+        return Y  # ragged: data_arrays says so
+    if labels.dtype.kind not in "iu":
+        if labels.ndim == 1 and labels.dtype.kind == "f":
+            raise ValueError(
+                f"`Y` of shape {labels.shape} with float dtype: give class labels as integers "
+                f"(0 .. {n_out - 1}), or targets of shape (d, {n_out})"
+            )
+        return Y
+    if labels.ndim == 2 and labels.shape[1] == 1 and n_out > 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        return Y
+    if labels.size == 0:
+        raise ValueError("`Y` is an empty array of class labels; give at least one example")
+    bad = np.flatnonzero((labels < 0) | (labels >= n_out))
+    if bad.size:
+        raise ValueError(
+            f"`Y` holds class labels, which must lie in [0, n_H) = [0, {n_out}); "
+            f"Y[{bad[0]}] = {labels[bad[0]]} ({bad.size} of {labels.size} out of range)"
+        )
+    return np.eye(n_out)[labels]

@@ -70,7 +70,12 @@ def backprop_loops(net: Network, X: Any, Y: Any) -> Gradients:
                     for m in range(M)
                 ]
 
-    dJ_dW = [np.array([[s / d for s in row] for row in S]) for S in sum_dW]  # the average over i
+    lam = net.l2
+    # the average over i, and the penalty's dJ/dw^L_{mn} term lam w^L_{mn}
+    dJ_dW = [
+        np.array([[sum_dW[L][m][n] / d + lam * w[L][m][n] for n in range(N)] for m in range(M)])
+        for L, (M, N) in enumerate(zip(sizes, sizes[1:]))
+    ]
     dJ_db = [np.array([s / d for s in S]) for S in sum_db]
     return Gradients(dJ_dW, dJ_db)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import batch_array, data_arrays, real_array
+from ._validate import batch_array, checked_l2, class_labels_to_one_hot, data_arrays, real_array
 from .activations import ACTIVATIONS, Activation, get_activation
 from .costs import FUSED_FORMS, Cost, Fused, get_cost
 
@@ -26,6 +26,8 @@ __all__ = [
     "ParameterLayout",
     "example_costs",
     "forward_pass",
+    "hidden_activations",
+    "is_per_layer",
 ]
 
 # Costs that take logarithms of the outputs accept only built-in output
@@ -209,13 +211,32 @@ class Network:
         neuron `n` of layer `L`.
     biases : sequence of array_like, each shape (N,)
         ``biases[L]`` is `b^L`.
-    hidden : str, Activation or (h, h_prime) pair
-        The activation of layers ``0 .. H-1``.
+    hidden : str, Activation, (h, h_prime) pair, or a list of them
+        The activation of layers ``0 .. H-1``: one for all, or a list of `H`,
+        one per hidden layer (``["relu", "tanh"]``). Names may carry
+        parameters: ``"leaky_relu:0.2"`` or ``("elu", {"alpha": 0.1})``.
     output : str, Activation, (h, h_prime) pair or None
-        The activation of layer `H`; None means the same as `hidden`.
+        The activation of layer `H`; None means the same as `hidden` (for a
+        list, its last entry).
     cost : str or Cost
-        ``"quadratic"`` (the article's), ``"cross_entropy"`` or
-        ``"categorical_cross_entropy"``.
+        ``"quadratic"`` (the article's `J_i = 1/2 ||a - y||^2`), ``"mse"``
+        (`J_i = (1/n_H) ||a - y||^2`, torch's ``MSELoss``), ``"cross_entropy"``
+        (binary) or ``"categorical_cross_entropy"`` (targets one-hot or
+        probabilities, or integer class labels of shape (d,)), or a `Cost`.
+    l2 : float
+        `lam >= 0`: the cost gains `(lam/2) sum_L ||W^L||^2` (the weights
+        only, as in Nielsen's network2.py, whose `lambda/n` is `lam`), and
+        every `dJ/dW^L` the term `lam W^L`.
+
+    Attributes
+    ----------
+    activations : list of Activation
+        `h` of every layer ``L = 0 .. H``: the one source of truth.
+    hidden : Activation
+        The first hidden layer's activation (all hidden layers' unless
+        `hidden` was a list; then see `hidden_layers`, or `hidden_name`).
+    hidden_layers : tuple of Activation or None
+        One per hidden layer when `hidden` was a list, else None.
 
     The network keeps float64 copies of `weights` and `biases`: the caller's
     arrays are never aliased or modified.
@@ -235,17 +256,35 @@ class Network:
         weights: Sequence[Any],
         biases: Sequence[Any],
         *,
-        hidden: str | Activation | tuple = "sigmoid",
+        hidden: Any = "sigmoid",
         output: str | Activation | tuple | None = None,
         cost: str | Cost = "quadratic",
+        l2: float = 0.0,
     ) -> None:
         self.weights, self.biases = _checked_parameters(weights, biases)
-        self.hidden = get_activation(hidden, argument="hidden activation")
-        self.output = (
-            self.hidden if output is None else get_activation(output, argument="output activation")
+        spec = hidden_activations(hidden, self.H)
+        #: one Activation per hidden layer when `hidden` was a list, else None
+        self.hidden_layers: tuple[Activation, ...] | None = (
+            None if isinstance(spec, Activation) else tuple(spec)
         )
+        if output is not None:
+            self.output = get_activation(output, argument="output activation")
+        elif isinstance(spec, Activation):
+            self.output = spec
+        elif spec:
+            self.output = spec[-1]
+        else:
+            raise ValueError(
+                "`output` is None, which means the hidden activation, but `hidden` is an "
+                "empty list (no hidden layer): name the output activation"
+            )
+        if isinstance(spec, Activation):
+            self.hidden = spec
+        else:
+            self.hidden = spec[0] if spec else self.output
         self.cost_function = get_cost(cost)
-        _check_activations(self.hidden, self.output, self.cost_function, self.H)
+        self.l2 = checked_l2(l2)
+        _check_activations(self.activations[:-1], self.output, self.cost_function)
 
     # ------------------------------------------------------------ shape
 
@@ -266,8 +305,34 @@ class Network:
 
     @property
     def activations(self) -> list[Activation]:
-        """`h` of each layer ``L = 0 .. H``."""
-        return [self.hidden] * self.H + [self.output]
+        """`h` of each layer ``L = 0 .. H`` (a new list)."""
+        hidden = self.hidden_layers if self.hidden_layers is not None else [self.hidden] * self.H
+        return [*hidden, self.output]
+
+    @property
+    def hidden_spec(self) -> Activation | tuple[Activation, ...]:
+        """What `hidden` was: one Activation for every hidden layer, or a tuple, one per layer.
+
+        ``Network(W, b, hidden=net.hidden_spec, ...)`` rebuilds the same activations.
+        """
+        return self.hidden if self.hidden_layers is None else self.hidden_layers
+
+    @property
+    def hidden_name(self) -> str | list[str]:
+        """The hidden activation's name, or the list of names, one per hidden layer."""
+        if self.hidden_layers is None:
+            return self.hidden.name
+        return [act.name for act in self.hidden_layers]
+
+    def penalty(self, weights: Sequence[np.ndarray] | None = None) -> Any:
+        """The L2 penalty `(lam/2) sum_L ||W^L||^2` (of `weights`, default the network's own).
+
+        Written as a sum of squares ``W * W``, not ``|W|^2``, so a complex `W` works.
+        """
+        if self.l2 == 0.0:
+            return 0.0
+        weights = self.weights if weights is None else weights
+        return 0.5 * self.l2 * sum(np.einsum("mn,mn->", W, W) for W in weights)
 
     @property
     def fused(self) -> Fused | None:
@@ -275,9 +340,10 @@ class Network:
         return FUSED_FORMS.get((self.output.name, self.cost_function.name))
 
     def __repr__(self) -> str:
+        l2 = f", l2={self.l2:g}" if self.l2 else ""
         return (
-            f"Network(sizes={list(self.sizes)}, hidden={self.hidden.name!r}, "
-            f"output={self.output.name!r}, cost={self.cost_function.name!r})"
+            f"Network(sizes={list(self.sizes)}, hidden={self.hidden_name!r}, "
+            f"output={self.output.name!r}, cost={self.cost_function.name!r}{l2})"
         )
 
     # ------------------------------------------------------- construction
@@ -287,11 +353,12 @@ class Network:
         cls,
         sizes: Sequence[int],
         *,
-        hidden: str | Activation | tuple = "sigmoid",
+        hidden: Any = "sigmoid",
         output: str | Activation | tuple | None = None,
         cost: str | Cost = "quadratic",
         seed: int | np.random.Generator | None = 0,
         scale: float = 1.0,
+        l2: float = 0.0,
     ) -> Network:
         """A network with seeded random weights `W^L ~ N(0, scale^2 / M)` and biases `b^L ~ N(0, 0.1^2)`.
 
@@ -309,7 +376,7 @@ class Network:
         rng = np.random.default_rng(seed)
         weights = [rng.normal(0.0, scale / np.sqrt(M), (M, N)) for M, N in zip(sizes, sizes[1:])]
         biases = [rng.normal(0.0, 0.1, N) for N in sizes[1:]]
-        return cls(weights, biases, hidden=hidden, output=output, cost=cost)
+        return cls(weights, biases, hidden=hidden, output=output, cost=cost, l2=l2)
 
     def with_flat(self, theta: Any) -> Network:
         """A network like this one with the parameters of the flat vector `theta`."""
@@ -321,7 +388,12 @@ class Network:
             )
         weights, biases = self.layout.split(theta)
         return Network(
-            weights, biases, hidden=self.hidden, output=self.output, cost=self.cost_function
+            weights,
+            biases,
+            hidden=self.hidden_spec,
+            output=self.output,
+            cost=self.cost_function,
+            l2=self.l2,
         )
 
     def flat(self) -> np.ndarray:
@@ -332,6 +404,8 @@ class Network:
 
     def check_data(self, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
         """Validated float64 ``(X, Y)`` for this network, or a clear `ValueError`/`TypeError`."""
+        if self.cost_function.name == "categorical_cross_entropy":
+            Y = class_labels_to_one_hot(Y, self.sizes[-1])
         X, Y = data_arrays(X, Y, n_in=self.sizes[0], n_out=self.sizes[-1])
         if self.cost_function.probability_targets and ((Y < 0).any() or (Y > 1).any()):
             bad = np.argwhere((Y < 0) | (Y > 1))[0]
@@ -347,7 +421,7 @@ class Network:
         return forward_pass(self.weights, self.biases, self.activations, X)
 
     def cost(self, X: Any, Y: Any, *, theta: np.ndarray | None = None) -> float | complex:
-        """`J = (1/d) sum_i J_i` on the batch.
+        """`J = (1/d) sum_i J_i` on the batch, plus `(lam/2) sum_L ||W^L||^2` when ``l2 = lam > 0``.
 
         With `theta`, the cost at those parameters instead of the network's
         own; `theta` may be complex (complex-step differentiation).
@@ -364,6 +438,7 @@ class Network:
             weights, biases = self.layout.split(theta)
         forward = forward_pass(weights, biases, self.activations, X)
         J = example_costs(forward.Z[-1], forward.output, Y, self.output, self.cost_function).mean()
+        J = J + self.penalty(weights)  # + (lam/2) sum_L ||W^L||^2
         return complex(J) if np.iscomplexobj(J) else float(J)
 
 
@@ -434,15 +509,66 @@ def _checked_parameters(weights: Any, biases: Any) -> tuple[list[np.ndarray], li
     return Ws, bs
 
 
-def _check_activations(hidden: Activation, output: Activation, cost: Cost, H: int) -> None:
-    if H > 0 and not hidden.elementwise:
-        raise ValueError(
-            f"hidden activation {hidden.name!r} is not element-wise; it can only be the "
-            "output activation (output=...)"
+def is_per_layer(spec: Any) -> bool:
+    """Whether `hidden` lists one activation per layer (a list, or a tuple that is not one activation)."""
+    single = (
+        isinstance(spec, tuple)
+        and len(spec) == 2
+        and (
+            all(callable(f) for f in spec)
+            or (isinstance(spec[0], str) and isinstance(spec[1], dict))
         )
-    for role, act in (("hidden", hidden), ("output", output)):
-        if act.elementwise and act.h_prime is None:
-            raise ValueError(f"{role} activation {act.name!r} has no derivative h_prime")
+    )
+    return isinstance(spec, (list, tuple)) and not single
+
+
+def hidden_activations(spec: Any, H: int) -> Activation | list[Activation]:
+    """`hidden` as one `Activation` for all hidden layers, or a list of `H`, one per layer.
+
+    A list (or a tuple that is not itself one activation, such as ``("relu",
+    "tanh")``) is per layer; a name, an `Activation`, an ``(h, h')`` pair or a
+    ``(name, {parameters})`` pair is one activation for every hidden layer.
+    """
+    single = (
+        isinstance(spec, tuple)
+        and len(spec) == 2
+        and (
+            all(callable(f) for f in spec)
+            or (isinstance(spec[0], str) and isinstance(spec[1], dict))
+        )
+    )
+    if not isinstance(spec, (list, tuple)) or single:
+        return get_activation(spec, argument="hidden activation")
+    if len(spec) != H:
+        raise ValueError(
+            f"`hidden` lists {len(spec)} activation{'s' * (len(spec) != 1)} but the network has "
+            f"H = {H} hidden layer{'s' * (H != 1)}; give one per hidden layer, or one name for all"
+        )
+    return [
+        get_activation(a, argument=f"hidden activation of layer {L}") for L, a in enumerate(spec)
+    ]
+
+
+def _check_activations(hidden: Sequence[Activation], output: Activation, cost: Cost) -> None:
+    """Every hidden `h` element-wise with an `h'`; the output's range fit for the cost."""
+    for L, act in enumerate(hidden):
+        if not act.elementwise:
+            raise ValueError(
+                f"hidden activation {act.name!r} is not element-wise; it can only be "
+                f"the output activation (output=...), not hidden layer {L}"
+            )
+        if act.h_prime is None:
+            raise ValueError(
+                f"hidden activation {act.name!r} has no derivative h_prime (layer {L})"
+            )
+    if output.elementwise and output.h_prime is None:
+        raise ValueError(f"output activation {output.name!r} has no derivative h_prime")
+    if cost.name == "mse" and not output.elementwise:
+        raise ValueError(
+            f"cost 'mse' with output activation {output.name!r} makes no sense: mse scores each "
+            "output as a value of its own, softmax makes them a distribution; use "
+            "cost='categorical_cross_entropy' with softmax, or an element-wise output with mse"
+        )
     allowed = _OUTPUTS_FOR_COST.get(cost.name)
     if allowed and output.name in ACTIVATIONS and ACTIVATIONS[output.name] is output:
         if output.name not in allowed:

@@ -63,7 +63,8 @@ def backprop(net: Network, X: Any, Y: Any) -> Gradients:
     Returns
     -------
     Gradients
-        ``weights[L]`` = `dJ/dW^L = (1/d) (A^{L-1})^T Delta^L`, shape (M, N);
+        ``weights[L]`` = `dJ/dW^L = (1/d) (A^{L-1})^T Delta^L` (`+ lam W^L`
+        with ``net.l2 = lam``), shape (M, N);
         ``biases[L]`` = `dJ/db^L = (1/d) 1^T Delta^L`, shape (N,).
 
     Examples
@@ -89,6 +90,8 @@ def backprop(net: Network, X: Any, Y: Any) -> Gradients:
     for L in range(H, -1, -1):
         a_prev = X if L == 0 else fw.A[L - 1]  # A^{L-1}, with A^{-1} = X (never stored at -1)
         dJ_dW[L] = a_prev.T @ Delta  # (1/d) (A^{L-1})^T Delta^L
+        if net.l2:
+            dJ_dW[L] += net.l2 * net.weights[L]  # + lam W^L, from (lam/2) ||W^L||^2
         dJ_db[L] = Delta.sum(axis=0)  # (1/d) 1^T Delta^L
         if L > 0:  # no delta for the input layer
             W = net.weights[L]
@@ -146,5 +149,6 @@ def backprop_examples(net: Network, X: Any, Y: Any) -> Gradients:
                 h_prime = acts[L - 1].h_prime
                 assert h_prime is not None  # checked by Network (_check_activations)
                 delta = (net.weights[L] @ delta) * h_prime(zs[L - 1])  # delta^{L-1}
-    # 4. the average over the batch
-    return Gradients([s / d for s in sum_dW], [s / d for s in sum_db])
+    # 4. the average over the batch, and the penalty's lam W^L
+    dJ_dW = [s / d + net.l2 * W for s, W in zip(sum_dW, net.weights)]  # + lam W^L
+    return Gradients(dJ_dW, [s / d for s in sum_db])

@@ -75,3 +75,72 @@ def sigmoid_einsum(weights, biases, X, Y):
         db.insert(0, delta.mean(axis=0))
         delta = np.einsum("in,mn->im", delta, weights[L]) * A[L] * (1 - A[L])
     return dW, db
+
+
+def _parameterised(name):
+    """``"leaky_relu:0.2"`` / ``"elu:0.1"`` -> (h, h'), written out here; else the table's pair."""
+    if ":" not in name:
+        return H_AND_H_PRIME[name]
+    base, value = name.split(":")
+    c = float(value)
+    if base == "leaky_relu":
+        return (lambda z: np.where(z > 0, z, c * z), lambda z: np.where(z > 0, 1.0, c))
+    assert base == "elu"
+    return (
+        lambda z: np.where(z > 0, z, c * np.expm1(np.minimum(z, 0))),
+        lambda z: np.where(z > 0, 1.0, c * np.exp(np.minimum(z, 0))),
+    )
+
+
+def make_layered_backprop(hidden, output, cost="quadratic", *, l2=0.0, slip=None):
+    """A batch-form backprop with one activation per hidden layer, mse, and an L2 penalty.
+
+    `hidden` lists one name per hidden layer (``"leaky_relu:0.2"`` for a
+    slope); a network with fewer layers (an edge-case trial) uses none of it.
+    `slip` types one known mistake in: ``"mse_mean_missing"`` (2 (a - y),
+    no 1/n_H), ``"l2_missing"``, ``"l2_half_missing"`` (2 lam W),
+    ``"l2_on_biases"``, ``"hidden_order_swapped"`` (the hidden activations
+    applied in reverse order, in backprop only), ``"labels_as_probabilities"``.
+    """
+
+    def candidate(weights, biases, X, Y):
+        W = [np.asarray(w, dtype=np.float64) for w in weights]
+        b = [np.asarray(v, dtype=np.float64) for v in biases]
+        H = len(W) - 1
+        names = list(hidden) if len(hidden) == H else []
+        forward = [_parameterised(n) for n in names] + [H_AND_H_PRIME.get(output)]
+        backward = forward[:H][::-1] + forward[H:] if slip == "hidden_order_swapped" else forward
+        d = X.shape[0]
+        Z, A = [], []
+        a = X
+        for L in range(H + 1):
+            z = a @ W[L] + b[L]
+            if L == H and output == "softmax":
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                a = e / e.sum(axis=1, keepdims=True)
+            else:
+                a = forward[L][0](z)
+            Z.append(z)
+            A.append(a)
+        a = A[H]
+        if output == "softmax" and cost == "categorical_cross_entropy":
+            delta = a - Y
+        elif output == "sigmoid" and cost == "cross_entropy":
+            delta = a - Y
+        else:
+            n_H = a.shape[1]
+            g = {"quadratic": a - Y, "mse": 2 * (a - Y) / n_H}[cost]
+            if slip == "mse_mean_missing":
+                g = 2 * (a - Y)
+            delta = g * backward[H][1](Z[H])
+        dW, db = [None] * (H + 1), [None] * (H + 1)
+        factor = {"l2_missing": 0.0, "l2_half_missing": 2.0}.get(slip, 1.0)
+        for L in range(H, -1, -1):
+            a_prev = X if L == 0 else A[L - 1]
+            dW[L] = a_prev.T @ delta / d + factor * l2 * W[L]
+            db[L] = delta.sum(axis=0) / d + (l2 * b[L] if slip == "l2_on_biases" else 0.0)
+            if L:
+                delta = (delta @ W[L].T) * backward[L - 1][1](Z[L - 1])
+        return dW, db
+
+    return candidate

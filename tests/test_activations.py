@@ -126,3 +126,160 @@ def test_registering_twice_needs_overwrite():
     register_activation("test_twice", np.sin, np.cos, overwrite=True)
     with pytest.raises(ValueError, match="already registered; pass overwrite=True"):
         register_activation("test_twice", np.sin, np.cos)
+
+
+# ------------------------------------------------ parameters and registration
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ("leaky_relu", {"slope": 0.2}),
+        "leaky_relu:0.2",
+        "leaky_relu:slope=0.2",
+    ],
+    ids=str,
+)
+def test_leaky_relu_with_a_slope_in_every_spelling(spec):
+    act = get_activation(spec)
+    z = np.array([-2.0, -0.5, 0.5, 2.0])
+    np.testing.assert_array_equal(act.h(z), [-0.4, -0.1, 0.5, 2.0])
+    np.testing.assert_array_equal(act.h_prime(z), [0.2, 0.2, 1.0, 1.0])
+    assert act.name == "leaky_relu(slope=0.2)" and act.kink and not act.smooth
+    assert act.parameters == (("slope", 0.2),)
+    assert get_activation("leaky_relu", slope=0.2).name == act.name
+
+
+def test_elu_alpha_sets_h_h_prime_and_the_range():
+    act = get_activation("elu", alpha=0.1)
+    z = np.array([-3.0, -0.25, 0.75])
+    np.testing.assert_allclose(act.h(z), [0.1 * np.expm1(-3.0), 0.1 * np.expm1(-0.25), 0.75])
+    np.testing.assert_allclose(act.h_prime(z), [0.1 * np.exp(-3.0), 0.1 * np.exp(-0.25), 1.0])
+    assert act.lower == -0.1 and not act.kink and not act.smooth
+    step = 1e-30  # h' against the complex step of h, off the kink
+    numerical = act.h(Z + 1j * step).imag / step
+    np.testing.assert_allclose(act.h_prime(Z), numerical, rtol=1e-13, atol=1e-290)
+
+
+def test_default_parameters_give_the_builtin_itself():
+    assert get_activation("leaky_relu", slope=0.01) is ACTIVATIONS["leaky_relu"]
+    assert get_activation("elu:1") is ACTIVATIONS["elu"]
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: get_activation("leaky_relu", slop=0.2),
+            ValueError,
+            "activation 'leaky_relu' has no parameter 'slop'; its parameters: slope",
+        ),
+        (
+            lambda: get_activation("tanh:0.2"),
+            ValueError,
+            "activation 'tanh' takes no parameters (in 'tanh:0.2'); known activations:",
+        ),
+        (
+            lambda: get_activation("tanh", c=2.0),
+            ValueError,
+            "activation 'tanh' takes no parameters; known activations:",
+        ),
+        (
+            lambda: get_activation("leaky_relu:steep"),
+            ValueError,
+            "activation 'leaky_relu:steep': parameter 'slope' must be a number, got 'steep'",
+        ),
+        (
+            lambda: get_activation("elu", alpha=float("nan")),
+            ValueError,
+            "parameter 'alpha' of activation 'elu' must be finite, got nan",
+        ),
+        (
+            lambda: get_activation("elu", alpha="big"),
+            TypeError,
+            "parameter 'alpha' of activation 'elu' must be a real number, got 'big'",
+        ),
+        (
+            lambda: get_activation(("elu", 0.1)),
+            TypeError,
+            "as (name, parameters) needs a dict of parameters, got float",
+        ),
+        (
+            lambda: get_activation(np.tanh, c=1.0),
+            TypeError,
+            "parameters ['c'] need an activation name",
+        ),
+        (
+            lambda: register_activation("a:b", np.sin, np.cos),
+            ValueError,
+            "`name` 'a:b' must not contain ':', ',' or '('",
+        ),
+        (
+            lambda: register_activation("x_kink", np.sin, np.cos, kink=1),
+            TypeError,
+            "`kink` must be True or False, got 1",
+        ),
+        (
+            lambda: register_activation("x_range", np.sin, np.cos, lower=1.0, upper=-1.0),
+            ValueError,
+            "`lower` must be below `upper`, got 1.0 and -1.0",
+        ),
+        (
+            lambda: register_activation("x_par", np.sin, np.cos, parameters=[1.0]),
+            TypeError,
+            "`parameters` must be a dict of parameter values, got [1.0]",
+        ),
+    ],
+)
+def test_parameter_validation_messages(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value)
+
+
+def test_register_activation_refuses_a_wrong_h_prime_naming_the_worst_point():
+    with pytest.raises(ValueError) as info:
+        register_activation("test_wrong_sin", np.sin, lambda z: -np.cos(z))
+    text = str(info.value)
+    assert "the activation 'test_wrong_sin': h_prime is not the derivative of h; at z = " in text
+    assert "33 of 33 points checked on [-4, 4] disagree" in text
+    assert "test_wrong_sin" not in ACTIVATIONS  # refused: not registered
+
+
+def test_register_activation_catches_a_one_percent_slip_and_names_the_worst_point():
+    with pytest.raises(ValueError, match="h_prime is not the derivative of h"):
+        register_activation("test_tanh_1pc", np.tanh, lambda z: 1.01 / np.cosh(z) ** 2)
+    with pytest.raises(ValueError, match=r"at z = 4\.012, "):  # the worst point is named
+        register_activation("test_tanh_drift", np.tanh, lambda z: 1 / np.cosh(z) ** 2 + 1e-3 * z**3)
+
+
+def test_register_activation_with_a_kink_and_a_parameter():
+    act = register_activation(
+        "test_hinge",
+        lambda z, c=0.5: np.where(np.real(z) > 0, z, c * z),
+        lambda z, c=0.5: np.where(z > 0, 1.0, c),
+        kink=True,
+        parameters={"c": 0.5},
+        overwrite=True,
+    )
+    assert act.kink and not act.smooth and act.name == "test_hinge"
+    steep = get_activation("test_hinge:0.3")
+    assert steep.name == "test_hinge(c=0.3)"
+    np.testing.assert_array_equal(steep.h_prime(np.array([-1.0, 1.0])), [0.3, 1.0])
+
+
+def test_a_family_whose_h_prime_ignores_its_parameter_is_refused_at_that_parameter():
+    register_activation(
+        "test_scaled_tanh",
+        lambda z, c=1.0: np.tanh(c * z),
+        lambda z, c=1.0: 1 - np.tanh(c * z) ** 2,  # the factor c forgotten: right at c = 1 only
+        parameters={"c": 1.0},
+        overwrite=True,
+    )
+    with pytest.raises(ValueError, match="'test_scaled_tanh\\(c=2\\)': h_prime is not the"):
+        get_activation("test_scaled_tanh", c=2.0)
+
+
+def test_registration_does_not_reject_a_right_h_prime_of_a_steep_function():
+    act = register_activation("test_exp3", lambda z: np.exp(3 * z), lambda z: 3 * np.exp(3 * z))
+    assert act.name in ACTIVATIONS

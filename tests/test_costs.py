@@ -71,3 +71,71 @@ def test_fused_keeps_its_first_release_name():
         ("softmax", "categorical_cross_entropy"),
         ("sigmoid", "categorical_cross_entropy"),
     }
+
+
+# ---------------------------------------------------------------------- mse
+
+
+def test_mse_known_answer_mean_over_outputs_no_half():
+    A_ = np.array([[1.0, 2.0, 4.0]])
+    Y_ = np.array([[0.0, 2.0, 1.0]])
+    cost = COSTS["mse"]
+    assert cost.J(A_, Y_)[0] == (1.0 + 0.0 + 9.0) / 3  # (1/n_H) ||a - y||^2
+    np.testing.assert_array_equal(cost.dJ_da(A_, Y_), [[2 / 3, 0.0, 2.0]])  # 2 (a - y) / n_H
+
+
+def test_mse_equals_torch_mse_loss_and_its_gradient():
+    torch = pytest.importorskip("torch")
+    from reference import Network, backprop
+
+    net = Network.random([3, 5, 4], hidden="tanh", output="identity", cost="mse", seed=2)
+    X = np.random.default_rng(1).normal(size=(7, 3))
+    Y = np.random.default_rng(2).normal(size=(7, 4))
+    params = [torch.tensor(p, requires_grad=True) for p in (*net.weights, *net.biases)]
+    W0, W1, b0, b1 = params
+    out = torch.tanh(torch.tensor(X) @ W0 + b0) @ W1 + b1
+    loss = torch.nn.MSELoss()(out, torch.tensor(Y))
+    loss.backward()
+    assert abs(loss.item() - net.cost(X, Y)) <= 1e-14 * abs(loss.item())
+    g = backprop(net, X, Y)
+    for mine, theirs in zip((*g.weights, *g.biases), params):
+        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_a_custom_cost_may_not_take_a_builtin_name():
+    from reference import Cost, Network
+
+    impostor = Cost("cross_entropy", COSTS["quadratic"].J, COSTS["quadratic"].dJ_da)
+    with pytest.raises(ValueError) as info:
+        Network.random([2, 2], output="sigmoid", cost=impostor)
+    assert "a custom Cost may not take the built-in name 'cross_entropy'" in str(info.value)
+
+
+def test_cost_docstring_example_eps_cross_entropy_is_checked_like_any_cost():
+    from gradcheck import check_backprop
+    from reference import Cost, Network, backprop
+
+    EPS = 1e-7
+    eps_ce = Cost(
+        "eps_cross_entropy",
+        lambda A, Y: -(Y * np.log(A + EPS) + (1 - Y) * np.log(1 - A + EPS)).sum(axis=-1),
+        lambda A, Y: -Y / (A + EPS) + (1 - Y) / (1 - A + EPS),
+        probability_targets=True,
+    )
+
+    def theirs(W, b, X, Y):  # a - y: right for the exact cross-entropy, not for this one
+        A = [X]
+        for Wl, bl in zip(W, b):
+            A.append(1 / (1 + np.exp(-(A[-1] @ Wl + bl))))
+        delta, dW, db = (A[-1] - Y) / len(X), [None] * len(W), [None] * len(W)
+        for L in range(len(W) - 1, -1, -1):
+            dW[L], db[L] = A[L].T @ delta, delta.sum(axis=0)
+            delta = (delta @ W[L].T) * A[L] * (1 - A[L])
+        return dW, db
+
+    def mine(W, b, X, Y):
+        return backprop(Network(W, b, output="sigmoid", cost=eps_ce), X, Y)
+
+    options = dict(sizes=[3, 4, 2], hidden="sigmoid", output="sigmoid", cost=eps_ce, trials=1)
+    assert check_backprop(mine, **options).passed
+    assert not check_backprop(theirs, **dict(options, edge_cases=False)).passed

@@ -258,6 +258,31 @@ class NoBiasInForward(Student):
         return W.T @ a
 
 
+class L2Missing(Student):  # the penalty (lam/2) ||W||^2 in the cost, but not in the gradient
+    pass
+
+
+class L2HalfMissing(Student):  # d/dW of lam ||W||^2 / 2 written 2 lam W
+    def __call__(self, net, X, Y):
+        g = super().__call__(net, X, Y)
+        return Gradients([dW + 2 * net.l2 * W for dW, W in zip(g.weights, net.weights)], g.biases)
+
+
+class L2OnBiases(Student):  # the biases penalised too
+    def __call__(self, net, X, Y):
+        g = super().__call__(net, X, Y)
+        return Gradients(
+            [dW + net.l2 * W for dW, W in zip(g.weights, net.weights)],
+            [db + net.l2 * b for db, b in zip(g.biases, net.biases)],
+        )
+
+
+class L2Student(Student):  # correct, with the penalty
+    def __call__(self, net, X, Y):
+        g = super().__call__(net, X, Y)
+        return Gradients([dW + net.l2 * W for dW, W in zip(g.weights, net.weights)], g.biases)
+
+
 class UpdatedWeights(Student):
     def result(self, Ws, bs, dW, db):
         eta = 0.05
@@ -277,10 +302,13 @@ SIG_TANH = ("sigmoid", "tanh", "quadratic")
 SOFTPLUS_CE = ("softplus", "sigmoid", "cross_entropy")
 SOFTMAX_CCE = ("tanh", "softmax", "categorical_cross_entropy")
 SOFTMAX_QUAD = ("sigmoid", "softmax", "quadratic")
+SIG_L2 = ("sigmoid", "sigmoid", "quadratic", 0.3)  # a fourth entry: the L2 penalty lam
+SOFTMAX_CCE_L2 = ("tanh", "softmax", "categorical_cross_entropy", 0.05)
 
 DEEP, SHALLOW, WIDTH1, SQUARE = (3, 4, 3, 2), (3, 2), (1, 1, 1), (3, 3, 3, 3)
 EVERY = [(c, s) for c in (SIG, RELU_ID, SOFTPLUS_CE, SOFTMAX_CCE) for s in (DEEP, SHALLOW)]
 EVERY += [(SIG, WIDTH1), (SOFTMAX_QUAD, DEEP)]
+PENALISED = [(c, s) for c in (SIG_L2, SOFTMAX_CCE_L2) for s in (DEEP, SHALLOW)]
 HIDDEN = [(c, s) for c in (SIG, TANH_ID, RELU_ID, SOFTPLUS_CE, SOFTMAX_CCE) for s in (DEEP, WIDTH1)]
 OUTPUT = [(c, s) for c in (SIG, TANH_TANH, SOFTPLUS_CE) for s in (DEEP, SHALLOW, WIDTH1)]
 
@@ -364,14 +392,17 @@ ZOO = [
     (MeanExample, "mean_example", EVERY),
     (NoBiasInForward, "bias_missing_in_forward", EVERY),
     (UpdatedWeights, "updated_weights", EVERY),
+    (L2Missing, "l2_missing", PENALISED),
+    (L2HalfMissing, "l2_half_missing", PENALISED),
+    (L2OnBiases, "l2_on_biases", PENALISED),
 ]
 
 
 def case(config, sizes, seed, d=D):
     """A seeded network and batch with targets valid for the cost."""
-    hidden, output, cost = config
+    hidden, output, cost, *l2 = config
     rng = np.random.default_rng(seed)
-    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng, l2=sum(l2))
     return net, rng.normal(size=(d, sizes[0])), targets(rng, cost, d, sizes[-1])
 
 
@@ -407,7 +438,7 @@ def test_each_broken_backprop_is_named_first(cls, name, config, sizes):
     visible = 0
     for seed in SEEDS:
         net, X, Y = case(config, sizes, seed)
-        g = cls(*config)(net, X, Y)
+        g = cls(*config[:3])(net, X, Y)
         found = diagnose(g, net, X, Y)
         if not differs(g, net, X, Y, by=1e-5):  # e.g. tanh'(a) = tanh'(z) to 1e-8 when z ~ 0.01
             assert found == [], f"seed {seed}: a bug that does not show was reported"
@@ -853,3 +884,20 @@ def test_diagnosis_is_a_frozen_value():
     with pytest.raises(AttributeError):
         d.scale = 3.0  # type: ignore[misc]
     assert "c = 2" in str(d)
+
+
+@pytest.mark.parametrize("config", [SIG_L2, SOFTMAX_CCE_L2], ids=str)
+def test_a_correct_penalised_backprop_is_not_diagnosed(config):
+    for seed in SEEDS:
+        net, X, Y = case(config, DEEP, seed)
+        g = L2Student(*config[:3])(net, X, Y)
+        assert not differs(g, net, X, Y, by=1e-10)
+        assert diagnose(g, net, X, Y) == []
+
+
+def test_l2_bugs_apply_only_to_penalised_networks():
+    plain, _, _ = case(SIG, DEEP, 0)
+    penalised, _, _ = case(SIG_L2, DEEP, 0)
+    for name in ("l2_missing", "l2_half_missing", "l2_on_biases"):
+        assert not BUGS_BY_NAME[name].applies(plain, D)
+        assert BUGS_BY_NAME[name].applies(penalised, D)

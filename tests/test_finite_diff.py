@@ -29,6 +29,7 @@ from gradcheck.finite_diff import (
 )
 from gradcheck.noise import EPS, NOISE_POINTS, ecnoise, noise_bound, noise_sigma
 from gradcheck.steps import default_step, entry_scale, power_of_two, within_sign
+from gradcheck.taylor import taylor_test
 
 LD = np.longdouble
 LD_EPS = float(np.finfo(np.longdouble).eps)  # the reference's own rounding
@@ -683,3 +684,56 @@ def test_compare_gradient_validation_messages():
         ValueError, match=re.escape("`grad` has shape (3,) but `theta` has shape (2,)")
     ):
         compare_gradient([1.0, 2.0, 3.0], ng)
+
+
+# ------------------------------------------------- grad as a callable (scipy's habit)
+
+
+def _rosen(x):
+    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
+
+
+def _rosen_grad(x):
+    g = np.zeros_like(x)
+    g[:-1] = -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
+    g[1:] += 200 * (x[1:] - x[:-1] ** 2)
+    return g
+
+
+def test_check_gradient_accepts_grad_as_a_callable_like_scipy_check_grad():
+    theta = np.array([0.3, -0.7, 1.1, 0.5])
+    kept = theta.copy()
+    assert check_gradient(_rosen, _rosen_grad, theta).passed
+    assert not check_gradient(_rosen, lambda x: _rosen_grad(x) * 1.001, theta).passed
+
+    def mutating(x):  # gets a copy: cannot move the caller's point
+        g = _rosen_grad(x)
+        x += 1.0
+        return g
+
+    assert check_gradient(_rosen, mutating, theta).passed
+    np.testing.assert_array_equal(theta, kept)
+
+
+@pytest.mark.parametrize(
+    "grad, error, message",
+    [
+        (
+            lambda x: x[:2],
+            ValueError,
+            "`grad` is a callable, but grad(theta) returned shape (2,); `theta` has shape (4,)",
+        ),
+        (lambda x: None, TypeError, "`grad` is a callable, but grad(theta) returned None"),
+    ],
+)
+def test_callable_grad_validation_messages(grad, error, message):
+    for check in (check_gradient, taylor_test):
+        with pytest.raises(error) as info:
+            check(_rosen, grad, np.zeros(4))
+        assert message in str(info.value)
+
+
+def test_taylor_test_accepts_grad_as_a_callable():
+    theta = np.array([0.3, -0.7, 1.1, 0.5])
+    assert taylor_test(_rosen, _rosen_grad, theta).passed
+    assert not taylor_test(_rosen, lambda x: _rosen_grad(x) + [0, 0.05, 0, 0], theta).passed

@@ -430,7 +430,7 @@ BUILTIN_ACTIVATIONS = ["elu", "identity", "leaky_relu", "relu", "sigmoid", "soft
     [
         (lambda: Network(W2, B2, output="sofmax"), BUILTIN_ACTIVATIONS),
         (lambda: trial_case([3, 2], 2, 0, hidden="swish"), BUILTIN_ACTIVATIONS),
-        (lambda: Network(W2, B2, cost="mse"), ["categorical_cross_entropy", "cross_entropy", "quadratic"]),
+        (lambda: Network(W2, B2, cost="msq"), ["categorical_cross_entropy", "cross_entropy", "mse", "quadratic"]),
         (lambda: check_backprop_at(CORRECT, NET, X0, Y0, layout="jax"), ["article", "torch", "flat"]),
         (lambda: numerical_gradient(F, THETA, method="forward"), ["richardson", "central", "complex"]),
         (lambda: check_equations(NET, X0, Y0, method="forward"), ["richardson", "central", "complex"]),

@@ -106,3 +106,54 @@ def test_validation_messages(kwargs, error, message):
 def test_needs_a_network():
     with pytest.raises(TypeError, match="`net` must be a reference.Network, got str"):
         network_numerical_gradient("net", np.zeros((1, 1)), np.zeros((1, 1)))
+
+
+# ------------------------------------------------------------------ L2 penalty
+
+
+@pytest.mark.parametrize("method", ["richardson", "central", "complex"])
+@pytest.mark.parametrize("structured", [True, False])
+def test_differences_see_the_l2_penalty(method, structured):
+    lam = 2.0  # large, so that lam W dominates some entries
+    net = Network.random(
+        [3, 4, 5, 3],
+        hidden=["sigmoid", "elu:0.1"],
+        output="softmax",
+        cost="categorical_cross_entropy",
+        l2=lam,
+        seed=7,
+    )
+    rng = np.random.default_rng(7)
+    X, Y = rng.normal(size=(5, 3)), np.array([0, 2, 1, 1, 0])
+    fd = network_numerical_gradient(net, X, Y, method=method, structured=structured)
+    g = backprop(net, X, Y).flat()
+    assert np.all(np.abs(fd.flat() - g) <= 30 * fd.error.flat() + 1e-15)
+    # the penalty comes from the differences themselves: without lam W^L they disagree
+    unpenalised = Network(
+        net.weights,
+        net.biases,
+        hidden=net.hidden_spec,
+        output="softmax",
+        cost="categorical_cross_entropy",
+    )
+    g0 = backprop(unpenalised, X, Y).flat()
+    weights = np.concatenate(
+        [np.r_[np.ones(W.size), np.zeros(b.size)] for W, b in zip(net.weights, net.biases)]
+    ).astype(bool)
+    assert np.all(np.abs(fd.flat() - g0)[weights] > 1e3 * fd.error.flat()[weights])
+    fd0 = network_numerical_gradient(unpenalised, X, Y, method=method, structured=structured)
+    biases = ~weights  # the same where the penalty does not act, to the differences' error
+    assert np.all(np.abs(fd.flat() - fd0.flat())[biases] <= 30 * fd.error.flat()[biases])
+
+
+def test_l2_penalty_is_the_same_through_an_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    net = Network.random([3, 5, 2], hidden="tanh", output="identity", l2=0.7, seed=3)
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    serial = network_numerical_gradient(net, X, Y)
+    with ThreadPoolExecutor(2) as pool:
+        parallel = network_numerical_gradient(net, X, Y, executor=pool)
+    np.testing.assert_array_equal(parallel.flat(), serial.flat())
+    np.testing.assert_allclose(serial.flat(), backprop(net, X, Y).flat(), rtol=1e-8, atol=1e-11)

@@ -12,14 +12,20 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from reference import ParameterLayout
 
 from .compare import Comparison, scaled_norm
+
+if TYPE_CHECKING:
+    import os
+
+    from .error_maps import TrialMaps
 
 __all__ = [
     "BackpropReport",
@@ -107,6 +113,8 @@ class TrialReport:
     blocks: tuple[BlockSummary, ...] = ()
     worst: tuple[EntryReport, ...] = ()
     diagnosis: tuple[str, ...] = ()
+    # A failing trial's error maps, for the HTML report; not data: left out of to_dict() and ==
+    maps: TrialMaps | None = field(default=None, compare=False, repr=False)
 
     vs_reference = _deprecated_alias("excess_vs_reference", "vs_reference")
     vs_finite_differences = _deprecated_alias(
@@ -190,12 +198,25 @@ class BackpropReport:
                 "options": self.options,
                 "reference_problems": self.reference_problems,
                 "diagnosis": self.diagnosis,
-                "trials": [dict(asdict(t), passed=t.passed) for t in self.trials],
+                "trials": [_trial_dict(t) for t in self.trials],
             }
         )
 
     def __str__(self) -> str:
         return _format(self)
+
+    def to_html(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write the report as one self-contained HTML page (`gradcheck.html_report`).
+
+        The page holds the verdict, the likely causes, the trials, a heatmap of
+        ``|candidate - reference| / tolerance`` per block of each failing trial
+        (the first few), the worst entries and the worst entry's finite-difference
+        step curve. Raises ValueError for a missing directory and FileExistsError
+        for an existing file unless `force`; nothing is ever half-written.
+        """
+        from .html_report import write_report
+
+        return write_report(self, path, force=force)
 
 
 def block_summaries(c: Comparison, layout: ParameterLayout) -> tuple[BlockSummary, ...]:
@@ -330,6 +351,13 @@ def _format_failure(first: TrialReport, diagnosis: list[str], o: dict[str, Any])
             f"cost={o['cost']!r}); check_backprop(..., seed={o['seed']}) repeats the whole run.",
         ]
     return lines
+
+
+def _trial_dict(trial: TrialReport) -> dict[str, Any]:
+    """A trial's fields as a dict, without its maps (drawn in HTML, not data), with its verdict."""
+    data = asdict(replace(trial, maps=None))
+    del data["maps"]
+    return dict(data, passed=trial.passed)
 
 
 def _jsonable(value: Any) -> Any:

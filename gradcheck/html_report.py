@@ -29,6 +29,8 @@ from .validate import check_flag, check_new_file
 __all__ = [
     "render_html",
     "render_report",
+    "selfcheck_page",
+    "taylor_page",
     "write_html",
     "write_report",
     # first published here; they live in gradcheck.error_maps and gradcheck.html_sections
@@ -230,6 +232,47 @@ def write_report(
     check_new_file(path, force=force, what="the HTML report")  # before the work of rendering
     page = render_report(report, maps=maps, step_curves=step_curves, equation_table=equation_table)
     return write_html(path, page, force=force)
+
+
+def selfcheck_page(equations: Sequence[tuple[str, Any]], rows: Sequence[Any]) -> str:
+    """The main job's page (``python -m gradcheck --html PATH``): its two tables and its verdict.
+
+    Parameters
+    ----------
+    equations : sequence of (label, EquationReport)
+        As `gradcheck.selfcheck.run_equation_checks` gives them.
+    rows : sequence of SelfCheckRow
+        As `gradcheck.selfcheck.run_selfcheck` gives them.
+    """
+    from .selfcheck import format_equation_table, format_rows, selfcheck_summary
+
+    passed = all(r.passed for r in rows) and all(report.passed for _, report in equations)
+    return render_html(
+        title="gradcheck self-check: the reference against its loop forms and finite differences",
+        verdict=("PASSED: " if passed else "FAILED: ") + selfcheck_summary(rows, equations),
+        equation_table=format_equation_table(equations),
+        notes=[("The three forms and finite differences", format_rows(rows))],
+    )
+
+
+def taylor_page(result: Any, *, source: str, setting: str = "") -> str:
+    """The page of ``python -m gradcheck taylor --html PATH``: the remainder curves and the table.
+
+    Parameters
+    ----------
+    result : gradcheck.TaylorResult
+        What `taylor_test` returned.
+    source : str
+        Whose gradient was tested (``"reference.backprop"``, ``"mymodule:my_backprop"``).
+    setting : str
+        The network and batch, in words.
+    """
+    verdict = "Taylor test " + ("PASSED" if result.passed else "FAILED")
+    return render_html(
+        title=f"Taylor test of {source}",
+        verdict=f"{verdict}: {setting}" if setting else verdict,
+        taylor=result,
+    )
 
 
 def _validate_render(title, verdict, causes, trials, maps, step_curves, notes) -> None:

@@ -15,7 +15,7 @@ import inspect
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from reference import Gradients, backprop
 
+from . import html_report
 from .candidate import LAYOUTS
 from .protocol import DEFAULT_TIMEOUT
 from .selfcheck import (
@@ -50,10 +51,7 @@ def _selfcheck(args: argparse.Namespace, out: TextIO) -> int:
     rows = run_selfcheck(seed=args.seed, progress=progress)
     print(format_rows(rows), file=out)
     print(f"\n{selfcheck_summary(rows, equations)}", file=out)
-    if args.html is not None:
-        from .html_report import selfcheck_page
-
-        _write_page(args, selfcheck_page(equations, rows), out)
+    _write_page(args, lambda: html_report.selfcheck_page(equations, rows), out)
     passed = all(r.passed for r in rows) and all(report.passed for _, report in equations)
     return 0 if passed else 1
 
@@ -78,11 +76,12 @@ def _html_target(args: argparse.Namespace) -> None:
             raise _UsageError(f"--html: {exc}") from None
 
 
-def _write_page(args: argparse.Namespace, page: str, out: TextIO) -> None:
-    from .html_report import write_html
-
+def _write_page(args: argparse.Namespace, render: Callable[[], str], out: TextIO) -> None:
+    """With --html: the page `render` gives, written atomically; a failing write is bad usage."""
+    if args.html is None:
+        return
     try:
-        path = write_html(args.html, page, force=args.force)
+        path = html_report.write_html(args.html, render(), force=args.force)
     except (OSError, ValueError) as exc:  # the directory went away, or the disk is full
         raise _UsageError(f"--html: {exc}") from None
     print(f"wrote {path}", file=sys.stderr if getattr(args, "json", False) else out)
@@ -280,10 +279,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(report.to_dict(), indent=1) if args.json else str(report), file=out)
-    if args.html is not None:
-        from .html_report import render_report
-
-        _write_page(args, render_report(report), out)
+    _write_page(args, lambda: html_report.render_report(report), out)
     return 0 if report.passed else 1
 
 
@@ -402,11 +398,8 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
         except OSError as exc:
             raise _UsageError(f"cannot write --plot {args.plot!r}: {exc}") from None
         print(f"\nwrote {args.plot}", file=out)
-    if args.html is not None:
-        from .html_report import taylor_page
-
-        page = taylor_page(result, source=source, setting=f"{net!r}, d={args.batch}")
-        _write_page(args, page, out)
+    setting = f"{net!r}, d={args.batch}"
+    _write_page(args, lambda: html_report.taylor_page(result, source=source, setting=setting), out)
     return 0 if result.passed else 1
 
 

@@ -15,7 +15,7 @@ import inspect
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -23,35 +23,19 @@ import numpy as np
 
 from reference import Gradients, backprop
 
+from . import html_report
 from .candidate import LAYOUTS
 from .protocol import DEFAULT_TIMEOUT
 from .selfcheck import (
-    FORMS_RTOL,
-    SelfCheckRow,
     format_equation_table,
+    format_rows,
     run_equation_checks,
     run_selfcheck,
-    shapes_text,
+    selfcheck_summary,
 )
-from .validate import check_command, check_timeout
+from .validate import check_command, check_new_file, check_timeout
 
 __all__ = ["main"]
-
-
-def _format_rows(rows: list[SelfCheckRow]) -> str:
-    header = (
-        f"{'hidden':<15}{'output':<9}{'cost':<26}{'vs examples':>12}{'vs loops':>10}"
-        f"{'vs FD rel':>11}{'FD/bound':>10}{'kinks':>7}  verdict"
-    )
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        lines.append(
-            f"{r.hidden:<15}{r.output:<9}{r.cost:<26}{r.examples_error:>12.1e}{r.loops_error:>10.1e}"
-            f"{r.fd_relative:>11.1e}{r.fd_excess:>10.2f}{r.unverifiable:>7}  "
-            f"{'ok' if r.passed else 'FAIL'}"
-        )
-        lines.extend(f"    {problem}" for problem in r.problems)
-    return "\n".join(lines)
 
 
 def _selfcheck(args: argparse.Namespace, out: TextIO) -> int:
@@ -59,30 +43,48 @@ def _selfcheck(args: argparse.Namespace, out: TextIO) -> int:
         if not args.quiet:
             _progress(f"checking {label} ...")
 
+    _html_target(args)
     progress("the four equations, layer by layer")
     equations = run_equation_checks(seed=args.seed)
     print(format_equation_table(equations), file=out)
     print(file=out)
     rows = run_selfcheck(seed=args.seed, progress=progress)
-    print(
-        "Backprop reference self-check: backprop (batch matrix form) against "
-        "backprop_examples, backprop_loops\n"
-        f"(normwise relative per layer, must be <= {FORMS_RTOL:g}) and against finite "
-        "differences (Richardson; FD/bound <= 1 passes;\n"
-        "kinks: entries a ReLU kink makes unverifiable by differences). Worst over shapes "
-        f"{shapes_text()}.\n",
-        file=out,
+    print(format_rows(rows), file=out)
+    print(f"\n{selfcheck_summary(rows, equations)}", file=out)
+    _write_page(args, lambda: html_report.selfcheck_page(equations, rows), out)
+    passed = all(r.passed for r in rows) and all(report.passed for _, report in equations)
+    return 0 if passed else 1
+
+
+def _html_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """--html PATH and --force: the same result as one self-contained HTML page."""
+    parser.add_argument(
+        "--html",
+        default=None,
+        metavar="PATH",
+        help=f"also write {what} as a self-contained HTML page",
     )
-    print(_format_rows(rows), file=out)
-    failed = [r for r in rows if not r.passed]
-    failed_equations = [name for name, report in equations if not report.passed]
-    print(
-        f"\n{len(rows) - len(failed)} of {len(rows)} configurations verified"
-        + ("" if not failed else f"; {len(failed)} FAILED")
-        + ("" if not failed_equations else f"; equations FAILED for {', '.join(failed_equations)}"),
-        file=out,
-    )
-    return 1 if failed or failed_equations else 0
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --html file")
+
+
+def _html_target(args: argparse.Namespace) -> None:
+    """--html's path, checked before any work: a missing directory or an existing file is bad usage."""
+    if args.html is not None:
+        try:
+            check_new_file(args.html, force=args.force, what="the HTML report")
+        except (ValueError, FileExistsError) as exc:
+            raise _UsageError(f"--html: {exc}") from None
+
+
+def _write_page(args: argparse.Namespace, render: Callable[[], str], out: TextIO) -> None:
+    """With --html: the page `render` gives, written atomically; a failing write is bad usage."""
+    if args.html is None:
+        return
+    try:
+        path = html_report.write_html(args.html, render(), force=args.force)
+    except (OSError, ValueError) as exc:  # the directory went away, or the disk is full
+        raise _UsageError(f"--html: {exc}") from None
+    print(f"wrote {path}", file=sys.stderr if getattr(args, "json", False) else out)
 
 
 class _UsageError(Exception):
@@ -224,6 +226,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         raise _UsageError(
             "give either a candidate module:function or --exec 'PROGRAM ARGS', not both"
         )
+    _html_target(args)
     accepted = _api_parameters()
     options = {
         name: getattr(args, name)
@@ -276,6 +279,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(report.to_dict(), indent=1) if args.json else str(report), file=out)
+    _write_page(args, lambda: html_report.render_report(report), out)
     return 0 if report.passed else 1
 
 
@@ -336,6 +340,7 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
     from .oracle import trial_case
     from .taylor import taylor_test
 
+    _html_target(args)
     try:
         if args.plot:
             folder = Path(args.plot).parent
@@ -393,6 +398,8 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
         except OSError as exc:
             raise _UsageError(f"cannot write --plot {args.plot!r}: {exc}") from None
         print(f"\nwrote {args.plot}", file=out)
+    setting = f"{net!r}, d={args.batch}"
+    _write_page(args, lambda: html_report.taylor_page(result, source=source, setting=setting), out)
     return 0 if result.passed else 1
 
 
@@ -461,6 +468,7 @@ def _parser(prog: str = "gradcheck") -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="seed of the random networks (default 0)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _html_options(parser, "the self-check's tables")
     parser.set_defaults(run=_selfcheck)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -521,6 +529,7 @@ def _parser(prog: str = "gradcheck") -> argparse.ArgumentParser:
             check.add_argument(flag, dest=dest, type=kind, default=None, help=text)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _html_options(check, "the report, with per-layer error maps,")
     check.set_defaults(run=_check, parser=check)
 
     equations = commands.add_parser(
@@ -569,6 +578,7 @@ def _parser(prog: str = "gradcheck") -> argparse.ArgumentParser:
         metavar="PNG",
         help="write remainder against step (needs matplotlib)",
     )
+    _html_options(taylor, "the remainder curves")
     taylor.set_defaults(run=_taylor, parser=taylor)
 
     vectors = commands.add_parser(

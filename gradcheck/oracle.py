@@ -50,6 +50,7 @@ from .causes import Cause
 from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance
 from .data import random_targets
 from .equations import check_equations
+from .error_maps import failing_trial_maps
 from .explain import explain_trial
 from .finite_diff import numerical_gradient
 from .network_fd import network_numerical_gradient
@@ -491,8 +492,16 @@ def _compare_trial(
             net, X, Y, candidate=candidate, reference=reference, dtype=out.dtype, blocks=blocks
         )
         report = replace(report, causes=causes)
+    equation_table = None
     if out.deltas is not None:  # the candidate showed its derivation: check it equation by equation
-        report = _check_derivation(report, net, X, Y, deltas=out.deltas, candidate=candidate)
+        report, equation_table = _check_derivation(
+            report, net, X, Y, deltas=out.deltas, candidate=candidate
+        )
+    if not report.passed:  # what the HTML report draws, kept for failing trials only
+        maps = failing_trial_maps(
+            net, X, Y, vs_reference, finite_differences=fd.values, equation_table=equation_table
+        )
+        report = replace(report, maps=maps)
     problems = _reference_problems(
         trial.index, net.layout, loops=loops, form=form.__name__, vs_fd=fd.reference
     )
@@ -597,27 +606,32 @@ def _check_derivation(
     *,
     deltas: list,
     candidate: np.ndarray,
-) -> TrialReport:
-    """With the candidate's deltas, name the first equation that goes wrong, and at which layer."""
+) -> tuple[TrialReport, str | None]:
+    """With the candidate's deltas, name the first equation that goes wrong, and at which layer.
+
+    Returns the report and the equation-by-equation table (None when the deltas are unusable).
+    """
     try:
         equations = check_equations(
             net, X, Y, deltas=deltas, gradients=Gradients.from_flat(candidate, net.sizes)
         )
     except (ValueError, TypeError) as exc:  # wrong shapes or values of the deltas
-        return replace(report, problems=report.problems + (f"the candidate's deltas: {exc}",))
+        problem = f"the candidate's deltas: {exc}"
+        return replace(report, problems=report.problems + (problem,)), None
     if equations.passed:
-        return report
+        return report, str(equations)
     failure = equations.first_failure
     equation = None if failure is None else _EQUATION_OF_ROW.get(failure.kind)
     layers = () if failure is None else (failure.layer,)
     cause = Cause(
         None, equation, layers, equations.explanation, {"source": "the candidate's deltas"}
     )
-    return replace(
+    report = replace(
         report,
         problems=report.problems + (f"equation by equation: {equations.explanation}",),
         causes=(cause,) + report.causes,
     )
+    return report, str(equations)
 
 
 #: The article's equation each kind of row of the equation check tests.

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +22,11 @@ from reference import ParameterLayout
 
 from .causes import Cause
 from .compare import Comparison, scaled_norm
+
+if TYPE_CHECKING:
+    import os
+
+    from .error_maps import TrialMaps
 
 __all__ = [
     "BackpropReport",
@@ -111,6 +117,8 @@ class TrialReport:
     blocks: tuple[BlockSummary, ...] = ()
     worst: tuple[EntryReport, ...] = ()
     causes: tuple[Cause, ...] = ()  # likely causes, most likely first (gradcheck.causes)
+    # A failing trial's error maps, for the HTML report; not data: left out of to_dict() and ==
+    maps: TrialMaps | None = field(default=None, compare=False, repr=False)
 
     vs_reference = _deprecated_alias("excess_vs_reference", "vs_reference")
     vs_finite_differences = _deprecated_alias(
@@ -206,15 +214,25 @@ class BackpropReport:
                 "reference_problems": self.reference_problems,
                 "causes": [c.to_dict() for c in self.causes],
                 "diagnosis": self.diagnosis,
-                "trials": [
-                    dict(asdict(t), passed=t.passed, causes=[c.to_dict() for c in t.causes])
-                    for t in self.trials
-                ],
+                "trials": [_trial_dict(t) for t in self.trials],
             }
         )
 
     def __str__(self) -> str:
         return _format(self)
+
+    def to_html(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write the report as one self-contained HTML page (`gradcheck.html_report`).
+
+        The page holds the verdict, the likely causes, the trials, a heatmap of
+        ``|candidate - reference| / tolerance`` per block of each failing trial
+        (the first few), the worst entries and the worst entry's finite-difference
+        step curve. Raises ValueError for a missing directory and FileExistsError
+        for an existing file unless `force`; nothing is ever half-written.
+        """
+        from .html_report import write_report
+
+        return write_report(self, path, force=force)
 
 
 def block_summaries(c: Comparison, layout: ParameterLayout) -> tuple[BlockSummary, ...]:
@@ -407,6 +425,13 @@ def summarize_trials(failed: Sequence[TrialReport]) -> list[str]:
 def _with_fix(text: str) -> str:
     """A cause's text for the table: its fix on a line of its own."""
     return text.replace(" Fix: ", "\n  Fix: ", 1)
+
+
+def _trial_dict(trial: TrialReport) -> dict[str, Any]:
+    """A trial's fields as a dict, without its maps (drawn in HTML, not data), with its verdict."""
+    data = asdict(replace(trial, maps=None))
+    del data["maps"]
+    return dict(data, passed=trial.passed, causes=[c.to_dict() for c in trial.causes])
 
 
 def _jsonable(value: Any) -> Any:

@@ -37,8 +37,10 @@ __all__ = [
     "SelfCheckRow",
     "blockwise_relative_error",
     "format_equation_table",
+    "format_rows",
     "run_equation_checks",
     "run_selfcheck",
+    "selfcheck_summary",
     "shapes_text",
 ]
 
@@ -175,6 +177,46 @@ def run_selfcheck(
             )
         rows.append(row)
     return rows
+
+
+def format_rows(rows: Sequence[SelfCheckRow]) -> str:
+    """The main job's second table: its heading, then one row per configuration, worst over `SHAPES`."""
+    header = (
+        f"{'hidden':<15}{'output':<9}{'cost':<26}{'vs examples':>12}{'vs loops':>10}"
+        f"{'vs FD rel':>11}{'FD/bound':>10}{'kinks':>7}  verdict"
+    )
+    lines = [
+        "Backprop reference self-check: backprop (batch matrix form) against "
+        "backprop_examples, backprop_loops",
+        f"(normwise relative per layer, must be <= {FORMS_RTOL:g}) and against finite "
+        "differences (Richardson; FD/bound <= 1 passes;",
+        "kinks: entries a ReLU kink makes unverifiable by differences). Worst over shapes "
+        f"{shapes_text()}.",
+        "",
+        header,
+        "-" * len(header),
+    ]
+    for r in rows:
+        lines.append(
+            f"{r.hidden:<15}{r.output:<9}{r.cost:<26}{r.examples_error:>12.1e}{r.loops_error:>10.1e}"
+            f"{r.fd_relative:>11.1e}{r.fd_excess:>10.2f}{r.unverifiable:>7}  "
+            f"{'ok' if r.passed else 'FAIL'}"
+        )
+        lines.extend(f"    {problem}" for problem in r.problems)
+    return "\n".join(lines)
+
+
+def selfcheck_summary(
+    rows: Sequence[SelfCheckRow], equations: Sequence[tuple[str, EquationReport]]
+) -> str:
+    """The main job's last line: how many configurations verified, and what FAILED."""
+    failed = [r for r in rows if not r.passed]
+    failed_equations = [name for name, report in equations if not report.passed]
+    return (
+        f"{len(rows) - len(failed)} of {len(rows)} configurations verified"
+        + ("" if not failed else f"; {len(failed)} FAILED")
+        + ("" if not failed_equations else f"; equations FAILED for {', '.join(failed_equations)}")
+    )
 
 
 def shapes_text(shapes: Iterable[tuple[tuple[int, ...], int]] = SHAPES) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -310,6 +310,21 @@ def line_plot(
                 f'stroke="{hue}" stroke-dasharray="6 3"/>'
             )
             parts.append(_text(left + pw - 4, y - 4, label, size=10, anchor="end", colour=hue))
+    parts += _curves(series, X, Y, legend_at=(left, top))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _curves(
+    series: Sequence[Series],
+    X: Callable[[np.ndarray], np.ndarray],
+    Y: Callable[[np.ndarray], np.ndarray],
+    *,
+    legend_at: tuple[float, float],
+) -> list[str]:
+    """Each series as a path (with its markers), and the legend's entries, top left."""
+    left, top = legend_at
+    parts = []
     legend = 0
     for s in series:
         keep = _drawable(s.x, s.y)
@@ -334,11 +349,7 @@ def line_plot(
             )
             parts.append(_text(left + 34, y, s.label, size=10))
             legend += 1
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-# ------------------------------------------------------------------ helpers
+    return parts
 
 
 def _drawable(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import os
 import shlex
 import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "check_layer_ok",
     "check_method",
     "check_network",
+    "check_new_file",
     "check_optional_callable",
     "check_rtol",
     "check_shape_lists",
@@ -541,3 +543,20 @@ def check_optional_callable(value: Any, name: str, *, takes: str) -> None:
         raise TypeError(
             f"`{name}` must be None or a callable taking {takes}, got {type(value).__name__}"
         )
+
+
+def check_new_file(path: Any, *, force: bool, what: str = "the file") -> Path:
+    """`path` as a Path a file may be written to: its directory exists, and it is new or `force`."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`path` must be a file path, got {type(path).__name__}")
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise ValueError(
+            f"cannot write {what} to {str(target)!r}: the directory "
+            f"{str(target.parent)!r} does not exist"
+        )
+    if target.is_dir():
+        raise ValueError(f"cannot write {what} to {str(target)!r}: it is a directory")
+    if target.exists() and not force:
+        raise FileExistsError(f"{str(target)!r} exists; pass force=True (--force) to overwrite it")
+    return target

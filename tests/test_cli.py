@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 import subprocess
 import sys
 
@@ -403,3 +405,79 @@ def test_vectors_command_writes_protocol_files(tmp_path):
     assert (
         (tmp_path / "sigmoid-sigmoid-quadratic-4-8-3-d5.answer.txt").read_text().endswith("END\n")
     )
+
+
+# ------------------------------------------------------------------ --html
+
+
+def test_check_html_draws_a_failing_candidates_maps(tmp_path, capsys):
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    page = tmp_path / "report.html"
+    argv = ["check", f"{path}:bad", "--sizes", "3,5,2", "--hidden", "tanh", "--quiet"]
+    assert main([*argv, "--html", str(page)], out=io.StringIO()) == 1
+    html = page.read_text(encoding="utf-8")
+    assert "check_backprop FAILED" in html
+    # dJ/dW doubled: every cell of W^0 (3 x 5) and W^1 (5 x 2) fails, no cell of b^L does
+    cells = [
+        (re.search(r'data-entry="([^"]+)"', c)[1], float(re.search(r'data-excess="([^"]+)"', c)[1]))
+        for c in re.findall(r'<rect class="cell"[^>]*>', html)
+    ]
+    failing = {name for name, excess in cells if not excess <= 1}
+    assert len(failing) == 3 * 5 + 5 * 2 and all(name.startswith("W^") for name in failing)
+    assert 'class="step-curve"' in html
+    # an existing file is bad usage (exit 2) before any trial runs; --force overwrites it
+    assert main([*argv, "--html", str(page)], out=io.StringIO()) == 2
+    assert (
+        f"error: --html: {str(page)!r} exists; pass force=True (--force)" in capsys.readouterr().err
+    )
+    out = io.StringIO()
+    assert main([*argv, "--html", str(page), "--force", "--json"], out=out) == 1
+    assert json.loads(out.getvalue())["passed"] is False  # stdout stays JSON
+    assert f"wrote {page}" in capsys.readouterr().err
+
+
+def test_check_html_of_a_passing_candidate_says_it_passed(tmp_path):
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    page = tmp_path / "ok.html"
+    out = io.StringIO()
+    argv = ["check", f"{path}:good", "--sizes", "3,5,2", "--hidden", "tanh", "--quiet"]
+    assert main([*argv, "--html", str(page)], out=out) == 0
+    assert f"wrote {page}" in out.getvalue()
+    html = page.read_text(encoding="utf-8")
+    assert 'class="verdict pass">check_backprop PASSED' in html and 'class="cell"' not in html
+
+
+def test_html_in_a_missing_directory_is_bad_usage(tmp_path, capsys):
+    missing = tmp_path / "no" / "r.html"
+    for argv in (["check", "x.py:f", "--quiet"], ["taylor"], ["--quiet"]):
+        assert main([*argv, "--html", str(missing)], out=io.StringIO()) == 2
+        assert capsys.readouterr().err == (
+            f"error: --html: cannot write the HTML report to {str(missing)!r}: "
+            f"the directory {str(missing.parent)!r} does not exist\n"
+        )
+    assert not missing.parent.exists()
+
+
+def test_main_job_html_holds_both_tables(tmp_path):
+    page = tmp_path / "selfcheck.html"
+    out = io.StringIO()
+    assert main(["--quiet", "--html", str(page)], out=out) == 0
+    html = page.read_text(encoding="utf-8")
+    assert 'class="verdict pass">PASSED: 11 of 11 configurations verified' in html
+    assert "<h2>Equation by equation</h2>" in html and "delta^1 = (W^2 delta^2)" in html
+    assert "<h2>The three forms and finite differences</h2>" in html
+    assert "categorical_cross_entropy" in html and "vs loops" in html
+    assert out.getvalue().rstrip().endswith(f"wrote {page}")
+
+
+def test_taylor_html_draws_the_remainders(tmp_path):
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    page = tmp_path / "taylor.html"
+    argv = ["taylor", "--hidden", "tanh", "--sizes", "3,5,2", "--candidate", f"{path}:bad"]
+    assert main([*argv, "--html", str(page)], out=io.StringIO()) == 1
+    html = page.read_text(encoding="utf-8")
+    assert f"Taylor test of {path}:bad" in html and 'class="verdict fail"' in html
+    assert "<h2>Taylor remainders</h2>" in html and html.count('<path class="curve"') >= 4

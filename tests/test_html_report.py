@@ -1,10 +1,13 @@
-"""gradcheck.html_report: error maps, step curves, the self-contained page, its atomic write, and
-the pages of known bugs rendered in headless Chromium (skipped where no browser exists)."""
+"""gradcheck.error_maps, html_sections and html_report: error maps, step curves, the
+self-contained page, its atomic write, the maps the oracle keeps of failing trials and
+`BackpropReport.to_html`, and the pages of known bugs rendered in headless Chromium (skipped
+where no browser exists)."""
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,19 +19,17 @@ from html_bugs import BUGS, ENTRY, UNIT, bug_page
 from gradcheck import check_backprop, check_backprop_at, taylor_test, trial_case
 from gradcheck.causes import Cause
 from gradcheck.compare import compare
-from gradcheck.html_report import (
+from gradcheck.error_maps import (
     MAX_CELLS,
-    MAX_MAPPED_TRIALS,
-    PAGE_CELLS,
     BlockMap,
+    TrialMaps,
     error_maps,
-    render_html,
-    render_report,
+    failing_trial_maps,
     step_curve,
     trial_maps,
-    write_html,
-    write_report,
 )
+from gradcheck.html_report import render_html, render_report, write_html, write_report
+from gradcheck.html_sections import MAX_MAPPED_TRIALS, PAGE_CELLS
 from reference import Gradients, Network, backprop
 from reference.network import ParameterLayout
 
@@ -590,3 +591,115 @@ def test_summaries_keep_worst_entries_table():
         title="t", verdict="FAILED", maps={0: error_maps(c, r, np.full(r.size, 0.5), layout)}
     )
     assert "W^0[17,0]" in page and 'data-summarised="true"' in page
+
+
+# ------------------------------------------------- the oracle's maps, to_html
+
+
+def doubled_dW(weights, biases, X, Y):
+    g = backprop(Network(weights, biases), X, Y)
+    return [2 * W for W in g.weights], g.biases
+
+
+def test_failing_trials_keep_their_maps_out_of_the_data():
+    report = check_backprop(doubled_dW, sizes=[3, 4, 2], trials=2, edge_cases=False)
+    assert not report.passed
+    for trial in report.trials:
+        maps = trial.maps
+        assert isinstance(maps, TrialMaps) and [b.name for b in maps.blocks] == [
+            "W^0",
+            "b^0",
+            "W^1",
+            "b^1",
+        ]
+        assert [b.failing for b in maps.blocks] == [12, 0, 8, 0]
+        # the oracle's own numbers: the same excess as its block summaries
+        assert [float(b.row_max.max()) for b in maps.blocks] == [b.excess for b in trial.blocks]
+        assert maps.step_curve is not None and maps.step_curve.name == trial.worst[0].name
+        assert maps.step_curve.candidate == trial.worst[0].candidate
+        assert maps.equation_table is None  # no deltas returned
+    data = report.to_dict()
+    assert all("maps" not in t for t in data["trials"])
+    assert report.trials[0] == replace(report.trials[0], maps=None)  # not part of equality
+    assert "maps" not in repr(report.trials[0])
+    right = check_backprop(reference_candidate, sizes=[3, 4, 2], trials=1)
+    assert all(t.maps is None for t in right.trials)  # passing trials carry none
+
+
+def test_failing_trial_maps_without_entrywise_differences_has_no_step_curve(small):
+    net, X, Y, r = small
+    c = r.copy()
+    c[3] += 1.0
+    maps = failing_trial_maps(
+        net, X, Y, compare(c, r, np.full(r.size, 1e-9)), finite_differences=None
+    )
+    assert maps.step_curve is None and maps.blocks[0].finite_difference is None
+    assert [b.failing for b in maps.blocks] == [1, 0, 0, 0]
+    with_fd = failing_trial_maps(
+        net, X, Y, compare(c, r, np.full(r.size, 1e-9)), finite_differences=r
+    )
+    assert with_fd.step_curve.name == net.layout.name(3) and with_fd.step_curve.candidate == c[3]
+
+
+def test_to_html_of_a_failing_report_draws_its_maps(tmp_path):
+    report = check_backprop(doubled_dW, sizes=[3, 4, 2], trials=2, edge_cases=False)
+    path = report.to_html(tmp_path / "report.html")
+    assert path == tmp_path / "report.html"
+    page = path.read_text(encoding="utf-8")
+    parsed = cells_of(page)
+    assert [b["data-block"] for b in parsed.blocks] == ["W^0", "b^0", "W^1", "b^1"] * 2
+    wrong = {c["data-entry"] for c in parsed.cells if not float(c["data-excess"]) <= 1}
+    assert len(wrong) == 12 + 8 and all(name.startswith("W^") for name in wrong)
+    assert page.count('class="step-curve"') == 1  # the worst entry of the first failing trial
+    assert f'data-entry="{report.trials[0].worst[0].name}"' in page
+    assert "check_backprop FAILED" in page and "2 times the reference" in page
+    assert page == render_report(report)  # to_html is write_report of render_report
+
+
+def test_to_html_of_a_passing_report_says_it_passed(tmp_path):
+    report = check_backprop(reference_candidate, sizes=[3, 4, 2], trials=1)
+    page = report.to_html(str(tmp_path / "ok.html")).read_text(encoding="utf-8")
+    assert 'class="verdict pass">check_backprop PASSED' in page
+    assert 'rect class="cell"' not in page and "<h2>Trials</h2>" in page
+
+
+def test_to_html_refuses_a_missing_directory_or_an_existing_file(tmp_path):
+    report = check_backprop(reference_candidate, sizes=[2, 2], trials=1, edge_cases=False)
+    missing = tmp_path / "no" / "r.html"
+    with pytest.raises(ValueError) as info:
+        report.to_html(missing)
+    assert str(info.value) == (
+        f"cannot write the HTML report to {str(missing)!r}: the directory "
+        f"{str(missing.parent)!r} does not exist"
+    )
+    target = tmp_path / "r.html"
+    target.write_text("keep me")
+    with pytest.raises(FileExistsError, match="pass force=True"):
+        report.to_html(target)
+    assert target.read_text() == "keep me"
+    assert "check_backprop PASSED" in report.to_html(target, force=True).read_text()
+    with pytest.raises(TypeError, match="^`force` must be True or False, got 1$"):
+        report.to_html(target, force=1)
+
+
+def test_a_candidate_with_deltas_gets_the_equation_table_on_its_page(tmp_path):
+    from test_oracle import _with_deltas  # tests/ is on sys.path
+
+    report = check_backprop(
+        _with_deltas(break_at=1), sizes=[3, 5, 4, 2], trials=1, edge_cases=False
+    )
+    assert not report.passed
+    table = report.trials[0].maps.equation_table
+    assert table.startswith("Backprop equation by equation: 3-5-4-2")
+    assert "the recursion from layer 2 to layer 1 is wrong" in table
+    page = report.to_html(tmp_path / "eq.html").read_text(encoding="utf-8")
+    shown = page[page.index("<h2>Equation by equation</h2>") :]
+    assert "delta^1 = (W^2 delta^2) ⊙ h&#x27;(z^1)   2 -&gt; 1" in shown
+
+
+def test_html_report_still_exports_the_data_it_first_published():
+    import gradcheck.error_maps as data
+    import gradcheck.html_report as page
+
+    for name in ("BlockMap", "StepCurve", "error_maps", "trial_maps", "step_curve", "MAX_CELLS"):
+        assert getattr(page, name) is getattr(data, name)

@@ -116,6 +116,8 @@ NOT_RUN = {
     "pip install . && python -m gradcheck": "installs the package: CI's job (.ci/run)",
     'pip install ".[test]" && pytest': "installs the package and runs this very suite",
     "pytest --benchmark-only": "minutes of timing; its summary is tested below",
+    "pytest --gradcheck-html reports/": "runs the reader's own tests; tests/test_plugin.py runs "
+    "the option on failing and passing tests",
     "python -m gradcheck": "the main job: run in-process for the `selfcheck` sample, which "
     "test_samples_are_up_to_date regenerates",
 }
@@ -246,9 +248,11 @@ def test_command_lines_run_as_written(tmp_path, monkeypatch, capsys):
         if "--json" in words:
             assert json.loads(out)["passed"] is True
         ran.append(line)
-    assert len(ran) + len(skipped) == 7 and len(ran) >= 5
+    assert len(ran) + len(skipped) == 10 and len(ran) >= 8
     assert (tmp_path / "taylor.png").is_file() or any("--plot" in line for line in skipped)
     assert (tmp_path / "golden" / "vectors.json").is_file()
+    for page in ("report.html", "selfcheck.html", "taylor.html"):  # the HTML reports' lines
+        assert "PASSED" in (tmp_path / page).read_text(encoding="utf-8")
 
 
 def test_benchmark_only_summary_drops_the_non_benchmark_skips(tmp_path):

@@ -14,6 +14,7 @@ refuses a user's own activation whose `h'` is not the derivative of its `h`.
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ from .protocol import CandidateProgramError
 __all__ = [
     "LAYOUTS",
     "CandidateOutput",
+    "CandidateTimeout",
     "call_candidate",
     "check_candidate",
     "check_h_prime",
@@ -165,10 +167,53 @@ class CandidateOutput:
         return replace(self, problems=self.problems + problems)
 
 
+class CandidateTimeout(RuntimeError):
+    """A Python candidate that did not return within the wall-clock `timeout`."""
+
+
+def _call(candidate: Callable[..., Any], args: list[Any], timeout: float | None) -> Any:
+    """`candidate(*args)`, in a watched thread when a wall-clock `timeout` (seconds) is set.
+
+    A Python function cannot be stopped from outside: past the timeout it goes
+    on in a daemon thread and the call reports it (a program behind --exec is
+    killed instead, by `gradcheck.protocol`).
+    """
+    if timeout is None:
+        return candidate(*args)
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = candidate(*args)
+        except BaseException as exc:  # re-raised in the caller's thread below
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, name="gradcheck-candidate", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise CandidateTimeout(
+            f"the candidate did not return within the timeout of {timeout:g} s (a Python "
+            "function cannot be stopped: it goes on in a background thread)"
+        )
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
 def call_candidate(
-    candidate: Callable[..., Any], net: Network, X: np.ndarray, Y: np.ndarray, *, layout: str
+    candidate: Callable[..., Any],
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    layout: str,
+    timeout: float | None = None,
 ) -> CandidateOutput:
-    """Call `candidate` on copies of `net`'s parameters and `(X, Y)`; read and check its answer."""
+    """Call `candidate` on copies of `net`'s parameters and `(X, Y)`; read and check its answer.
+
+    With a `timeout` (seconds), a call that has not returned by then is a failure.
+    """
     args: list[Any]  # arrays, and for the layered layouts lists of arrays
     if layout == "flat":
         args = [net.flat(), X.copy(), Y.copy()]
@@ -177,8 +222,8 @@ def call_candidate(
         args = [weights, [b.copy() for b in net.biases], X.copy(), Y.copy()]
     pristine = _snapshot(args)
     try:
-        returned = candidate(*args)
-    except CandidateProgramError as exc:  # a program behind --exec: its message says it all
+        returned = _call(candidate, args, timeout)
+    except (CandidateProgramError, CandidateTimeout) as exc:  # their message says it all
         return CandidateOutput(problems=(str(exc),))
     except Exception as exc:  # the candidate's own failure is a finding, not a crash of ours
         frame = traceback.extract_tb(exc.__traceback__)[-1]
@@ -212,6 +257,7 @@ def check_repeatable(
     *,
     layout: str,
     first: CandidateOutput,
+    timeout: float | None = None,
 ) -> CandidateOutput:
     """`first`, with a problem added if a second call on the same input answers otherwise.
 
@@ -219,7 +265,7 @@ def check_repeatable(
     reset) is right once and wrong ever after: one more call exposes it. The
     two answers must agree to what rounding in the candidate's dtype explains.
     """
-    again = call_candidate(candidate, net, X, Y, layout=layout)
+    again = call_candidate(candidate, net, X, Y, layout=layout, timeout=timeout)
     if again.problems or again.gradient is None:
         return first.with_problems(
             "the candidate behaved differently when called a second time on the same input: "

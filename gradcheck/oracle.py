@@ -69,6 +69,7 @@ from .validate import (
     check_int,
     check_network,
     check_optional_callable,
+    check_timeout,
     check_weight_scale,
 )
 
@@ -176,6 +177,7 @@ def check_backprop(
     progress: Callable[[str], None] | None = None,
     l2: float = 0.0,
     weight_scale: float = 1.0,
+    timeout: float | None = None,
 ) -> BackpropReport:
     """Check a backprop implementation against the reference and finite differences.
 
@@ -213,6 +215,9 @@ def check_backprop(
     weight_scale : float
         Scale of the random weights, ``W^L ~ N(0, weight_scale^2 / M)``;
         large values (4 and up) saturate sigmoid and tanh units.
+    timeout : float, optional
+        Wall-clock seconds a call of the candidate may take; a call that has
+        not returned by then fails the check (and stops it).
 
     Returns
     -------
@@ -245,6 +250,7 @@ def check_backprop(
         l2=l2,
         weight_scale=weight_scale,
     )
+    timeout = None if timeout is None else check_timeout(timeout)
     plan = _plan(
         options["sizes"],
         trials=options["trials"],
@@ -268,7 +274,9 @@ def check_backprop(
             l2=l2,
             weight_scale=weight_scale,
         )
-        outcomes.append(_run_trial(candidate, net, X, Y, trial=trial, layout=layout))
+        outcomes.append(
+            _run_trial(candidate, net, X, Y, trial=trial, layout=layout, timeout=timeout)
+        )
         if outcomes[-1].structural:
             break  # the same structural fault would repeat in every trial
     return _report(candidate, options, outcomes)
@@ -429,11 +437,12 @@ def _run_trial(
     *,
     trial: _Trial,
     layout: str,
+    timeout: float | None = None,
 ) -> _Outcome:
     """Call the candidate on one network and batch, and judge what it returns."""
-    out = call_candidate(candidate, net, X, Y, layout=layout)
+    out = call_candidate(candidate, net, X, Y, layout=layout, timeout=timeout)
     if not out.problems and trial.index == 0:  # once per check: a second call must agree
-        out = check_repeatable(candidate, net, X, Y, layout=layout, first=out)
+        out = check_repeatable(candidate, net, X, Y, layout=layout, first=out, timeout=timeout)
     if out.gradient is None:  # nothing to compare: what it returned says it all
         causes = () if out.shapes is None else shape_causes(*out.shapes, net)
         report = trial.report(problems=out.problems, causes=causes)

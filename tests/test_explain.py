@@ -136,7 +136,9 @@ def applicable(bug):
     return None
 
 
-@pytest.mark.parametrize("bug", [b for b in BUGS if applicable(b) is not None], ids=lambda b: b.name)
+@pytest.mark.parametrize(
+    "bug", [b for b in BUGS if applicable(b) is not None], ids=lambda b: b.name
+)
 def test_every_catalogue_bug_is_named_first(bug):
     net = applicable(bug)
     rng = np.random.default_rng(0)
@@ -150,7 +152,14 @@ def test_every_catalogue_bug_is_named_first(bug):
 
     def candidate(weights, biases, X_, Y_):
         with np.errstate(all="ignore"):
-            return bug.gradient(Network(weights, biases, hidden=net.hidden, output=net.output, cost=net.cost_function), X_, Y_, **options)
+            return bug.gradient(
+                Network(
+                    weights, biases, hidden=net.hidden, output=net.output, cost=net.cost_function
+                ),
+                X_,
+                Y_,
+                **options,
+            )
 
     report = check_backprop_at(candidate, net, X, Y)
     assert_consistent(report)
@@ -285,7 +294,9 @@ def test_each_block_is_judged_in_its_own_dtype():
 
 
 def test_a_signature_that_cannot_take_the_call_is_refused_before_any_call():
-    with pytest.raises(TypeError, match=r"the oracle calls candidate\(weights, biases, X, Y\) in layout 'article'"):
+    with pytest.raises(
+        TypeError, match=r"the oracle calls candidate\(weights, biases, X, Y\) in layout 'article'"
+    ):
         check_backprop(lambda weights, biases, X: None, sizes=[2, 3, 1])
 
 
@@ -299,8 +310,14 @@ def test_arguments_in_another_order_are_refused_with_the_wrapper():
 
 
 def test_every_failing_trial_is_explained():
-    report = check_backprop(edited(lambda dW, db, X: _negate_b(dW, db, X, 0)), sizes=SIZES,
-                            hidden="tanh", output="identity", trials=3, seed=0)
+    report = check_backprop(
+        edited(lambda dW, db, X: _negate_b(dW, db, X, 0)),
+        sizes=SIZES,
+        hidden="tanh",
+        output="identity",
+        trials=3,
+        seed=0,
+    )
     assert len(report.failed_trials) >= 3
     assert all(t.causes for t in report.failed_trials)
     assert "Other failing trials:" in str(report)
@@ -326,3 +343,46 @@ def test_a_right_candidate_has_no_causes():
 def test_gradients_object_is_accepted_for_bug_candidates():
     # the catalogue's gradient functions return reference.Gradients: the oracle reads them
     assert isinstance(BUGS[0].gradient(*kinked_problem()), Gradients)
+
+
+def test_a_python_candidate_that_hangs_fails_at_its_timeout():
+    import threading
+
+    release = threading.Event()
+
+    def hangs(weights, biases, X, Y):
+        release.wait(30)  # released at the end of the test: the thread never outlives it long
+        return reference_candidate()(weights, biases, X, Y)
+
+    try:
+        report = check_backprop(hangs, sizes=[2, 3, 1], timeout=0.2, edge_cases=False)
+    finally:
+        release.set()
+    assert not report.passed
+    assert len(report.trials) == 1  # no gradient: the run stops, it would repeat
+    assert "did not return within the timeout of 0.2 s" in str(report)
+
+
+def test_a_timeout_that_is_met_changes_nothing():
+    report = check_backprop(
+        reference_candidate(),
+        sizes=[2, 3, 1],
+        timeout=30,
+        hidden="tanh",
+        output="identity",
+        edge_cases=False,
+    )
+    assert report.passed
+
+
+@pytest.mark.parametrize(
+    "timeout, error, message",
+    [
+        (0, ValueError, "`timeout` must be a positive, finite number of seconds, got 0"),
+        ("1", TypeError, "`timeout` must be a number of seconds, got '1'"),
+    ],
+)
+def test_timeout_validation(timeout, error, message):
+    with pytest.raises(error) as info:
+        check_backprop(reference_candidate(), sizes=[2, 3, 1], timeout=timeout)
+    assert str(info.value) == message

@@ -19,6 +19,7 @@ per trial from them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,13 +48,12 @@ from .candidate import (
     describe_candidate,
 )
 from .causes import Cause
-from .compare import FD_SAFETY, Comparison, compare, rounding_tolerance
+from .compare import Comparison, rounding_tolerance
 from .data import random_targets
 from .equations import check_equations
 from .error_maps import failing_trial_maps
 from .explain import explain_trial
-from .finite_diff import numerical_gradient
-from .network_fd import network_numerical_gradient
+from .fd_comparison import vs_finite_differences
 from .report import (
     BackpropReport,
     GradientMismatch,
@@ -84,10 +84,8 @@ __all__ = [
 
 DEFAULT_TRIALS = 3  # random networks per check; edge shapes come on top
 DEFAULT_BATCH = 8  # examples per batch: enough to expose batch bugs, small enough to be fast
-FD_BUDGET = 2_000_000  # parameters x examples above which differences go by direction, not entry
 # parameters x examples above which the loop form yields to backprop_examples
 LOOPS_BUDGET = 300_000
-DIRECTIONS = 4  # random directions for the directional check (plus one per block)
 TRIAL_SEEDS = 1000  # trial k of a check with seed s draws its network with seed 1000 s + k
 
 
@@ -115,17 +113,6 @@ class _Outcome:
     report: TrialReport
     reference_problems: tuple[str, ...] = ()
     structural: bool = False  # no gradient at all: the same fault would repeat in every trial
-
-
-@dataclass(frozen=True)
-class _FiniteDifferences:
-    """Candidate and reference vs finite differences (step 2), and how they were taken."""
-
-    candidate: Comparison
-    reference: Comparison
-    values: np.ndarray | None  # entry by entry; None along directions
-    method: str
-    unverifiable: int  # entries no difference can verify (ReLU kinks)
 
 
 def trial_case(
@@ -178,6 +165,7 @@ def check_backprop(
     l2: float = 0.0,
     weight_scale: float = 1.0,
     timeout: float | None = None,
+    executor: Executor | None = None,
 ) -> BackpropReport:
     """Check a backprop implementation against the reference and finite differences.
 
@@ -218,6 +206,9 @@ def check_backprop(
     timeout : float, optional
         Wall-clock seconds a call of the candidate may take; a call that has
         not returned by then fails the check (and stops it).
+    executor : concurrent.futures.Executor, optional
+        Where the entry-by-entry finite differences run (a thread or process
+        pool, a Dask ``Client.get_executor()``); results are bit-identical.
 
     Returns
     -------
@@ -275,7 +266,9 @@ def check_backprop(
             weight_scale=weight_scale,
         )
         outcomes.append(
-            _run_trial(candidate, net, X, Y, trial=trial, layout=layout, timeout=timeout)
+            _run_trial(
+                candidate, net, X, Y, trial=trial, layout=layout, timeout=timeout, executor=executor
+            )
         )
         if outcomes[-1].structural:
             break  # the same structural fault would repeat in every trial
@@ -438,6 +431,7 @@ def _run_trial(
     trial: _Trial,
     layout: str,
     timeout: float | None = None,
+    executor: Executor | None = None,
 ) -> _Outcome:
     """Call the candidate on one network and batch, and judge what it returns."""
     out = call_candidate(candidate, net, X, Y, layout=layout, timeout=timeout)
@@ -447,7 +441,7 @@ def _run_trial(
         causes = () if out.shapes is None else shape_causes(*out.shapes, net)
         report = trial.report(problems=out.problems, causes=causes)
         return _Outcome(report, structural=True)
-    outcome = _compare_trial(out, net, X, Y, trial=trial)
+    outcome = _compare_trial(out, net, X, Y, trial=trial, executor=executor)
     if not out.problems:
         return outcome
     # Modified its inputs, or answered otherwise a second time: a failure on its own, and
@@ -457,7 +451,13 @@ def _run_trial(
 
 
 def _compare_trial(
-    out: CandidateOutput, net: Network, X: np.ndarray, Y: np.ndarray, *, trial: _Trial
+    out: CandidateOutput,
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    trial: _Trial,
+    executor: Executor | None = None,
 ) -> _Outcome:
     """The three comparisons of the module docstring, and the trial's report built from them."""
     assert out.gradient is not None  # called only for an answer
@@ -470,7 +470,7 @@ def _compare_trial(
     # 1. candidate vs reference: each block in its own dtype, kinks held to the subgradient
     vs_reference = candidate_comparison(candidate, allowed)
     # 2. candidate (and reference) vs finite differences
-    fd = _vs_finite_differences(
+    fd = vs_finite_differences(
         net,
         X,
         Y,
@@ -478,6 +478,7 @@ def _compare_trial(
         reference=reference,
         tolerance=allowed.tolerance,
         reference_tolerance=reference_tolerance,
+        executor=executor,
     )
     # 3. the reference vs its loop form: it must agree to its own rounding (either slope at a kink)
     form = backprop_loops if net.layout.size * X.shape[0] <= LOOPS_BUDGET else backprop_examples
@@ -515,78 +516,6 @@ def _compare_trial(
         trial.index, net.layout, loops=loops, form=form.__name__, vs_fd=fd.reference
     )
     return _Outcome(report, reference_problems=problems)
-
-
-def _vs_finite_differences(
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    *,
-    candidate: np.ndarray,
-    reference: np.ndarray,
-    tolerance: np.ndarray,
-    reference_tolerance: np.ndarray,
-) -> _FiniteDifferences:
-    """Step 2: entry by entry within `FD_BUDGET`, along directions beyond it."""
-    if net.layout.size * X.shape[0] > FD_BUDGET:
-        vs_candidate, vs_reference = _directional(
-            net,
-            X,
-            Y,
-            candidate=candidate,
-            reference=reference,
-            tolerance=tolerance,
-            reference_tolerance=reference_tolerance,
-        )
-        method = "richardson, along random and per-block directions"
-        return _FiniteDifferences(vs_candidate, vs_reference, None, method, unverifiable=0)
-    fd = network_numerical_gradient(net, X, Y)
-    values = fd.flat()
-    checked = ~fd.unverifiable.flat()
-    fd_tolerance = FD_SAFETY * fd.error.flat()
-    return _FiniteDifferences(
-        candidate=compare(candidate, values, fd_tolerance + tolerance, checked=checked),
-        reference=compare(reference, values, fd_tolerance + reference_tolerance, checked=checked),
-        values=values,
-        method=f"{fd.method}, entry by entry",
-        unverifiable=fd.n_unverifiable,
-    )
-
-
-def _directional(
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    *,
-    candidate: np.ndarray,
-    reference: np.ndarray,
-    tolerance: np.ndarray,
-    reference_tolerance: np.ndarray,
-) -> tuple[Comparison, Comparison]:
-    """Directional derivatives `grad . v` by Richardson differences of `J(theta + t v)`.
-
-    Random Rademacher directions see every entry; one direction per block
-    `W^L`, `b^L` keeps a bug in a small block from drowning in a large one.
-    Returns the candidate's and the reference's comparisons, in that order.
-    """
-    theta = net.flat()
-    rng = np.random.default_rng(0)
-    directions = [rng.choice([-1.0, 1.0], size=theta.size) for _ in range(DIRECTIONS)]
-    for _, block, _ in net.layout.blocks:
-        v = np.zeros(theta.size)
-        v[block] = rng.choice([-1.0, 1.0], size=block.stop - block.start)
-        directions.append(v)
-    V = np.array(directions)
-    # The directional derivatives grad . v_k are the partial derivatives of
-    # F(s) = J(theta + V^T s) at s = 0: one numerical gradient of size k.
-    numerical = numerical_gradient(
-        lambda s: net.cost(X, Y, theta=theta + V.T @ s), np.zeros(len(V))
-    )
-    fd_tolerance = FD_SAFETY * numerical.error
-    return (
-        compare(V @ candidate, numerical.gradient, fd_tolerance + np.abs(V) @ tolerance),
-        compare(V @ reference, numerical.gradient, fd_tolerance + np.abs(V) @ reference_tolerance),
-    )
 
 
 def _reference_problems(

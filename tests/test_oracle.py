@@ -276,9 +276,9 @@ def test_validation_messages(kwargs, error, message):
 
 
 def test_large_networks_use_directional_differences(monkeypatch):
-    import gradcheck.oracle as oracle
+    import gradcheck.fd_comparison as fd_comparison
 
-    monkeypatch.setattr(oracle, "FD_BUDGET", 0)  # every net counts as too large for entry-by-entry
+    monkeypatch.setattr(fd_comparison, "FD_BUDGET", 0)  # every net counts as too large for entry-by-entry
     report = check_backprop(CORRECT, sizes=[6, 9, 4], trials=1, edge_cases=False)
     assert report.passed and "direction" in report.trials[0].finite_difference_method
     wrong = _break(lambda dW, db: db[1].__setitem__(2, db[1][2] * 1.01))
@@ -584,3 +584,25 @@ def test_validation_of_the_new_options(options, error, message):
 def test_trial_case_validates_weight_scale():
     with pytest.raises(ValueError, match="`weight_scale` must be a positive finite number"):
         trial_case([2, 2], 1, 0, weight_scale=-1.0)
+
+
+def test_the_oracles_differences_run_on_any_executor_with_identical_reports():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reference import Network, backprop
+
+    def mine(weights, biases, X, Y):
+        g = backprop(Network(weights, biases, hidden="tanh"), X, Y)
+        return [2 * W for W in g.weights], list(
+            g.biases
+        )  # wrong: the report has numbers to compare
+
+    serial = check_backprop(mine, sizes=[4, 6, 3], hidden="tanh", trials=2, seed=1)
+    with ThreadPoolExecutor(2) as pool:
+        pooled = check_backprop(
+            mine, sizes=[4, 6, 3], hidden="tanh", trials=2, seed=1, executor=pool
+        )
+    assert pooled.to_dict() == serial.to_dict()
+    assert not serial.passed and serial.trials[0].finite_difference_method.endswith(
+        "entry by entry"
+    )

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference import ACTIVATIONS, Activation, get_activation, register_activation
+from reference import (
+    ACTIVATIONS,
+    Activation,
+    get_activation,
+    register_activation,
+)
 from reference.activations import softmax, softmax_jacobian, softmax_vjp
 
 ELEMENTWISE = [name for name, act in ACTIVATIONS.items() if act.elementwise]
@@ -283,3 +288,22 @@ def test_a_family_whose_h_prime_ignores_its_parameter_is_refused_at_that_paramet
 def test_registration_does_not_reject_a_right_h_prime_of_a_steep_function():
     act = register_activation("test_exp3", lambda z: np.exp(3 * z), lambda z: 3 * np.exp(3 * z))
     assert act.name in ACTIVATIONS
+
+
+# ---- validation: bad input is refused with a message naming the argument
+
+REFUSED = [
+    pytest.param(
+        lambda: register_activation("hardening_never", 3, np.cos),
+        TypeError,
+        "`h` must be callable, got int",
+        id="register_activation-h",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", REFUSED)
+def test_bad_input_is_refused_with_a_message_naming_the_argument(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), str(info.value)

@@ -6,11 +6,20 @@ import math
 
 import numpy as np
 import pytest
+from _fuzz import FUZZ, batches, expected_array, networks, outcome
+from _helpers import TANH_NET, TANH_X, TANH_Y
 from conftest import CONFIGS, blockwise_relative, targets
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference import Network, backprop, backprop_examples, backprop_loops
+from gradcheck.independent import equation_deltas
+from reference import (
+    Gradients,
+    Network,
+    backprop,
+    backprop_examples,
+    backprop_loops,
+)
 
 FORMS = [backprop, backprop_examples, backprop_loops]
 
@@ -160,3 +169,61 @@ def test_agrees_with_pytorch_float64_autograd():
             output,
             cost,
         )
+
+
+# ---- validation and fuzzing: every form refuses bad input alike
+
+
+@pytest.mark.parametrize("form", [backprop_examples, backprop_loops])
+@pytest.mark.parametrize(
+    "net, X, Y, error, message",
+    [
+        (
+            TANH_NET,
+            np.full((5, 3), np.nan),
+            TANH_Y,
+            ValueError,
+            "`X` must be finite; entry (0, 0) is nan",
+        ),
+        (
+            TANH_NET,
+            TANH_X,
+            [[1.0, 2.0], [3.0]],
+            TypeError,
+            "`Y` must be a numeric array; numpy could not convert it",
+        ),
+        (TANH_NET, TANH_X, TANH_Y[None], ValueError, "`Y` must be a 2-D array, got 3-D"),
+        (TANH_NET, TANH_X[:0], TANH_Y[:0], ValueError, "`X` is an empty batch"),
+        ([TANH_NET], TANH_X, TANH_Y, TypeError, "`net` must be a reference.Network, got list"),
+    ],
+)
+def test_every_backprop_form_validates_like_backprop(form, net, X, Y, error, message):
+    with pytest.raises(error) as info:
+        form(net, X, Y)
+    assert message in str(info.value)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_backprop_forms_forward_and_cost(data):
+    net = data.draw(networks())
+    X, Y, valid = data.draw(batches(net))
+    for call in (
+        lambda: backprop(net, X, Y),
+        lambda: backprop_examples(net, X, Y),
+        lambda: backprop_loops(net, X, Y),
+        lambda: net.cost(X, Y),
+        lambda: equation_deltas(net, X, Y),
+    ):
+        kind, result = outcome(call)
+        assert kind == ("ok" if valid else "refused"), (kind, result)
+        if isinstance(result, Gradients):
+            assert np.isfinite(result.flat()).all()
+            assert [W.shape for W in result.weights] == [W.shape for W in net.weights]
+    kind, result = outcome(lambda: net.forward(X))
+    X_ok = expected_array(X, 2)
+    assert kind == (
+        "ok"
+        if X_ok is not None and X_ok.shape[0] >= 1 and X_ok.shape[1] == net.sizes[0]
+        else "refused"
+    ), (kind, result)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
+from _helpers import TANH_CANDIDATE, TANH_NET, TANH_X, TANH_Y
 from candidates import make_numpy_backprop
 
+from gradcheck import BackpropReport, check_backprop_at
 from gradcheck.candidate import (
     CandidateOutput,
     call_candidate,
@@ -17,7 +20,12 @@ from gradcheck.candidate import (
     describe_candidate,
 )
 from gradcheck.oracle import trial_case
-from reference import Network, get_activation
+from reference import (
+    Gradients,
+    Network,
+    backprop,
+    get_activation,
+)
 
 CORRECT = make_numpy_backprop()
 
@@ -179,3 +187,145 @@ def test_check_repeatable_reports_a_candidate_that_fails_the_second_time(case):
         "the candidate behaved differently when called a second time on the same input: "
         "the candidate raised RuntimeError: already used"
     )
+
+
+# ---- a candidate's own faults are reported, not raised
+
+
+def _correct_flat(theta, X, Y):
+    return backprop(TANH_NET.with_flat(theta), X, Y).flat()
+
+
+REPORTED = [
+    pytest.param(lambda theta, X, Y: None, "flat", "the candidate returned None", id="flat-None"),
+    pytest.param(
+        lambda theta, X, Y: np.zeros(3),
+        "flat",
+        "the flat gradient has shape (3,), expected (26,) for sizes [3, 4, 2]",
+        id="flat-shape",
+    ),
+    pytest.param(
+        lambda theta, X, Y: "abc", "flat", "the flat gradient is a string", id="flat-string"
+    ),
+    pytest.param(
+        lambda theta, X, Y: theta,
+        "flat",
+        "share memory with its inputs (theta); return new arrays",
+        id="flat-returns-theta",
+    ),
+    pytest.param(
+        lambda theta, X, Y: (X.__setitem__((0, 0), 5.0), _correct_flat(theta, X, Y))[1],
+        "flat",
+        "the candidate modified its inputs (X)",
+        id="flat-mutates-X",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: (Y.__imul__(2.0), TANH_CANDIDATE(W, b, X, Y))[1],
+        "article",
+        "the candidate modified its inputs (Y)",
+        id="mutates-Y",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: (W.__setitem__(0, 2 * W[0]), TANH_CANDIDATE(W, b, X, Y))[1],
+        "article",
+        "the candidate modified its inputs (weights[0])",
+        id="replaces-a-list-entry",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: (b.append(b[0]), TANH_CANDIDATE(W, b[:-1], X, Y))[1],
+        "article",
+        "the candidate modified its inputs (the list biases)",
+        id="grows-a-list",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: {"weights": TANH_CANDIDATE(W, b, X, Y)[0], "biases": [b[0], b[1] * 0]},
+        "article",
+        "share memory with its inputs (biases[0])",
+        id="dict-aliases-biases",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: Gradients(list(W), TANH_CANDIDATE(W, b, X, Y)[1]),
+        "article",
+        "share memory with its inputs (weights[0], weights[1])",
+        id="Gradients-aliases-weights",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: (
+            [w.astype(object) for w in TANH_CANDIDATE(W, b, X, Y)[0]],
+            TANH_CANDIDATE(W, b, X, Y)[1],
+        ),
+        "article",
+        "dJ/dW^0 has dtype object, not a number type",
+        id="object-arrays",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: ([[[1.0], [1.0, 2.0]]] * 2, TANH_CANDIDATE(W, b, X, Y)[1]),
+        "article",
+        "dJ/dW^0 could not be converted to an array",
+        id="ragged-lists",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: ([None, None], [None, None]),
+        "article",
+        "dJ/dW^0 has dtype object, not a number type",
+        id="lists-of-None",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: (["a", "b"], ["c", "d"]),
+        "article",
+        "dJ/dW^0 is a string ('a')",
+        id="lists-of-strings",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: np.array(1.0),
+        "article",
+        "the candidate returned a ndarray; expected",
+        id="zero-d-array",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: (TANH_CANDIDATE(W, b, X, Y)[0][0], TANH_CANDIDATE(W, b, X, Y)[1][0]),
+        "article",
+        "the candidate returned a tuple; expected (dW_list, db_list)",
+        id="pair-of-arrays",
+    ),
+    pytest.param(lambda W, b, X, Y: {1, 2}, "article", "the candidate returned a set", id="set"),
+    pytest.param(
+        lambda W, b, X, Y: (1, 2, 3), "article", "the candidate returned a tuple", id="three-tuple"
+    ),
+    pytest.param(
+        lambda W, b, X, Y: (_ for _ in ()).throw(FloatingPointError("overflow in my kernel")),
+        "article",
+        "the candidate raised FloatingPointError: overflow in my kernel",
+        id="raises",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: (
+            [np.full(w.shape, np.inf, np.float16) for w in W],
+            [np.zeros(v.shape, np.float16) for v in b],
+        ),
+        "article",
+        "the candidate returned NaN or Inf in 20 entries",
+        id="float16-inf",
+    ),
+    pytest.param(
+        lambda W, b, X, Y: TANH_CANDIDATE([w.T for w in W], b, X, Y),
+        "torch",
+        "dJ/dW^0 has shape (3, 4), expected (4, 3): transposed? try layout='article'",
+        id="torch-layout-given-article",
+    ),
+]
+
+
+@pytest.mark.parametrize("candidate, layout, expected", REPORTED)
+def test_a_candidates_own_fault_is_a_reported_failure(candidate, layout, expected):
+    report = check_backprop_at(candidate, TANH_NET, TANH_X, TANH_Y, layout=layout)
+    assert isinstance(report, BackpropReport)
+    assert not report.passed
+    text = str(report)
+    assert expected in text, text
+    json.dumps(report.to_dict())  # the failure is JSON-serialisable too
+
+
+def test_flat_layout_none_hint_speaks_of_the_flat_gradient():
+    report = check_backprop_at(lambda theta, X, Y: None, TANH_NET, TANH_X, TANH_Y, layout="flat")
+    assert "(dW_list, db_list)" not in str(report)

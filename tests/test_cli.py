@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from _helpers import run_cli, tree
 
 from gradcheck.cli import main
 from gradcheck.selfcheck import CONFIGURATIONS
@@ -473,3 +474,155 @@ def test_taylor_html_draws_the_remainders(tmp_path):
     html = page.read_text(encoding="utf-8")
     assert f"Taylor test of {path}:bad" in html and 'class="verdict fail"' in html
     assert "<h2>Taylor remainders</h2>" in html and html.count('<path class="curve"') >= 4
+
+
+# ---- bad usage exits 2 with the message, never a traceback
+
+
+@pytest.fixture
+def candidate_file(tmp_path):
+    path = tmp_path / "cand.py"
+    path.write_text(
+        "from reference import Network, backprop\n"
+        "NOT_CALLABLE = 3\n"
+        "def good(W, b, X, Y):\n"
+        "    g = backprop(Network(W, b), X, Y)\n"
+        "    return g.weights, g.biases\n"
+        "def two(W, b):\n"
+        "    return W, b\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--trials", "0"], "`trials` must be at least 1, got 0"),
+        (["--layout", "keras"], "argument --layout: invalid choice: 'keras'"),
+        (["--seed", "-1"], "`seed` must be a non-negative integer, got -1"),
+        (["--sizes", "3"], "`sizes` must list at least the input and output widths"),
+        (["--sizes", "3,0,2"], "`sizes[1]` must be a positive width, got 0"),
+        (["--cost", "hinge"], "unknown cost 'hinge'"),
+        (
+            ["--hidden", "softmax", "--sizes", "3,4,2"],
+            "hidden activation 'softmax' is not element-wise",
+        ),
+    ],
+)
+def test_cli_check_bad_options_exit_2_with_the_message(candidate_file, capsys, extra, message):
+    code, stdout = run_cli(["check", f"{candidate_file}:good", "--quiet", *extra])
+    assert code == 2 and stdout == ""
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_cli_check_argument_syntax_errors_exit_2(candidate_file, capsys):
+    for extra in (["--sizes", "4,x,3"], ["--trials", "many"]):
+        code, _ = run_cli(["check", f"{candidate_file}:good", *extra])
+        assert code == 2
+    assert "--sizes must be comma-separated integers" in capsys.readouterr().err
+
+
+def test_cli_check_a_non_callable_exits_2_and_a_broken_candidate_exits_1(candidate_file, capsys):
+    code, _ = run_cli(["check", f"{candidate_file}:NOT_CALLABLE", "--quiet"])
+    assert code == 2
+    assert "`candidate` must be callable" in capsys.readouterr().err
+    # a signature that cannot take the oracle's call is bad usage, said before any trial (issue 12)
+    code, stdout = run_cli(["check", f"{candidate_file}:two", "--quiet", "--sizes", "3,2"])
+    assert code == 2 and stdout == ""
+    assert "the oracle calls candidate(weights, biases, X, Y)" in capsys.readouterr().err
+
+
+def test_cli_taylor_and_vectors_bad_options_exit_2(tmp_path, capsys):
+    assert run_cli(["taylor", "--sizes", "3,2", "--hidden", "swish"])[0] == 2
+    assert "unknown hidden activation 'swish'" in capsys.readouterr().err
+    afile = tmp_path / "afile"
+    afile.write_text("precious")
+    assert run_cli(["vectors", "--out", str(afile)])[0] == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
+    assert afile.read_text() == "precious"
+
+
+@pytest.mark.parametrize("spec", ["no_such_module_xyz:f", "missing_file.py:f"])
+def test_cli_check_an_unloadable_candidate_exits_2(spec):
+    assert run_cli(["check", spec])[0] == 2
+
+
+@pytest.mark.parametrize("source", ["def good(:\n", "raise RuntimeError('at import')\n"])
+def test_cli_check_a_candidate_file_that_fails_to_import_exits_2(tmp_path, source):
+    path = tmp_path / "broken.py"
+    path.write_text(source)
+    assert run_cli(["check", f"{path}:good"])[0] == 2
+
+
+def test_cli_taylor_batch_zero_exits_2():
+    assert run_cli(["taylor", "--sizes", "3,2", "--batch", "0"])[0] == 2
+
+
+def test_cli_taylor_unknown_layout_exits_2(candidate_file):
+    argv = [
+        "taylor",
+        "--sizes",
+        "3,2",
+        "--candidate",
+        f"{candidate_file}:good",
+        "--layout",
+        "keras",
+    ]
+    assert run_cli(argv)[0] == 2
+
+
+def test_cli_taylor_plot_into_a_missing_directory_exits_2(tmp_path):
+    pytest.importorskip("matplotlib")
+    assert (
+        run_cli(["taylor", "--sizes", "3,2", "--plot", str(tmp_path / "missing" / "t.png")])[0] == 2
+    )
+
+
+def test_cli_vectors_out_under_a_file_exits_2(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    assert run_cli(["vectors", "--out", str(tmp_path / "afile" / "v")])[0] == 2
+
+
+def test_cli_vectors_negative_seed_is_refused_before_writing(tmp_path, capsys):
+    out = tmp_path / "v"
+    assert run_cli(["vectors", "--out", str(out), "--seed", "-1"])[0] == 2
+    assert "seed" in capsys.readouterr().err
+    assert not out.exists()
+
+
+# ---- nothing lost: the command line writes only inside --out
+
+
+@pytest.mark.parametrize("out", ["out", "deep/er/out"])
+def test_cli_vectors_writes_only_inside_out(tmp_path, monkeypatch, out):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bystander.txt").write_text("untouched")
+    before = tree(tmp_path)
+    code, stdout = run_cli(["vectors", "--out", out])
+    assert code == 0 and "wrote" in stdout
+    target = (tmp_path / out).resolve()
+    after = tree(tmp_path)
+    assert {p: v for p, v in after.items() if p in before} == before  # nothing changed or lost
+    for path, content in after.items():
+        if path in before:
+            continue
+        inside = path.resolve() == target or target in path.resolve().parents
+        ancestor = content is None and path.resolve() in target.parents  # `deep/er`, made for `out`
+        assert inside or ancestor, path
+    assert (target / "vectors.json").is_file()
+
+
+def test_cli_vectors_refuses_a_non_empty_out_without_force_and_keeps_other_files(tmp_path, capsys):
+    out = tmp_path / "v"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    before = tree(tmp_path)
+    assert run_cli(["vectors", "--out", str(out)])[0] == 2
+    assert "pass --force" in capsys.readouterr().err
+    assert tree(tmp_path) == before  # refused: not one byte written
+    assert run_cli(["vectors", "--out", str(out), "--force"])[0] == 0
+    assert (
+        out / "keep.txt"
+    ).read_text() == "precious"  # --force overwrites vectors, deletes nothing
+    assert all(p.parent == out for p in tree(tmp_path) if p not in before)

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 import reference.costs
-from reference import ACTIVATIONS, COSTS, FUSED_FORMS, output_delta
+from reference import (
+    ACTIVATIONS,
+    COSTS,
+    FUSED_FORMS,
+    get_cost,
+    output_delta,
+)
 
 rng = np.random.default_rng(0)
 A = rng.uniform(0.05, 0.95, (6, 4))
@@ -139,3 +145,22 @@ def test_cost_docstring_example_eps_cross_entropy_is_checked_like_any_cost():
     options = dict(sizes=[3, 4, 2], hidden="sigmoid", output="sigmoid", cost=eps_ce, trials=1)
     assert check_backprop(mine, **options).passed
     assert not check_backprop(theirs, **dict(options, edge_cases=False)).passed
+
+
+# ---- validation: bad input is refused with a message naming the argument
+
+REFUSED = [
+    pytest.param(
+        lambda: get_cost(3),
+        TypeError,
+        "`cost` must be a cost name or a Cost, got int",
+        id="get_cost-int",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", REFUSED)
+def test_bad_input_is_refused_with_a_message_naming_the_argument(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), str(info.value)

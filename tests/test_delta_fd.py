@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import TANH_NET, TANH_X, TANH_Y
 from conftest import CONFIGS, targets
 
 from gradcheck.delta_fd import numerical_deltas
 from gradcheck.equations import check_equations
 from gradcheck.independent import equation_deltas
-from reference import Network
+from reference import (
+    Network,
+)
 
 DEEP = (4, 6, 5, 6, 3)  # three hidden layers: H = 3
 
@@ -69,3 +72,34 @@ def test_numerical_deltas_leave_inputs_alone():
     numerical_deltas(net, X, Y)
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(Y, Y_before)
+
+
+# ---- validation: bad input is refused with a message naming the argument
+
+REFUSED = [
+    pytest.param(
+        lambda: numerical_deltas(TANH_NET, TANH_X, TANH_Y, memory_limit=True),
+        TypeError,
+        "`memory_limit` must be an integer number of bytes, got True",
+        id="numerical_deltas-memory-bool",
+    ),
+    pytest.param(
+        lambda: numerical_deltas(TANH_NET, TANH_X, TANH_Y, method="forward"),
+        ValueError,
+        "unknown `method` 'forward'",
+        id="numerical_deltas-method",
+    ),
+    pytest.param(
+        lambda: numerical_deltas(None, TANH_X, TANH_Y),
+        TypeError,
+        "`net` must be a reference.Network, got NoneType",
+        id="numerical_deltas-net",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", REFUSED)
+def test_bad_input_is_refused_with_a_message_naming_the_argument(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), str(info.value)

@@ -11,9 +11,11 @@ written other ways must get [].
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
+from _helpers import TANH_NET, TANH_X, TANH_Y
 from conftest import blockwise_relative, targets
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +23,11 @@ from hypothesis import strategies as st
 from gradcheck.bugs import BUGS, BUGS_BY_NAME, _backprop_variant
 from gradcheck.diagnose import SCALED, Diagnosis, diagnose
 from gradcheck.shapes import diagnose_shapes
-from reference import Gradients, Network, backprop
+from reference import (
+    Gradients,
+    Network,
+    backprop,
+)
 
 SEEDS = (0, 1, 2)
 D = 5  # batch size: not 2, where "summed" (d times) and "the 1/2 missing" (2 times) coincide
@@ -901,3 +907,56 @@ def test_l2_bugs_apply_only_to_penalised_networks():
     for name in ("l2_missing", "l2_half_missing", "l2_on_biases"):
         assert not BUGS_BY_NAME[name].applies(plain, D)
         assert BUGS_BY_NAME[name].applies(penalised, D)
+
+
+# ---- validation: bad input is refused with a message naming the argument
+
+REFUSED = [
+    pytest.param(
+        lambda: diagnose(backprop(TANH_NET, TANH_X, TANH_Y), TANH_NET, TANH_X, TANH_Y[:, :1]),
+        ValueError,
+        "`Y` must have shape (d, n_H) = (5, 2)",
+        id="diagnose-Y-shape",
+    ),
+    pytest.param(
+        lambda: diagnose(None, TANH_NET, TANH_X, TANH_Y),
+        TypeError,
+        "`candidate` must be a reference.Gradients, got NoneType",
+        id="diagnose-candidate-None",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", REFUSED)
+def test_bad_input_is_refused_with_a_message_naming_the_argument(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), str(info.value)
+
+
+def test_diagnose_names_a_ragged_candidate_block():
+    G = backprop(TANH_NET, TANH_X, TANH_Y)
+    with pytest.raises(TypeError, match=r"`candidate.weights\[0\]`"):
+        diagnose(Gradients([[[1.0], [1.0, 2.0]], G.weights[1]], G.biases), TANH_NET, TANH_X, TANH_Y)
+
+
+def test_diagnose_refuses_a_non_finite_reference():
+    G = backprop(TANH_NET, TANH_X, TANH_Y)
+    wrong = Gradients([2 * W for W in G.weights], G.biases)
+    with pytest.raises(ValueError, match="`reference`"):
+        diagnose(
+            wrong,
+            TANH_NET,
+            TANH_X,
+            TANH_Y,
+            reference=Gradients([W * np.nan for W in G.weights], G.biases),
+        )
+
+
+def test_diagnose_does_not_match_bugs_on_overflowing_norms():
+    G = backprop(TANH_NET, TANH_X, TANH_Y)
+    huge = Gradients([1e160 * W for W in G.weights], [1e160 * b for b in G.biases])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        found = diagnose(huge, TANH_NET, TANH_X, TANH_Y)
+    assert all(math.isfinite(d.residual) for d in found) and len(found) <= 1

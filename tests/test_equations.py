@@ -6,15 +6,24 @@ import json
 
 import numpy as np
 import pytest
+from _fuzz import FUZZ_SLOW, outcome
+from _helpers import TANH_NET, TANH_X, TANH_Y
 from conftest import CONFIGS, targets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gradcheck import (
+    trial_case,
+)
 from gradcheck.causes import localize
 from gradcheck.delta_fd import numerical_deltas
 from gradcheck.equations import EquationReport, check_equations
 from gradcheck.independent import equation_deltas
-from reference import Gradients, Network
+from reference import (
+    Gradients,
+    Network,
+    backprop,
+)
 
 DEEP = (4, 6, 5, 6, 3)  # three hidden layers: H = 3
 
@@ -435,3 +444,174 @@ def test_old_names_still_work_with_a_deprecation_warning():
         assert equations.numerical_deltas is new_numerical_deltas
     with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
         equations.nothing_here  # noqa: B018
+
+
+# ---- validation: bad input is refused with a message naming the argument
+
+REFUSED = [
+    pytest.param(
+        lambda: check_equations(
+            TANH_NET, TANH_X, TANH_Y, deltas=(D for D in equation_deltas(TANH_NET, TANH_X, TANH_Y))
+        ),
+        TypeError,
+        "`deltas` must be a list of arrays",
+        id="check_equations-deltas-generator",
+    ),
+    pytest.param(
+        lambda: check_equations(
+            TANH_NET, TANH_X, TANH_Y, deltas=[[[1.0], [1.0, 2.0]], np.zeros((5, 2))]
+        ),
+        TypeError,
+        "`deltas[0]` (Delta^0) must be a numeric array; numpy could not convert it",
+        id="check_equations-deltas-ragged",
+    ),
+    pytest.param(
+        lambda: check_equations(TANH_NET, TANH_X, TANH_Y, deltas=[None, np.zeros((5, 2))]),
+        TypeError,
+        "`deltas[0]` (Delta^0) must be a numeric array, got dtype object",
+        id="check_equations-deltas-None",
+    ),
+    pytest.param(
+        lambda: check_equations(
+            TANH_NET, TANH_X, TANH_Y, gradients=(np.zeros((3, 4)), np.zeros(4))
+        ),
+        TypeError,
+        "`gradients.weights` must be a list of arrays",
+        id="check_equations-gradients-arrays",
+    ),
+    pytest.param(
+        lambda: check_equations(
+            TANH_NET,
+            TANH_X,
+            TANH_Y,
+            gradients=([[[1.0], [1.0, 2.0]], np.zeros((4, 2))], [np.zeros(4), np.zeros(2)]),
+        ),
+        TypeError,
+        "`gradients.weights[0]` (dJ/dW^0) must be a numeric array; numpy could not convert it",
+        id="check_equations-gradients-ragged",
+    ),
+    pytest.param(
+        lambda: check_equations(TANH_NET, TANH_X, TANH_Y, method=None),
+        ValueError,
+        "unknown `method` None",
+        id="check_equations-method-None",
+    ),
+    pytest.param(
+        lambda: check_equations(TANH_NET, np.full((5, 3), np.nan), TANH_Y),
+        ValueError,
+        "`X` must be finite",
+        id="check_equations-X-nan",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", REFUSED)
+def test_bad_input_is_refused_with_a_message_naming_the_argument(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call, known",
+    [
+        (
+            lambda: check_equations(TANH_NET, TANH_X, TANH_Y, method="forward"),
+            ["richardson", "central", "complex"],
+        ),
+    ],
+    ids=["check_equations-method"],
+)
+def test_an_unknown_name_is_refused_with_the_known_ones_listed(call, known):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert all(name in str(info.value) for name in known), str(info.value)
+
+
+# ---- fuzzing and reproducibility
+
+
+def _variant(kind, correct):
+    """A candidate's deltas or gradients list: correct, wrong, or malformed; and its expected verdict."""
+    if kind == "none":
+        return None, True
+    if kind == "correct":
+        return [a.copy() for a in correct], True
+    if kind == "float32":
+        return [a.astype(np.float32) for a in correct], True
+    if kind == "offset":
+        return [a + 0.01 for a in correct], False
+    if kind == "ints":
+        return [
+            np.rint(a).astype(np.int64) for a in correct
+        ], None  # valid structure, verdict unknown
+    if kind == "nan":
+        return [a.copy() for a in correct[:-1]] + [correct[-1] * np.nan], "refused"
+    if kind == "complex":
+        return [a + 0j for a in correct], "refused"
+    if kind == "strings":
+        return [a.astype(str) for a in correct], "refused"
+    if kind == "short":
+        return [a.copy() for a in correct[:-1]], "refused"
+    if kind == "transposed":
+        fits = all(a.T.shape == a.shape for a in correct)
+        return [a.T.copy() for a in correct], (None if fits else "refused")
+    if kind == "ndarray":
+        return np.zeros(3), "refused"
+    raise AssertionError(kind)
+
+
+KINDS_OF_VARIANT = [
+    "none",
+    "correct",
+    "float32",
+    "offset",
+    "ints",
+    "nan",
+    "complex",
+    "strings",
+    "short",
+    "transposed",
+    "ndarray",
+]
+
+
+@FUZZ_SLOW
+@given(data=st.data())
+def test_fuzz_check_equations(data):
+    sizes = data.draw(st.lists(st.integers(2, 3), min_size=2, max_size=4))
+    hidden = data.draw(st.sampled_from(["tanh", "sigmoid", "softplus"]))
+    seed = data.draw(st.integers(0, 1000))
+    net, X, Y = trial_case(sizes, data.draw(st.integers(1, 4)), seed, hidden=hidden)
+    correct_deltas = equation_deltas(net, X, Y)
+    g = backprop(net, X, Y)
+    deltas, deltas_verdict = _variant(data.draw(st.sampled_from(KINDS_OF_VARIANT)), correct_deltas)
+    weights, gradients_verdict = _variant(data.draw(st.sampled_from(KINDS_OF_VARIANT)), g.weights)
+    gradients = None
+    if weights is not None:
+        biases = [b.copy() for b in g.biases]
+        wrapper = data.draw(st.sampled_from(["pair", "dict", "Gradients"]))
+        gradients = {
+            "pair": (weights, biases),
+            "dict": {"weights": weights, "biases": biases},
+            "Gradients": Gradients(weights, biases),
+        }[wrapper]
+    refused = "refused" in (deltas_verdict, gradients_verdict)
+    kind, report = outcome(lambda: check_equations(net, X, Y, deltas=deltas, gradients=gradients))
+    assert kind == ("refused" if refused else "ok"), (kind, report)
+    if kind == "ok":
+        json.dumps(report.to_dict())
+        str(report)
+        if deltas_verdict is True and gradients_verdict is True:
+            assert report.passed, str(report)
+        if False in (deltas_verdict, gradients_verdict):
+            assert not report.passed, str(report)
+
+
+def test_check_equations_same_input_same_report_bit_for_bit():
+    net, X, Y = trial_case([3, 4, 4, 2], 5, 9, hidden="relu", output="identity")
+    deltas = equation_deltas(net, X, Y)
+    deltas[1] = deltas[1] * 1.5
+    for kwargs in ({}, {"deltas": deltas}, {"gradients": backprop(net, X, Y)}):
+        first = json.dumps(check_equations(net, X, Y, **kwargs).to_dict())
+        assert json.dumps(check_equations(net, X, Y, **kwargs).to_dict()) == first

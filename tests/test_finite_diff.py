@@ -1,9 +1,10 @@
-"""Tests of `gradcheck.finite_diff` and the modules split from it (`steps`, `noise`,
-`evaluation`, `gradient_check`): accuracy, honest error estimates, the check, validation.
+"""gradcheck.finite_diff: `numerical_gradient`'s accuracy, honest error estimates, the
+vectorized path, validation and fuzzing.
 
 Known answers come from analytic gradients evaluated in long double (where
 the platform has it), so the true error of each numerical entry is measured,
-not guessed.
+not guessed. The steps, the noise model, the evaluator and the check have test
+files of their own (test_steps, test_noise, test_evaluation, test_gradient_check).
 """
 
 from __future__ import annotations
@@ -13,128 +14,17 @@ import re
 
 import numpy as np
 import pytest
+from _fuzz import FUZZ, draw_options, expected_array, junk, outcome, thetas
+from _helpers import SIN_THETA, sum_sin, sum_squares
+from _known_gradients import FUNCTIONS, LD, LD_EPS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcheck.evaluation import Evaluator
-from gradcheck.finite_diff import (
-    METHODS,
-    REPORT_ROWS,
-    RICHARDSON_MAX_LEVELS,
-    GradientCheck,
-    NumericalGradient,
-    check_gradient,
-    compare_gradient,
-    numerical_gradient,
-)
-from gradcheck.noise import EPS, NOISE_POINTS, ecnoise, noise_bound, noise_sigma
-from gradcheck.steps import default_step, entry_scale, power_of_two, within_sign
-from gradcheck.taylor import taylor_test
+from gradcheck.finite_diff import METHODS, RICHARDSON_MAX_LEVELS, numerical_gradient
+from gradcheck.gradient_check import check_gradient, compare_gradient
+from gradcheck.noise import EPS
+from gradcheck.steps import power_of_two
 
-LD = np.longdouble
-LD_EPS = float(np.finfo(np.longdouble).eps)  # the reference's own rounding
-
-
-# ----------------------------------------------------------------------------- test functions
-# Each maker returns f (works for real and complex 1-D input), its exact gradient in long
-# double, and a point.  "mixed" spreads θ over six orders of magnitude, each entry with a
-# natural scale of its own size; "offset" puts |θ| near 1e3 with a natural scale of 1.
-
-
-def _exp(rng, n):
-    a, theta = rng.uniform(-2, 2, n), rng.uniform(-2, 2, n)
-    return (lambda x: np.sum(np.exp(a * x))), (lambda x: LD(a) * np.exp(LD(a) * LD(x))), theta
-
-
-def _sin(rng, n):
-    theta, c = rng.uniform(-5, 5, n), rng.uniform(0.5, 2, n)
-
-    def grad(x):
-        x = LD(x)
-        g = LD(c) * np.cos(LD(c) * x) * np.cos(x[0])
-        g[0] -= np.sum(np.sin(LD(c) * x)) * np.sin(x[0])
-        return g
-
-    return (lambda x: np.sum(np.sin(c * x)) * np.cos(x[0])), grad, theta
-
-
-def _log(rng, n):
-    theta = rng.uniform(0.01, 10, n)
-    f = lambda x: np.sum(np.log(x) * x) + np.log(np.sum(x))
-    return f, (lambda x: np.log(LD(x)) + 1 + 1 / np.sum(LD(x))), theta
-
-
-def _poly(rng, n):
-    theta, c = rng.normal(0, 2, n), rng.normal(size=n)
-    f = lambda x: np.sum(c * x**3) + np.sum(x) ** 2 - 0.5 * np.sum(x**4) / n
-    grad = lambda x: 3 * LD(c) * LD(x) ** 2 + 2 * np.sum(LD(x)) - 2 * LD(x) ** 3 / n
-    return f, grad, theta
-
-
-def _net(rng, n):
-    A, theta = rng.normal(size=(max(3, n // 3), n)) / np.sqrt(n), rng.normal(size=n)
-
-    def grad(x):
-        t = np.tanh(LD(A) @ LD(x))
-        return 2 * np.sum(t) * (LD(A).T @ (1 - t * t))
-
-    return (lambda x: np.sum(np.tanh(A @ x)) ** 2), grad, theta
-
-
-def _logsumexp(rng, n):
-    A, b = rng.normal(size=(max(3, n // 2), n)), rng.normal(size=n)
-    theta = rng.normal(size=n) / 2
-
-    def grad(x):
-        z = LD(A) @ LD(x)
-        p = np.exp(z - z.max())
-        return LD(A).T @ (p / p.sum()) - LD(b)
-
-    return (lambda x: np.log(np.sum(np.exp(A @ x))) - b @ x), grad, theta
-
-
-def _mixed(rng, n):
-    theta = 10.0 ** rng.uniform(-3, 3, n) * rng.choice([-1.0, 1.0], n)
-    s, c = np.abs(theta) * rng.uniform(0.5, 2, n), rng.uniform(0.5, 2, n)
-    f = lambda x: np.sum(c * (x / s) ** 3) + np.sum(np.sin(x / s)) + np.exp(0.1 * np.sum(x / s))
-
-    def grad(x):
-        u = LD(x) / LD(s)
-        return (3 * LD(c) * u**2 + np.cos(u) + LD(0.1) * np.exp(LD(0.1) * np.sum(u))) / LD(s)
-
-    return f, grad, theta
-
-
-def _offset(rng, n):
-    theta = rng.uniform(100, 1000, n) * rng.choice([-1.0, 1.0], n)
-    return (lambda x: np.sum(np.sin(x)) + 10), (lambda x: np.cos(LD(x))), theta
-
-
-def _rosenbrock(rng, n):
-    theta = rng.uniform(-2, 2, n)
-
-    def grad(x):
-        x = LD(x)
-        g = np.zeros_like(x)
-        g[:-1] += -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
-        g[1:] += 200 * (x[1:] - x[:-1] ** 2)
-        return g
-
-    f = lambda x: np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
-    return f, grad, theta
-
-
-FUNCTIONS = {
-    "exp": _exp,
-    "sin": _sin,
-    "log": _log,
-    "poly": _poly,
-    "net": _net,
-    "logsumexp": _logsumexp,
-    "mixed": _mixed,
-    "offset": _offset,
-    "rosenbrock": _rosenbrock,
-}
 SMOOTH_UNIT_SCALE = ["exp", "sin", "log", "poly", "net", "logsumexp", "rosenbrock"]
 SEEDS = range(8)
 N = 12
@@ -283,15 +173,6 @@ def test_f_that_cancels_to_zero_at_theta_keeps_tight_estimates(method):
 # ----------------------------------------------------------------------------- steps
 
 
-def test_steps_are_relative_and_never_cross_zero():
-    theta = np.array([1e-3, 0.02, 3.0, -500.0])
-    f = lambda x: sum(math.log(abs(v)) for v in x)  # math.log raises at 0: no step reaches it
-    for method in ["richardson", "central"]:
-        ng = numerical_gradient(f, theta, method=method)
-        assert np.all(np.abs(ng.gradient - 1 / theta) <= ng.error)
-        assert np.all(ng.step <= np.abs(theta) / 2)
-
-
 def test_step_override_scalar_and_per_entry():
     theta = np.array([0.5, -1.0, 2.0])
     f, true = lambda x: np.sum(np.exp(x)), np.exp(theta)
@@ -341,60 +222,6 @@ def test_f0_is_used_as_given():
     b = numerical_gradient(f, theta, f0=f(theta))
     np.testing.assert_array_equal(a.gradient, b.gradient)
     assert b.n_evaluations == a.n_evaluations - 1
-
-
-def test_step_helpers_known_answers():
-    theta = np.array([0.0, 0.3, -5.0, 1e-6])
-    np.testing.assert_array_equal(entry_scale(theta), [1.0, 1.0, 5.0, 1.0])
-    np.testing.assert_array_equal(power_of_two(np.array([0.3, -3.0, 1.0])), [0.25, 4.0, 1.0])
-    # 0.3 would cross zero from 0.3: shortened to 0.15; 1e-6 is zero at the step's resolution
-    np.testing.assert_array_equal(within_sign(theta, np.full(4, 0.3)), [0.3, 0.15, 0.3, 0.3])
-    np.testing.assert_array_equal(default_step(theta, "richardson"), [2**-4, 2**-4, 2**-2, 2**-4])
-    assert default_step(np.array([2.0]), "complex")[0] == power_of_two(np.array([2e-20]))[0]
-
-
-def test_ecnoise_recovers_the_level_of_added_noise():
-    rng = np.random.default_rng(5)
-    x = np.linspace(-1, 1, NOISE_POINTS) * 1e-6
-    for sigma in (1e-12, 1e-8):
-        levels = [ecnoise(1 + x + x**2 + sigma * rng.normal(size=x.size)) for _ in range(200)]
-        found = np.array([v for v in levels if v is not None])
-        assert found.size > 150  # noise shows in most draws
-        assert 0.5 * sigma < np.median(found) < 2 * sigma
-    assert ecnoise(np.ones(5)) == 0.0
-    assert ecnoise(np.array([1.0, np.nan, 1.0])) is None
-    assert ecnoise(np.arange(9.0) ** 2) is None  # smooth curvature, no noise: no level
-
-
-def test_noise_bound_is_rounding_or_measured_noise():
-    np.testing.assert_array_equal(noise_bound(np.array([1.0, 0.0]), 0.0), [4 * EPS, 0.0])
-    assert noise_bound(1.0, 1e-9) == 4e-9  # NOISE_SIGMAS standard deviations
-    evaluate = Evaluator(
-        lambda x: float(np.sum(x**2)), np.ones(3), vectorized=False, max_batch=None
-    )
-    assert noise_sigma(evaluate, np.ones(3), 3.0) == 0.0  # a smooth f shows no noise...
-    assert evaluate.count == 2 * (NOISE_POINTS - 1)  # ...at either spacing (θ's value is given)
-    constant = Evaluator(lambda x: 3.0, np.ones(3), vectorized=False, max_batch=None)
-    assert noise_sigma(constant, np.ones(3), 3.0) == 0.0
-    assert constant.count == NOISE_POINTS - 1  # equal values: settled at the first spacing
-
-
-def test_evaluator_batches_counts_and_hands_out_fresh_rows():
-    seen = []
-
-    def f(rows):
-        seen.append(rows.shape)
-        rows[:] = np.nan  # f may alter what it is given
-        return np.zeros(len(rows))
-
-    theta = np.arange(3.0)
-    evaluate = Evaluator(f, theta, vectorized=True, max_batch=2)
-    values, taken = evaluate.along(np.array([0, 1, 2]), np.array([0.5, 0.5, 0.5]))
-    assert seen == [(2, 3), (1, 3)] and evaluate.count == 3
-    np.testing.assert_array_equal(taken, [0.5, 0.5, 0.5])
-    np.testing.assert_array_equal(theta, [0.0, 1.0, 2.0])
-    with pytest.raises(ValueError, match=re.escape("`f` returned nan at `theta`")):
-        Evaluator(lambda x: np.nan, theta, vectorized=False, max_batch=None).at_theta()
 
 
 def test_names_from_before_the_split_still_import():
@@ -449,117 +276,12 @@ def test_vectorized_calls_f_once_per_chunk():
 # ----------------------------------------------------------------------------- caller's data
 
 
-def test_caller_arrays_are_never_modified():
-    theta = np.array([0.1, 0.2, 0.3])
-    grad = 3 * theta**2
-
-    def f(x):
-        value = np.sum(x**3)
-        x[:] = 1e9  # a careless f that scribbles on its input
-        return value
-
-    theta_before, grad_before = theta.copy(), grad.copy()
-    check = check_gradient(f, grad, theta)
-    assert check.passed
-    np.testing.assert_array_equal(theta, theta_before)
-    np.testing.assert_array_equal(grad, grad_before)
-    assert check.gradient is not grad
-
-
 def test_integer_theta_is_converted():
     ng = numerical_gradient(lambda x: float(np.sum(x**2)), [1, 2, 3])
     np.testing.assert_allclose(ng.gradient, [2.0, 4.0, 6.0], rtol=1e-12)
 
 
-# ----------------------------------------------------------------------------- check_gradient
-
-
-@pytest.mark.parametrize("kind", list(FUNCTIONS))
-def test_check_passes_correct_gradients_and_catches_one_entry_1_percent_off(kind):
-    for seed in range(6):
-        rng = np.random.default_rng(100 + seed)
-        n = int(rng.integers(5, 300))
-        f, true, theta = FUNCTIONS[kind](rng, n)
-        grad = np.asarray(true(theta), dtype=np.float64)
-        numerical = numerical_gradient(f, theta)
-        assert compare_gradient(grad, numerical).passed, (kind, seed)
-        for j in rng.choice(n, size=5, replace=False):
-            wrong = grad.copy()
-            wrong[j] *= 1.01
-            check = compare_gradient(wrong, numerical)
-            assert not check.passed and list(check.failures) == [j], (kind, seed, j)
-
-
-def test_check_gradient_end_to_end_and_report():
-    theta = np.linspace(-1, 1, 30)
-    grad = np.cos(theta)
-    grad[3] *= 1.01
-    grad[20] += 1e-3
-    grad[17] = np.nan
-    names = lambda j: f"W^1[{j // 10},{j % 10}]"
-    check = check_gradient(lambda x: np.sum(np.sin(x)), grad, theta, names=names)
-    assert isinstance(check, GradientCheck) and not check.passed and not check
-    assert list(check.failures) == [17, 3, 20]  # NaN first, then by error / tolerance
-    text = str(check)
-    assert "Gradient check FAILED" in text
-    assert "3 of 30 entries mismatch" in text
-    assert "rule: |grad - numerical| <= 10 x error estimate" in text
-    assert re.search(r"W\^1\[1,7\]\s+nan", text)
-    assert text.index("W^1[1,7]") < text.index("W^1[0,3]") < text.index("W^1[2,0]")
-
-
-def test_report_lists_at_most_a_screenful():
-    theta = np.linspace(0.1, 2, 50)
-    check = check_gradient(lambda x: np.sum(x**2), 3 * theta, theta)
-    text = str(check)
-    assert "50 of 50 entries mismatch" in text
-    assert f"... and {50 - REPORT_ROWS} more" in text
-    assert len(text.splitlines()) <= REPORT_ROWS + 8
-
-
-def test_exact_zeros_and_tiny_entries_pass():
-    theta = np.concatenate([np.zeros(5), np.linspace(1, 2, 5)])
-    f = lambda x: np.sum(x[:5] ** 2) + np.sum(np.exp(x[5:])) + 1e-12 * np.sum(x[:5] ** 3)
-    grad = np.concatenate([np.zeros(5), np.exp(theta[5:])])
-    for method in METHODS:
-        assert check_gradient(f, grad, theta, method=method).passed, method
-
-
-def test_float32_candidate_passes_and_rtol_loosens():
-    theta = np.linspace(-2, 2, 40)
-    f, true = (
-        lambda x: np.sum(np.exp(x) * np.sin(x)),
-        np.exp(theta) * (np.sin(theta) + np.cos(theta)),
-    )
-    assert check_gradient(f, true.astype(np.float32), theta).passed
-    off = true * (1 + 1e-6)
-    assert not check_gradient(f, off, theta).passed
-    assert check_gradient(f, off, theta, rtol=1e-5).passed
-
-
-def test_check_gradient_vectorized_and_methods():
-    theta = np.linspace(-1, 1, 8)
-    many = lambda X: np.sum(np.exp(X) * X, axis=1)
-    grad = np.exp(theta) * (1 + theta)
-    for method in METHODS:
-        assert check_gradient(many, grad, theta, method=method, vectorized=True).passed
-        wrong = grad.copy()
-        wrong[2] += 1e-4
-        check = check_gradient(many, wrong, theta, method=method, vectorized=True)
-        assert list(check.failures) == [2] and check.numerical.method == method
-
-
-def test_passing_report():
-    theta = np.array([0.5, 1.5])
-    check = check_gradient(lambda x: np.sum(x**2), 2 * theta, theta)
-    assert check and "Gradient check passed" in str(check) and "0 of 2 entries" in str(check)
-
-
 # ----------------------------------------------------------------------------- validation
-
-
-def _ok(x):
-    return float(np.sum(np.asarray(x) ** 2))
 
 
 NUMERICAL_GRADIENT_ERRORS = [
@@ -629,7 +351,7 @@ NUMERICAL_GRADIENT_ERRORS = [
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), NUMERICAL_GRADIENT_ERRORS)
 def test_numerical_gradient_validation_messages(kwargs, error, message):
-    args = dict(f=_ok, theta=[1.0, 2.0, 3.0]) | kwargs
+    args = dict(f=sum_squares, theta=[1.0, 2.0, 3.0]) | kwargs
     with pytest.raises(error, match=re.escape(message)):
         numerical_gradient(args.pop("f"), args.pop("theta"), **args)
 
@@ -648,92 +370,143 @@ def test_complex_step_needs_complex_support(f, reason):
     assert reason in str(info.value) and "use method='richardson'" in str(info.value)
 
 
-CHECK_GRADIENT_ERRORS = [
-    (
-        dict(grad=[1.0, 2.0]),
-        ValueError,
-        "`grad` has shape (2,) but `theta` has shape (3,); they must match",
+# ---- validation: bad input is refused with a message naming the argument
+
+REFUSED = [
+    pytest.param(
+        lambda: numerical_gradient(sum_sin, [True, False]),
+        TypeError,
+        "`theta` must be a 1-D array of real numbers, got dtype bool",
+        id="numerical_gradient-theta-bool",
     ),
-    (
-        dict(grad=np.ones((3, 1))),
-        ValueError,
-        "`grad` must be 1-D (a flat vector), got shape (3, 1)",
+    pytest.param(
+        lambda: numerical_gradient(sum_sin, [[1.0], [1.0, 2.0]]),
+        TypeError,
+        "`theta` must be a 1-D array of real numbers (",
+        id="numerical_gradient-theta-ragged",
     ),
-    (dict(grad=[1j, 0, 0]), TypeError, "`grad` must be real, got complex dtype complex128"),
-    (dict(names="W"), TypeError, "`names` must be callable, got str"),
-    (dict(rtol=-1.0), ValueError, "`rtol` must be a non-negative number, got -1.0"),
-    (dict(safety=0), ValueError, "`safety` must be a positive number, got 0"),
-    (dict(theta=[1.0, np.nan, 2.0]), ValueError, "`theta` must be finite, got nan at index 1"),
+    pytest.param(
+        lambda: numerical_gradient(sum_sin, 1.0),
+        ValueError,
+        "`theta` must be 1-D (a flat vector), got shape ()",
+        id="numerical_gradient-theta-scalar",
+    ),
+    pytest.param(
+        lambda: numerical_gradient(sum_sin, SIN_THETA, method=None),
+        ValueError,
+        "`method` must be one of 'richardson', 'central', 'complex', got None",
+        id="numerical_gradient-method-None",
+    ),
+    pytest.param(
+        lambda: numerical_gradient(sum_sin, SIN_THETA, max_batch=1.5),
+        ValueError,
+        "`max_batch` must be a positive integer, got 1.5",
+        id="numerical_gradient-max_batch-float",
+    ),
+    pytest.param(
+        lambda: numerical_gradient(sum_sin, SIN_THETA, max_batch=True),
+        ValueError,
+        "`max_batch` must be a positive integer, got True",
+        id="numerical_gradient-max_batch-bool",
+    ),
+    pytest.param(
+        lambda: numerical_gradient(sum_sin, SIN_THETA, f0="1"),
+        ValueError,
+        "`f0` must be a finite real number",
+        id="numerical_gradient-f0-string",
+    ),
+    pytest.param(
+        lambda: numerical_gradient(lambda x: "a", SIN_THETA),
+        TypeError,
+        "`f` must return a number, got dtype <U1",
+        id="numerical_gradient-f-returns-str",
+    ),
+    pytest.param(
+        lambda: numerical_gradient(lambda x: (v for v in x), SIN_THETA),
+        TypeError,
+        "`f` must return a number, got dtype object",
+        id="numerical_gradient-f-returns-generator",
+    ),
+    pytest.param(
+        lambda: numerical_gradient(lambda X: None, SIN_THETA, vectorized=True),
+        ValueError,
+        "`f` (vectorized) must return one value per row",
+        id="numerical_gradient-vectorized-None",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("kwargs", "error", "message"), CHECK_GRADIENT_ERRORS)
-def test_check_gradient_validation_messages(kwargs, error, message):
-    args = dict(grad=[2.0, 4.0, 6.0], theta=[1.0, 2.0, 3.0]) | kwargs
-    with pytest.raises(error, match=re.escape(message)):
-        check_gradient(_ok, args.pop("grad"), args.pop("theta"), **args)
-
-
-def test_compare_gradient_validation_messages():
-    with pytest.raises(
-        TypeError, match=re.escape("`numerical` must be a NumericalGradient, got ndarray")
-    ):
-        compare_gradient([1.0], np.ones(1))
-    ng = NumericalGradient(np.ones(2), np.zeros(2), "central", np.ones(2), 0)
-    with pytest.raises(
-        ValueError, match=re.escape("`grad` has shape (3,) but `theta` has shape (2,)")
-    ):
-        compare_gradient([1.0, 2.0, 3.0], ng)
-
-
-# ------------------------------------------------- grad as a callable (scipy's habit)
-
-
-def _rosen(x):
-    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2))
-
-
-def _rosen_grad(x):
-    g = np.zeros_like(x)
-    g[:-1] = -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
-    g[1:] += 200 * (x[1:] - x[:-1] ** 2)
-    return g
-
-
-def test_check_gradient_accepts_grad_as_a_callable_like_scipy_check_grad():
-    theta = np.array([0.3, -0.7, 1.1, 0.5])
-    kept = theta.copy()
-    assert check_gradient(_rosen, _rosen_grad, theta).passed
-    assert not check_gradient(_rosen, lambda x: _rosen_grad(x) * 1.001, theta).passed
-
-    def mutating(x):  # gets a copy: cannot move the caller's point
-        g = _rosen_grad(x)
-        x += 1.0
-        return g
-
-    assert check_gradient(_rosen, mutating, theta).passed
-    np.testing.assert_array_equal(theta, kept)
+@pytest.mark.parametrize("call, error, message", REFUSED)
+def test_bad_input_is_refused_with_a_message_naming_the_argument(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), str(info.value)
 
 
 @pytest.mark.parametrize(
-    "grad, error, message",
+    "call, known",
     [
         (
-            lambda x: x[:2],
-            ValueError,
-            "`grad` is a callable, but grad(theta) returned shape (2,); `theta` has shape (4,)",
+            lambda: numerical_gradient(sum_sin, SIN_THETA, method="forward"),
+            ["richardson", "central", "complex"],
         ),
-        (lambda x: None, TypeError, "`grad` is a callable, but grad(theta) returned None"),
     ],
+    ids=["numerical_gradient-method"],
 )
-def test_callable_grad_validation_messages(grad, error, message):
-    for check in (check_gradient, taylor_test):
-        with pytest.raises(error) as info:
-            check(_rosen, grad, np.zeros(4))
-        assert message in str(info.value)
+def test_an_unknown_name_is_refused_with_the_known_ones_listed(call, known):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert all(name in str(info.value) for name in known), str(info.value)
 
 
-def test_taylor_test_accepts_grad_as_a_callable():
-    theta = np.array([0.3, -0.7, 1.1, 0.5])
-    assert taylor_test(_rosen, _rosen_grad, theta).passed
-    assert not taylor_test(_rosen, lambda x: _rosen_grad(x) + [0, 0.05, 0, 0], theta).passed
+def test_complex_steps_are_refused():
+    with pytest.raises(TypeError, match="must be real"):
+        numerical_gradient(sum_sin, SIN_THETA, step=np.array([1e-3 + 1j, 1e-3, 1e-3]))
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_numerical_gradient(data):
+    options = draw_options(
+        data,
+        good={
+            "theta": thetas(),
+            "method": st.sampled_from(["richardson", "central", "complex"]),
+            "step": st.sampled_from([None, 2.0**-5, 2.0**-20]),
+            "vectorized": st.booleans(),
+        },
+        bad={
+            "theta": junk(),
+            "method": st.sampled_from(["forward", None, 3, "Central"]),
+            "step": st.sampled_from([-1.0, 0.0, np.nan, np.inf, "a", [2.0**-5] * 5, [[1.0]]]),
+            "vectorized": st.sampled_from(["yes", 1, None]),
+        },
+    )
+    theta, method, step, vectorized = (
+        options[k] for k in ("theta", "method", "step", "vectorized")
+    )
+    f = (
+        (lambda rows: np.sin(rows).sum(axis=1))
+        if vectorized is True
+        else (lambda x: np.sin(x).sum())
+    )
+    t = expected_array(theta, 1)
+    theta_ok = t is not None and t.size > 0 and np.asarray(theta).dtype.kind != "b"
+    step_ok = step is None or (isinstance(step, float) and np.isfinite(step) and step > 0)
+    valid = (
+        theta_ok
+        and method in ("richardson", "central", "complex")
+        and step_ok
+        and isinstance(vectorized, bool)
+    )
+    kind, result = outcome(
+        lambda: numerical_gradient(f, theta, method=method, step=step, vectorized=vectorized)
+    )
+    assert kind == ("ok" if valid else "refused"), (kind, result)
+    if kind == "ok":
+        assert np.all(np.abs(result.gradient - np.cos(t)) <= 10 * result.error + 1e-12)
+
+
+def test_complex_step_error_estimate_covers_a_large_step():
+    ng = numerical_gradient(lambda x: np.sin(x).sum(), [0.0, 1.0], method="complex", step=2.0**-5)
+    assert np.all(np.abs(ng.gradient - np.cos([0.0, 1.0])) <= ng.error)

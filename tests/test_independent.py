@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import TANH_NET, TANH_X, TANH_Y
 from conftest import CONFIGS, targets
 
 from gradcheck.independent import equation_deltas, independent_backprop
-from reference import Network, backprop
+from reference import (
+    Network,
+    backprop,
+)
 
 
 def _case(hidden, output, cost, sizes=(4, 6, 5, 3), d=6, seed=0):
@@ -59,3 +63,28 @@ def test_equation_deltas_validation_messages():
         equation_deltas(net, X[:, :2], Y)
     with pytest.raises(TypeError, match="`net` must be a reference.Network, got str"):
         equation_deltas("net", X, Y)
+
+
+# ---- validation: bad input is refused with a message naming the argument
+
+REFUSED = [
+    pytest.param(
+        lambda: equation_deltas(TANH_NET, TANH_X, TANH_Y[:3]),
+        ValueError,
+        "`Y` must have shape (d, n_H) = (5, 2)",
+        id="equation_deltas-Y-shape",
+    ),
+    pytest.param(
+        lambda: equation_deltas("net", TANH_X, TANH_Y),
+        TypeError,
+        "`net` must be a reference.Network, got str",
+        id="equation_deltas-net",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", REFUSED)
+def test_bad_input_is_refused_with_a_message_naming_the_argument(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), str(info.value)

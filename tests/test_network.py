@@ -6,8 +6,17 @@ import re
 
 import numpy as np
 import pytest
+from _fuzz import FUZZ, clean, expected_array, outcome, shapes_near, values
+from _helpers import BUILTIN_ACTIVATIONS, TANH_NET, TANH_X, TANH_Y, ZERO_B, ZERO_W, big_logits
+from hypothesis import given
+from hypothesis import strategies as st
 
-from reference import Gradients, Network, ParameterLayout, backprop
+from reference import (
+    Gradients,
+    Network,
+    ParameterLayout,
+    backprop,
+)
 
 
 def test_flat_order_is_W_row_major_then_b_per_layer():
@@ -505,3 +514,338 @@ def test_sigmoid_cross_entropy_is_torch_bce_with_logits_for_one_output():
     g = backprop(net, X, Y)
     for mine, theirs in zip((*g.weights, *g.biases), params):
         np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+# ---- validation: bad input is refused with a message naming the argument
+
+REFUSED = [
+    pytest.param(
+        lambda: Network((w for w in ZERO_W), ZERO_B),
+        TypeError,
+        "`weights` must be a list with one array per layer, got generator",
+        id="Network-weights-generator",
+    ),
+    pytest.param(
+        lambda: Network(ZERO_W, None),
+        TypeError,
+        "`biases` must be a list with one array per layer, got NoneType",
+        id="Network-biases-None",
+    ),
+    pytest.param(
+        lambda: Network([None, ZERO_W[1]], ZERO_B),
+        TypeError,
+        "`weights[0] (W^0)` must be a numeric array, got dtype object",
+        id="Network-weight-None",
+    ),
+    pytest.param(
+        lambda: Network([[[1.0, 2.0], [3.0]], ZERO_W[1]], ZERO_B),
+        TypeError,
+        "`weights[0] (W^0)` must be a numeric array; numpy could not convert it",
+        id="Network-ragged",
+    ),
+    pytest.param(
+        lambda: Network(ZERO_W, [np.zeros((4, 1)), ZERO_B[1]]),
+        ValueError,
+        "`biases[0] (b^0)` must be a 1-D array, got 2-D",
+        id="Network-bias-2d",
+    ),
+    pytest.param(
+        lambda: Network(ZERO_W, ["abcd", ZERO_B[1]]),
+        TypeError,
+        "`biases[0] (b^0)` must be a numeric array, got a string",
+        id="Network-bias-string",
+    ),
+    pytest.param(
+        lambda: Network(ZERO_W, [ZERO_B[0] + 1j, ZERO_B[1]]),
+        TypeError,
+        "`biases[0] (b^0)` must be real, got complex dtype complex128",
+        id="Network-bias-complex",
+    ),
+    pytest.param(
+        lambda: Network([np.full((3, 4), -np.inf), ZERO_W[1]], ZERO_B),
+        ValueError,
+        "`weights[0] (W^0)` must be finite; entry (0, 0) is -inf",
+        id="Network-weight-minus-inf",
+    ),
+    pytest.param(
+        lambda: Network(ZERO_W, ZERO_B, output="sofmax"),
+        ValueError,
+        "unknown output activation 'sofmax'; known activations: ",
+        id="Network-output-unknown",
+    ),
+    pytest.param(
+        lambda: Network(ZERO_W, ZERO_B, hidden=3),
+        TypeError,
+        "`hidden activation` must be an activation name",
+        id="Network-hidden-int",
+    ),
+    pytest.param(
+        lambda: Network(ZERO_W, ZERO_B, output=(np.tanh, "d")),
+        TypeError,
+        "`output activation` must be an activation name, an Activation or an (h, h_prime) "
+        "pair of callables, got tuple",
+        id="Network-output-pair-not-callable",
+    ),
+    pytest.param(
+        lambda: Network(ZERO_W, ZERO_B, cost=None),
+        TypeError,
+        "`cost` must be a cost name or a Cost, got NoneType",
+        id="Network-cost-None",
+    ),
+    pytest.param(
+        lambda: Network.random([3, 4.0, 2]),
+        TypeError,
+        "`sizes[1]` must be an integer, got 4.0",
+        id="random-sizes-float",
+    ),
+    pytest.param(
+        lambda: Network.random([3, True]),
+        TypeError,
+        "`sizes[1]` must be an integer, got True",
+        id="random-sizes-bool",
+    ),
+    pytest.param(
+        lambda: Network.random(None),
+        TypeError,
+        "`sizes` must be a sequence of layer widths",
+        id="random-sizes-None",
+    ),
+    pytest.param(
+        lambda: Network.random([3, -2]),
+        ValueError,
+        "`sizes[1]` must be a positive width, got -2",
+        id="random-sizes-negative",
+    ),
+    pytest.param(
+        lambda: TANH_NET.with_flat(np.zeros(3)),
+        ValueError,
+        "`theta` must have shape (26,)",
+        id="with_flat-shape",
+    ),
+    pytest.param(
+        lambda: TANH_NET.with_flat(np.full(26, np.nan)),
+        ValueError,
+        "`theta` must be finite",
+        id="with_flat-nan",
+    ),
+    pytest.param(
+        lambda: TANH_NET.with_flat(np.zeros(26, complex)),
+        TypeError,
+        "`theta` must be real",
+        id="with_flat-complex",
+    ),
+    pytest.param(
+        lambda: TANH_NET.with_flat(np.zeros((2, 13))),
+        ValueError,
+        "`theta` must be a 1-D array",
+        id="with_flat-2d",
+    ),
+    pytest.param(
+        lambda: TANH_NET.cost(TANH_X, TANH_Y, theta=np.zeros(3)),
+        ValueError,
+        "`theta` must have shape (26,)",
+        id="cost-theta-shape",
+    ),
+    pytest.param(
+        lambda: TANH_NET.cost(TANH_X, TANH_Y[:, :1]),
+        ValueError,
+        "`Y` must have shape (d, n_H) = (5, 2)",
+        id="cost-Y-shape",
+    ),
+    pytest.param(
+        lambda: TANH_NET.cost(TANH_X + 0j, TANH_Y),
+        TypeError,
+        "`X` must be real",
+        id="cost-X-complex",
+    ),
+    pytest.param(
+        lambda: TANH_NET.forward(np.zeros((5, 4))),
+        ValueError,
+        "`X` has 4 columns",
+        id="forward-columns",
+    ),
+    pytest.param(
+        lambda: TANH_NET.forward(np.zeros((0, 3))),
+        ValueError,
+        "`X` is an empty batch",
+        id="forward-empty",
+    ),
+    pytest.param(
+        lambda: TANH_NET.forward(np.zeros(3)),
+        ValueError,
+        "`X` must be a 2-D array",
+        id="forward-1d",
+    ),
+    pytest.param(
+        lambda: TANH_NET.forward(np.full((2, 3), np.inf)),
+        ValueError,
+        "`X` must be finite",
+        id="forward-inf",
+    ),
+    pytest.param(
+        lambda: TANH_NET.forward(np.array([[None] * 3])),
+        TypeError,
+        "`X` must be a numeric array, got dtype object",
+        id="forward-object",
+    ),
+    pytest.param(
+        lambda: TANH_NET.forward("X"),
+        TypeError,
+        "`X` must be a numeric array, got a string",
+        id="forward-string",
+    ),
+    pytest.param(
+        lambda: Gradients.from_flat(np.zeros(3), (3, 4, 2)),
+        ValueError,
+        "`theta` must have shape (26,)",
+        id="from_flat-shape",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", REFUSED)
+def test_bad_input_is_refused_with_a_message_naming_the_argument(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call, known",
+    [
+        (lambda: Network(ZERO_W, ZERO_B, output="sofmax"), BUILTIN_ACTIVATIONS),
+        (
+            lambda: Network(ZERO_W, ZERO_B, cost="msq"),
+            ["categorical_cross_entropy", "cross_entropy", "mse", "quadratic"],
+        ),
+    ],
+    ids=["output", "cost"],
+)
+def test_an_unknown_name_is_refused_with_the_known_ones_listed(call, known):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert all(name in str(info.value) for name in known), str(info.value)
+
+
+def test_integers_and_booleans_are_converted_not_refused():
+    net = Network(
+        [np.eye(3, dtype=int), np.ones((3, 2), dtype=bool)], [[0, 1, 0], [1, 0]], hidden="tanh"
+    )
+    assert all(W.dtype == np.float64 for W in net.weights + net.biases)
+    X, Y = np.arange(6).reshape(2, 3), np.zeros((2, 2), dtype=bool)
+    g = backprop(net, X, Y)
+    expected = backprop(net, X.astype(float), Y.astype(float))
+    assert all(np.array_equal(a, b) for a, b in zip(g.flat(), expected.flat()))
+
+
+@pytest.mark.parametrize(
+    "options, name",
+    [
+        (dict(seed=-1), "`seed`"),
+        (dict(seed="a"), "`seed`"),
+        (dict(scale=np.nan), "`scale`"),
+        (dict(scale="x"), "`scale`"),
+        (dict(scale=-1.0), "`scale`"),
+    ],
+)
+def test_network_random_validates_seed_and_scale(options, name):
+    with pytest.raises((ValueError, TypeError)) as info:
+        Network.random([3, 2], **options)
+    assert name in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "theta",
+    [np.array(["a"] * 26), np.array([None] * 26), np.full(26, np.nan)],
+    ids=["strings", "objects", "nan"],
+)
+def test_network_cost_validates_theta(theta):
+    with pytest.raises((ValueError, TypeError)) as info:
+        TANH_NET.cost(TANH_X, TANH_Y, theta=theta)
+    assert "`theta`" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "theta", [np.array(["a"] * 26), np.ones(26, complex)], ids=["strings", "complex"]
+)
+def test_gradients_from_flat_validates_theta(theta):
+    with pytest.raises((ValueError, TypeError)) as info:
+        Gradients.from_flat(theta, (3, 4, 2))
+    assert "`theta`" in str(info.value)
+
+
+def test_softmax_with_binary_cross_entropy_is_refused_with_a_hint():
+    # Coupled softmax outputs scored as independent Bernoullis: a modelling error, refused.
+    with pytest.raises(
+        ValueError, match="for softmax outputs use cost='categorical_cross_entropy'"
+    ):
+        big_logits("cross_entropy", 30.0)
+
+
+# ---- fuzzing: arbitrary-ish arrays are accepted or refused, never anything else
+
+
+def _tanh_deriv(z):
+    return 1.0 - np.tanh(z) ** 2
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_network_constructor(data):
+    sizes = data.draw(st.lists(st.integers(1, 3), min_size=2, max_size=4), label="sizes")
+    H = len(sizes) - 2
+    tidy = data.draw(st.booleans(), label="tidy")
+    if tidy:  # must be accepted (with a valid activation spec)
+        weights = [data.draw(clean((M, N))) for M, N in zip(sizes, sizes[1:])]
+        biases = [data.draw(clean((N,))) for N in sizes[1:]]
+        container = data.draw(st.sampled_from(["list", "tuple"]))
+    else:
+        weights = [
+            data.draw(values(data.draw(shapes_near((M, N))))) for M, N in zip(sizes, sizes[1:])
+        ]
+        biases = [data.draw(values(data.draw(shapes_near((N,))))) for N in sizes[1:]]
+        if data.draw(st.booleans()):
+            biases = biases[:-1]  # one layer short
+        container = data.draw(
+            st.sampled_from(["list", "list", "tuple", "generator", "ndarray", "None"])
+        )
+    wrap = {
+        "list": list,
+        "tuple": tuple,
+        "generator": lambda v: (x for x in v),
+        "ndarray": lambda v: np.zeros((2, 2)),
+        "None": lambda v: None,
+    }[container]
+    spec, spec_ok = data.draw(
+        st.sampled_from(
+            [
+                (dict(hidden="tanh"), True),
+                (dict(hidden="elu", output="identity"), True),
+                (dict(hidden="sigmoid", output="sigmoid", cost="cross_entropy"), True),
+                (dict(hidden="relu", output="softmax", cost="categorical_cross_entropy"), True),
+                (dict(hidden=(np.tanh, _tanh_deriv)), True),
+                (dict(hidden="softmax"), H == 0),
+                (dict(hidden="tanh", output="tanh", cost="cross_entropy"), False),
+                (dict(hidden="swish"), False),
+                (dict(hidden="tanh", cost="hinge"), False),
+                (dict(hidden=3), False),
+                (dict(hidden=None), False),
+            ]
+        )
+    )
+    Ws = [expected_array(W, 2) for W in weights]
+    bs = [expected_array(b, 1) for b in biases]
+    arrays_ok = (
+        container in ("list", "tuple")
+        and len(weights) == len(biases)
+        and all(W is not None and 0 not in W.shape for W in Ws)
+        and all(b is not None for b in bs)
+        and all(Ws[L].shape[0] == Ws[L - 1].shape[1] for L in range(1, len(Ws)))
+        and all(b.shape == (W.shape[1],) for W, b in zip(Ws, bs))
+    )
+    kind, result = outcome(lambda: Network(wrap(weights), wrap(biases), **spec))
+    assert kind == ("ok" if arrays_ok and spec_ok else "refused"), (kind, result)
+    if kind == "ok":
+        assert result.sizes == (Ws[0].shape[0],) + tuple(W.shape[1] for W in Ws)
+        for mine, theirs in zip(result.weights + result.biases, Ws + bs):
+            assert mine.dtype == np.float64 and mine.tobytes() == theirs.tobytes()

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _fuzz import FUZZ_SLOW, batches, networks, outcome
+from _helpers import TANH_NET, TANH_X, TANH_Y
 from conftest import CONFIGS, blockwise_relative, targets
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gradcheck import network_numerical_gradient
-from reference import Network, backprop
+from gradcheck import (
+    network_numerical_gradient,
+)
+from reference import (
+    Network,
+    backprop,
+)
 
 
 def _case(hidden, output, cost, sizes=(4, 6, 5, 3), d=7, seed=0):
@@ -157,3 +166,89 @@ def test_l2_penalty_is_the_same_through_an_executor():
         parallel = network_numerical_gradient(net, X, Y, executor=pool)
     np.testing.assert_array_equal(parallel.flat(), serial.flat())
     np.testing.assert_allclose(serial.flat(), backprop(net, X, Y).flat(), rtol=1e-8, atol=1e-11)
+
+
+# ---- validation: bad input is refused with a message naming the argument
+
+REFUSED = [
+    pytest.param(
+        lambda: network_numerical_gradient(TANH_NET, TANH_X, np.full((5, 2), np.inf)),
+        ValueError,
+        "`Y` must be finite",
+        id="network_fd-Y-inf",
+    ),
+    pytest.param(
+        lambda: network_numerical_gradient(TANH_NET, TANH_X[:, :2], TANH_Y),
+        ValueError,
+        "`X` has 2 columns",
+        id="network_fd-X-columns",
+    ),
+    pytest.param(
+        lambda: network_numerical_gradient(TANH_NET, TANH_X, TANH_Y, method=None),
+        ValueError,
+        "unknown `method` None",
+        id="network_fd-method-None",
+    ),
+    pytest.param(
+        lambda: network_numerical_gradient(TANH_NET, TANH_X, TANH_Y, memory_limit="1"),
+        TypeError,
+        "`memory_limit` must be an integer number of bytes, got '1'",
+        id="network_fd-memory-string",
+    ),
+    pytest.param(
+        lambda: network_numerical_gradient(TANH_NET, TANH_X, TANH_Y, memory_limit=True),
+        TypeError,
+        "`memory_limit` must be an integer number of bytes, got True",
+        id="network_fd-memory-bool",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", REFUSED)
+def test_bad_input_is_refused_with_a_message_naming_the_argument(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call, known",
+    [
+        (
+            lambda: network_numerical_gradient(TANH_NET, TANH_X, TANH_Y, method="fwd"),
+            ["richardson", "central", "complex"],
+        ),
+    ],
+    ids=["network_fd-method"],
+)
+def test_an_unknown_name_is_refused_with_the_known_ones_listed(call, known):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert all(name in str(info.value) for name in known), str(info.value)
+
+
+def test_network_numerical_gradient_validates_structured():
+    with pytest.raises(TypeError, match="`structured`"):
+        network_numerical_gradient(TANH_NET, TANH_X, TANH_Y, structured="no")
+
+
+@FUZZ_SLOW
+@given(data=st.data())
+def test_fuzz_network_numerical_gradient(data):
+    net = data.draw(networks(max_layers=2))
+    X, Y, valid = data.draw(batches(net))
+    method = data.draw(st.sampled_from(["richardson", "central", "complex", "forward", None, 3]))
+    memory = data.draw(st.sampled_from([1, 2**20, 0, -5, 2.5, True, "1", None]))
+    valid = (
+        valid
+        and method in ("richardson", "central", "complex")
+        and type(memory) is int
+        and memory in (1, 2**20)
+    )
+    kind, result = outcome(
+        lambda: network_numerical_gradient(net, X, Y, method=method, memory_limit=memory)
+    )
+    assert kind == ("ok" if valid else "refused"), (kind, result)
+    if kind == "ok":
+        checked = ~result.unverifiable.flat()
+        assert np.isfinite(result.flat()[checked]).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _helpers import TANH_NET, TANH_X, TANH_Y
 
 from gradcheck.equations import check_equations
 from gradcheck.independent import equation_deltas
@@ -17,7 +18,9 @@ from gradcheck.selfcheck import (
     run_selfcheck,
     shapes_text,
 )
-from reference import Network
+from reference import (
+    Network,
+)
 
 
 def _broken_recursion_report():
@@ -115,3 +118,39 @@ def test_selfcheck_row_names_its_ratio_fd_excess():
     with pytest.warns(DeprecationWarning, match="`SelfCheckRow.fd_excess`"):
         assert row.fd_error == row.fd_excess
     assert isinstance(row, SelfCheckRow)
+
+
+# ---- validation
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        (([("label", 3)],), {}),
+        (([3],), {}),
+        (("abc",), {}),
+        (([("label", check_equations(TANH_NET, TANH_X, TANH_Y))],), {"width": "x"}),
+    ],
+    ids=["not-a-report", "not-a-pair", "a-string", "width-string"],
+)
+def test_format_equation_table_validates_its_arguments(args, kwargs):
+    with pytest.raises((ValueError, TypeError)) as info:
+        format_equation_table(*args, **kwargs)
+    assert "`reports`" in str(info.value) or "`width`" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(d=0), "`d`"),
+        (dict(d=-1), "`d`"),
+        (dict(d=2.5), "`d`"),
+        (dict(seed=-1), "`seed`"),
+        (dict(configurations=["tanh"]), "`configurations`"),
+    ],
+)
+def test_run_equation_checks_validates_its_arguments(kwargs, name):
+    options = dict(configurations=[("tanh", None, "quadratic")]) | kwargs
+    with pytest.raises((ValueError, TypeError)) as info:
+        run_equation_checks(**options)
+    assert name in str(info.value)

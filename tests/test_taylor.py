@@ -6,6 +6,10 @@ import re
 
 import numpy as np
 import pytest
+from _fuzz import FUZZ, draw_gradient_case, outcome
+from _helpers import SIN_GRAD, SIN_THETA, rosen, rosen_grad, sum_sin
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gradcheck.taylor import PASS_RATE, TaylorResult, taylor_test
 
@@ -323,3 +327,125 @@ def test_taylor_test_validation_messages(kwargs, error, message):
 def test_f_must_be_finite_at_theta():
     with pytest.raises(ValueError, match=re.escape("`f` returned nan at `theta`")):
         taylor_test(lambda x: np.nan, [1.0], [1.0])
+
+
+# ---- validation: bad input is refused with a message naming the argument
+
+REFUSED = [
+    pytest.param(
+        lambda: taylor_test(sum_sin, SIN_GRAD, SIN_THETA, directions=[[1.0], [1.0, 2.0]]),
+        TypeError,
+        "`directions` must be an array of real numbers",
+        id="taylor-directions-ragged",
+    ),
+    pytest.param(
+        lambda: taylor_test(sum_sin, SIN_GRAD, SIN_THETA, directions=np.ones((1, 1, 3))),
+        ValueError,
+        "`directions` must have shape (k, 3)",
+        id="taylor-directions-3d",
+    ),
+    pytest.param(
+        lambda: taylor_test(sum_sin, SIN_GRAD, SIN_THETA, epsilons=[[1.0, 0.5, 0.25]]),
+        ValueError,
+        "`epsilons` must be 1-D (a flat vector)",
+        id="taylor-epsilons-2d",
+    ),
+    pytest.param(
+        lambda: taylor_test(sum_sin, SIN_GRAD, SIN_THETA, epsilons="small"),
+        TypeError,
+        "`epsilons` must be a 1-D array of real numbers, got a string",
+        id="taylor-epsilons-string",
+    ),
+    pytest.param(
+        lambda: taylor_test(sum_sin, SIN_GRAD, SIN_THETA, n_random="3"),
+        ValueError,
+        "`n_random` must be a non-negative integer, got '3'",
+        id="taylor-n_random-string",
+    ),
+    pytest.param(
+        lambda: taylor_test(sum_sin, SIN_GRAD, SIN_THETA, blocks={"a": slice(0, 1)}),
+        TypeError,
+        "`blocks` must be a list of (name, slice) pairs, got dict",
+        id="taylor-blocks-dict",
+    ),
+    pytest.param(
+        lambda: taylor_test(sum_sin, SIN_GRAD, SIN_THETA, blocks=[("a", np.array([0.5]))]),
+        ValueError,
+        "block 'a' does not fit `theta` of shape (3,)",
+        id="taylor-blocks-float-index",
+    ),
+    pytest.param(
+        lambda: taylor_test(sum_sin, SIN_GRAD, SIN_THETA, blocks=[("a", np.array([True, False]))]),
+        ValueError,
+        "block 'a' does not fit `theta` of shape (3,)",
+        id="taylor-blocks-short-mask",
+    ),
+    pytest.param(
+        lambda: taylor_test(sum_sin, [True, False, True], SIN_THETA),
+        TypeError,
+        "`grad` must be a 1-D array of real numbers, got dtype bool",
+        id="taylor-grad-bool",
+    ),
+    pytest.param(
+        lambda: taylor_test(sum_sin, SIN_GRAD, SIN_THETA, seed=1.5),
+        TypeError,
+        "`seed` must be an integer or a numpy Generator, got 1.5",
+        id="taylor-seed-float",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, error, message", REFUSED)
+def test_bad_input_is_refused_with_a_message_naming_the_argument(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value), str(info.value)
+
+
+def test_complex_directions_are_refused():
+    with pytest.raises(TypeError, match="must be real"):
+        taylor_test(sum_sin, SIN_GRAD, SIN_THETA, directions=np.array([1 + 1j, 1.0, 1.0]))
+
+
+def test_taylor_negative_seed_is_named():
+    with pytest.raises(ValueError, match="`seed`"):
+        taylor_test(sum_sin, SIN_GRAD, SIN_THETA, seed=-1)
+
+
+def test_taylor_zero_step_slice_is_named():
+    with pytest.raises(ValueError, match="block 'a'"):
+        taylor_test(sum_sin, SIN_GRAD, SIN_THETA, blocks=[("a", slice(0, 1, 0))])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_taylor_test_does_not_pass_when_f_is_undefined_off_theta(bad):
+    def f(x):
+        return sum_sin(x) if np.array_equal(x, SIN_THETA) else bad
+
+    assert not taylor_test(f, SIN_GRAD + 5.0, SIN_THETA).passed
+
+
+@pytest.mark.parametrize("theta", [[1e-20], [1e-20, 1e-20], [4.6e-125]])
+def test_taylor_test_does_not_pass_a_wrong_gradient_at_a_tiny_theta(theta):
+    theta = np.array(theta)
+    assert not taylor_test(sum_sin, np.cos(theta) + 0.5, theta).passed
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_taylor_test(data):
+    case = draw_gradient_case(data)
+    finite_ok = case.grad_ok and np.isfinite(np.asarray(case.g, dtype=np.float64)).all()
+    kind, result = outcome(lambda: taylor_test(sum_sin, case.grad, case.theta, n_random=2))
+    assert kind == ("ok" if finite_ok else "refused"), (kind, result)
+    if kind == "ok" and case.truth is not None:
+        assert result.passed == case.truth
+
+
+# ---- grad as a callable (scipy's habit)
+
+
+def test_taylor_test_accepts_grad_as_a_callable():
+    theta = np.array([0.3, -0.7, 1.1, 0.5])
+    assert taylor_test(rosen, rosen_grad, theta).passed
+    assert not taylor_test(rosen, lambda x: rosen_grad(x) + [0, 0.05, 0, 0], theta).passed

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _helpers import tree
 from candidates import make_numpy_backprop
 
 from gradcheck.vectors import CASES, read_vectors, write_vectors
@@ -73,3 +74,47 @@ def test_case_network_rebuilds_the_case_and_keeps_its_old_name(vectors):
     for got, expected in zip(g.weights, case["dJ_dW"], strict=True):
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-15)
     assert module.check_network is module.case_network
+
+
+# ---- validation: refused before anything is written
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(force="no"), "`force`"),
+        (dict(seed="a"), "`seed`"),
+        (dict(seed=-1), "`seed`"),
+    ],
+)
+def test_write_vectors_validates_force_and_seed(tmp_path, kwargs, name):
+    out = tmp_path / "v"
+    if "force" in kwargs:  # a non-empty directory: a truthy non-bool must not overwrite it
+        out.mkdir()
+        (out / "keep.txt").write_text("precious")
+    before = tree(tmp_path)
+    with pytest.raises((ValueError, TypeError)) as info:
+        write_vectors(out, **kwargs)
+    assert name in str(info.value)
+    assert tree(tmp_path) == before  # refused before writing anything
+
+
+def test_write_vectors_names_a_bad_out():
+    with pytest.raises(TypeError, match="`out`"):
+        write_vectors(3)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        {"format": "gradcheck-vectors/1"},
+        {"format": "gradcheck-vectors/1", "cases": [{"W": 1}]},
+    ],
+    ids=["list", "no-cases", "bad-case"],
+)
+def test_read_vectors_refuses_a_malformed_document(tmp_path, document):
+    path = tmp_path / "vectors.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="vectors.json"):
+        read_vectors(path)

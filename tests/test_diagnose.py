@@ -15,22 +15,39 @@ import warnings
 
 import numpy as np
 import pytest
+from _configs import (
+    ALL_CONFIGS,
+    DEEP,
+    RELU_ID,
+    SHALLOW,
+    SIG,
+    SIG_L2,
+    SIG_TANH,
+    SOFTMAX_CCE,
+    SOFTMAX_CCE_L2,
+    SOFTMAX_QUAD,
+    SOFTPLUS_CE,
+    SQUARE,
+    TANH_ID,
+    TANH_TANH,
+    WIDTH1,
+    D,
+    case,
+)
 from _helpers import TANH_NET, TANH_X, TANH_Y
-from conftest import blockwise_relative, targets
+from conftest import blockwise_relative
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcheck.bugs import BUGS, BUGS_BY_NAME, _backprop_variant
+from gradcheck.bugs import BUGS_BY_NAME
 from gradcheck.diagnose import SCALED, Diagnosis, diagnose
 from gradcheck.shapes import diagnose_shapes
 from reference import (
     Gradients,
-    Network,
     backprop,
 )
 
 SEEDS = (0, 1, 2)
-D = 5  # batch size: not 2, where "summed" (d times) and "the 1/2 missing" (2 times) coincide
 FLOAT32_RTOL = 1e-4
 
 # ------------------------------------------------------------ the student's math
@@ -298,20 +315,8 @@ class UpdatedWeights(Student):
         )
 
 
-# --------------------------------------------------------------- configurations
+# ----------------------------------------- which configurations and shapes show each bug
 
-SIG = ("sigmoid", "sigmoid", "quadratic")
-TANH_ID = ("tanh", "identity", "quadratic")
-RELU_ID = ("relu", "identity", "quadratic")
-TANH_TANH = ("tanh", "tanh", "quadratic")
-SIG_TANH = ("sigmoid", "tanh", "quadratic")
-SOFTPLUS_CE = ("softplus", "sigmoid", "cross_entropy")
-SOFTMAX_CCE = ("tanh", "softmax", "categorical_cross_entropy")
-SOFTMAX_QUAD = ("sigmoid", "softmax", "quadratic")
-SIG_L2 = ("sigmoid", "sigmoid", "quadratic", 0.3)  # a fourth entry: the L2 penalty lam
-SOFTMAX_CCE_L2 = ("tanh", "softmax", "categorical_cross_entropy", 0.05)
-
-DEEP, SHALLOW, WIDTH1, SQUARE = (3, 4, 3, 2), (3, 2), (1, 1, 1), (3, 3, 3, 3)
 EVERY = [(c, s) for c in (SIG, RELU_ID, SOFTPLUS_CE, SOFTMAX_CCE) for s in (DEEP, SHALLOW)]
 EVERY += [(SIG, WIDTH1), (SOFTMAX_QUAD, DEEP)]
 PENALISED = [(c, s) for c in (SIG_L2, SOFTMAX_CCE_L2) for s in (DEEP, SHALLOW)]
@@ -402,14 +407,6 @@ ZOO = [
     (L2HalfMissing, "l2_half_missing", PENALISED),
     (L2OnBiases, "l2_on_biases", PENALISED),
 ]
-
-
-def case(config, sizes, seed, d=D):
-    """A seeded network and batch with targets valid for the cost."""
-    hidden, output, cost, *l2 = config
-    rng = np.random.default_rng(seed)
-    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng, l2=sum(l2))
-    return net, rng.normal(size=(d, sizes[0])), targets(rng, cost, d, sizes[-1])
 
 
 def differs(g, net, X, Y, *, by=1e-4):
@@ -536,7 +533,6 @@ CORRECT = [
     ("examples-reversed", lambda config: ExamplesReversed(*config), 1e-6),
     ("float32-upcast", lambda config: Student(*config, dtype=np.float32), FLOAT32_RTOL),
 ]
-ALL_CONFIGS = [SIG, TANH_ID, RELU_ID, TANH_TANH, SOFTPLUS_CE, SOFTMAX_CCE, SOFTMAX_QUAD]
 
 
 @pytest.mark.parametrize("label, make, rtol", CORRECT, ids=[c[0] for c in CORRECT])
@@ -730,67 +726,6 @@ def test_a_given_reference_is_used_and_nothing_is_mutated():
     assert found[0].bug.name == "summed_not_averaged"
     for a, b in zip(before, (*g.weights, *g.biases, X, Y, *net.weights), strict=True):
         np.testing.assert_array_equal(a, b)
-
-
-# ------------------------------------------------------------ the catalogue
-
-
-def test_variant_with_defaults_is_the_reference():
-    for config in ALL_CONFIGS:
-        for sizes in (DEEP, SHALLOW, SQUARE):
-            net, X, Y = case(config, sizes, 3)
-            np.testing.assert_allclose(
-                _backprop_variant(net, X, Y).flat(),
-                backprop(net, X, Y).flat(),
-                rtol=1e-13,
-                atol=1e-16,
-            )
-
-
-def test_catalogue_entries_are_complete():
-    assert len(BUGS) == len(BUGS_BY_NAME) >= 17
-    for bug in BUGS:
-        assert bug.name.isidentifier() and bug.description and bug.fix
-        assert repr(bug) == f"Bug({bug.name!r})"
-
-
-@pytest.mark.parametrize(
-    "name, config, sizes, d",
-    [
-        ("summed_not_averaged", SIG, DEEP, 1),
-        ("bias_not_averaged", SIG, DEEP, 1),
-        ("last_example_only", SIG, DEEP, 1),
-        ("quadratic_half_missing", SOFTPLUS_CE, DEEP, D),
-        ("quadratic_delta_for_cross_entropy", SIG, DEEP, D),
-        ("hidden_h_prime_missing", SIG, SHALLOW, D),
-        ("hidden_h_prime_missing", ("identity", "sigmoid", "quadratic"), DEEP, D),
-        ("hidden_h_prime_of_a", RELU_ID, DEEP, D),
-        ("hidden_h_prime_formula_of_z", RELU_ID, DEEP, D),
-        ("output_h_prime_missing", TANH_ID, DEEP, D),
-        ("output_h_for_h_prime", SOFTMAX_CCE, DEEP, D),
-        ("softmax_elementwise", SIG, DEEP, D),
-        ("recursion_untransposed", SIG, DEEP, D),
-        ("recursion_untransposed", SIG, WIDTH1, D),
-        ("recursion_wrong_layer", SIG, DEEP, D),
-        ("layers_reversed", SIG, SHALLOW, D),
-    ],
-)
-def test_applies_says_where_a_bug_cannot_show(name, config, sizes, d):
-    net, _, _ = case(config, sizes, 0, d=d)
-    assert not BUGS_BY_NAME[name].applies(net, d)
-
-
-def test_where_a_bug_applies_its_gradient_differs_on_a_generic_net():
-    for config in ALL_CONFIGS:
-        net, X, Y = case(config, (4, 4, 4, 4), 0, d=20)
-        R = backprop(net, X, Y).flat()
-        for bug in BUGS:
-            if bug.applies(net, D):
-                with np.errstate(all="ignore"):
-                    B = bug.gradient(net, X, Y).flat()
-                assert np.linalg.norm(B - R) > 1e-6 * np.linalg.norm(R), (config, bug.name)
-                if bug.applies(net, 1):
-                    assert bug.gradient(net, X[:1], Y[:1]).flat().shape == R.shape
 
 
 # -------------------------------------------------------------- shapes

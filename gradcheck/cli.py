@@ -17,11 +17,11 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
-from reference import Gradients, backprop
+from reference import Gradients, Network, backprop
 
 from . import html_report
 from .candidate import LAYOUTS
@@ -218,26 +218,12 @@ def _check_signature(candidate: object, spec: str, layout: str) -> None:
         ) from None
 
 
-def _check(args: argparse.Namespace, out: TextIO) -> int:
-    from .oracle import check_backprop
+def _candidate_to_check(args: argparse.Namespace, accepted: set[str]) -> tuple[Any, dict]:
+    """The candidate of `check` (an --exec program, or a module:function checked for its call)
+    and the options it adds to check_backprop's (`timeout`, where check_backprop takes one)."""
     from .protocol import exec_candidate
 
-    if (args.candidate is None) == (args.exec is None):
-        raise _UsageError(
-            "give either a candidate module:function or --exec 'PROGRAM ARGS', not both"
-        )
-    _html_target(args)
-    accepted = _api_parameters()
-    options = {
-        name: getattr(args, name)
-        for name in ("sizes", "hidden", "output", "cost", "layout", "trials", "seed")
-    }
-    options["batch_size"] = args.batch_size
-    if args.edge_cases is not None:
-        options["edge_cases"] = args.edge_cases
-    for _, dest, _, _ in OPTIONAL_OPTIONS:
-        if getattr(args, dest, None) is not None:
-            options[dest] = getattr(args, dest)
+    more: dict = {}
     if args.exec is not None:
         if args.layout != "article":
             raise _UsageError(
@@ -265,9 +251,33 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
                     "--timeout applies to --exec programs only in this version "
                     "(check_backprop has no `timeout` option)"
                 )
-            options["timeout"] = args.timeout
+            more["timeout"] = args.timeout
         candidate = _load(args.candidate)
         _check_signature(candidate, args.candidate, args.layout)
+    return candidate, more
+
+
+def _check(args: argparse.Namespace, out: TextIO) -> int:
+    from .oracle import check_backprop
+
+    if (args.candidate is None) == (args.exec is None):
+        raise _UsageError(
+            "give either a candidate module:function or --exec 'PROGRAM ARGS', not both"
+        )
+    _html_target(args)
+    accepted = _api_parameters()
+    options = {
+        name: getattr(args, name)
+        for name in ("sizes", "hidden", "output", "cost", "layout", "trials", "seed")
+    }
+    options["batch_size"] = args.batch_size
+    if args.edge_cases is not None:
+        options["edge_cases"] = args.edge_cases
+    for _, dest, _, _ in OPTIONAL_OPTIONS:
+        if getattr(args, dest, None) is not None:
+            options[dest] = getattr(args, dest)
+    candidate, more = _candidate_to_check(args, accepted)
+    options.update(more)
     try:
         with contextlib.ExitStack() as stack:
             if args.exec is not None:
@@ -335,19 +345,55 @@ def _equations(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if report.passed else 1
 
 
+class _CandidateFault(Exception):
+    """A candidate's answer that cannot be tested (its problems, joined): exit status 1."""
+
+
+def _gradient_to_test(args: argparse.Namespace, net: Network, X: np.ndarray, Y: np.ndarray):
+    """The flat gradient `taylor` tests, and where it comes from: --candidate, or the reference."""
+    from .candidate import call_candidate, check_candidate
+
+    if not args.candidate:
+        return backprop(net, X, Y).flat(), "reference.backprop"
+    candidate = _load(args.candidate)
+    check_candidate(candidate)
+    answer = call_candidate(candidate, net, X, Y, layout=args.layout)
+    if answer.problems:
+        raise _CandidateFault("; ".join(answer.problems))
+    assert answer.gradient is not None  # no problems: a gradient
+    return answer.gradient.astype(np.float64), args.candidate
+
+
+def _check_plot_folder(plot: str | None) -> None:
+    """Refuse --plot into a directory that does not exist, before any work."""
+    if plot and not Path(plot).parent.is_dir():
+        raise _UsageError(
+            f"--plot {plot!r}: the directory {str(Path(plot).parent)!r} does not exist"
+        )
+
+
+def _write_plot(result, args: argparse.Namespace, title: str, out: TextIO) -> int:
+    """Write the Taylor remainder's PNG to --plot: exit status 0, or 2 without matplotlib."""
+    try:
+        from .plots import plot_taylor
+    except ImportError:
+        print("error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
+        return 2
+    try:
+        plot_taylor(result, args.plot, title=title)
+    except OSError as exc:
+        raise _UsageError(f"cannot write --plot {args.plot!r}: {exc}") from None
+    print(f"\nwrote {args.plot}", file=out)
+    return 0
+
+
 def _taylor(args: argparse.Namespace, out: TextIO) -> int:
-    from .candidate import check_candidate
     from .oracle import trial_case
     from .taylor import taylor_test
 
     _html_target(args)
     try:
-        if args.plot:
-            folder = Path(args.plot).parent
-            if not folder.is_dir():
-                raise _UsageError(
-                    f"--plot {args.plot!r}: the directory {str(folder)!r} does not exist"
-                )
+        _check_plot_folder(args.plot)
         net, X, Y = trial_case(
             args.sizes,
             args.batch,
@@ -356,19 +402,7 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
             output=args.output,
             cost=args.cost,
         )
-        if args.candidate:
-            from .candidate import call_candidate
-
-            candidate = _load(args.candidate)
-            check_candidate(candidate)
-            answer = call_candidate(candidate, net, X, Y, layout=args.layout)
-            if answer.problems:
-                print("error: " + "; ".join(answer.problems), file=sys.stderr)
-                return 1
-            assert answer.gradient is not None  # no problems: a gradient
-            gradient, source = answer.gradient.astype(np.float64), args.candidate
-        else:
-            gradient, source = backprop(net, X, Y).flat(), "reference.backprop"
+        gradient, source = _gradient_to_test(args, net, X, Y)
         blocks = [(name, block) for name, block, _ in net.layout.blocks]
         result = taylor_test(
             lambda theta: net.cost(X, Y, theta=theta),
@@ -377,6 +411,9 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
             blocks=blocks,
             seed=args.seed,
         )
+    except _CandidateFault as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -387,17 +424,8 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     print(result, file=out)
-    if args.plot:
-        try:
-            from .plots import plot_taylor
-        except ImportError:
-            print("error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
-            return 2
-        try:
-            plot_taylor(result, args.plot, title=f"{source}: {net!r}")
-        except OSError as exc:
-            raise _UsageError(f"cannot write --plot {args.plot!r}: {exc}") from None
-        print(f"\nwrote {args.plot}", file=out)
+    if args.plot and _write_plot(result, args, f"{source}: {net!r}", out):
+        return 2
     setting = f"{net!r}, d={args.batch}"
     _write_page(args, lambda: html_report.taylor_page(result, source=source, setting=setting), out)
     return 0 if result.passed else 1
@@ -457,21 +485,8 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cost", default="quadratic", help="cost (default quadratic)")
 
 
-def _parser(prog: str = "gradcheck") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        allow_abbrev=False,
-        description="The gradient oracle for backpropagation. With no command: verify the "
-        "project's own reference (the three forms against each other and finite differences).",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the random networks (default 0)"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    _html_options(parser, "the self-check's tables")
-    parser.set_defaults(run=_selfcheck)
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-
+def _add_check(commands: argparse._SubParsersAction) -> None:
+    """The `check` subcommand: a candidate against the reference and finite differences."""
     accepted = _api_parameters()
     missing = [flag for flag, dest, _, _ in OPTIONAL_OPTIONS if dest not in accepted]
     check = commands.add_parser(
@@ -532,6 +547,9 @@ def _parser(prog: str = "gradcheck") -> argparse.ArgumentParser:
     _html_options(check, "the report, with per-layer error maps,")
     check.set_defaults(run=_check, parser=check)
 
+
+def _add_equations(commands: argparse._SubParsersAction) -> None:
+    """The `equations` subcommand: the derivation checked equation by equation."""
     equations = commands.add_parser(
         "equations",
         allow_abbrev=False,
@@ -552,6 +570,9 @@ def _parser(prog: str = "gradcheck") -> argparse.ArgumentParser:
     equations.add_argument("--json", action="store_true", help="print the report as JSON")
     equations.set_defaults(run=_equations, parser=equations)
 
+
+def _add_taylor(commands: argparse._SubParsersAction) -> None:
+    """The `taylor` subcommand: the Taylor remainder test, with an optional PNG."""
     taylor = commands.add_parser(
         "taylor",
         allow_abbrev=False,
@@ -581,6 +602,9 @@ def _parser(prog: str = "gradcheck") -> argparse.ArgumentParser:
     _html_options(taylor, "the remainder curves")
     taylor.set_defaults(run=_taylor, parser=taylor)
 
+
+def _add_vectors(commands: argparse._SubParsersAction) -> None:
+    """The `vectors` subcommand: golden test vectors for other languages."""
     vectors = commands.add_parser(
         "vectors",
         allow_abbrev=False,
@@ -598,6 +622,24 @@ def _parser(prog: str = "gradcheck") -> argparse.ArgumentParser:
         help="also write CASE.request.txt and CASE.answer.txt (docs/PROTOCOL.md)",
     )
     vectors.set_defaults(run=_vectors, parser=vectors)
+
+
+def _parser(prog: str = "gradcheck") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        allow_abbrev=False,
+        description="The gradient oracle for backpropagation. With no command: verify the "
+        "project's own reference (the three forms against each other and finite differences).",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the random networks (default 0)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _html_options(parser, "the self-check's tables")
+    parser.set_defaults(run=_selfcheck)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in (_add_check, _add_equations, _add_taylor, _add_vectors):
+        add(commands)
     return parser
 
 

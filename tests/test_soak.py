@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
-from gradcheck.soak import broken_case, correct_case, run_soak
+from gradcheck import soak
+from gradcheck.soak import FLOOR_FACTOR, FLOOR_ULPS, broken_case, correct_case, miss_floor, run_soak
+from reference import Network, backprop
 
 CASES = int(os.environ.get("GRADCHECK_SOAK_CASES", "60"))  # CI: 60 of each kind, ~10 s
 
@@ -26,3 +29,46 @@ def test_cases_reproduce_from_their_seed():
     assert (c is None) == (d is None)
     if c is not None:
         assert c.description == d.description
+
+
+# ------------------------------------------------------------------ the miss floor
+
+
+def test_the_undetectable_rule_does_not_use_the_oracles_tolerance(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("broken_case consulted the oracle's tolerance")
+
+    monkeypatch.setattr(soak, "rounding_tolerance", refuse)
+    cases = [broken_case(seed) for seed in range(8)]
+    assert any(c is not None for c in cases)
+
+
+def test_miss_floor_is_the_actual_float64_error_of_the_true_gradient():
+    net = Network.random([4, 6, 3], hidden="tanh", seed=5)
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(7, 4)), rng.normal(size=(7, 3))
+    g_true, floor = miss_floor(net, X, Y)
+    assert g_true.dtype == np.longdouble and floor.dtype == np.float64
+    error = np.abs(backprop(net, X, Y).flat() - g_true).astype(np.float64)
+    assert np.all(error <= floor / FLOOR_FACTOR)
+    eps = float(np.finfo(np.float64).eps)
+    assert np.all(floor >= FLOOR_FACTOR * FLOOR_ULPS * eps * np.abs(g_true).astype(np.float64))
+    assert np.all(floor <= 1e-13 * np.abs(g_true).max())  # a few ulps, not a tolerance
+
+
+def test_a_sign_flip_of_a_gradient_that_is_pure_rounding_is_undetectable():
+    # softmax saturated by |z| ~ 60: the gradient is 1e-26 and a float64 softmax
+    # correct to one ulp (a_k = 1 - 2^-53, not 1) turns it into 1e-16: no checker can tell
+    case = broken_case(1000002)
+    assert case is not None and "bug=sign_flipped" in case.description
+    assert case.undetectable
+
+
+def test_an_entry_off_by_one_millionth_of_its_block_is_never_undetectable_on_a_plain_net():
+    net = Network.random([4, 6, 3], hidden="sigmoid", seed=6)
+    rng = np.random.default_rng(6)
+    X, Y = rng.normal(size=(9, 4)), rng.uniform(size=(9, 3))
+    g_true, floor = miss_floor(net, X, Y)
+    theta = backprop(net, X, Y).flat()
+    for _, block, _ in net.layout.blocks:
+        assert np.all(1e-6 * np.abs(theta[block]).max() > floor[block])

@@ -246,7 +246,16 @@ def run_soak(cases: int, *, seed: int = 0, progress: bool = False) -> SoakResult
                     _record_detection(result, broken, report)
                 result.broken += 1
         if progress and k % 100 == 0:
-            print(f"  {k} seeds ...", file=sys.stderr, flush=True)
+            print(
+                f"  {k} seeds: {result.correct} correct, {len(result.false_alarms)} false alarms; "
+                f"{result.broken} broken, {len(result.misses)} misses, "
+                f"{result.undetectable} undetectable; smallest caught "
+                f"{result.smallest_detected:.1e}",
+                file=sys.stderr,
+                flush=True,
+            )
+            for line in (*result.false_alarms, *result.misses)[-2:]:
+                print(f"    last: {line}", file=sys.stderr, flush=True)
     result.seconds = time.perf_counter() - start
     return result
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gradcheck import soak
+from gradcheck.oracle import check_backprop_at
 from gradcheck.soak import FLOOR_FACTOR, FLOOR_ULPS, broken_case, correct_case, miss_floor, run_soak
 from reference import Network, backprop
 
@@ -72,3 +73,12 @@ def test_an_entry_off_by_one_millionth_of_its_block_is_never_undetectable_on_a_p
     theta = backprop(net, X, Y).flat()
     for _, block, _ in net.layout.blocks:
         assert np.all(1e-6 * np.abs(theta[block]).max() > floor[block])
+
+
+def test_an_entry_of_a_saturated_softmax_off_by_a_fraction_of_its_block_is_caught():
+    # seed 87: softmax saturated until whole units underflow to 0; b^4's largest entry is
+    # 1.9e-68 and b^4[5] is exactly 0 in every float64 backprop (and in extended precision):
+    # a candidate with b^4[5] = -9.5e-73 is wrong, and softmax's error is relative, not u
+    case = broken_case(87)
+    assert case is not None and not case.undetectable
+    assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed

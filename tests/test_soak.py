@@ -82,3 +82,10 @@ def test_an_entry_of_a_saturated_softmax_off_by_a_fraction_of_its_block_is_caugh
     case = broken_case(87)
     assert case is not None and not case.undetectable
     assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
+def test_a_bug_that_changes_the_gradients_shapes_is_never_undetectable():
+    # seed 563: a_same_layer_in_dW returns dJ/dW^L of shape (N, N), yet the same `sizes`
+    case = broken_case(563)
+    assert case is not None and "bug=a_same_layer_in_dW" in case.description
+    assert not case.undetectable

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from reference import ForwardPass, Network, backprop, forward_pass
+from reference import ForwardPass, Network, backprop, forward_pass, output_delta
 
 __all__ = [
     "Comparison",
@@ -78,9 +78,19 @@ def rounding_scale(
       `V(a^L) = h'^2 V(z^L) + a^2 + c`, starting from `V(x) = x^2` (the
       candidate may round its inputs); `c = 1` for a bounded `h`, which may be
       computed by a cancelling formula (`(1 + tanh(z/2)) / 2` gives 0, not e^-168);
-    - `V(h') = 4 h'^2 V(z) + h'^2 + 1`, since `|h''| <= 2 |h'|` for every
-      built-in activation, and `a (1 - a)` or `1 - a^2` err by `u`, not `u h'`;
-    - backward: each product and sum likewise (softmax's Jacobian included).
+    - `V(h') = c^2 h'^2 V(z) + h'^2 + 1`: an error in `z` moves `h'(z)` by
+      `|h''(z)|` times it, and `|h''| <= c |h'|` with `c` the activation's
+      `h_second_bound` (0 for identity, ReLU and leaky ReLU, whose `h'` is
+      piecewise constant; 1 for sigmoid, softplus and ELU; 2 for tanh; 2 for
+      an activation that does not say); `a (1 - a)` or `1 - a^2` err by `u`,
+      not `u h'`;
+    - backward: each product and sum likewise (softmax's Jacobian included);
+    - every sum of `n` terms (a matrix product's `M` or `N`, the batch's `d`)
+      also rounds its partial sums: `gamma_{n-1} sum |x_i|` in any order
+      (Higham, *Accuracy and Stability of Numerical Algorithms*, 2002, eq. 4.4).
+      That error is systematic, not a random walk: a loop adding `d` equal
+      terms errs by 0.1 to 0.2 of it, whatever `d`. It enters whole:
+      `K u S` is never below it.
 
     - at a kink of `h'` (ReLU), where rounding in `u` can flip the sign of
       `z` (`|z| <= K u sqrt(V(z))`), `a` is uncertain by the larger slope; the
@@ -112,7 +122,7 @@ def _propagate(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int) 
     quantity is the p-th power of a magnitude or of an error (`P(x) = |x|^p`)."""
     forward = _forward_errors(net, X, u, p=p)
     delta, V = _output_delta_errors(forward, Y)
-    return _backward_errors(forward, delta, V)
+    return _backward_errors(forward, delta, V, _delta_sizes(forward, Y))
 
 
 @dataclass(frozen=True)
@@ -137,9 +147,11 @@ class _ForwardErrors:
         assert h_prime_L is not None  # only for element-wise layers, which have h'
         Z, Vz, p = self.fw.Z[L], self.z_var[L], self.p
         hp = self.P(h_prime_L(Z))
+        bound = act.h_second_bound
+        c = 2.0 if bound is None else bound  # |h''| <= c |h'|; unknown: 2, as tanh
         # No term for the jump of h' at a kink (ReLU): which slope applies there is not a
         # rounding matter; gradcheck.allowed holds such entries to the subgradient interval.
-        return hp, 2**p * hp * Vz + hp + 1.0
+        return hp, c**p * hp * Vz + hp + 1.0
 
 
 def _forward_errors(net: Network, X: np.ndarray, u: float, *, p: int) -> _ForwardErrors:
@@ -154,10 +166,18 @@ def _forward_errors(net: Network, X: np.ndarray, u: float, *, p: int) -> _Forwar
     prev = prev_var = P(X)  # a^{-1} = x, and its error (the candidate may round its inputs)
     for L in range(net.H + 1):
         WP = P(net.weights[L])
+        M = net.weights[L].shape[0]
         Vz = prev_var @ WP + prev @ WP + P(net.biases[L])
+        # z = sum of M products and b: M + 1 terms
+        terms = np.abs(X if L == 0 else fw.A[L - 1]) @ np.abs(net.weights[L])
+        Vz = Vz + _partial_sums(terms + np.abs(net.biases[L]), M + 1, u, p)
         A = fw.A[L]
-        # a bounded h may be computed by a cancelling formula: an error of u, not u |a|
-        formula_rounding = 1.0 if np.isfinite(acts[L].upper) else 0.0
+        # A bounded element-wise h may be computed by a cancelling formula: an error of u,
+        # not u |a|. Softmax's formulas (e / sum e, exp(z - logsumexp)) err relatively, and
+        # an a_k that underflows to 0 stays 0 (the soak's seed 87: a tolerance of 5e-16
+        # over a block of 1e-68 let an entry off by 5e-5 of it pass).
+        bounded = np.isfinite(acts[L].upper) and acts[L].elementwise
+        formula_rounding = 1.0 if bounded else 0.0
         if acts[L].elementwise:
             h_prime_L = acts[L].h_prime
             assert h_prime_L is not None  # checked by Network (_check_activations)
@@ -167,6 +187,8 @@ def _forward_errors(net: Network, X: np.ndarray, u: float, *, p: int) -> _Forwar
         else:  # softmax: da_k = a_k [(1 - a_k) dz_k - sum_{n != k} a_n dz_n]
             spread = (P(A) * Vz).sum(axis=1, keepdims=True) - P(A) * Vz
             Va = P(A) * (P(1 - A) * Vz + spread) + P(A) + formula_rounding
+            # the normaliser sum_n e^{z_n} (n_H positive terms) errs by gamma_{n_H - 1} of itself
+            Va = Va + _partial_sums(A, A.shape[1], u, p)
         z_var.append(Vz)
         a_var.append(Va)
         prev, prev_var = P(A), Va
@@ -191,29 +213,72 @@ def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, 
     else:  # delta_k = a_k (g_k - s), s = sum_n a_n g_n
         s = (A_H * g).sum(axis=1, keepdims=True)
         Vs = (VA * P(g) + P(A_H) * Vg + P(A_H * g)).sum(axis=1, keepdims=True)
+        terms = np.abs(A_H * g).sum(axis=1, keepdims=True)
+        Vs = Vs + _partial_sums(terms, A_H.shape[1], e.u, e.p)
         delta = P(A_H * (g - s))
         V = VA * P(g - s) + P(A_H) * (Vg + Vs + P(g) + P(s))
     return delta, V
 
 
-def _backward_errors(e: _ForwardErrors, delta: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """Backward from P(delta^H) and its error V: the flat errors of every dJ/dW^L, dJ/db^L."""
-    P, net, X, p = e.P, e.net, e.X, e.p
+def _backward_errors(
+    e: _ForwardErrors, delta: np.ndarray, V: np.ndarray, size: list[np.ndarray]
+) -> np.ndarray:
+    """Backward from P(delta^H) and its error V: the flat errors of every dJ/dW^L, dJ/db^L.
+
+    `size[L]` is `|Delta^L|` itself (`delta` here is a random-walk magnitude): the terms
+    whose partial sums the batch sums and `W^L delta^L` round.
+    """
+    P, net, X, u, p = e.P, e.net, e.X, e.u, e.p
     d = X.shape[0]
     weights, biases = [], []
     for L in range(net.H, -1, -1):
         a, Va = (P(X), P(X)) if L == 0 else (P(e.fw.A[L - 1]), e.a_var[L - 1])
-        weights.append((Va.T @ delta + a.T @ (V + delta)) / d**p)  # (1/d) A^T Delta
-        biases.append((V + delta).sum(axis=0) / d**p)  # (1/d) 1^T Delta
+        batch = _partial_sums(np.abs(X if L == 0 else e.fw.A[L - 1]).T @ size[L], d, u, p)
+        weights.append((Va.T @ delta + a.T @ (V + delta) + batch) / d**p)  # (1/d) A^T Delta
+        batch = _partial_sums(size[L].sum(axis=0), d, u, p)
+        biases.append(((V + delta).sum(axis=0) + batch) / d**p)  # (1/d) 1^T Delta
         if L > 0:
             WP = P(net.weights[L]).T
             q = delta @ WP  # W^{L} delta^{L}, before h'
-            Vq = V @ WP + q
+            N = net.weights[L].shape[1]
+            Vq = V @ WP + q + _partial_sums(size[L] @ np.abs(net.weights[L]).T, N, u, p)
             hp, Vhp = e.h_prime(L - 1)
             delta, V = q * hp, Vq * hp + q * Vhp + q * hp
     weights.reverse()
     biases.reverse()
     return net.layout.join(weights, biases)
+
+
+def _partial_sums(terms: np.ndarray, n: int, u: float, p: int) -> np.ndarray:
+    """P-error of the partial sums of a sum of `n` terms whose magnitudes add to `terms`.
+
+    Any order of summation errs by at most `gamma_{n-1} sum |x_i|`, `gamma_k = k u / (1 - k u)`
+    (Higham 2002, eq. 4.4), and a loop over equal terms reaches 0.1 to 0.2 of it (the
+    same rounding recurs at every step of a binade): a systematic error, so it enters
+    at its worst-case size, in units of `u` and divided by `K` so that the tolerance
+    `K u S` holds it whole. Past `(n - 1) u >= 1` nothing is bounded: inf.
+    """
+    k = max(n - 1, 0) * u
+    gamma = k / (1 - k) if k < 1 else np.inf
+    return np.abs(gamma / (u * SAFETY) * terms) ** p
+
+
+def _delta_sizes(e: _ForwardErrors, Y: np.ndarray) -> list[np.ndarray]:
+    """|Delta^L| for L = 0 .. H (rows are examples): the terms the backward sums add up.
+
+    NaN (a cost undefined at the output) counts as 0: the propagated error carries it.
+    """
+    net, fw = e.net, e.fw
+    Delta = output_delta(fw.Z[net.H], fw.A[net.H], Y, net.output, net.cost_function)
+    Delta = np.nan_to_num(Delta, nan=0.0)
+    sizes = [np.abs(Delta)]
+    for L in range(net.H - 1, -1, -1):
+        h_prime_L = net.activations[L].h_prime
+        assert h_prime_L is not None  # hidden layers are element-wise
+        # delta^L = (W^{L+1} delta^{L+1}) ⊙ h'(z^L)
+        Delta = (Delta @ net.weights[L + 1].T) * h_prime_L(fw.Z[L])
+        sizes.append(np.abs(Delta))
+    return sizes[::-1]
 
 
 def _kink_jump(act: Any, Z: np.ndarray, Vz: np.ndarray, u: float, p: int) -> np.ndarray | float:

@@ -14,6 +14,10 @@ compare against, so each keeps its own small backprop here, in one place:
   tanh, ...) and its own softmax and costs, in float64 or float32. It shares
   no code with `reference`, so "zero false alarms" is a claim about the oracle,
   not about `reference` agreeing with itself.
+- `extended_backprop`: the same backprop in `np.longdouble` with formulas
+  exact where `h` saturates: the true gradient of a float64 problem (to
+  ~1e-19), against which the soak measures what rounding actually did, so
+  that its "undetectable" rule does not rest on the oracle's tolerance.
 
 `gradcheck.bugs._backprop_variant` is not here: it is the reference's backprop
 with bugs switched in, and is meant to coincide with `reference.backprop`.
@@ -34,6 +38,8 @@ __all__ = [
     "delta_magnitudes",
     "deltas_from_equations",
     "equation_deltas",
+    "extended_backprop",
+    "perturbed_backprop",
     "h_prime_of",
     "independent_backprop",
 ]
@@ -155,7 +161,15 @@ FORMULAS: dict[str, tuple[Formula, Derivative]] = {
 }
 
 
-def independent_backprop(hidden: str, output: str, cost: str, dtype: Any) -> Callable[..., Any]:
+def independent_backprop(
+    hidden: str,
+    output: str,
+    cost: str,
+    dtype: Any,
+    *,
+    formulas: dict[str, tuple[Formula, Derivative]] = FORMULAS,
+    jitter: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Callable[..., Any]:
     """A batch backprop written apart from `reference` (its own h, h' formulas), in `dtype`.
 
     Parameters
@@ -165,6 +179,11 @@ def independent_backprop(hidden: str, output: str, cost: str, dtype: Any) -> Cal
         `reference.COSTS`).
     dtype : numpy dtype
         float64 or float32: every array is cast to it and computed in it.
+    formulas : dict, optional
+        `h` and `h'` by name (`FORMULAS`; `EXACT_FORMULAS` for `extended_backprop`).
+    jitter : callable, optional
+        Applied to every `Z^L`, `A^L` and `Delta^L` as it is computed (e.g.
+        one random rounding error each, as `perturbed_backprop` does).
 
     Returns
     -------
@@ -185,39 +204,154 @@ def independent_backprop(hidden: str, output: str, cost: str, dtype: Any) -> Cal
     True
     """
 
+    jog = (lambda x: x) if jitter is None else jitter
+
     def candidate(weights, biases, X, Y):
         W = [w.astype(dtype) for w in weights]
         b = [v.astype(dtype) for v in biases]
         A, Z = [X.astype(dtype)], []
         for L, (w, v) in enumerate(zip(W, b)):
-            Z.append(A[-1] @ w + v)
+            Z.append(jog(A[-1] @ w + v))
             if L == len(W) - 1 and output == "softmax":
                 e = np.exp(Z[-1] - Z[-1].max(axis=1, keepdims=True))
-                A.append(e / e.sum(axis=1, keepdims=True))
+                A.append(jog(e / e.sum(axis=1, keepdims=True)))
             else:
-                A.append(FORMULAS[hidden if L < len(W) - 1 else output][0](Z[-1]))
-        delta = _soak_output_delta(output, cost, Z[-1], A[-1], Y.astype(dtype))
+                A.append(jog(formulas[hidden if L < len(W) - 1 else output][0](Z[-1])))
+        delta = jog(_soak_output_delta(output, cost, Z[-1], A[-1], Y.astype(dtype), formulas))
         d = len(X)
         dW, db = [None] * len(W), [None] * len(W)
         for L in range(len(W) - 1, -1, -1):
             dW[L] = A[L].T @ delta / d
             db[L] = delta.sum(axis=0) / d
             if L:
-                delta = (delta @ W[L].T) * FORMULAS[hidden][1](Z[L - 1], A[L])
+                delta = jog((delta @ W[L].T) * formulas[hidden][1](Z[L - 1], A[L]))
         return dW, db
 
     return candidate
 
 
 def _soak_output_delta(
-    output: str, cost: str, z: np.ndarray, a: np.ndarray, y: np.ndarray
+    output: str,
+    cost: str,
+    z: np.ndarray,
+    a: np.ndarray,
+    y: np.ndarray,
+    formulas: dict[str, tuple[Formula, Derivative]],
 ) -> np.ndarray:
     """`delta^H` of `independent_backprop`, with its own fused forms and softmax product."""
     if (output, cost) in FUSED_FORMS:
         if output == "softmax":
             return a * y.sum(axis=1, keepdims=True) - y
-        return a - y if cost == "cross_entropy" else y * (a - 1)
+        if cost == "cross_entropy":
+            return a - y
+        # sigmoid + categorical: y (a - 1) = -y h(-z), which keeps e^-z where a rounds to 1
+        return y * (a - 1) if formulas is FORMULAS else -y * formulas["sigmoid"][0](-z)
     g = a - y if cost == "quadratic" else -y / a
     if output == "softmax":
         return a * (g - (a * g).sum(axis=1, keepdims=True))
-    return g * FORMULAS[output][1](z, a)
+    return g * formulas[output][1](z, a)
+
+
+# ------------------------------------------------- the true gradient, extended
+
+
+def _exact_sigmoid(z: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(z))  # never overflows; 1/(1+e) or e/(1+e) keeps e^z for z << 0
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _exact_sigmoid_prime(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(z))
+    return e / (1 + e) ** 2  # not a (1 - a), which is 0 once a rounds to 1
+
+
+def _exact_tanh_prime(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    e = np.exp(-2 * np.abs(z))
+    return 4 * e / (1 + e) ** 2  # sech^2, not 1 - a^2
+
+
+#: `FORMULAS` with derivatives exact to a few ulps where `h` saturates.
+EXACT_FORMULAS: dict[str, tuple[Formula, Derivative]] = {
+    **FORMULAS,
+    "sigmoid": (_exact_sigmoid, _exact_sigmoid_prime),
+    "tanh": (np.tanh, _exact_tanh_prime),
+    "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: _exact_sigmoid(z)),
+}
+
+#: np.longdouble must be wider than float64 for `extended_backprop` to mean anything.
+EXTENDED_EPS = 2.3e-16
+
+
+def extended_backprop(net: Network, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The gradient of a float64 problem computed in `np.longdouble`: its true gradient.
+
+    Parameters
+    ----------
+    net : reference.Network
+        Built-in activations and costs (`FORMULAS`, softmax output).
+    X : ndarray, shape (d, n_in)
+    Y : ndarray, shape (d, n_H)
+
+    Returns
+    -------
+    ndarray of np.longdouble, shape (P,)
+        The flat gradient (NOTATION.md's order) from the same float64 numbers
+        taken exactly, computed with `EXACT_FORMULAS` in 80-bit extended
+        precision (x86_64: `u` = 5.4e-20, 2,000x below float64's).
+
+    Raises
+    ------
+    RuntimeError
+        Where `np.longdouble` is float64 (MSVC, Apple silicon): it is then no
+        wider, and the result would be one more float64 backprop.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reference import Network, backprop
+    >>> net = Network.random([3, 4, 2], hidden="tanh", seed=0)
+    >>> X, Y = np.ones((5, 3)), np.zeros((5, 2))
+    >>> g = extended_backprop(net, X, Y)
+    >>> bool(np.max(np.abs(g - backprop(net, X, Y).flat())) < 1e-15)
+    True
+    """
+    return _extended(net, X, Y, None)
+
+
+def perturbed_backprop(net: Network, X: np.ndarray, Y: np.ndarray, *, seed: int) -> np.ndarray:
+    """`extended_backprop` with every stored `z`, `a` and `delta` off by one float64 rounding.
+
+    Monte Carlo arithmetic (Parker 1999): each is multiplied by `1 + u r`,
+    `u = 2^-53`, `r` uniform in [-1, 1] (seeded), so the result is what a
+    correct float64 backprop whose formulas round as well as possible may
+    return, including where the reference's own formulas are exact by luck
+    (a saturated softmax whose `a_k` rounds to exactly 1).
+    """
+    rng = np.random.default_rng(seed)
+    u = np.longdouble(2.0**-53)
+
+    def jitter(x: np.ndarray) -> np.ndarray:
+        return x * (1 + u * rng.uniform(-1.0, 1.0, size=x.shape).astype(np.longdouble))
+
+    return _extended(net, X, Y, jitter)
+
+
+def _extended(
+    net: Network, X: np.ndarray, Y: np.ndarray, jitter: Callable[[np.ndarray], np.ndarray] | None
+) -> np.ndarray:
+    if float(np.finfo(np.longdouble).eps) >= EXTENDED_EPS:
+        raise RuntimeError(
+            "np.longdouble is no wider than float64 on this platform "
+            f"(eps {float(np.finfo(np.longdouble).eps):.1e}): no extended true gradient"
+        )
+    candidate = independent_backprop(
+        net.hidden.name,
+        net.output.name,
+        net.cost_function.name,
+        np.longdouble,
+        formulas=EXACT_FORMULAS,
+        jitter=jitter,
+    )
+    with np.errstate(all="ignore"):
+        dJ_dW, dJ_db = candidate(net.weights, net.biases, X, Y)
+    return net.layout.join(dJ_dW, dJ_db)

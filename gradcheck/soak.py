@@ -12,11 +12,17 @@ reproduces from the seed alone):
 - **broken**: the reference's gradient with a single entry moved by
   `delta * max|block|`, `delta` from 1e-6 to 1e-1 (float64), or a known bug
   from `gradcheck.bugs` where it changes the gradient. The oracle must fail it.
-  Injected errors below what rounding alone can do to that entry (the
-  oracle's float64 tolerance there; e.g. a softmax saturated so hard that its
-  gradient is pure cancellation) are skipped and counted, as are bugs whose
-  whole effect is within 100x of that tolerance: no checker can tell them
-  from a correct implementation.
+
+A broken candidate no checker could tell from a correct float64 one is
+counted as undetectable, not run. The rule does not use the oracle's
+tolerance (it would then vouch for itself): `miss_floor` computes the true
+gradient `g*` in extended precision (`gradcheck.independent.extended_backprop`)
+and what rounding actually did to two float64 backprops of the same problem
+(the reference's and the independent one) and to two that round every stored
+quantity at random (`perturbed_backprop`); a candidate is undetectable only
+when every entry lies within `FLOOR_FACTOR` times that actual error of `g*`
+(never less than `FLOOR_ULPS` ulps of `|g*|`), e.g. a softmax saturated so
+hard that its gradient is pure cancellation.
 
 Run ``python -m gradcheck.soak --cases 5000``; a `slow` test runs it small.
 """
@@ -37,13 +43,14 @@ from reference import Gradients, Network, backprop
 from .bugs import BUGS
 from .compare import rounding_tolerance
 from .data import random_targets
-from .independent import independent_backprop
+from .independent import extended_backprop, independent_backprop, perturbed_backprop
 from .oracle import check_backprop_at
 
-__all__ = ["SoakResult", "correct_case", "broken_case", "run_soak"]
+__all__ = ["SoakResult", "correct_case", "broken_case", "miss_floor", "run_soak"]
 
 HIDDEN = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu")
-SIGNAL_MARGIN = 100.0  # a block's largest entry must stand 100x above its rounding tolerance
+FLOOR_FACTOR = 4.0  # undetectable: within 4x the actual float64 error of the true gradient
+FLOOR_ULPS = 4.0  # ... and never less than 4 ulps of the true gradient
 OUTPUT_COSTS = (
     (None, "quadratic"),
     ("identity", "quadratic"),
@@ -63,6 +70,7 @@ class Case:
     X: np.ndarray
     Y: np.ndarray
     candidate: Callable[..., Any]
+    undetectable: bool = False  # within `miss_floor` of the true gradient: not run
 
 
 @dataclass
@@ -74,14 +82,16 @@ class SoakResult:
     smallest_detected: float = np.inf  # smallest single-entry error caught, relative to max|block|
     # median tolerance / max|block| per broken case
     detectable: list[float] = field(default_factory=list)
-    skipped: int = 0  # broken cases drawn below the rounding floor (undetectable in principle)
+    skipped: int = 0  # drawn broken cases that do not apply (an all-zero block, a bug's guard)
+    undetectable: int = 0  # broken cases within `miss_floor` of the true gradient
     seconds: float = 0.0
 
     def __str__(self) -> str:
         lines = [
             f"soak: {self.correct} correct candidates, {len(self.false_alarms)} false alarms; "
             f"{self.broken} broken candidates, {len(self.misses)} misses ({self.seconds:.0f} s); "
-            f"{self.skipped} drawn broken cases skipped: below rounding, or a bug invisible there",
+            f"{self.undetectable} drawn broken cases undetectable (within {FLOOR_FACTOR:g}x the "
+            f"actual float64 error of the true gradient), {self.skipped} not applicable",
         ]
         if self.detectable:
             lines.append(
@@ -136,8 +146,50 @@ def correct_case(seed: int) -> Case:
     return Case(seed, f"{description} dtype={np.dtype(dtype).name}", net, X, Y, candidate)
 
 
+def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The true gradient `g*` and, per entry, how far from it a correct float64 backprop may be.
+
+    Returns
+    -------
+    g_true : ndarray of np.longdouble, shape (P,)
+        `extended_backprop`: the gradient of the float64 problem to ~1e-19.
+    floor : ndarray of float64, shape (P,)
+        `FLOOR_FACTOR` times the largest actual error `|g64 - g*|` of the
+        reference, the independent float64 backprop and two
+        `perturbed_backprop` runs (a formula may be exact by luck where
+        another correct one is not), and at least `FLOOR_ULPS` ulps of
+        `|g*|`. Nothing here comes from `gradcheck.compare`.
+    """
+    g_true = extended_backprop(net, X, Y)
+    independent = independent_backprop(
+        net.hidden.name, net.output.name, net.cost_function.name, np.float64
+    )
+    with np.errstate(all="ignore"):
+        dJ_dW, dJ_db = independent(net.weights, net.biases, X, Y)
+        float64 = [backprop(net, X, Y).flat(), net.layout.join(dJ_dW, dJ_db)]
+        perturbed = [perturbed_backprop(net, X, Y, seed=seed) for seed in (1, 2)]
+        actual = np.max([np.abs(g - g_true) for g in float64 + perturbed], axis=0)
+        actual = actual.astype(np.float64)
+        ulps = FLOOR_ULPS * float(np.finfo(np.float64).eps) * np.abs(g_true).astype(np.float64)
+    return g_true, FLOOR_FACTOR * np.maximum(actual, ulps)
+
+
+def _undetectable(wrong: Gradients, net: Network, X: np.ndarray, Y: np.ndarray) -> bool:
+    """Every entry of `wrong` within `miss_floor` of the true gradient (NaN: detectable)."""
+    shapes = [np.shape(a) for a in (*wrong.weights, *wrong.biases)]
+    if shapes != [np.shape(a) for a in (*net.weights, *net.biases)]:
+        return False  # another layout (transposed, per example, swapped): plain to see
+    g_true, floor = miss_floor(net, X, Y)
+    with np.errstate(all="ignore"):
+        return bool(np.all(np.abs(wrong.flat() - g_true) <= floor))
+
+
 def broken_case(seed: int) -> Case | None:
-    """A candidate wrong in one entry (float64) or by a known bug; None if the bug is invisible here."""
+    """A candidate wrong in one entry (float64) or by a known bug; None where none applies.
+
+    A case whose every entry lies within `miss_floor` of the true gradient is
+    returned with ``undetectable=True``.
+    """
     rng = np.random.default_rng([seed, 2])
     net, X, Y, description = _network(rng)
     correct = backprop(net, X, Y)
@@ -149,10 +201,6 @@ def broken_case(seed: int) -> Case | None:
         if biggest == 0:
             return None  # an all-zero block (dead ReLUs): no relative size to speak of
         delta = float(np.exp(rng.uniform(np.log(1e-6), np.log(1e-1))))
-        if delta * biggest <= rounding_tolerance(net, X, Y, np.float64)[j]:
-            # Below what rounding alone can do to this entry (a saturated softmax whose
-            # delta^H is pure cancellation): no checker can tell it from a correct one.
-            return None
         theta[j] += delta * biggest * rng.choice([-1.0, 1.0])
         wrong = Gradients.from_flat(theta, net.sizes)
         description += f" entry={net.layout.name(j)} delta={delta:.2e}"
@@ -161,17 +209,12 @@ def broken_case(seed: int) -> Case | None:
         if not bug.applies(net, X.shape[0]):
             return None
         wrong = bug.gradient(net, X, Y)
-        same_shapes = [W.shape for W in wrong.weights] == [W.shape for W in correct.weights]
-        if same_shapes and np.abs(wrong.flat() - correct.flat()).max() <= SIGNAL_MARGIN * (
-            rounding_tolerance(net, X, Y, np.float64).max()
-        ):
-            return None  # the bug changes nothing above rounding here (a gradient of 1e-26)
         description += f" bug={bug.name}"
 
     def candidate(weights, biases, X_, Y_):
         return wrong.weights, wrong.biases
 
-    return Case(seed, description, net, X, Y, candidate)
+    return Case(seed, description, net, X, Y, candidate, _undetectable(wrong, net, X, Y))
 
 
 # ------------------------------------------------------------------ running
@@ -194,6 +237,8 @@ def run_soak(cases: int, *, seed: int = 0, progress: bool = False) -> SoakResult
             broken = broken_case(case_seed)
             if broken is None:
                 result.skipped += 1
+            elif broken.undetectable:
+                result.undetectable += 1
             else:
                 report = check_backprop_at(broken.candidate, broken.net, broken.X, broken.Y)
                 if report.passed:
@@ -202,7 +247,16 @@ def run_soak(cases: int, *, seed: int = 0, progress: bool = False) -> SoakResult
                     _record_detection(result, broken, report)
                 result.broken += 1
         if progress and k % 100 == 0:
-            print(f"  {k} seeds ...", file=sys.stderr, flush=True)
+            print(
+                f"  {k} seeds: {result.correct} correct, {len(result.false_alarms)} false alarms; "
+                f"{result.broken} broken, {len(result.misses)} misses, "
+                f"{result.undetectable} undetectable; smallest caught "
+                f"{result.smallest_detected:.1e}",
+                file=sys.stderr,
+                flush=True,
+            )
+            for line in (*result.false_alarms, *result.misses)[-2:]:
+                print(f"    last: {line}", file=sys.stderr, flush=True)
     result.seconds = time.perf_counter() - start
     return result
 

@@ -65,6 +65,11 @@ class Activation:
     smooth: bool = True
     #: the values of its parameters, ``(("slope", 0.2),)``, for a parameterised family
     parameters: tuple[tuple[str, float], ...] = ()
+    #: A factor `c` with |h''(z)| <= c |h'(z)| wherever h'' exists: how far an
+    #: error in `z` can move h'(z) (0 for a piecewise-linear h; 1 for sigmoid,
+    #: softplus and ELU; 2 for tanh). None: unknown, and the rounding model of
+    #: `gradcheck.compare` assumes 2.
+    h_second_bound: float | None = None
 
     def __repr__(self) -> str:
         return f"Activation({self.name!r})"
@@ -225,6 +230,7 @@ class _Family:
     smooth: bool
     lower: float | Callable[..., float]
     upper: float | Callable[..., float]
+    h_second_bound: float | None = None  # as Activation's, for every parameter value
 
 
 def _build(name: str, family: _Family, parameters: dict[str, float]) -> Activation:
@@ -244,15 +250,30 @@ def _build(name: str, family: _Family, parameters: dict[str, float]) -> Activati
         kink=family.kink,
         smooth=family.smooth and not family.kink,
         parameters=values,
+        h_second_bound=family.h_second_bound,
     )
 
 
 _FAMILIES: dict[str, _Family] = {
     "leaky_relu": _Family(
-        leaky_relu, leaky_relu_prime, (("slope", LEAKY_RELU_SLOPE),), True, False, -np.inf, np.inf
+        leaky_relu,
+        leaky_relu_prime,
+        (("slope", LEAKY_RELU_SLOPE),),
+        True,
+        False,
+        -np.inf,
+        np.inf,
+        h_second_bound=0.0,  # piecewise linear
     ),
     "elu": _Family(
-        elu, elu_prime, (("alpha", ELU_ALPHA),), False, False, lambda alpha: -alpha, np.inf
+        elu,
+        elu_prime,
+        (("alpha", ELU_ALPHA),),
+        False,
+        False,
+        lambda alpha: -alpha,
+        np.inf,
+        h_second_bound=1.0,  # h'' = h' = alpha e^z below 0, whatever alpha
     ),
 }
 """Activations with parameters, by name: ``get_activation("elu", alpha=0.1)``."""
@@ -260,12 +281,14 @@ _FAMILIES: dict[str, _Family] = {
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("identity", identity, identity_prime, is_identity=True),
-        Activation("sigmoid", sigmoid, sigmoid_prime, lower=0.0, upper=1.0),
-        Activation("tanh", tanh, tanh_prime, lower=-1.0, upper=1.0),
-        Activation("relu", relu, relu_prime, lower=0.0, kink=True, smooth=False),
+        Activation("identity", identity, identity_prime, is_identity=True, h_second_bound=0.0),
+        Activation("sigmoid", sigmoid, sigmoid_prime, lower=0.0, upper=1.0, h_second_bound=1.0),
+        Activation("tanh", tanh, tanh_prime, lower=-1.0, upper=1.0, h_second_bound=2.0),
+        Activation(
+            "relu", relu, relu_prime, lower=0.0, kink=True, smooth=False, h_second_bound=0.0
+        ),
         _build("leaky_relu", _FAMILIES["leaky_relu"], {"slope": LEAKY_RELU_SLOPE}),
-        Activation("softplus", softplus, softplus_prime, lower=0.0),
+        Activation("softplus", softplus, softplus_prime, lower=0.0, h_second_bound=1.0),
         _build("elu", _FAMILIES["elu"], {"alpha": ELU_ALPHA}),
         Activation(
             "softmax",

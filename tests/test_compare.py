@@ -6,8 +6,9 @@ Three kinds of evidence that the derived tolerance `tol_j = K u S_j` is right:
   network on one example (a single dot product), the units `u`, the norms;
 - hand bounds: the classical worst-case bound of a dot product of `n` terms,
   `|fl(x.w) - x.w| <= gamma_n sum |x_m w_m|`, `gamma_n = n u / (1 - n u)`, is
-  inside the tolerance for every `n <= 12` (beyond, the model assumes that
-  rounding errors add like a random walk, as they do in practice);
+  inside the tolerance for every `n` (the partial sums' rounding enters at its
+  worst case), and sequential loops over a batch or a wide layer, whose
+  rounding is systematic rather than a random walk, stay inside it with room;
 - exact arithmetic: backprop of a small sigmoid network computed with mpmath
   at 60 digits from the same floats, against numpy's float64 and float32
   backprop: every entry's true error is inside its tolerance, and the
@@ -16,6 +17,7 @@ Three kinds of evidence that the derived tolerance `tol_j = K u S_j` is right:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -31,7 +33,8 @@ from gradcheck.compare import (
     scaled_norm,
     unit_roundoff,
 )
-from reference import Network, backprop
+from gradcheck.oracle import check_backprop_at
+from reference import Gradients, Network, backprop, get_activation
 
 # ----------------------------------------------------------------------------- units and norms
 
@@ -70,32 +73,34 @@ def _dot_product_net(x: np.ndarray, w: np.ndarray) -> tuple[Network, np.ndarray,
 
 
 def test_rounding_scale_of_a_dot_product_by_hand():
-    # Worked by hand from the model's rules, with s2 = sum x_m^2 w_m^2 and z = x . w:
-    #   V(z) = V(x) w^2 + x^2 w^2 = 2 s2          (inputs rounded, each product rounded)
+    # Worked by hand from the model's rules, with s2 = sum x_m^2 w_m^2, z = x . w and
+    # t = 7 sum |x_m w_m| / K (the partial sums of 7 products and b: gamma_7, taken whole):
+    #   V(z) = V(x) w^2 + x^2 w^2 + t^2 = 2 s2 + t^2   (inputs, products, partial sums)
     #   V(a) = V(z) + z^2                         (identity: unbounded, no constant term)
-    #   V(dJ/da) = V(a) + a^2 + y^2 = 2 s2 + 2 z^2
-    #   V(h') = 4 V(z) + 2,  delta = dJ/da h':  V = V(dJ/da) + z^2 V(h') + z^2
-    #   dJ/db: V + delta^2 = 2 s2 + 6 z^2 + 8 z^2 s2
-    #   dJ/dW[m]: V(x_m) z^2 + x_m^2 (V + z^2) = x_m^2 (2 s2 + 7 z^2 + 8 z^2 s2)
+    #   V(dJ/da) = V(a) + a^2 + y^2 = V(z) + 2 z^2
+    #   V(h') = 0 V(z) + 1 + 1 = 2 (h'' = 0),  delta = dJ/da h':  V = V(dJ/da) + z^2 V(h') + z^2
+    #   dJ/db: V + delta^2 = 2 s2 + t^2 + 6 z^2            (one example: no batch sum)
+    #   dJ/dW[m]: V(x_m) z^2 + x_m^2 (V + z^2) = x_m^2 (2 s2 + t^2 + 7 z^2)
     rng = np.random.default_rng(1)
     x, w = rng.normal(size=7), rng.normal(size=7)
     z, s2 = float(x @ w), float(np.sum((x * w) ** 2))
+    t = 7 * float(np.sum(np.abs(x * w))) / SAFETY
     S = rounding_scale(*_dot_product_net(x, w))
-    assert S[-1] == pytest.approx(np.sqrt(2 * s2 + 6 * z**2 + 8 * z**2 * s2), rel=1e-12)
-    assert S[:-1] == pytest.approx(
-        np.abs(x) * np.sqrt(2 * s2 + 7 * z**2 + 8 * z**2 * s2), rel=1e-12
-    )
+    assert S[-1] == pytest.approx(np.sqrt(2 * s2 + t**2 + 6 * z**2), rel=1e-12)
+    assert S[:-1] == pytest.approx(np.abs(x) * np.sqrt(2 * s2 + t**2 + 7 * z**2), rel=1e-12)
 
 
-@pytest.mark.parametrize("n", range(1, 13))
+@pytest.mark.parametrize("n", [*range(1, 13), 100, 1000, 100_000])
 def test_tolerance_covers_the_worst_case_bound_of_a_dot_product(n):
-    # Equal |x_m w_m| make sum|x w| = sqrt(n) ||x * w||, the worst case for the model's
-    # random-walk (2-norm) sum: K sqrt(2) ||x * w|| >= gamma_n sum|x w| iff n^1.5 <= 45.
+    # Equal |x_m w_m| make sum|x w| = sqrt(n) ||x * w||, the worst case for a random-walk
+    # (2-norm) sum; the partial sums' gamma_n sum|x w| enters whole, so every n is covered.
     x = np.full(n, 0.7)
     w = np.where(np.arange(n) % 2 == 0, 1.3, -1.3)  # signs alternate: z cancels to 0 or 0.91
     net, X, Y = _dot_product_net(x, w)
     for dtype in (np.float64, np.float32, np.float16):
         u = unit_roundoff(np.dtype(dtype))
+        if n * u > 0.01:
+            continue  # gamma_n = n u / (1 - n u): first-order error analysis needs n u << 1
         gamma = n * u / (1 - n * u)
         bound = gamma * float(np.sum(np.abs(x * w)))
         assert rounding_tolerance(net, X, Y, dtype)[-1] >= bound
@@ -105,8 +110,10 @@ def _exact_dot(x: np.ndarray, w: np.ndarray) -> Fraction:
     return sum((Fraction(float(a)) * Fraction(float(b)) for a, b in zip(x, w)), Fraction(0))
 
 
-@pytest.mark.parametrize("n", [3, 50, 1000])
-def test_tolerance_covers_numpys_float32_dot_product(n):
+# A wide dot product is held to the worst case of any summation order (gamma_{n-1} sum|x w|):
+# numpy's pairwise sum of 1000 random terms does ~20,000x better, a loop of equal terms 0.2x.
+@pytest.mark.parametrize(("n", "looseness"), [(3, 1e4), (50, 1e4), (1000, 1e5)])
+def test_tolerance_covers_numpys_float32_dot_product(n, looseness):
     rng = np.random.default_rng(n)
     x = rng.normal(size=n).astype(np.float32)  # float32 values: the float64 net holds them exactly
     w = rng.normal(size=n).astype(np.float32)
@@ -115,7 +122,9 @@ def test_tolerance_covers_numpys_float32_dot_product(n):
     true_error = abs(Fraction(float(z32)) - _exact_dot(x, w))
     tolerance = rounding_tolerance(net, X, Y, np.float32)[-1]
     assert float(true_error) <= tolerance
-    assert tolerance / max(float(true_error), unit_roundoff(np.dtype(np.float32)) * abs(z32)) < 1e4
+    assert tolerance / max(float(true_error), unit_roundoff(np.dtype(np.float32)) * abs(z32)) < (
+        looseness
+    )
 
 
 # ----------------------------------------------------------------------------- a sum of d terms
@@ -135,52 +144,141 @@ def test_tolerance_covers_the_reference_mean_of_d_equal_terms(d):
     assert float(true_error) <= rounding_tolerance(net, X, Y, np.float64)[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the model adds each term's own rounding, not the partial sums' (u |s_k|): a "
-    "sequential loop over a batch of d = 10,000 same-sign terms errs by ~22x the tolerance",
-)
-def test_tolerance_covers_a_sequential_mean_of_d_equal_terms():
-    d = 10_000
-    net, X, Y = _mean_net(d, 0.1)
-    total = 0.0
-    for _ in range(d):  # a C-style loop over the batch: one rounding per partial sum
-        total += -0.1
-    true_error = abs(Fraction(total / d) + Fraction(0.1))
-    assert float(true_error) <= rounding_tolerance(net, X, Y, np.float64)[-1]
+# Equal terms in a loop repeat the same rounding through a binade: the error is systematic,
+# 0.1 to 0.2 of gamma_{d-1} sum|x| for most c (0.7718... errs by 0.21 of it at every d here).
+UNLUCKY_TERMS = (0.1, 0.7718415357263263, 1 / 3)
+
+
+def _sequential_sum(terms: Any, dtype: type) -> Any:
+    total = dtype(0)
+    for x in terms:  # a C-style loop: one rounding per partial sum
+        total = dtype(total + x)
+    return total
+
+
+@pytest.mark.parametrize("c", UNLUCKY_TERMS)
+@pytest.mark.parametrize("d", [8, 1000, 10_000, 100_000])
+def test_tolerance_covers_a_sequential_mean_of_d_equal_terms_with_room(d, c):
+    net, X, Y = _mean_net(d, c)
+    for dtype in (np.float64, np.float32):
+        cd = dtype(c)  # the float32 candidate rounds its targets; the float64 net holds them
+        net, X, Y = _mean_net(d, float(cd))
+        total = _sequential_sum(np.full(d, -cd), dtype)
+        true_error = float(abs(Fraction(float(total / dtype(d))) + Fraction(float(cd))))
+        tolerance = rounding_tolerance(net, X, Y, dtype)[-1]
+        assert true_error <= tolerance / 3, (dtype, true_error / tolerance)
+
+
+@pytest.mark.parametrize("n", [1000, 10_000])
+def test_tolerance_covers_a_sequential_dot_product_over_a_wide_layer_with_room(n):
+    # one example, a layer n wide of equal products: z = sum_m x_m w_m added in a loop
+    x, w = np.full(n, 0.7718415357263263), np.full(n, 1.0)
+    net, X, Y = _dot_product_net(x, w)
+    z = _sequential_sum(x * w, np.float64)  # dJ/db = z (y = 0, identity)
+    true_error = float(abs(Fraction(z) - _exact_dot(x, w)))
+    assert true_error <= rounding_tolerance(net, X, Y, np.float64)[-1] / 3
+
+
+@pytest.mark.parametrize("d", [8, 64, 1000])
+def test_partial_sums_loosen_the_float64_tolerance_far_below_a_real_fault(d):
+    # The soak's smallest injected fault is 1e-6 of a block's largest entry.
+    net = Network.random([10, 32, 32, 10], hidden="tanh", seed=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(d, 10)), rng.uniform(size=(d, 10))
+    theta, tol = backprop(net, X, Y).flat(), rounding_tolerance(net, X, Y, np.float64)
+    for _, block, _ in net.layout.blocks:
+        assert np.max(tol[block]) < 1e-10 * np.abs(theta[block]).max()
 
 
 # ----------------------------------------------------------------------------- rounding_tolerance
 
 
 def test_tolerance_scales_with_the_unit_roundoff_of_the_dtype():
-    net = Network.random([3, 4, 2], hidden="tanh", seed=0)  # smooth: S does not depend on u
+    # smooth: S depends on u only through gamma_n = n u / (1 - n u) of the partial sums
+    net = Network.random([3, 4, 2], hidden="tanh", seed=0)
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
     floor = {t: SAFETY * float(np.finfo(t).tiny) for t in (np.float64, np.float32)}
     t64 = rounding_tolerance(net, X, Y, np.float64) - floor[np.float64]
     t32 = rounding_tolerance(net, X, Y, np.float32) - floor[np.float32]
-    assert t32 / t64 == pytest.approx(2.0**29, rel=1e-12)
+    assert t32 / t64 == pytest.approx(2.0**29, rel=1e-6)  # (n u)^2 of float32 at n = 5
     np.testing.assert_array_equal(rounding_tolerance(net, X, Y, np.int64), t64 + floor[np.float64])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="V(h') = 4 h'^2 V(z) (from |h''| <= 2 |h'|) takes z in absolute units: for identity "
-    "and ReLU (h'' = 0) it grows as z^2, so at weight scale 100 float32 tolerances reach ~10% "
-    "of |g| (a float32 candidate 5% off passes check_backprop_at)",
-)
-def test_relative_tolerance_of_a_linear_network_does_not_depend_on_the_weight_scale():
+@pytest.mark.parametrize("hidden", ["identity", "relu", "leaky_relu"])
+def test_relative_tolerance_of_a_piecewise_linear_network_does_not_depend_on_the_weight_scale(
+    hidden,
+):
     # An identity network is homogeneous: scaling every W^L and b^L by s scales every
-    # product and sum alike, so the relative rounding error of each entry is unchanged.
+    # product and sum alike, so the relative rounding error of each entry is unchanged;
+    # h' of a piecewise-linear h does not move with an error in z (h'' = 0).
     rng = np.random.default_rng(2)
     X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
     relative = []
-    for scale in (1.0, 100.0):
-        net = Network.random([3, 4, 2], hidden="identity", seed=2, scale=scale)
+    for scale in (1.0, 100.0, 1e4):
+        net = Network.random([3, 4, 2], hidden=hidden, output="identity", seed=2, scale=scale)
         g = np.abs(backprop(net, X, Y).flat())
-        relative.append(np.median(rounding_scale(net, X, Y) / g))
-    assert relative[1] <= 10 * relative[0]
+        relative.append(np.median(rounding_scale(net, X, Y)[g > 0] / g[g > 0]))
+    assert max(relative) <= 10 * relative[0]
+
+
+def _float32_candidate(hidden: str, wrong_entry: int | None) -> Any:
+    """A float32 candidate (the reference's gradient rounded), one entry 5% off if asked."""
+
+    def candidate(weights, biases, X, Y):
+        net = Network(weights, biases, hidden=hidden, output="identity")
+        theta = backprop(net, X, Y).flat().astype(np.float32)
+        if wrong_entry is not None:
+            theta[wrong_entry] *= np.float32(1.05)
+        g = Gradients.from_flat(theta, net.sizes)
+        return [W.astype(np.float32) for W in g.weights], [b.astype(np.float32) for b in g.biases]
+
+    return candidate
+
+
+@pytest.mark.parametrize("hidden", ["identity", "relu"])
+def test_a_float32_candidate_five_percent_off_at_weight_scale_100_fails(hidden):
+    net = Network.random([3, 4, 2], hidden=hidden, output="identity", seed=2, scale=100.0)
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    theta = backprop(net, X, Y).flat()
+    assert check_backprop_at(_float32_candidate(hidden, None), net, X, Y).passed
+    for j in np.flatnonzero(np.abs(theta) > 1e-3 * np.abs(theta).max()):
+        report = check_backprop_at(_float32_candidate(hidden, int(j)), net, X, Y)
+        assert not report.passed, net.layout.name(int(j))
+
+
+@pytest.mark.parametrize(
+    ("name", "c"),
+    [
+        ("identity", 0),
+        ("relu", 0),
+        ("leaky_relu", 0),
+        ("sigmoid", 1),
+        ("softplus", 1),
+        ("elu", 1),
+        ("tanh", 2),
+    ],
+)
+def test_h_second_bound_of_the_built_in_activations_bounds_h_double_prime(name, c):
+    # |h''| <= c |h'|, with h'' by central differences of h' off the kink (z = 0)
+    act = get_activation(name)
+    z = np.concatenate([-np.logspace(-3, 1.5, 400), np.logspace(-3, 1.5, 400)])
+    step = 1e-6
+    h2 = (act.h_prime(z + step) - act.h_prime(z - step)) / (2 * step)
+    assert act.h_second_bound == c
+    assert np.all(np.abs(h2) <= c * np.abs(act.h_prime(z)) * (1 + 1e-6) + 1e-9)
+
+
+def test_an_activation_that_does_not_bound_h_double_prime_keeps_the_conservative_term():
+    # a user's (h, h') pair: h_second_bound None, so the model assumes |h''| <= 2 |h'|
+    rng = np.random.default_rng(4)
+    X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    tanh = Network.random([3, 4, 2], hidden="tanh", output="identity", seed=4, scale=3.0)
+    own = replace(get_activation("tanh"), name="my_tanh", h_second_bound=None)
+    mine = Network(tanh.weights, tanh.biases, hidden=own, output="identity")
+    assert own.h_second_bound is None
+    np.testing.assert_array_equal(rounding_scale(mine, X, Y), rounding_scale(tanh, X, Y))
 
 
 def test_an_all_zero_problem_is_allowed_only_the_underflow_floor():

@@ -7,11 +7,15 @@ import pytest
 from _helpers import TANH_NET, TANH_X, TANH_Y
 from conftest import CONFIGS, targets
 
-from gradcheck.independent import equation_deltas, independent_backprop
-from reference import (
-    Network,
-    backprop,
+from gradcheck import independent
+from gradcheck.compare import rounding_tolerance
+from gradcheck.independent import (
+    equation_deltas,
+    extended_backprop,
+    independent_backprop,
+    perturbed_backprop,
 )
+from reference import Network, backprop
 
 
 def _case(hidden, output, cost, sizes=(4, 6, 5, 3), d=6, seed=0):
@@ -88,3 +92,34 @@ def test_bad_input_is_refused_with_a_message_naming_the_argument(call, error, me
     with pytest.raises(error) as info:
         call()
     assert message in str(info.value), str(info.value)
+
+
+# ------------------------------------------------------ the extended true gradient
+
+
+def test_extended_backprop_is_exact_where_sigmoid_saturates():
+    # one sigmoid unit at z = 50: h' = e^-50 / (1 + e^-50)^2; a (1 - a) would give 0
+    net = Network([np.array([[1.0]])], [np.array([0.0])], hidden="sigmoid")
+    X, Y = np.array([[50.0]]), np.array([[0.0]])
+    g = extended_backprop(net, X, Y)
+    assert g.dtype == np.longdouble
+    assert float(g[1]) == pytest.approx(np.exp(-50.0), rel=1e-15)
+    assert float(g[1]) == pytest.approx(backprop(net, X, Y).flat()[1], rel=1e-14)
+
+
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "softplus", "elu"])
+def test_extended_and_perturbed_backprop_agree_with_the_reference_within_its_tolerance(hidden):
+    net = Network.random([4, 6, 3], hidden=hidden, output="softmax", seed=7)
+    rng = np.random.default_rng(7)
+    X, Y = rng.normal(size=(6, 4)), rng.dirichlet(np.ones(3), size=6)
+    tol = rounding_tolerance(net, X, Y, np.float64)
+    for g in (extended_backprop(net, X, Y), perturbed_backprop(net, X, Y, seed=1)):
+        assert np.all(np.abs(g - backprop(net, X, Y).flat()) <= tol)
+    assert not np.array_equal(perturbed_backprop(net, X, Y, seed=1), extended_backprop(net, X, Y))
+
+
+def test_extended_backprop_refuses_a_longdouble_no_wider_than_float64(monkeypatch):
+    monkeypatch.setattr(independent, "EXTENDED_EPS", 1e-30)
+    net = Network.random([2, 2], seed=0)
+    with pytest.raises(RuntimeError, match="np.longdouble is no wider than float64"):
+        extended_backprop(net, np.ones((1, 2)), np.zeros((1, 2)))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
-from gradcheck.soak import broken_case, correct_case, run_soak
+from gradcheck import soak
+from gradcheck.oracle import check_backprop_at
+from gradcheck.soak import FLOOR_FACTOR, FLOOR_ULPS, broken_case, correct_case, miss_floor, run_soak
+from reference import Gradients, Network, backprop
 
 CASES = int(os.environ.get("GRADCHECK_SOAK_CASES", "60"))  # CI: 60 of each kind, ~10 s
 
@@ -26,3 +30,69 @@ def test_cases_reproduce_from_their_seed():
     assert (c is None) == (d is None)
     if c is not None:
         assert c.description == d.description
+
+
+# ------------------------------------------------------------------ the miss floor
+
+
+def test_the_undetectable_rule_does_not_use_the_oracles_tolerance(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("broken_case consulted the oracle's tolerance")
+
+    monkeypatch.setattr(soak, "rounding_tolerance", refuse)
+    cases = [broken_case(seed) for seed in range(8)]
+    assert any(c is not None for c in cases)
+
+
+def test_miss_floor_is_the_actual_float64_error_of_the_true_gradient():
+    net = Network.random([4, 6, 3], hidden="tanh", seed=5)
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(7, 4)), rng.normal(size=(7, 3))
+    g_true, floor = miss_floor(net, X, Y)
+    assert g_true.dtype == np.longdouble and floor.dtype == np.float64
+    error = np.abs(backprop(net, X, Y).flat() - g_true).astype(np.float64)
+    assert np.all(error <= floor / FLOOR_FACTOR)
+    eps = float(np.finfo(np.float64).eps)
+    assert np.all(floor >= FLOOR_FACTOR * FLOOR_ULPS * eps * np.abs(g_true).astype(np.float64))
+    assert np.all(floor <= 1e-13 * np.abs(g_true).max())  # a few ulps, not a tolerance
+
+
+def test_a_sign_flip_of_a_gradient_that_is_pure_rounding_is_undetectable():
+    # The soak's network of seed 1000002: a softmax saturated by |z| ~ 60, whose gradient
+    # is 1e-26; a float64 softmax correct to one ulp (a_k = 1 - 2^-53, not 1) turns it
+    # into 1e-16 (perturbed_backprop does): no checker can tell -g from g
+    net, X, Y, _ = soak._network(np.random.default_rng([1000002, 2]))
+    g = backprop(net, X, Y)
+    assert np.abs(g.flat()).max() < 1e-20
+    flipped = Gradients([-W for W in g.weights], [-b for b in g.biases])
+    assert soak._undetectable(flipped, net, X, Y)
+
+
+def test_an_entry_off_by_one_millionth_of_its_block_is_never_undetectable_on_a_plain_net():
+    net = Network.random([4, 6, 3], hidden="sigmoid", seed=6)
+    rng = np.random.default_rng(6)
+    X, Y = rng.normal(size=(9, 4)), rng.uniform(size=(9, 3))
+    g_true, floor = miss_floor(net, X, Y)
+    theta = backprop(net, X, Y).flat()
+    for _, block, _ in net.layout.blocks:
+        assert np.all(1e-6 * np.abs(theta[block]).max() > floor[block])
+
+
+def test_an_entry_of_a_saturated_softmax_off_by_a_fraction_of_its_block_is_caught():
+    # seed 87: softmax saturated until whole units underflow to 0; b^4's largest entry is
+    # 1.9e-68 and b^4[5] is exactly 0 in every float64 backprop (and in extended precision):
+    # a candidate with b^4[5] = -9.5e-73 is wrong, and softmax's error is relative, not u
+    case = broken_case(87)
+    assert case is not None and not case.undetectable
+    assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
+def test_a_gradient_of_other_shapes_is_never_undetectable():
+    # a soak crash once: dJ/dW^L of shape (N, M) or (N, N) under the same `sizes`
+    net = Network.random([3, 5, 2], seed=8)
+    rng = np.random.default_rng(8)
+    X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    g = backprop(net, X, Y)
+    transposed = Gradients([W.T for W in g.weights], g.biases)
+    assert not soak._undetectable(transposed, net, X, Y)
+    assert soak._undetectable(g, net, X, Y)

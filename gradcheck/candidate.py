@@ -90,7 +90,8 @@ def check_signature(candidate: Any, *, layout: str) -> None:
             if oracle_call(other) != call and _binds(signature, oracle_call(other))
         ]
         hint = (
-            f"; it would take the {fits[0]!r} layout's call: pass layout={fits[0]!r}"
+            f"; it would take the {fits[0]!r} layout's call: pass layout={fits[0]!r} "
+            f"(--layout {fits[0]} on the command line)"
             if fits
             else ""
         )

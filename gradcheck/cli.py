@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
-import inspect
 import json
 import math
 import sys
@@ -24,7 +23,7 @@ import numpy as np
 from reference import Gradients, Network, backprop
 
 from . import html_report
-from .candidate import LAYOUTS
+from .candidate import LAYOUTS, check_signature
 from .protocol import DEFAULT_TIMEOUT
 from .selfcheck import (
     format_equation_table,
@@ -174,53 +173,17 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def _api_parameters() -> set[str]:
-    """The keyword options this version of `check_backprop` accepts."""
-    from .oracle import check_backprop
-
-    return set(inspect.signature(check_backprop).parameters)
-
-
-#: options of `check_backprop` wired to the command line only when the API has them
-#: (flag, dest, type, help); their absence is listed in `gradcheck check --help`.
-OPTIONAL_OPTIONS = (
-    ("--l2", "l2", _non_negative_float, "L2 penalty (lam/2) sum_L ||W^L||^2 (default 0)"),
-    ("--weight-scale", "weight_scale", _positive_float, "scale of the random weights"),
-)
-
-
-def _oracle_call(layout: str) -> tuple[str, ...]:
-    return ("theta", "X", "Y") if layout == "flat" else ("weights", "biases", "X", "Y")
-
-
 def _check_signature(candidate: object, spec: str, layout: str) -> None:
     """A candidate whose signature cannot take the oracle's call is bad usage, said before any trial."""
     try:
-        signature = inspect.signature(candidate)  # type: ignore[arg-type]
-    except (TypeError, ValueError):  # a builtin or an extension: no signature to read
-        return
-    call = _oracle_call(layout)
-    try:
-        signature.bind(*call)
+        check_signature(candidate, layout=layout)
     except TypeError as exc:
-        hint = ""
-        for other in ("flat", "article"):
-            try:
-                signature.bind(*_oracle_call(other))
-            except TypeError:
-                continue
-            if _oracle_call(other) != call:
-                hint = f"; it would take the {other!r} layout's call: pass --layout {other}"
-                break
-        raise _UsageError(
-            f"candidate {spec!r} has signature {signature} ({exc}), but the oracle calls "
-            f"candidate({', '.join(call)}) in layout {layout!r}{hint}"
-        ) from None
+        raise _UsageError(f"candidate {spec!r}: {exc}") from None
 
 
-def _candidate_to_check(args: argparse.Namespace, accepted: set[str]) -> tuple[Any, dict]:
+def _candidate_to_check(args: argparse.Namespace) -> tuple[Any, dict]:
     """The candidate of `check` (an --exec program, or a module:function checked for its call)
-    and the options it adds to check_backprop's (`timeout`, where check_backprop takes one)."""
+    and the options it adds to check_backprop's (`timeout` for a Python candidate)."""
     from .protocol import exec_candidate
 
     more: dict = {}
@@ -246,11 +209,6 @@ def _candidate_to_check(args: argparse.Namespace, accepted: set[str]) -> tuple[A
         if args.persistent:
             raise _UsageError("--persistent applies to --exec programs only")
         if args.timeout is not None:
-            if "timeout" not in accepted:
-                raise _UsageError(
-                    "--timeout applies to --exec programs only in this version "
-                    "(check_backprop has no `timeout` option)"
-                )
             more["timeout"] = args.timeout
         candidate = _load(args.candidate)
         _check_signature(candidate, args.candidate, args.layout)
@@ -265,7 +223,6 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
             "give either a candidate module:function or --exec 'PROGRAM ARGS', not both"
         )
     _html_target(args)
-    accepted = _api_parameters()
     options = {
         name: getattr(args, name)
         for name in ("sizes", "hidden", "output", "cost", "layout", "trials", "seed")
@@ -273,10 +230,10 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     options["batch_size"] = args.batch_size
     if args.edge_cases is not None:
         options["edge_cases"] = args.edge_cases
-    for _, dest, _, _ in OPTIONAL_OPTIONS:
-        if getattr(args, dest, None) is not None:
+    for dest in ("l2", "weight_scale"):
+        if getattr(args, dest) is not None:
             options[dest] = getattr(args, dest)
-    candidate, more = _candidate_to_check(args, accepted)
+    candidate, more = _candidate_to_check(args)
     options.update(more)
     try:
         with contextlib.ExitStack() as stack:
@@ -487,8 +444,6 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_check(commands: argparse._SubParsersAction) -> None:
     """The `check` subcommand: a candidate against the reference and finite differences."""
-    accepted = _api_parameters()
-    missing = [flag for flag, dest, _, _ in OPTIONAL_OPTIONS if dest not in accepted]
     check = commands.add_parser(
         "check",
         allow_abbrev=False,
@@ -496,8 +451,7 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
         description="Check candidate(weights, biases, X, Y) -> (dW_list, db_list) against the "
         "reference and finite differences; or, with --exec, a program in any language speaking "
         "the protocol of docs/PROTOCOL.md on stdin/stdout. Exit status 0 if it passes, 1 if "
-        "not, 2 on bad usage."
-        + (f" (Not in this version: {', '.join(missing)}.)" if missing else ""),
+        "not, 2 on bad usage.",
     )
     check.add_argument(
         "candidate", nargs="?", default=None, help="module:function or path/to/file.py:function"
@@ -513,7 +467,8 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
         type=_positive_float,
         default=None,
         metavar="S",
-        help=f"wall-clock seconds per case before the program is killed (default {DEFAULT_TIMEOUT:g})",
+        help="wall-clock seconds a call may take: an --exec program is killed then "
+        f"(default {DEFAULT_TIMEOUT:g}); a Python candidate fails (default: no limit)",
     )
     check.add_argument(
         "--persistent",
@@ -539,9 +494,11 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
         metavar="all|none|NAMES",
         help="edge trials: all (default), none, or a comma-separated subset",
     )
-    for flag, dest, kind, text in OPTIONAL_OPTIONS:
-        if dest in accepted:
-            check.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+    for flag, kind, text in (
+        ("--l2", _non_negative_float, "L2 penalty (lam/2) sum_L ||W^L||^2"),
+        ("--weight-scale", _positive_float, "scale of the random weights"),
+    ):
+        check.add_argument(flag, type=kind, default=None, help=text)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--quiet", action="store_true", help="no progress on stderr")
     _html_options(check, "the report, with per-layer error maps,")

@@ -274,7 +274,10 @@ def test_a_candidate_that_cannot_take_the_oracles_call_is_bad_usage(tmp_path, ca
     assert main(["check", f"{path}:flat"]) == 2
     err = capsys.readouterr().err
     assert "the oracle calls candidate(weights, biases, X, Y)" in err
-    assert "it would take the 'flat' layout's call: pass --layout flat" in err
+    assert (
+        "it would take the 'flat' layout's call: pass layout='flat' (--layout flat on the command line)"
+        in err
+    )
     assert main(["check", f"{path}:three", "--layout", "torch"]) == 2
     assert "in layout 'torch'; it would take the 'flat' layout's call" in capsys.readouterr().err
 

@@ -158,7 +158,8 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         reference, the independent float64 backprop and two
         `perturbed_backprop` runs (a formula may be exact by luck where
         another correct one is not), and at least `FLOOR_ULPS` ulps of
-        `|g*|`. Nothing here comes from `gradcheck.compare`.
+        `|g*|` and float64's smallest subnormal. Nothing here comes from
+        `gradcheck.compare`.
     """
     g_true = extended_backprop(net, X, Y)
     independent = independent_backprop(
@@ -171,7 +172,10 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         actual = np.max([np.abs(g - g_true) for g in float64 + perturbed], axis=0)
         actual = actual.astype(np.float64)
         ulps = FLOOR_ULPS * float(np.finfo(np.float64).eps) * np.abs(g_true).astype(np.float64)
-    return g_true, FLOOR_FACTOR * np.maximum(actual, ulps)
+    # A true entry below float64's range (g* ~ 1e-4446 in longdouble, 0 in every float64
+    # backprop) is one no float64 candidate can get closer to than its smallest subnormal.
+    subnormal = float(np.finfo(np.float64).smallest_subnormal)
+    return g_true, FLOOR_FACTOR * np.maximum(np.maximum(actual, ulps), subnormal)
 
 
 def _undetectable(wrong: Gradients, net: Network, X: np.ndarray, Y: np.ndarray) -> bool:

@@ -112,3 +112,13 @@ def test_a_float32_candidate_near_kinks_is_no_false_alarm():
         report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
     assert report.passed, str(report)
     assert report.trials[0].kinked > 0
+
+
+def test_the_floor_never_calls_a_candidate_equal_to_the_reference_detectable():
+    # seed 643: first_example_only on a saturated width-1 net gives the reference bit for bit;
+    # the true gradient there is ~1e-4446 (longdouble), below anything float64 can hold
+    from gradcheck.soak import broken_case
+
+    case = broken_case(643)
+    assert "first_example_only" in case.description
+    assert case.undetectable

@@ -87,7 +87,7 @@ def allowed_values(
     reference_tolerance = rounding_tolerance(net, X, Y, np.float64)
     tolerance = reference_tolerance.copy()
     blocks = [block for _, block, _ in net.layout.blocks]
-    narrowest = min((np.dtype(t) for t in block_dtypes), key=unit_roundoff_key)
+    narrowest = max((np.dtype(t) for t in block_dtypes), key=unit_roundoff)  # largest u
     for dtype in {np.dtype(t) for t in block_dtypes} - {np.dtype(np.float64)}:
         extra = rounding_tolerance(net, X, Y, dtype)
         for block, block_dtype in zip(blocks, block_dtypes, strict=True):
@@ -99,11 +99,6 @@ def allowed_values(
     lower, upper = subgradient_bounds(net, X, Y, near)
     # the reference's own choice of slope is one of the allowed ones
     return Allowed(np.minimum(lower, reference), np.maximum(upper, reference), tolerance)
-
-
-def unit_roundoff_key(dtype: np.dtype) -> float:
-    """Sort key: the dtype with the largest unit roundoff is the narrowest."""
-    return -unit_roundoff(dtype)
 
 
 def candidate_comparison(candidate: np.ndarray, allowed: Allowed) -> Comparison:

@@ -142,7 +142,7 @@ def _highest_fault(W_ok: list[bool], b_ok: list[bool], errors: dict[str, float])
         "wrong": [
             f"{k}^{L}" for L in range(H + 1) for k, ok in (("W", W_ok), ("b", b_ok)) if not ok[L]
         ],
-        "relative_errors": {k: v for k, v in errors.items()},
+        "relative_errors": dict(errors),
     }
     size = _quoted(errors, f"W^{top}", f"b^{top}")
     if not W_ok[top] and not b_ok[top]:

@@ -46,7 +46,14 @@ import numpy as np
 from .evaluation import Evaluator
 from .gradient_check import CANDIDATE_ULPS
 from .noise import noise_bound, noise_sigma
-from .validate import as_theta, as_vector, check_callable, check_flag, evaluated_grad
+from .validate import (
+    as_theta,
+    as_vector,
+    check_callable,
+    check_flag,
+    evaluated_grad,
+    real_float_copy,
+)
 
 __all__ = ["TaylorResult", "taylor_test"]
 
@@ -326,16 +333,7 @@ def _as_directions(directions: Any, n: int) -> tuple[np.ndarray, list[str]]:
     expected = (
         f"`directions` must be an array of real numbers, shape (k, {n}), got {directions!r:.60}"
     )
-    try:
-        V = np.array(directions)  # a copy; cast to float64 once known to be real
-    except (TypeError, ValueError):
-        raise TypeError(expected) from None
-    if V.dtype.kind == "c":  # casting would drop the imaginary part (ComplexWarning)
-        raise TypeError(f"`directions` must be real, got complex dtype {V.dtype}")
-    try:
-        V = V.astype(np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(expected) from None
+    V = real_float_copy(directions, "directions", expected=expected)
     if V.ndim == 1:
         V = V[None, :]
     if V.ndim != 2 or V.shape[1] != n:

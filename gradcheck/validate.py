@@ -21,6 +21,7 @@ import numpy as np
 from reference import real_array
 
 __all__ = [
+    "real_float_copy",
     "EPS64",
     "as_grad",
     "as_step",
@@ -120,20 +121,25 @@ def evaluated_grad(grad: Any, theta: np.ndarray) -> Any:
     return value
 
 
+def real_float_copy(value: Any, name: str, *, expected: str) -> np.ndarray:
+    """`value` as a fresh float64 array, or TypeError(`expected`); complex refused by `name`."""
+    try:
+        array = np.array(value)  # a copy; cast to float64 once known to be real
+    except (TypeError, ValueError):
+        raise TypeError(expected) from None
+    if array.dtype.kind == "c":  # casting would drop the imaginary part (ComplexWarning)
+        raise TypeError(f"`{name}` must be real, got complex dtype {array.dtype}")
+    try:
+        return array.astype(np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(expected) from None
+
+
 def as_step(step: Any, n: int) -> np.ndarray | None:
     if step is None:
         return None
     expected = f"`step` must be a positive number or an array of them, got {step!r}"
-    try:
-        array = np.array(step)  # a copy; cast to float64 once known to be real
-    except (TypeError, ValueError):
-        raise TypeError(expected) from None
-    if array.dtype.kind == "c":  # casting would drop the imaginary part (ComplexWarning)
-        raise TypeError(f"`step` must be real, got complex dtype {array.dtype}")
-    try:
-        array = array.astype(np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(expected) from None
+    array = real_float_copy(step, "step", expected=expected)
     if array.ndim == 0:
         array = np.full(n, array[()])
     if array.shape != (n,):

@@ -34,6 +34,8 @@ __all__ = [
     "unit_roundoff",
     "SAFETY",
     "FD_SAFETY",
+    "SATURATED",
+    "saturation_loss",
 ]
 
 UNDERFLOW_GUARD = 1e-150  # standard deviations below this come from squares that may underflow
@@ -44,6 +46,14 @@ SAFETY = (
 # it 13x low once in 1,500 networks (a deep, saturated tanh net): 30x covers that with room.
 # It costs the check no power: candidates are held to the reference at rounding level.
 FD_SAFETY = 30.0
+# A cancelling formula (`a (1 - a)`, `1 - a^2`, `a + 1` for ELU, `(1 + tanh(z/2)) / 2`) errs by
+# about `u` (the rounding of `a`, made absolute) while its true result is near `u`. Once the
+# result is below `u / SATURATED`, the `a` it cancels rounds to its bound and the formula
+# returns 0: the error is the true result itself, and `saturation_loss` holds it, not `u`.
+# (The soak's seeds 1065, 1000236, 1002273: an error of `K u` allowed over blocks of 1e-119
+# to 1e-153 let single entries off by 4e-5 to 4e-3 of them pass.) numpy's float32 tanh still
+# returns 1 - ulp where 1 - tanh is u / 8, exactly 1 from u / 16 down: 64 leaves room.
+SATURATED = 64.0
 
 
 def scaled_norm(x: np.ndarray) -> float:
@@ -110,6 +120,7 @@ def rounding_scale(
         outside = ~((S >= UNDERFLOW_GUARD) & np.isfinite(S))
         if outside.any():
             S = np.where(outside, _propagate(net, X, Y, u, p=1), S)
+        S = S + saturation_loss(net, X, Y, u) / (u * SAFETY)  # a worst case: whole
     entry_rounding = (net.H + 2) * np.abs(backprop(net, X, Y).flat())
     # Where even the L1 bound overflows nothing can be said of rounding: inf, and the
     # comparisons treat an infinite tolerance as no verdict for that entry, never a pass.
@@ -151,7 +162,69 @@ class _ForwardErrors:
         c = 2.0 if bound is None else bound  # |h''| <= c |h'|; unknown: 2, as tanh
         # No term for the jump of h' at a kink (ReLU): which slope applies there is not a
         # rounding matter; gradcheck.allowed holds such entries to the subgradient interval.
-        return hp, c**p * hp * Vz + hp + 1.0
+        # a (1 - a), 1 - a^2: an error of u, or of h' itself once it is below u / SATURATED
+        return hp, c**p * hp * Vz + hp + _formula_rounding(np.abs(h_prime_L(Z)), self.u, p)
+
+
+def _formula_rounding(distance: np.ndarray, u: float, p: int) -> np.ndarray:
+    """P-error, in units of `u`, of a cancelling formula whose true result is `distance`.
+
+    `u` from `u / SATURATED` up: the rounding of the `a` it cancels (random in sign
+    from entry to entry, so a random walk); below, the formula returns 0, and the
+    whole value it stood for is lost: `saturation_loss` holds that, linearly."""
+    return np.where(distance >= u / SATURATED, 1.0, 0.0)
+
+
+def _saturated(distance: np.ndarray, u: float) -> np.ndarray:
+    """Where a cancelling formula's true result is so near 0 that it may round to 0."""
+    return (distance > 0) & (distance < u / SATURATED)
+
+
+def saturation_loss(net: Network, X: np.ndarray, Y: np.ndarray, u: float) -> np.ndarray:
+    """What the gradient loses, at most, where saturated values round to their bounds.
+
+    Where `h'(z)` is below `u / SATURATED`, `a (1 - a)`, `1 - a^2` or `a + 1`
+    return 0 and the delta there is lost whole; where a bounded `a` is that
+    near its bound, `(1 + tanh(z/2)) / 2` returns the bound, and `dJ/dW` loses
+    `a`'s distance from it times the delta it meets. Such losses share a sign
+    through every sum that follows, so they are propagated as magnitudes
+    (`|A|^T E`, `E |W|^T`), not as a random walk.
+
+    Returns
+    -------
+    ndarray, shape (P,)
+        Absolute (not in units of `u`): the flat bound per entry.
+    """
+    fw = forward_pass(net.weights, net.biases, net.activations, X)
+    sizes = _delta_sizes_of(net, fw, Y)
+    acts, H, d = net.activations, net.H, X.shape[0]
+    lost_a, lost_delta = [], []
+    for L, act in enumerate(acts):
+        A, bounded = fw.A[L], np.isfinite(act.upper) and act.elementwise
+        distance = np.minimum(np.abs(A - act.lower), np.abs(act.upper - A))
+        lost_a.append(np.where(bounded & _saturated(distance, u), distance, 0.0))
+        has_h_prime = act.elementwise and not act.is_identity and (L < H or net.fused is None)
+        if has_h_prime:
+            h_prime = np.abs(act.h_prime(fw.Z[L]))  # type: ignore[misc]
+            lost_delta.append(np.where(_saturated(h_prime, u), sizes[L], 0.0))
+        else:
+            lost_delta.append(np.zeros_like(sizes[L]))
+    if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): a's loss, times sum |y|
+        lost_delta[H] = lost_delta[H] + lost_a[H] * (1 + np.abs(Y).sum(axis=1, keepdims=True))
+    weights, biases = [], []
+    E = lost_delta[H]
+    for L in range(H, -1, -1):
+        a = np.abs(X) if L == 0 else np.abs(fw.A[L - 1])
+        lost = 0.0 if L == 0 else lost_a[L - 1].T @ sizes[L]
+        weights.append((a.T @ E + lost) / d)
+        biases.append(E.sum(axis=0) / d)
+        if L > 0:
+            h_prime_L = acts[L - 1].h_prime
+            assert h_prime_L is not None  # hidden layers are element-wise
+            E = (E @ np.abs(net.weights[L]).T) * np.abs(h_prime_L(fw.Z[L - 1])) + lost_delta[L - 1]
+    weights.reverse()
+    biases.reverse()
+    return np.nan_to_num(net.layout.join(weights, biases), nan=0.0)
 
 
 def _forward_errors(net: Network, X: np.ndarray, u: float, *, p: int) -> _ForwardErrors:
@@ -173,11 +246,15 @@ def _forward_errors(net: Network, X: np.ndarray, u: float, *, p: int) -> _Forwar
         Vz = Vz + _partial_sums(terms + np.abs(net.biases[L]), M + 1, u, p)
         A = fw.A[L]
         # A bounded element-wise h may be computed by a cancelling formula: an error of u,
-        # not u |a|. Softmax's formulas (e / sum e, exp(z - logsumexp)) err relatively, and
-        # an a_k that underflows to 0 stays 0 (the soak's seed 87: a tolerance of 5e-16
-        # over a block of 1e-68 let an entry off by 5e-5 of it pass).
-        bounded = np.isfinite(acts[L].upper) and acts[L].elementwise
-        formula_rounding = 1.0 if bounded else 0.0
+        # not u |a| ((1 + tanh(z/2)) / 2 gives 0, not e^-168), or of a's distance from its
+        # bound once that is below u / SATURATED. Softmax's formulas (e / sum e,
+        # exp(z - logsumexp)) err relatively, and an a_k that underflows to 0 stays 0 (the
+        # soak's seed 87: a tolerance of 5e-16 over a block of 1e-68 let an entry off by
+        # 5e-5 of it pass).
+        formula_rounding: np.ndarray | float = 0.0
+        if np.isfinite(acts[L].upper) and acts[L].elementwise:
+            distance = np.minimum(np.abs(fw.A[L] - acts[L].lower), np.abs(acts[L].upper - fw.A[L]))
+            formula_rounding = _formula_rounding(distance, u, p)
         if acts[L].elementwise:
             h_prime_L = acts[L].h_prime
             assert h_prime_L is not None  # checked by Network (_check_activations)
@@ -264,11 +341,15 @@ def _partial_sums(terms: np.ndarray, n: int, u: float, p: int) -> np.ndarray:
 
 
 def _delta_sizes(e: _ForwardErrors, Y: np.ndarray) -> list[np.ndarray]:
-    """|Delta^L| for L = 0 .. H (rows are examples): the terms the backward sums add up.
+    """|Delta^L| for L = 0 .. H (rows are examples): the terms the backward sums add up."""
+    return _delta_sizes_of(e.net, e.fw, Y)
+
+
+def _delta_sizes_of(net: Network, fw: ForwardPass, Y: np.ndarray) -> list[np.ndarray]:
+    """|Delta^L| for L = 0 .. H of `net` at the forward pass `fw`.
 
     NaN (a cost undefined at the output) counts as 0: the propagated error carries it.
     """
-    net, fw = e.net, e.fw
     Delta = output_delta(fw.Z[net.H], fw.A[net.H], Y, net.output, net.cost_function)
     Delta = np.nan_to_num(Delta, nan=0.0)
     sizes = [np.abs(Delta)]

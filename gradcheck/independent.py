@@ -40,6 +40,7 @@ __all__ = [
     "equation_deltas",
     "extended_backprop",
     "perturbed_backprop",
+    "stochastic_backprop",
     "h_prime_of",
     "independent_backprop",
 ]
@@ -156,7 +157,7 @@ FORMULAS: dict[str, tuple[Formula, Derivative]] = {
     "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: 0.5 * (1 + np.tanh(0.5 * z))),
     "elu": (
         lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
-        lambda z, a: np.where(z > 0, 1, np.exp(np.minimum(z, 0))).astype(z.dtype),
+        lambda z, a: np.where(z > 0, 1, a + 1).astype(z.dtype),  # torch's in-place form
     ),
 }
 
@@ -278,6 +279,11 @@ EXACT_FORMULAS: dict[str, tuple[Formula, Derivative]] = {
     "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: _exact_sigmoid(z)),
 }
 
+#: `stochastic_backprop`: a value within 1/EXACT_NEAR of a float64 spacing from a float64 is it.
+#: Measured: numpy's float32 tanh returns 1 - ulp where 1 - tanh(x) is 1/8 of an ulp, and
+#: exactly 1 from 1/16 of an ulp down; float64's tanh, exp and expm1 are exact sooner.
+EXACT_NEAR = 64.0
+
 #: np.longdouble must be wider than float64 for `extended_backprop` to mean anything.
 EXTENDED_EPS = 2.3e-16
 
@@ -336,8 +342,42 @@ def perturbed_backprop(net: Network, X: np.ndarray, Y: np.ndarray, *, seed: int)
     return _extended(net, X, Y, jitter)
 
 
+def stochastic_backprop(net: Network, X: np.ndarray, Y: np.ndarray, *, seed: int) -> np.ndarray:
+    """A float64 backprop as common code writes it, with its roundings drawn at random.
+
+    Every stored `z`, `a` and `delta` is a float64 number: the true one
+    rounded to either neighbouring float64 at random (faithful rounding, as a
+    libm accurate to 1 ulp may do), except that a value within
+    `1 / EXACT_NEAR` of a spacing from a float64 is that float64 (numpy's
+    tanh, exp and expm1 return exactly 1 or -1 once they are that near). `h'`
+    is computed from it by the cancelling formulas of `FORMULAS` (`a (1 - a)`,
+    `1 - a^2`, `a + 1`), in `np.longdouble`. Where a saturated `a` lies within
+    a few ulps of its bound, a correct float64 code's `h'` may err by `u`, and
+    this one does too; where `a` is far closer to its bound, it is the bound,
+    as in float64 code, and `h'` is 0.
+    """
+    rng = np.random.default_rng(seed)
+    return _extended(net, X, Y, lambda x: _stochastic_round(x, rng), formulas=FORMULAS)
+
+
+def _stochastic_round(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`x` (longdouble) rounded to either neighbouring float64 at random (see above)."""
+    with np.errstate(all="ignore"):
+        nearest = x.astype(np.float64)
+        other = np.nextafter(nearest, np.where(nearest > x, -np.inf, np.inf))
+        spacing = np.abs(other.astype(np.longdouble) - nearest)
+        far = (rng.uniform(size=x.shape) < 0.5) & (np.abs(x - nearest) * EXACT_NEAR >= spacing)
+        rounded = np.where(far, other, nearest).astype(np.longdouble)
+    return np.where(np.isfinite(nearest) & np.isfinite(other), rounded, x)
+
+
 def _extended(
-    net: Network, X: np.ndarray, Y: np.ndarray, jitter: Callable[[np.ndarray], np.ndarray] | None
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    jitter: Callable[[np.ndarray], np.ndarray] | None,
+    *,
+    formulas: dict[str, tuple[Formula, Derivative]] | None = None,
 ) -> np.ndarray:
     if float(np.finfo(np.longdouble).eps) >= EXTENDED_EPS:
         raise RuntimeError(
@@ -349,7 +389,7 @@ def _extended(
         net.output.name,
         net.cost_function.name,
         np.longdouble,
-        formulas=EXACT_FORMULAS,
+        formulas=EXACT_FORMULAS if formulas is None else formulas,
         jitter=jitter,
     )
     with np.errstate(all="ignore"):

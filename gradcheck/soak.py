@@ -18,8 +18,10 @@ counted as undetectable, not run. The rule does not use the oracle's
 tolerance (it would then vouch for itself): `miss_floor` computes the true
 gradient `g*` in extended precision (`gradcheck.independent.extended_backprop`)
 and what rounding actually did to two float64 backprops of the same problem
-(the reference's and the independent one) and to two that round every stored
-quantity at random (`perturbed_backprop`); a candidate is undetectable only
+(the reference's and the independent one), to two that round every stored
+quantity at random (`perturbed_backprop`) and to four that round it to either
+neighbouring float64 and take `h'` by cancelling formulas
+(`stochastic_backprop`); a candidate is undetectable only
 when every entry lies within `FLOOR_FACTOR` times that actual error of `g*`
 (never less than `FLOOR_ULPS` ulps of `|g*|`), e.g. a softmax saturated so
 hard that its gradient is pure cancellation.
@@ -43,7 +45,12 @@ from reference import Gradients, Network, backprop
 from .bugs import BUGS
 from .compare import rounding_tolerance
 from .data import random_targets
-from .independent import extended_backprop, independent_backprop, perturbed_backprop
+from .independent import (
+    extended_backprop,
+    independent_backprop,
+    perturbed_backprop,
+    stochastic_backprop,
+)
 from .oracle import check_backprop_at
 
 __all__ = ["SoakResult", "correct_case", "broken_case", "miss_floor", "run_soak"]
@@ -155,9 +162,11 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         `extended_backprop`: the gradient of the float64 problem to ~1e-19.
     floor : ndarray of float64, shape (P,)
         `FLOOR_FACTOR` times the largest actual error `|g64 - g*|` of the
-        reference, the independent float64 backprop and two
+        reference, the independent float64 backprop, two
         `perturbed_backprop` runs (a formula may be exact by luck where
-        another correct one is not), and at least `FLOOR_ULPS` ulps of
+        another correct one is not) and four `stochastic_backprop` runs (the
+        cancelling formulas `a (1 - a)`, `1 - a^2`, `a + 1` on faithfully
+        rounded values, as 1-ulp libm functions give), and at least `FLOOR_ULPS` ulps of
         `|g*|` and float64's smallest subnormal. Nothing here comes from
         `gradcheck.compare`.
     """
@@ -169,6 +178,7 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         dJ_dW, dJ_db = independent(net.weights, net.biases, X, Y)
         float64 = [backprop(net, X, Y).flat(), net.layout.join(dJ_dW, dJ_db)]
         perturbed = [perturbed_backprop(net, X, Y, seed=seed) for seed in (1, 2)]
+        perturbed += [stochastic_backprop(net, X, Y, seed=seed) for seed in range(3, 7)]
         actual = np.max([np.abs(g - g_true) for g in float64 + perturbed], axis=0)
         actual = actual.astype(np.float64)
         ulps = FLOOR_ULPS * float(np.finfo(np.float64).eps) * np.abs(g_true).astype(np.float64)

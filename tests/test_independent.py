@@ -14,6 +14,7 @@ from gradcheck.independent import (
     extended_backprop,
     independent_backprop,
     perturbed_backprop,
+    stochastic_backprop,
 )
 from reference import Network, backprop
 
@@ -113,7 +114,11 @@ def test_extended_and_perturbed_backprop_agree_with_the_reference_within_its_tol
     rng = np.random.default_rng(7)
     X, Y = rng.normal(size=(6, 4)), rng.dirichlet(np.ones(3), size=6)
     tol = rounding_tolerance(net, X, Y, np.float64)
-    for g in (extended_backprop(net, X, Y), perturbed_backprop(net, X, Y, seed=1)):
+    for g in (
+        extended_backprop(net, X, Y),
+        perturbed_backprop(net, X, Y, seed=1),
+        stochastic_backprop(net, X, Y, seed=1),
+    ):
         assert np.all(np.abs(g - backprop(net, X, Y).flat()) <= tol)
     assert not np.array_equal(perturbed_backprop(net, X, Y, seed=1), extended_backprop(net, X, Y))
 
@@ -123,3 +128,30 @@ def test_extended_backprop_refuses_a_longdouble_no_wider_than_float64(monkeypatc
     net = Network.random([2, 2], seed=0)
     with pytest.raises(RuntimeError, match="np.longdouble is no wider than float64"):
         extended_backprop(net, np.ones((1, 2)), np.zeros((1, 2)))
+
+
+def test_stochastic_rounding_picks_a_neighbouring_float64_and_the_exact_one_when_near():
+    rng = np.random.default_rng(0)
+    u = np.longdouble(2.0**-53)
+    x = np.longdouble(1) + u * np.array([0.3, 0.5, 0.9, 1.3], dtype=np.longdouble)
+    draws = np.array([independent._stochastic_round(x, rng) for _ in range(200)])
+    spacing = np.longdouble(2.0**-52)  # float64 spacing just above 1
+    assert set(np.unique(draws)) <= {np.longdouble(1), 1 + spacing}
+    assert 0.3 < (draws == 1).mean(axis=0)[0] < 0.7  # either neighbour (faithful rounding)
+    # within 1/EXACT_NEAR of a spacing from a float64: always that float64 (libm saturates)
+    near = np.longdouble(1) - np.longdouble(2.0**-53) / (2 * independent.EXACT_NEAR)
+    assert all(independent._stochastic_round(np.array([near]), rng)[0] == 1 for _ in range(50))
+
+
+def test_stochastic_backprop_takes_h_prime_by_the_cancelling_formula():
+    # a sigmoid unit at z = 60 (a rounds to 1): a (1 - a) = 0, where extended gives e^-60;
+    # at z = 33 (1 - a ~ 4.7e-15, a few ulps): a faithful rounding of a errs by ~u in h'.
+    net = Network([np.array([[1.0]])], [np.array([0.0])], hidden="sigmoid")
+    far = stochastic_backprop(net, np.array([[60.0]]), np.array([[0.0]]), seed=0)
+    assert float(far[1]) == 0.0
+    true = float(extended_backprop(net, np.array([[33.0]]), np.array([[0.0]]))[1])
+    near = [
+        stochastic_backprop(net, np.array([[33.0]]), np.array([[0.0]]), seed=s) for s in range(8)
+    ]
+    errors = [abs(float(g[1]) - true) for g in near]
+    assert 0 < max(errors) < 4 * 2.0**-53 and max(errors) > 1e-3 * true

@@ -73,6 +73,8 @@ ROUGH, KINK = 1, 2  # an evaluation crossed a jump of h'' (ELU) / of h' (ReLU), 
 KINK_STEP = 2.0**-30  # the last resort for entries near a kink: few z change sign within it
 STENCIL_STEP = 2.0**-10  # relative: R1's truncation (h^4) and rounding (1/h) both near 1e-11
 SIGMOID_ONE_EXP_LIMIT = 600.0  # |z^H| below which e^z cannot overflow in a difference step
+TANH_FORM_RESIDUAL = 2.0**-6  # |a - y| above which the tanh form's absolute u is < 64 u |a - y|
+TANH_FORM_TARGET = 2.0**-4  # targets this far from 0 and 1: the exp form errs ~u/8 absolutely too
 GOOD_ENOUGH = 1e-7  # an estimate above this x its block's largest entry takes more levels
 TABLEAU_ROUNDING = (256 + 68 / 2 + 1 / 4) / 189  # sum_k |w_k| h / h_k of R2's weights
 FIRST_STEPS = {  # relative to each entry's natural scale (see _natural_scale)
@@ -534,7 +536,10 @@ class _Base:
     `sigma(z) - y = ((1 - y) e - y) / (1 + e)`, one exp per entry and exact
     to a few ulps wherever `e` does not overflow (the base `|z^H|` is
     checked below `SIGMOID_ONE_EXP_LIMIT`; a step that still overflows gives
-    NaN, an unusable value, never a wrong one).
+    NaN, an unusable value, never a wrong one). Where no residual is both
+    small and next to a target of 0 or 1 (`_tanh_form_is_exact_enough`),
+    ``tanh_terms`` = ``(Z^H / 2, 1 - 2Y)`` too: `sigma(z) - y = (tanh(z/2) +
+    1 - 2y) / 2`, three passes over the stacked outputs fewer.
     """
 
     net: Network
@@ -544,6 +549,7 @@ class _Base:
     J_i: np.ndarray  # (d,)
     R: np.ndarray | None  # (d, n_H): A^H - Y, quadratic cost only
     sigmoid_terms: tuple[np.ndarray, ...] | None  # (Z^H, -Y, 1 - Y), each (n_H, d)
+    tanh_terms: tuple[np.ndarray, np.ndarray] | None = None  # (Z^H / 2, 1 - 2Y), each (n_H, d)
 
     @classmethod
     def of(cls, net: Network, X: np.ndarray, Y: np.ndarray) -> _Base:
@@ -561,7 +567,22 @@ class _Base:
             # Transposed: the stacked arrays are (P, n_H, d), so that numpy's inner
             # loops run over the d examples rather than over a few output units.
             terms = tuple(np.ascontiguousarray(T) for T in (Z_H.T, -Y.T, 1.0 - Y.T))
+            if R is not None and _tanh_form_is_exact_enough(R, Y):
+                halves = (np.ascontiguousarray(0.5 * Z_H.T), np.ascontiguousarray(1.0 - 2.0 * Y.T))
+                return cls(net, fw, X, Y, J_i, R, terms, halves)
         return cls(net, fw, X, Y, J_i, R, terms)
+
+
+def _tanh_form_is_exact_enough(R: np.ndarray, Y: np.ndarray) -> bool:
+    """May `sigma(z) - y` be taken as `(tanh(z/2) + 1 - 2y) / 2` without more noise in `J`?
+
+    That form errs by about `u` absolutely; `((1 - y) e - y) / (1 + e)` by
+    about `u y (1 - y)` (the same where `y` is mid-range), and only relatively
+    where `y` is 0 or 1. So: every residual either at least `TANH_FORM_RESIDUAL`
+    or next to a target at least `TANH_FORM_TARGET` from 0 and 1.
+    """
+    mid = np.minimum(Y, 1.0 - Y) >= TANH_FORM_TARGET
+    return bool(np.all((np.abs(R) >= TANH_FORM_RESIDUAL) | mid))
 
 
 def _perturbed_costs(
@@ -641,6 +662,13 @@ def _sigmoid_quadratic_costs(
     """`J` of P networks whose last hidden layer moved by `dA` (P, d) along `rows` (P, n_H)."""
     Z_H = base.sigmoid_terms[0]  # type: ignore[index]
     U = space.get("U", (dA.shape[0],) + Z_H.shape, np.float64)  # (P, n_H, d)
+    if base.tanh_terms is not None:  # U = z^H / 2: the halves are exact
+        half_Z, C = base.tanh_terms
+        np.einsum("pk,pi->pki", 0.5 * rows, dA, out=U)
+        U += half_Z
+        np.tanh(U, out=U)
+        U += C  # 2 (sigma(z) - y) = tanh(z/2) + 1 - 2y
+        return 0.125 * np.einsum("pki,pki->pi", U, U).mean(axis=-1)
     np.einsum("pk,pi->pki", rows, dA, out=U)  # the change of z^H (einsum: 3x np.multiply's speed)
     U += Z_H
     return _sigmoid_residual_costs(base, U, space)

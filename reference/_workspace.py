@@ -26,13 +26,15 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation
 from .network import ForwardPass
 
-__all__ = ["buffer", "forward_pass_into", "multiply_by_h_prime"]
+__all__ = ["BufferedForwardPass", "buffer", "forward_pass_into", "multiply_by_h_prime"]
 
 MAX_BUFFERS = 64  # per thread: enough for every temporary of a few networks' shapes
 SIGMOID_CLAMP = 700.0  # exp(700) is finite; sigma(700) rounds to 1 either way
@@ -56,28 +58,54 @@ def buffer(name: str, shape: tuple[int, ...]) -> np.ndarray:
     return array
 
 
+@dataclass(frozen=True)
+class BufferedForwardPass(ForwardPass):
+    """A `ForwardPass` in this thread's buffers, with what the backward pass reuses.
+
+    ``denominators[L]``: `1 + e^z` of a built-in sigmoid layer (else None), so
+    that `sigma'(z) = sigma(z) / (1 + e^z)` takes no exp. Held here, not looked
+    up by name later: a deep net's buffers may leave the cache in between.
+    """
+
+    denominators: list[np.ndarray | None] = field(default_factory=list)
+
+
 def forward_pass_into(
     weights: Sequence[np.ndarray],
     biases: Sequence[np.ndarray],
     activations: Sequence[Activation],
     X: np.ndarray,
-) -> ForwardPass:
+) -> BufferedForwardPass:
     """`network.forward_pass` (real input) with every `Z^L` and `A^L` in this thread's buffers."""
-    Z: list[np.ndarray] = []
-    A: list[np.ndarray] = []
+    fw = BufferedForwardPass([], [], [])
     a_prev = X  # A^{-1} = X
     for L, (W, b, act) in enumerate(zip(weights, biases, activations)):
         z = np.matmul(a_prev, W, out=buffer(f"Z{L}", (X.shape[0], W.shape[1])))
         z += b  # Z^L = A^{L-1} W^L + 1 b^T
-        a_prev = _activate_into(act, z, f"A{L}")  # A^L = h(Z^L)
-        Z.append(z)
-        A.append(a_prev)
-    return ForwardPass(Z, A)
+        a_prev, denominator = _activate_into(act, z, L)  # A^L = h(Z^L)
+        fw.Z.append(z)
+        fw.A.append(a_prev)
+        fw.denominators.append(denominator)
+    return fw
 
 
-def multiply_by_h_prime(Delta: np.ndarray, act: Activation, Z: np.ndarray) -> None:
-    """`Delta *= h'(Z)` in place, `h'` into a buffer for the built-in sigmoid and tanh."""
-    into = _H_PRIME_INTO.get(act.name) if ACTIVATIONS.get(act.name) is act else None
+def multiply_by_h_prime(
+    Delta: np.ndarray, act: Activation, fw: BufferedForwardPass, L: int
+) -> None:
+    """`Delta *= h'(Z^L)` in place, for the forward pass `fw` of `forward_pass_into`.
+
+    The built-in sigmoid reuses the forward's `1 + e^z`: `sigma'(z) = sigma(z) /
+    (1 + e^z)`, two passes and no exp, a few ulps everywhere (`e^z / (1 + e^z)^2`
+    without the cancellation of `a (1 - a)`); where the forward clamped `z`, and for
+    tanh, `h'` is computed afresh into a buffer.
+    """
+    builtin = ACTIVATIONS.get(act.name) is act
+    Z, denominator = fw.Z[L], fw.denominators[L]
+    if builtin and denominator is not None and not _clamped(Z):
+        Delta *= fw.A[L]
+        Delta /= denominator
+        return
+    into = _H_PRIME_INTO.get(act.name) if builtin else None
     if into is None:
         assert act.h_prime is not None  # checked by Network (_check_activations)
         Delta *= act.h_prime(Z)
@@ -85,25 +113,34 @@ def multiply_by_h_prime(Delta: np.ndarray, act: Activation, Z: np.ndarray) -> No
     Delta *= into(Z)
 
 
-def _activate_into(act: Activation, Z: np.ndarray, name: str) -> np.ndarray:
+def _clamped(Z: np.ndarray) -> bool:
+    return bool(Z.max(initial=-np.inf) > SIGMOID_CLAMP)
+
+
+def _activate_into(act: Activation, Z: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """`h(Z^L)`, and `1 + e^z` for a built-in sigmoid."""
     if act.is_identity:
-        return Z
-    into = _H_INTO.get(act.name) if ACTIVATIONS.get(act.name) is act else None
-    return act.h(Z) if into is None else into(Z, buffer(name, Z.shape))
+        return Z, None
+    if ACTIVATIONS.get(act.name) is not act:
+        return act.h(Z), None
+    if act.name == "sigmoid":
+        return _sigmoid_into(Z, L)
+    into = _H_INTO.get(act.name)
+    return (act.h(Z) if into is None else into(Z, L)), None
 
 
-def _sigmoid_into(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """sigma(z) = e / (1 + e), e = exp(min(z, SIGMOID_CLAMP)): one exp, a few ulps."""
-    scratch = buffer("sigmoid scratch", Z.shape)
+def _sigmoid_into(Z: np.ndarray, L: int) -> tuple[np.ndarray, np.ndarray]:
+    """sigma(z) = e / (1 + e), e = exp(min(z, SIGMOID_CLAMP)): one exp, a few ulps; and 1 + e."""
+    out, denominator = buffer(f"A{L}", Z.shape), buffer(f"1+e{L}", Z.shape)
     np.minimum(Z, SIGMOID_CLAMP, out=out)
     np.exp(out, out=out)
-    np.add(out, 1.0, out=scratch)
-    out /= scratch
-    return out
+    np.add(out, 1.0, out=denominator)
+    out /= denominator
+    return out, denominator
 
 
-def _tanh_into(Z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    return np.tanh(Z, out=out)
+def _tanh_into(Z: np.ndarray, L: int) -> np.ndarray:
+    return np.tanh(Z, out=buffer(f"A{L}", Z.shape))
 
 
 def _saturating_prime(Z: np.ndarray, rate: float, factor: float) -> np.ndarray:
@@ -128,8 +165,8 @@ def _tanh_prime_into(Z: np.ndarray) -> np.ndarray:
     return _saturating_prime(Z, 2.0, 4.0)  # 4 e / (1 + e)^2, e = exp(-2|z|)
 
 
-_H_INTO: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "sigmoid": _sigmoid_into,
+_H_INTO: dict[str, Callable[[np.ndarray, int], Any]] = {
+    "sigmoid": lambda Z, L: _sigmoid_into(Z, L)[0],
     "tanh": _tanh_into,
 }
 _H_PRIME_INTO: dict[str, Callable[[np.ndarray], np.ndarray]] = {

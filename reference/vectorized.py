@@ -100,7 +100,7 @@ def backprop(net: Network, X: Any, Y: Any) -> Gradients:
             )  # Delta^L W^T ...
             hidden = net.activations[L - 1]
             if not hidden.is_identity:
-                multiply_by_h_prime(Delta, hidden, fw.Z[L - 1])  # ... ⊙ h'(Z^{L-1})
+                multiply_by_h_prime(Delta, hidden, fw, L - 1)  # ... ⊙ h'(Z^{L-1})
     return Gradients(dJ_dW, dJ_db)
 
 

@@ -15,6 +15,7 @@ from reference._workspace import (
     _local,
     buffer,
     forward_pass_into,
+    multiply_by_h_prime,
 )
 from reference.network import forward_pass
 
@@ -37,7 +38,7 @@ def test_backprop_equals_the_per_example_form(hidden, output, cost):
 @pytest.mark.parametrize("name", sorted(_H_INTO))
 def test_activations_into_buffers_equal_the_reference_to_ulps(name):
     act = ACTIVATIONS[name]
-    got = _H_INTO[name](Z_GRID, np.empty_like(Z_GRID))
+    got = _H_INTO[name](Z_GRID, 0)
     np.testing.assert_allclose(got, act.h(Z_GRID), rtol=4 * np.finfo(float).eps, atol=1e-300)
 
 
@@ -45,6 +46,20 @@ def test_activations_into_buffers_equal_the_reference_to_ulps(name):
 def test_derivatives_into_buffers_equal_the_reference_bit_for_bit(name):
     act = ACTIVATIONS[name]
     np.testing.assert_array_equal(_H_PRIME_INTO[name](Z_GRID), act.h_prime(Z_GRID))
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "softplus"])
+def test_h_prime_from_the_forward_pass_equals_the_reference_to_ulps(name):
+    # sigmoid' = sigma / (1 + e^z) from the forward's buffers; where z > 700 was clamped
+    # (and for the others) h' afresh: relative accuracy everywhere, saturated z included.
+    act, Z = ACTIVATIONS[name], Z_GRID.reshape(1, -1)
+    for grid in (Z, Z[:, np.abs(Z[0]) < 700]):  # with and without clamped entries
+        one = np.eye(1)
+        fw = forward_pass_into([one], [np.zeros(1)], [act], grid.T.copy())
+        Delta = np.ones_like(grid.T)
+        multiply_by_h_prime(Delta, act, fw, 0)
+        expected = act.h_prime(grid.T)
+        np.testing.assert_allclose(Delta, expected, rtol=8 * np.finfo(float).eps, atol=0)
 
 
 def test_forward_pass_into_equals_forward_pass():
@@ -101,3 +116,14 @@ def test_buffers_are_reused_by_name_and_shape():
     a = buffer("test", (3, 4))
     assert buffer("test", (3, 4)) is a
     assert buffer("test", (4, 3)) is not a
+
+
+def test_a_net_deeper_than_the_buffer_cache_keeps_its_sigmoid_denominators():
+    # 30 sigmoid layers: more buffers than MAX_BUFFERS, so early ones leave the cache
+    # between the forward and the backward pass; the backward must not look them up again.
+    rng = np.random.default_rng(0)
+    sizes = [4] + [5] * 29 + [3]
+    net = Network.random(sizes, hidden="sigmoid", output="sigmoid", seed=rng)
+    X, Y = rng.normal(size=(6, 4)), rng.uniform(size=(6, 3))
+    got, expected = backprop(net, X, Y).flat(), backprop_examples(net, X, Y).flat()
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15 * np.abs(expected).max())

@@ -86,3 +86,38 @@ def test_the_default_takes_few_evaluations_and_stays_accurate():
     error = np.abs(fd.flat() - g)
     assert error.max() <= 1e-9 * np.abs(g).max()  # R1 at a wide step: far below central's
     assert (error <= fd.error.flat() + 1e-14 * np.abs(g).max()).all()  # and honest
+
+
+@pytest.mark.parametrize("hidden", ["tanh", "sigmoid", "relu"])
+@pytest.mark.parametrize("sizes", SIZES, ids=lambda s: "-".join(map(str, s)))
+def test_tanh_form_of_the_sigmoid_residual_equals_naive_costs(hidden, sizes):
+    # Mid-range targets: sigma(z) - y = (tanh(z/2) + 1 - 2y) / 2, three passes fewer.
+    rng = np.random.default_rng(3)
+    net = Network.random(sizes, hidden=hidden, output="sigmoid", seed=rng)
+    X, Y = rng.normal(size=(9, sizes[0])), rng.uniform(0.1, 0.9, size=(9, sizes[-1]))
+    fast = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=True)
+    naive = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=False)
+    assert fast.base.tanh_terms is not None
+    size = _cost_size(net, fast.fw, Y)
+    index = np.arange(net.layout.size)
+    for step in (1e-3, -(2.0**-10), 0.25):
+        h = np.full(index.size, step)
+        np.testing.assert_allclose(
+            fast.along(index, h)[0], naive.along(index, h)[0], rtol=0, atol=ULPS * EPS * size
+        )
+
+
+def test_tanh_form_is_refused_where_a_small_residual_meets_a_target_of_0_or_1():
+    # One-hot targets that the net nearly fits: the tanh form would err by u absolutely
+    # where the exp form errs relatively, so the exp form stays.
+    rng = np.random.default_rng(4)
+    net = Network.random((4, 6, 3), hidden="tanh", output="sigmoid", seed=rng)
+    X = rng.normal(size=(9, 4))
+    Y = np.eye(3)[rng.integers(3, size=9)]
+    far = Network(
+        net.weights[:-1] + [net.weights[-1]], net.biases[:-1] + [net.biases[-1] - 8.0],
+        hidden="tanh", output="sigmoid",
+    )  # fmt: skip
+    fast = _CostEvaluator(far, X, Y, memory_limit=2**20, structured=True)
+    assert np.abs(fast.base.R).min() < 2.0**-6  # a output near its target 0
+    assert fast.base.sigmoid_terms is not None and fast.base.tanh_terms is None

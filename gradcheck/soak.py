@@ -33,12 +33,14 @@ import argparse
 import contextlib
 import math
 import multiprocessing
+import multiprocessing.forkserver
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -265,7 +267,7 @@ def broken_case(seed: int) -> Case | None:
     return Case(seed, description, net, X, Y, candidate, _undetectable(wrong, net, X, Y))
 
 
-# ------------------------------------------------------------------ one seed
+# ------------------------------------------------------------------ running
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,7 @@ class SeedOutcome:
     seed: int
     correct_ran: bool
     false_alarm: str | None  # "seed S: description" where the correct candidate failed
-    broken: str
+    broken: Literal["skipped", "undetectable", "missed", "caught"]
     miss: str | None = None  # "seed S: description" where the broken candidate passed
     delta: float | None = None  # a caught single-entry error, relative to max|block|
     detectable: tuple[float, ...] = ()  # median tolerance / max|block| per block, where caught
@@ -328,9 +330,6 @@ def _detection(case: Case) -> tuple[float | None, tuple[float, ...]]:
         if biggest > 0:
             detectable.append(float(np.median(tol[block]) / biggest))
     return delta, tuple(detectable)
-
-
-# ------------------------------------------------------------------ running
 
 
 def run_soak(
@@ -432,9 +431,6 @@ def _print_progress(k: int, result: SoakResult) -> None:
         print(f"    last: {line}", file=sys.stderr, flush=True)
 
 
-# ------------------------------------------------------------------ command line
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gradcheck.soak", description=__doc__.splitlines()[0]
@@ -476,10 +472,32 @@ def _executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[Ex
     workers = check_int(args.workers, "--workers", low=1)
     if workers == 1:
         return None, "serially, in this process"
-    # forkserver: workers forked from a fresh server, not from a process that may run threads
-    context = multiprocessing.get_context("forkserver")
-    pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
+    pool = stack.enter_context(_process_pool(workers))
     return pool, f"on {workers} processes"
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` processes, each with one OpenBLAS thread unless the user chose."""
+    # forkserver: workers forked from a fresh server, not from a process that may run threads.
+    # N processes keep N cores busy; OpenBLAS's own threads on the soak's small matrices only
+    # fight them for the cores (serial runs on 2 cores: 1.5x slower with them). The server's
+    # environment is its workers': they load numpy after the fork.
+    with _environment("OPENBLAS_NUM_THREADS", "1"):
+        multiprocessing.forkserver.ensure_running()
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """`os.environ[name] = value` meanwhile, unless the user set `name`."""
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        del os.environ[name]
 
 
 def _dask_client(address: str) -> Any:

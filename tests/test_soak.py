@@ -182,8 +182,8 @@ def test_process_pool_gives_the_serial_result_and_a_dead_worker_is_rerun(serial,
 
 
 def test_a_soak_with_misses_and_false_alarms_merges_them_in_seed_order(monkeypatch):
-    # every other correct case "fails" and every third broken one "passes": the lists, in
-    # order, and the counts come out the same on a pool as serially
+    # correct cases of odd seeds "fail" and broken ones on nets whose n_in is a multiple of 3
+    # "pass": the lists, in seed order, and the counts come out the same on a pool as serially
     def passes(case):
         return case.seed % 2 == 0
 

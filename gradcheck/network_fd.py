@@ -52,7 +52,7 @@ from .finite_diff import CENTRAL_TRUNCATION_SAFETY, METHODS, differentiate
 from .noise import EPS, ROUNDING_ULPS, noise_bound, noise_sigma
 from .scatter import Scatter
 from .steps import RICHARDSON_STEP, power_of_two, within_sign
-from .validate import check_flag, check_network
+from .validate import check_executor, check_flag, check_network
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
@@ -803,11 +803,7 @@ def _validate(
 
 
 def _check_executor(executor: Any, workers: Any) -> None:
-    if executor is not None and not callable(getattr(executor, "submit", None)):
-        raise TypeError(
-            "`executor` must be a concurrent.futures.Executor (a thread or process pool, or "
-            f"distributed.Client.get_executor()), got {type(executor).__name__}"
-        )
+    check_executor(executor)
     if workers is None:
         return
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)):

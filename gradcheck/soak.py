@@ -32,11 +32,17 @@ Run ``python -m gradcheck.soak --cases 5000``; a `slow` test runs it small.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import multiprocessing
+import multiprocessing.forkserver
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -52,8 +58,18 @@ from .independent import (
     stochastic_backprop,
 )
 from .oracle import check_backprop_at
+from .scatter import Scatter
+from .validate import check_executor, check_flag, check_int
 
-__all__ = ["SoakResult", "correct_case", "broken_case", "miss_floor", "run_soak"]
+__all__ = [
+    "SeedOutcome",
+    "SoakResult",
+    "broken_case",
+    "correct_case",
+    "miss_floor",
+    "run_soak",
+    "seed_outcome",
+]
 
 HIDDEN = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu")
 FLOOR_FACTOR = 4.0  # undetectable: within 4x the actual float64 error of the true gradient
@@ -67,6 +83,12 @@ OUTPUT_COSTS = (
     ("softmax", "quadratic"),
     ("sigmoid", "categorical_cross_entropy"),
 )
+WAVE_SEEDS = 1000  # seeds sent to an executor at most at once: progress lines, bounded memory
+MIN_WAVE = 8  # ... and at least (a few tasks for each worker near the end)
+WAVE_MARGIN = 1.1  # a wave after the first covers 10% more seeds than the counting rate needs
+TASK_SEEDS = 10  # seeds in one task at most (a second or so of work) ...
+TASKS_PER_WAVE = 16  # ... and fewer where a wave would otherwise have fewer tasks than this
+CONNECT_TIMEOUT = 5.0  # seconds `--scheduler` waits for the Dask scheduler to answer
 
 
 @dataclass
@@ -92,6 +114,30 @@ class SoakResult:
     skipped: int = 0  # drawn broken cases that do not apply (an all-zero block, a bug's guard)
     undetectable: int = 0  # broken cases within `miss_floor` of the true gradient
     seconds: float = 0.0
+
+    def done(self, cases: int) -> bool:
+        """Have `cases` correct and `cases` broken candidates run?"""
+        return self.correct >= cases and self.broken >= cases
+
+    def add(self, outcome: SeedOutcome, cases: int) -> None:
+        """Count the next seed's outcome as the serial loop does: each kind until `cases` ran."""
+        if outcome.correct_ran and self.correct < cases:
+            self.correct += 1
+            if outcome.false_alarm is not None:
+                self.false_alarms.append(outcome.false_alarm)
+        if self.broken >= cases:
+            return
+        if outcome.broken == "skipped":
+            self.skipped += 1
+        elif outcome.broken == "undetectable":
+            self.undetectable += 1
+        else:
+            self.broken += 1
+            if outcome.miss is not None:
+                self.misses.append(outcome.miss)
+            if outcome.delta is not None:
+                self.smallest_detected = min(self.smallest_detected, outcome.delta)
+            self.detectable.extend(outcome.detectable)
 
     def __str__(self) -> str:
         lines = [
@@ -234,45 +280,45 @@ def broken_case(seed: int) -> Case | None:
 # ------------------------------------------------------------------ running
 
 
-def run_soak(cases: int, *, seed: int = 0, progress: bool = False) -> SoakResult:
-    """Run `cases` correct and `cases` broken candidates (seeds `seed*10^6 + k`)."""
-    result = SoakResult()
-    start = time.perf_counter()
-    k = 0
-    while result.correct < cases or result.broken < cases:
-        case_seed = seed * 10**6 + k
-        k += 1
-        if result.correct < cases:
-            case = correct_case(case_seed)
-            if not _passes(case):
-                result.false_alarms.append(f"seed {case_seed}: {case.description}")
-            result.correct += 1
-        if result.broken < cases:
-            broken = broken_case(case_seed)
-            if broken is None:
-                result.skipped += 1
-            elif broken.undetectable:
-                result.undetectable += 1
-            else:
-                report = check_backprop_at(broken.candidate, broken.net, broken.X, broken.Y)
-                if report.passed:
-                    result.misses.append(f"seed {case_seed}: {broken.description}")
-                else:
-                    _record_detection(result, broken, report)
-                result.broken += 1
-        if progress and k % 100 == 0:
-            print(
-                f"  {k} seeds: {result.correct} correct, {len(result.false_alarms)} false alarms; "
-                f"{result.broken} broken, {len(result.misses)} misses, "
-                f"{result.undetectable} undetectable; smallest caught "
-                f"{result.smallest_detected:.1e}",
-                file=sys.stderr,
-                flush=True,
-            )
-            for line in (*result.false_alarms, *result.misses)[-2:]:
-                print(f"    last: {line}", file=sys.stderr, flush=True)
-    result.seconds = time.perf_counter() - start
-    return result
+@dataclass(frozen=True)
+class SeedOutcome:
+    """What the cases of one seed gave: a pure function of the seed, merged in seed order.
+
+    `correct_ran` says whether its correct case ran (the soak needs one for
+    each of the first `cases` seeds); `broken` is what became of its broken
+    case: ``"skipped"`` (none applies), ``"undetectable"`` (within
+    `miss_floor`: not run), ``"missed"`` or ``"caught"``.
+    """
+
+    seed: int
+    correct_ran: bool
+    false_alarm: str | None  # "seed S: description" where the correct candidate failed
+    broken: Literal["skipped", "undetectable", "missed", "caught"]
+    miss: str | None = None  # "seed S: description" where the broken candidate passed
+    delta: float | None = None  # a caught single-entry error, relative to max|block|
+    detectable: tuple[float, ...] = ()  # median tolerance / max|block| per block, where caught
+
+
+def seed_outcome(case_seed: int, *, correct: bool = True) -> SeedOutcome:
+    """Run the broken case of `case_seed`, and its correct case if `correct`: what each gave."""
+    false_alarm = None
+    if correct:
+        case = correct_case(case_seed)
+        if not _passes(case):
+            false_alarm = f"seed {case_seed}: {case.description}"
+    broken = broken_case(case_seed)
+    if broken is None:
+        return SeedOutcome(case_seed, correct, false_alarm, "skipped")
+    if broken.undetectable:
+        return SeedOutcome(case_seed, correct, false_alarm, "undetectable")
+    report = check_backprop_at(broken.candidate, broken.net, broken.X, broken.Y)
+    if report.passed:
+        miss = f"seed {case_seed}: {broken.description}"
+        return SeedOutcome(case_seed, correct, false_alarm, "missed", miss=miss)
+    delta, detectable = _detection(broken)
+    return SeedOutcome(
+        case_seed, correct, false_alarm, "caught", delta=delta, detectable=detectable
+    )
 
 
 def _passes(case: Case) -> bool:
@@ -281,17 +327,118 @@ def _passes(case: Case) -> bool:
         return check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
 
 
-def _record_detection(result: SoakResult, case: Case, report) -> None:
+def _detection(case: Case) -> tuple[float | None, tuple[float, ...]]:
+    """A caught single-entry error's size, and the detection threshold of each block."""
     if " delta=" not in case.description:
-        return
+        return None, ()
     delta = float(case.description.rsplit("delta=", 1)[1])
-    result.smallest_detected = min(result.smallest_detected, delta)
     theta = backprop(case.net, case.X, case.Y).flat()
     tol = rounding_tolerance(case.net, case.X, case.Y, np.float64)
+    detectable = []
     for _, block, _ in case.net.layout.blocks:
         biggest = np.abs(theta[block]).max()
         if biggest > 0:
-            result.detectable.append(float(np.median(tol[block]) / biggest))
+            detectable.append(float(np.median(tol[block]) / biggest))
+    return delta, tuple(detectable)
+
+
+def run_soak(
+    cases: int, *, seed: int = 0, progress: bool = False, executor: Executor | None = None
+) -> SoakResult:
+    """Run `cases` correct and `cases` broken candidates (seeds `seed*10^6 + k`).
+
+    Seed `k` draws a correct case while fewer than `cases` ran (so for
+    ``k < cases``) and a broken one while fewer than `cases` broken ones ran;
+    skipped and undetectable broken cases do not count, so how many seeds the
+    soak takes is found as it goes.
+
+    Parameters
+    ----------
+    cases : int
+        Correct and broken candidates to run, of each kind.
+    seed : int
+        The soak's seed: case seeds are ``seed * 10**6 + k``.
+    progress : bool
+        Print a line to stderr every 100 seeds.
+    executor : concurrent.futures.Executor, optional
+        Run the seeds on this executor's workers: a ``ProcessPoolExecutor``,
+        a ``ThreadPoolExecutor`` or a Dask cluster's
+        ``distributed.Client.get_executor()``. Ranges of seeds are sent in
+        waves (`WAVE_SEEDS` at most, sized by the share of broken cases that
+        counted so far), a task whose worker dies is rerun, and the outcomes
+        are merged in seed order with the serial rule, so the result equals
+        the serial run's in everything but `seconds`.
+
+    Returns
+    -------
+    SoakResult
+
+    Examples
+    --------
+    >>> result = run_soak(2, seed=3)
+    >>> (result.correct, result.broken, result.false_alarms, result.misses)
+    (2, 2, [], [])
+    """
+    cases = check_int(cases, "cases", low=0)
+    seed = check_int(seed, "seed", low=0)
+    check_flag(progress, "progress")
+    check_executor(executor)
+    result = SoakResult()
+    start = time.perf_counter()
+    with Scatter(executor, (seed, cases)) as run:
+        outcomes = _outcomes(run, seed, cases, result)
+        k = 0
+        while not result.done(cases):
+            result.add(next(outcomes), cases)
+            k += 1
+            if progress and k % 100 == 0:
+                _print_progress(k, result)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _outcomes(run: Scatter, seed: int, cases: int, result: SoakResult) -> Iterator[SeedOutcome]:
+    """Every seed's outcome in seed order: one by one here, in waves on an executor.
+
+    A wave is planned when the previous one is merged into `result`: the
+    seeds still needed at the least (each counts one broken case at most),
+    scaled by the share of seeds whose broken case counted so far, plus a
+    margin, so that one more wave is rarely needed. The caller stops
+    reading where the serial loop stops; outcomes past that are discarded.
+    """
+    k = 0
+    while True:
+        if run.executor is None:
+            size = 1
+        elif result.broken == 0:  # no counting rate to go by yet
+            size = min(max(cases, MIN_WAVE), WAVE_SEEDS) if k == 0 else WAVE_SEEDS
+        else:
+            needed = (cases - result.broken) * k / result.broken * WAVE_MARGIN
+            size = min(max(math.ceil(needed), MIN_WAVE), WAVE_SEEDS)
+        per_task = max(1, min(TASK_SEEDS, size // TASKS_PER_WAVE))
+        tasks = [(j, min(j + per_task, k + size)) for j in range(k, k + size, per_task)]
+        for outcomes in run.map(_seed_outcomes, tasks):
+            yield from outcomes
+        k += size
+
+
+def _seed_outcomes(shared: tuple[int, int], task: tuple[int, int]) -> list[SeedOutcome]:
+    """The outcomes of seeds ``seed*10^6 + k`` for k in ``range(*task)`` (a worker's task)."""
+    seed, cases = shared
+    return [seed_outcome(seed * 10**6 + k, correct=k < cases) for k in range(*task)]
+
+
+def _print_progress(k: int, result: SoakResult) -> None:
+    print(
+        f"  {k} seeds: {result.correct} correct, {len(result.false_alarms)} false alarms; "
+        f"{result.broken} broken, {len(result.misses)} misses, "
+        f"{result.undetectable} undetectable; smallest caught "
+        f"{result.smallest_detected:.1e}",
+        file=sys.stderr,
+        flush=True,
+    )
+    for line in (*result.false_alarms, *result.misses)[-2:]:
+        print(f"    last: {line}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,11 +447,89 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cases", type=int, default=5000, help="cases of each kind (default 5000)")
     parser.add_argument("--seed", type=int, default=0)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run on a pool of N processes (default 1: serially, in this process)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786); "
+        "needs the extra: pip install 'backprop-gradcheck[distributed]'",
+    )
     args = parser.parse_args(argv)
-    result = run_soak(args.cases, seed=args.seed, progress=True)
+    try:
+        with contextlib.ExitStack() as stack:
+            executor, place = _executor(args, stack)
+            result = run_soak(args.cases, seed=args.seed, progress=True, executor=executor)
+    except (ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(result)
+    print(f"ran {place}")
     return 0 if not result.false_alarms and not result.misses else 1
 
 
+def _executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[Executor | None, str]:
+    """The executor `--workers`/`--scheduler` ask for (closed with `stack`), and where it runs."""
+    if args.scheduler is not None:
+        client = stack.enter_context(_dask_client(args.scheduler))
+        return client.get_executor(), f"on Dask at {args.scheduler}"
+    workers = check_int(args.workers, "--workers", low=1)
+    if workers == 1:
+        return None, "serially, in this process"
+    pool = stack.enter_context(_process_pool(workers))
+    return pool, f"on {workers} processes"
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` processes, each with one OpenBLAS thread unless the user chose."""
+    # forkserver: workers forked from a fresh server, not from a process that may run threads.
+    # N processes keep N cores busy; OpenBLAS's own threads on the soak's small matrices only
+    # fight them for the cores (serial runs on 2 cores: 1.5x slower with them). The server's
+    # environment is its workers': they load numpy after the fork.
+    with _environment("OPENBLAS_NUM_THREADS", "1"):
+        multiprocessing.forkserver.ensure_running()
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """`os.environ[name] = value` meanwhile, unless the user set `name`."""
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        del os.environ[name]
+
+
+def _dask_client(address: str) -> Any:
+    """A `distributed.Client` of the scheduler at `address`, or a ValueError naming `--scheduler`."""
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError(
+            "`--scheduler` needs Dask's distributed, which is not installed: install the extra: "
+            "pip install 'backprop-gradcheck[distributed]'"
+        ) from None
+    try:
+        return distributed.Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ValueError(
+            f"`--scheduler` {address!r}: no Dask scheduler answered within "
+            f"{CONNECT_TIMEOUT:g} s ({type(exc).__name__}: {exc})"
+        ) from None
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    # through the imported module, so that the functions workers unpickle are gradcheck.soak's
+    from gradcheck.soak import main as _main
+
+    sys.exit(_main())

@@ -33,6 +33,7 @@ __all__ = [
     "check_configurations",
     "check_count",
     "check_edge_cases",
+    "check_executor",
     "check_flag",
     "check_int",
     "check_labelled",
@@ -163,6 +164,15 @@ def is_real_number(x: Any) -> bool:
 def check_callable(f: Any, name: str) -> None:
     if not callable(f):
         raise TypeError(f"`{name}` must be callable, got {type(f).__name__}")
+
+
+def check_executor(executor: Any) -> None:
+    """Refuse anything but None or an executor (an object with ``submit``), naming `executor`."""
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            "`executor` must be a concurrent.futures.Executor (a thread or process pool, or "
+            f"distributed.Client.get_executor()), got {type(executor).__name__}"
+        )
 
 
 def check_flag(value: Any, name: str) -> None:

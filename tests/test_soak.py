@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from test_network_fd_executor import DyingOnce, _process_pool
 
 from gradcheck import soak
 from gradcheck.oracle import check_backprop_at
-from gradcheck.soak import FLOOR_FACTOR, FLOOR_ULPS, broken_case, correct_case, miss_floor, run_soak
+from gradcheck.soak import (
+    FLOOR_FACTOR,
+    FLOOR_ULPS,
+    SoakResult,
+    broken_case,
+    correct_case,
+    miss_floor,
+    run_soak,
+)
 from reference import Gradients, Network, backprop
 
 CASES = int(os.environ.get("GRADCHECK_SOAK_CASES", "60"))  # CI: 60 of each kind, ~10 s
@@ -122,3 +135,211 @@ def test_the_floor_never_calls_a_candidate_equal_to_the_reference_detectable():
     case = broken_case(643)
     assert "first_example_only" in case.description
     assert case.undetectable
+
+
+# ------------------------------------------------------------------ on executors
+
+SCALE_CASES = 8  # enough seeds for a second wave (a few broken cases are skipped)
+
+
+def _same(result, serial) -> None:
+    """Every field of a SoakResult but `seconds` equal."""
+    for f in dataclasses.fields(SoakResult):
+        if f.name != "seconds":
+            assert getattr(result, f.name) == getattr(serial, f.name), f.name
+
+
+@pytest.fixture(scope="module")
+def serial():
+    result = run_soak(SCALE_CASES, seed=2)
+    # the soak draws past `cases` seeds: a wave after the first, and seeds it discards
+    assert result.skipped + result.undetectable > 0
+    return result
+
+
+def test_the_serial_loop_counts_what_the_cases_give(serial):
+    merged, k = SoakResult(), 0
+    while not merged.done(SCALE_CASES):
+        merged.add(soak.seed_outcome(2 * 10**6 + k, correct=k < SCALE_CASES), SCALE_CASES)
+        k += 1
+    _same(merged, serial)
+    assert k == SCALE_CASES + serial.skipped + serial.undetectable
+
+
+def test_thread_pool_gives_the_serial_result(serial):
+    with ThreadPoolExecutor(2) as pool:
+        _same(run_soak(SCALE_CASES, seed=2, executor=pool), serial)
+
+
+def test_process_pool_gives_the_serial_result_and_a_dead_worker_is_rerun(serial, tmp_path):
+    with _process_pool(2) as pool:
+        _same(run_soak(SCALE_CASES, seed=2, executor=pool), serial)
+    with _process_pool(2) as pool:
+        dying = DyingOnce(pool, tmp_path / "died")
+        result = run_soak(SCALE_CASES, seed=2, executor=dying)
+    assert (tmp_path / "died").exists()
+    _same(result, serial)
+
+
+def test_a_soak_with_misses_and_false_alarms_merges_them_in_seed_order(monkeypatch):
+    # correct cases of odd seeds "fail" and broken ones on nets whose n_in is a multiple of 3
+    # "pass": the lists, in seed order, and the counts come out the same on a pool as serially
+    def passes(case):
+        return case.seed % 2 == 0
+
+    real = soak.check_backprop_at
+
+    def check(candidate, net, X, Y):
+        report = real(candidate, net, X, Y)
+        return SimpleNamespace(passed=True) if net.sizes[0] % 3 == 0 else report
+
+    monkeypatch.setattr(soak, "_passes", passes)
+    monkeypatch.setattr(soak, "check_backprop_at", check)
+    expected = run_soak(8, seed=4)
+    assert expected.false_alarms and expected.misses
+    with ThreadPoolExecutor(2) as pool:
+        _same(run_soak(8, seed=4, executor=pool), expected)
+
+
+def _fake_outcome(case_seed, *, correct=True):
+    # cheap, deterministic outcomes: every 4th broken case skipped, every 7th undetectable
+    k = case_seed % 10**6
+    broken = "skipped" if k % 4 == 3 else "undetectable" if k % 7 == 6 else "caught"
+    alarm = f"seed {case_seed}: alarm" if correct and k % 97 == 5 else None
+    return soak.SeedOutcome(case_seed, correct, alarm, broken, delta=1.0 / (k + 1))
+
+
+def test_big_soaks_take_several_waves_and_print_the_serial_progress_lines(monkeypatch, capsys):
+    monkeypatch.setattr(soak, "seed_outcome", _fake_outcome)
+    serial = run_soak(1500, seed=3, progress=True)
+    lines = capsys.readouterr().err
+    seeds = 1500 + serial.skipped + serial.undetectable
+    assert seeds > 2 * soak.WAVE_SEEDS  # three waves at least
+    assert lines.count("seeds:") == seeds // 100
+    assert "  100 seeds: 100 correct, 1 false alarms;" in lines
+    with ThreadPoolExecutor(2) as pool:
+        _same(run_soak(1500, seed=3, progress=True, executor=pool), serial)
+    assert capsys.readouterr().err == lines
+
+
+# ---------------------------------------------------------------------- dask
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield distributed, cluster
+
+
+def test_dask_in_process_gives_the_serial_result(serial):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        _same(run_soak(SCALE_CASES, seed=2, executor=client.get_executor()), serial)
+
+
+def test_dask_worker_processes_give_the_serial_result_and_a_killed_worker_is_rerun(
+    serial, dask_cluster, tmp_path
+):
+    distributed, cluster = dask_cluster
+    with distributed.Client(cluster) as client:
+        executor = client.get_executor()
+        _same(run_soak(SCALE_CASES, seed=2, executor=executor), serial)
+        dying = DyingOnce(executor, tmp_path / "died")
+        result = run_soak(SCALE_CASES, seed=2, executor=dying)
+    assert (tmp_path / "died").exists()
+    _same(result, serial)
+
+
+# ------------------------------------------------------------------ command line
+
+
+def test_cli_on_two_processes(capsys):
+    assert soak.main(["--cases", "3", "--seed", "2", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("soak: 3 correct candidates, 0 false alarms; 3 broken candidates")
+    assert "ran on 2 processes" in out
+
+
+def test_cli_on_a_dask_scheduler(capsys, dask_cluster):
+    _, cluster = dask_cluster
+    address = cluster.scheduler_address
+    assert soak.main(["--cases", "3", "--seed", "2", "--scheduler", address]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("soak: 3 correct candidates, 0 false alarms; 3 broken candidates")
+    assert f"ran on Dask at {address}" in out
+
+
+def test_cli_serial_says_so(capsys):
+    assert soak.main(["--cases", "1"]) == 0
+    assert "ran serially, in this process" in capsys.readouterr().out
+
+
+def test_cli_unreachable_scheduler_exits_2_naming_it(capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(soak, "CONNECT_TIMEOUT", 0.5)
+    assert soak.main(["--cases", "1", "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: `--scheduler` 'tcp://127.0.0.1:9': no Dask scheduler answered within 0.5 s ("
+    )
+    assert "Traceback" not in err
+
+
+def test_cli_without_distributed_says_which_extra_to_install(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
+    assert soak.main(["--cases", "1", "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert capsys.readouterr().err == (
+        "error: `--scheduler` needs Dask's distributed, which is not installed: install the "
+        "extra: pip install 'backprop-gradcheck[distributed]'\n"
+    )
+
+
+def test_cli_bad_workers_exits_2(capsys):
+    assert soak.main(["--cases", "1", "--workers", "0"]) == 2
+    assert capsys.readouterr().err == "error: `--workers` must be a positive integer, got 0\n"
+
+
+def test_cli_workers_and_scheduler_are_exclusive(capsys):
+    with pytest.raises(SystemExit) as info:
+        soak.main(["--workers", "2", "--scheduler", "tcp://127.0.0.1:9"])
+    assert info.value.code == 2
+    assert "argument --scheduler: not allowed with argument --workers" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            dict(executor="pool"),
+            TypeError,
+            "`executor` must be a concurrent.futures.Executor (a thread or process pool, or "
+            "distributed.Client.get_executor()), got str",
+        ),
+        (dict(cases=-1), ValueError, "`cases` must be a non-negative integer, got -1"),
+        (dict(cases=2.5), TypeError, "`cases` must be a non-negative integer, got 2.5"),
+        (dict(seed=-3), ValueError, "`seed` must be a non-negative integer, got -3"),
+        (dict(progress="yes"), TypeError, "`progress` must be True or False, got 'yes'"),
+    ],
+)
+def test_validation_messages(kwargs, error, message):
+    kwargs = {"cases": 1, **kwargs}
+    with pytest.raises(error) as info:
+        run_soak(kwargs.pop("cases"), **kwargs)
+    assert str(info.value) == message
+
+
+def test_zero_cases_run_nothing():
+    with ThreadPoolExecutor(1) as pool:
+        result = run_soak(0, executor=pool)
+    assert (result.correct, result.broken, result.skipped) == (0, 0, 0)

@@ -202,6 +202,7 @@ def _candidate_to_check(args: argparse.Namespace) -> tuple[Any, dict]:
                 hidden=args.hidden,
                 output=args.output,
                 cost=args.cost,
+                l2=args.l2 or 0.0,
             )
         except (ValueError, TypeError) as exc:
             raise _UsageError(str(exc)) from None

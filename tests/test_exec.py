@@ -20,7 +20,7 @@ from gradcheck.protocol import (
     parse_answer,
 )
 from gradcheck.validate import check_command, check_timeout
-from reference import backprop
+from reference import Network, backprop
 
 SOURCE = Path(__file__).parent / "c" / "backprop.c"
 FAULTS = {"crash": 1, "garbage": 2, "short": 3, "hang": 4, "nan": 5, "exit": 6}
@@ -37,7 +37,11 @@ def build(tmp_path_factory):
 
     def compile_variant(variant: str = "right") -> str:
         if variant not in built:
-            flags = {"right": [], "slip": ["-DSLIP_BIAS_SUM"]}.get(variant)
+            flags = {
+                "right": [],
+                "slip": ["-DSLIP_BIAS_SUM"],
+                "l2_ignored": ["-DSLIP_L2_IGNORED"],
+            }.get(variant)
             if flags is None:
                 flags = [f"-DFAULT={FAULTS[variant]}"]
             out = folder / f"backprop-{variant}"
@@ -271,10 +275,38 @@ def test_parse_answer_accepts_any_whitespace_and_a_missing_end():
     assert parse_answer("1e-300 -2.5E+3 .25\nEND", [2, 1]).tolist() == [1e-300, -2500.0, 0.25]
 
 
+def test_the_l2_penalty_travels_in_the_request_and_is_checked(build):
+    net = Network.random([2, 1], seed=0)
+    X, Y = np.ones((1, 2)), np.zeros((1, 1))
+    plain = format_request(net.weights, net.biases, X, Y, activations=["sigmoid"], cost="quadratic")
+    penalised = format_request(
+        net.weights, net.biases, X, Y, activations=["sigmoid"], cost="quadratic", l2=0.25
+    )
+    assert "l2" not in plain  # programs that know nothing of l2 see what they always saw
+    assert penalised == plain.replace("cost quadratic\n", "cost quadratic\nl2 0.25\n")
+    options = dict(hidden="tanh", cost="quadratic", l2=0.1)
+    with exec_candidate(build(), timeout=30, **options) as candidate:
+        assert check_backprop(candidate, sizes=[3, 5, 2], seed=2, **options).passed
+    with exec_candidate(build("l2_ignored"), timeout=30, **options) as candidate:
+        report = check_backprop(candidate, sizes=[3, 5, 2], seed=2, **options)
+    assert not report.passed
+    assert report.causes[0].bug == "l2_missing", str(report)
+
+
+def test_the_cli_tells_an_exec_program_the_l2_penalty(build, capsys):
+    from gradcheck.cli import main
+
+    argv = ["check", "--exec", build(), "--sizes", "3,4,2", "--l2", "0.05", "--quiet"]
+    assert main(argv) == 0, capsys.readouterr()
+    assert main([*argv[:2], build("l2_ignored"), *argv[3:]]) == 1
+
+
 def test_per_layer_hidden_activations_travel_in_the_request(build):
     candidate = exec_candidate(build(), timeout=5, hidden=["relu", "tanh"], output="identity")
     assert candidate.activations(2) == ["relu", "tanh", "identity"]
     assert exec_candidate(build(), timeout=5, hidden="elu").activations(0) == ["elu"]
+    parameterised = exec_candidate(build(), timeout=5, hidden="leaky_relu:0.2", output="elu:0.5")
+    assert parameterised.activations(1) == ["leaky_relu(slope=0.2)", "elu(alpha=0.5)"]
     with pytest.raises(
         ValueError, match=r"`hidden` names 2 activations but the network has 1 hidden"
     ):
@@ -327,6 +359,11 @@ def test_validation_messages(tmp_path):
             lambda: exec_candidate(sys.executable, hidden="swish"),
             ValueError,
             "unknown hidden activation 'swish'",
+        ),
+        (
+            lambda: exec_candidate(sys.executable, l2=-1.0),
+            ValueError,
+            "`l2` must be a non-negative finite number, got -1.0",
         ),
     ]
     for call, kind, message in cases:

@@ -33,6 +33,7 @@ static int sizes[MAX_LAYERS + 1]; /* n_in, n_0, ..., n_H */
 static int d;
 static char act[MAX_LAYERS][64];
 static char cost[64];
+static double lam; /* the L2 penalty (lam/2) sum_L ||W^L||^2: an optional `l2` line */
 static double *W[MAX_LAYERS], *b[MAX_LAYERS], *X, *Y;
 
 /* A request this program cannot answer: say why on stdout (the protocol's ERROR line) and stop. */
@@ -78,8 +79,16 @@ static int read_request(void) {
         if (scanf("%63s", act[L]) != 1) fail("expected an activation name", "");
     expect("cost");
     if (scanf("%63s", cost) != 1) fail("expected a cost name", "");
+    char word[64];
+    lam = 0;
+    if (scanf("%63s", word) != 1) fail("unexpected end of input; expected", "W");
+    if (!strcmp(word, "l2")) { /* optional: l2 LAM */
+        if (scanf("%lf", &lam) != 1) fail("expected a number after", "l2");
+        if (scanf("%63s", word) != 1) fail("unexpected end of input; expected", "W");
+    }
+    if (strcmp(word, "W") != 0) fail("unexpected token; expected", "W");
     for (int L = 0; L < layers; L++) {
-        expect("W");
+        if (L > 0) expect("W");
         read_int(); /* L */
         int M = read_int(), N = read_int();
         W[L] = read_matrix(M, N);
@@ -197,6 +206,9 @@ static void answer(void) {
     for (int L = 0; L <= H; L++) {
         int M = sizes[L], N = sizes[L + 1];
         for (int k = 0; k < M * N; k++) dW[L][k] /= d;
+#ifndef SLIP_L2_IGNORED
+        for (int k = 0; k < M * N; k++) dW[L][k] += lam * W[L][k]; /* + lam W^L */
+#endif
 #ifndef SLIP_BIAS_SUM
         for (int n = 0; n < N; n++) db[L][n] /= d;
 #endif

@@ -6,18 +6,13 @@ the loss module is matched to a reference cost, and a deep copy of the model
 runs the user's own forward, `loss_fn` and `.backward()`.  Only the
 parameters' `.grad` is read, so custom `torch.autograd.Function`s, custom
 kernels and monkey-patched layers are checked for what they really compute.
-
-Where a loss differs from the reference cost by a constant factor
-(`nn.MSELoss` = (2 / n_H) x the article's `quadratic`; `nn.BCELoss` =
-(1 / n_H) x the reference's `cross_entropy`, which sums over outputs), the
-model's gradients are divided by that exact factor before the comparison,
-and the report's options say so.
+Where a loss is a constant factor times the reference cost
+(`gradcheck.torch_losses`), the model's gradients are divided by it first.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -33,116 +28,25 @@ except ImportError as exc:  # pragma: no cover - exercised only without PyTorch
         "gradcheck.torch needs PyTorch: pip install 'backprop-gradcheck[torch]'"
     ) from exc
 
-from scipy.special import expit
-
-from reference import ACTIVATIONS, COSTS, Network
-from reference.activations import ELU_ALPHA, LEAKY_RELU_SLOPE, Activation, softplus
+from reference import ACTIVATIONS, Network
+from reference.activations import Activation
 
 from .oracle import DEFAULT_BATCH, DEFAULT_TRIALS, check_backprop, check_backprop_at
 from .report import BackpropReport, TrialReport
+from .torch_activations import LOG_SOFTMAX, SUPPORTED_MODULES, module_activation
+from .torch_losses import (
+    INTEGER_DTYPES,
+    SUPPORTED_LOSSES,
+    LossMatch,
+    drawn_targets,
+    loss_targets,
+    match_loss,
+    reference_targets,
+)
 
 __all__ = ["check_module", "SUPPORTED_LOSSES", "SUPPORTED_MODULES"]
 
-SUPPORTED_MODULES = (
-    "nn.Linear",
-    "nn.Sigmoid",
-    "nn.Tanh",
-    "nn.ReLU",
-    "nn.LeakyReLU",
-    "nn.ELU",
-    "nn.Softplus",
-    "nn.Identity",
-    "nn.Softmax (last only)",
-)
-SUPPORTED_LOSSES = ("nn.MSELoss", "nn.BCELoss", "nn.BCEWithLogitsLoss", "nn.CrossEntropyLoss")
 DTYPES = (torch.float16, torch.float32, torch.float64)  # those numpy has: tolerances follow them
-
-
-# ------------------------------------------------------------ activations
-
-
-@functools.cache  # one object per parameter value: layers that agree share it
-def _leaky_relu(slope: float) -> Activation:
-    """Leaky ReLU with PyTorch's `negative_slope`: the registry's when it is the default."""
-    builtin = ACTIVATIONS["leaky_relu"]
-    if slope == LEAKY_RELU_SLOPE:
-        return builtin
-    return Activation(
-        f"leaky_relu[slope={slope:g}]",
-        lambda z: np.where(z.real > 0 if np.iscomplexobj(z) else z > 0, z, slope * z),
-        lambda z: np.where(z > 0, 1.0, slope),
-        kink=True,
-        smooth=False,
-    )
-
-
-@functools.cache  # one object per parameter value: layers that agree share it
-def _elu(alpha: float) -> Activation:
-    """ELU with PyTorch's `alpha`: the registry's when it is the default (1)."""
-    builtin = ACTIVATIONS["elu"]
-    if alpha == ELU_ALPHA:
-        return builtin
-
-    def h(z: np.ndarray) -> np.ndarray:
-        positive = z.real > 0 if np.iscomplexobj(z) else z > 0
-        return np.where(positive, z, alpha * np.expm1(np.where(positive, 0.0, z)))
-
-    def h_prime(z: np.ndarray) -> np.ndarray:
-        return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
-
-    # h' jumps at 0 from alpha to 1 unless alpha = 1
-    return Activation(f"elu[alpha={alpha:g}]", h, h_prime, lower=-alpha, kink=True, smooth=False)
-
-
-@functools.cache  # one object per parameter value: layers that agree share it
-def _softplus(threshold: float) -> Activation:
-    """PyTorch's softplus: `log(1 + e^z)`, but `z` itself (and `h' = 1`) once `z > threshold`.
-
-    The linearisation moves `h` by `e^-threshold` (2e-9 at the default 20):
-    invisible in float32, but far beyond float64 rounding, so the reference
-    follows it rather than flag a correct float64 model.
-    """
-
-    def h(z: np.ndarray) -> np.ndarray:
-        above = (z.real if np.iscomplexobj(z) else z) > threshold
-        return np.where(above, z, softplus(np.where(above, 0.0, z)))
-
-    def h_prime(z: np.ndarray) -> np.ndarray:
-        return np.where(z > threshold, 1.0, expit(z))
-
-    return Activation(f"softplus[threshold={threshold:g}]", h, h_prime, lower=0.0, smooth=False)
-
-
-def _activation(module: nn.Module, index: int, custom: Mapping[type, Any]) -> Activation | None:
-    """The reference activation a module computes, or None if it is no activation module."""
-    for kind, spec in custom.items():
-        if isinstance(module, kind):
-            return spec if isinstance(spec, Activation) else ACTIVATIONS[spec]
-    if isinstance(module, nn.LeakyReLU):
-        return _leaky_relu(float(module.negative_slope))
-    if isinstance(module, nn.ELU):
-        return _elu(float(module.alpha))
-    if isinstance(module, nn.Softplus):
-        if module.beta != 1:
-            raise ValueError(
-                f"model[{index}] is nn.Softplus(beta={module.beta}); check_module supports beta=1 "
-                "(the reference's softplus log(1 + e^z))"
-            )
-        return _softplus(float(module.threshold))
-    if isinstance(module, nn.Softmax):
-        if module.dim not in (-1, 1):
-            raise ValueError(
-                f"model[{index}] is nn.Softmax(dim={module.dim}); check_module needs the softmax "
-                "over the outputs of each example: dim=-1 (or 1)"
-            )
-        return ACTIVATIONS["softmax"]
-    for kind, name in _SIMPLE.items():
-        if isinstance(module, kind):
-            return ACTIVATIONS[name]
-    return None
-
-
-_SIMPLE = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu", nn.Identity: "identity"}
 
 
 # ----------------------------------------------------------------- layers
@@ -168,7 +72,7 @@ def _layers(model: Any, custom: Mapping[type, Any]) -> list[_Layer]:
         raise ValueError("`model` is an empty nn.Sequential; it needs at least one nn.Linear")
     kinds = []
     for i, module in enumerate(modules):
-        act = None if isinstance(module, nn.Linear) else _activation(module, i, custom)
+        act = None if isinstance(module, nn.Linear) else module_activation(module, i, custom)
         if act is None and not isinstance(module, nn.Linear):
             raise TypeError(
                 f"model[{i}] is {type(module).__name__}, which check_module cannot check; "
@@ -197,9 +101,12 @@ def _layers(model: Any, custom: Mapping[type, Any]) -> list[_Layer]:
                 f"({type(modules[i - 1]).__name__}); put one activation after each nn.Linear"
             )
         elif not act.elementwise and i != len(modules) - 1:
+            which, what = (
+                ("LogSoftmax", "log-softmax") if act is LOG_SOFTMAX else ("Softmax", "softmax")
+            )
             raise ValueError(
-                f"model[{i}] is nn.Softmax but not the last module; softmax is supported as "
-                "the output activation only"
+                f"model[{i}] is nn.{which} but not the last module; {what} is supported as the "
+                "output activation only"
             )
         else:
             layers[-1] = replace(layers[-1], h=act)
@@ -211,98 +118,6 @@ def _layers(model: Any, custom: Mapping[type, Any]) -> list[_Layer]:
                 f"{M} outputs"
             )
     return layers
-
-
-# ------------------------------------------------------------------- loss
-
-
-@dataclass(frozen=True)
-class _Loss:
-    """How `loss_fn` relates to a reference cost: `loss_fn = scale(d) x J` on a batch of `d`."""
-
-    output: Activation  # the reference's output activation (after the model's last module)
-    cost: str
-    mean_scale: float  # the factor with reduction="mean"
-    sum_scale: float  # with reduction="sum", the factor is sum_scale x d (None: mean)
-    reduction: str
-    note: str  # how loss_fn relates to the reference cost, for the report
-    class_targets: bool = False  # loss_fn takes integer class labels (CrossEntropyLoss)
-    smoothing: float = 0.0
-
-    def scale(self, d: int) -> float:
-        """`loss_fn / J` on a batch of `d` examples."""
-        return self.mean_scale if self.reduction == "mean" else self.sum_scale * d
-
-
-def _loss(loss_fn: Any, last: Activation, last_index: int, n_H: int) -> _Loss:
-    if not isinstance(loss_fn, (nn.MSELoss, nn.BCELoss, nn.BCEWithLogitsLoss, nn.CrossEntropyLoss)):
-        what = getattr(loss_fn, "__name__", type(loss_fn).__name__)
-        raise TypeError(
-            f"`loss_fn` must be one of {', '.join(SUPPORTED_LOSSES)} (a loss module, so that its "
-            f"reduction is known), got {what}"
-        )
-    name = type(loss_fn).__name__
-    reduction = loss_fn.reduction
-    if reduction not in ("mean", "sum"):
-        raise ValueError(
-            f"`loss_fn` is {name}(reduction={reduction!r}); use reduction='mean' or 'sum' "
-            "(backward() needs a scalar loss)"
-        )
-    for attribute in ("weight", "pos_weight"):
-        if getattr(loss_fn, attribute, None) is not None:
-            raise ValueError(
-                f"`loss_fn` is {name} with `{attribute}`; check_module supports unweighted losses"
-            )
-    logits = isinstance(loss_fn, (nn.BCEWithLogitsLoss, nn.CrossEntropyLoss))
-    if logits and not last.is_identity:
-        raise ValueError(
-            f"`loss_fn` {name} takes logits, but the model ends with an activation "
-            f"(model[{last_index}], {last.name}); drop it: {name} applies its own"
-        )
-    if isinstance(loss_fn, nn.MSELoss):
-        # MSELoss: the mean of (a - y)^2 over outputs and examples, no 1/2
-        # (the reference refuses mse after a softmax: that pair is checked as 2/n_H x quadratic)
-        if "mse" in COSTS and last.elementwise:
-            return _made(name, reduction, last, "mse", 1.0, "1", n_H, "d n_H")
-        return _made(name, reduction, last, "quadratic", 2.0 / n_H, "2/n_H", 2.0, "2 d")
-    if isinstance(loss_fn, (nn.BCELoss, nn.BCEWithLogitsLoss)):
-        if not logits and last.name != "sigmoid":
-            raise ValueError(
-                f"`loss_fn` nn.BCELoss needs probabilities: end the model with nn.Sigmoid "
-                f"(it ends with {last.name}), or use nn.BCEWithLogitsLoss on logits"
-            )
-        # the reference's cross_entropy sums over outputs; BCELoss averages over them
-        sigmoid = ACTIVATIONS["sigmoid"]
-        return _made(name, reduction, sigmoid, "cross_entropy", 1.0 / n_H, "1/n_H", 1.0, "d")
-    assert isinstance(loss_fn, nn.CrossEntropyLoss)
-    softmax = ACTIVATIONS["softmax"]
-    loss = _made(name, reduction, softmax, "categorical_cross_entropy", 1.0, "1", 1.0, "d")
-    smoothing = float(loss_fn.label_smoothing)
-    note = loss.note + " (softmax of the logits)"
-    if smoothing:
-        note += f"; targets smoothed as (1 - {smoothing:g}) y + {smoothing:g} / n_H, as torch does"
-    return replace(loss, note=note, class_targets=True, smoothing=smoothing)
-
-
-def _made(
-    name: str,
-    reduction: str,
-    output: Activation,
-    cost: str,
-    mean_scale: float,
-    mean_text: str,
-    sum_scale: float,
-    sum_text: str,
-) -> _Loss:
-    text = mean_text if reduction == "mean" else sum_text
-    if text == "1":
-        note = f"{name}(reduction={reduction!r}) is the reference cost {cost!r}"
-    else:
-        note = (
-            f"{name}(reduction={reduction!r}) = {text} x the reference cost {cost!r}; the "
-            f"model's gradients are divided by {text} before the comparison"
-        )
-    return _Loss(output, cost, mean_scale, sum_scale, reduction, note)
 
 
 # ------------------------------------------------------------------- data
@@ -318,47 +133,9 @@ def _inputs(X: Any, dtype: torch.dtype, n_in: int) -> torch.Tensor:
             f"`X` must have shape (d, {n_in}) with d >= 1 (rows are examples; the model's "
             f"first nn.Linear takes {n_in} inputs), got {tuple(X.shape)}"
         )
-    if X.is_complex() or not (X.is_floating_point() or X.dtype in _INTEGERS):
+    if X.is_complex() or not (X.is_floating_point() or X.dtype in INTEGER_DTYPES):
         raise TypeError(f"`X` must hold real numbers, got dtype {X.dtype}")
     return X.detach().to(dtype=dtype).clone()
-
-
-_INTEGERS = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
-
-
-def _targets(Y: Any, loss: _Loss, dtype: torch.dtype, d: int, n_H: int) -> torch.Tensor:
-    """The targets as `loss_fn` takes them (class labels stay integers)."""
-    try:
-        Y = torch.as_tensor(Y)
-    except Exception as exc:
-        raise TypeError(f"`Y` must be a tensor or an array: {exc}") from None
-    if loss.class_targets and Y.ndim == 1 and Y.dtype in _INTEGERS:
-        if Y.shape[0] != d:
-            raise ValueError(f"`Y` holds {Y.shape[0]} class labels but `X` has {d} rows")
-        bad = (Y < 0) | (Y >= n_H)
-        if bad.any():
-            i = int(torch.nonzero(bad)[0, 0])
-            raise ValueError(
-                f"`Y[{i}]` = {int(Y[i])} is not a class of the model's {n_H} outputs "
-                f"(labels 0 .. {n_H - 1}; ignore_index is not supported)"
-            )
-        return Y.detach().to(torch.int64).clone()
-    if Y.ndim != 2 or tuple(Y.shape) != (d, n_H):
-        labels = " or (d,) integer class labels" if loss.class_targets else ""
-        raise ValueError(f"`Y` must have shape ({d}, {n_H}){labels}, got {tuple(Y.shape)}")
-    if Y.is_complex() or not (Y.is_floating_point() or Y.dtype in _INTEGERS):
-        raise TypeError(f"`Y` must hold real numbers, got dtype {Y.dtype}")
-    return Y.detach().to(dtype=dtype).clone()
-
-
-def _reference_targets(Y: torch.Tensor, loss: _Loss, n_H: int) -> np.ndarray:
-    if Y.dtype == torch.int64:
-        Y_ref = np.eye(n_H)[Y.cpu().numpy()]  # class labels -> one-hot rows
-    else:
-        Y_ref = Y.cpu().double().numpy()
-    if loss.smoothing:
-        Y_ref = (1.0 - loss.smoothing) * Y_ref + loss.smoothing / n_H
-    return Y_ref
 
 
 # ------------------------------------------------------------ the check
@@ -382,7 +159,8 @@ def check_module(
     model : nn.Sequential
         ``nn.Linear`` layers, each followed by at most one activation module
         (``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU``, ``ELU``,
-        ``Softplus(beta=1)``, ``Identity``; ``Softmax(dim=-1)`` last only).
+        ``Softplus(beta=1)``, ``Identity``; ``Softmax(dim=-1)`` last only;
+        ``LogSoftmax(dim=1)`` last only, with ``nn.NLLLoss``).
         Any forward or backward they really run is what gets checked: custom
         ``torch.autograd.Function``s, kernels, monkey-patched layers.  The
         model is never modified: a deep copy runs.
@@ -390,9 +168,13 @@ def check_module(
         The batch to check at (converted to the model's dtype).
     Y : tensor or array, optional
         Targets as `loss_fn` takes them: shape (d, n_H), or for
-        ``nn.CrossEntropyLoss`` also integer class labels of shape (d,).
-    loss_fn : nn.MSELoss, nn.BCELoss, nn.BCEWithLogitsLoss or nn.CrossEntropyLoss
-        With ``reduction="mean"`` or ``"sum"``.
+        ``nn.CrossEntropyLoss`` also integer class labels of shape (d,)
+        (``nn.NLLLoss``: those labels only).
+    loss_fn : nn.Module
+        One of `SUPPORTED_LOSSES` (``nn.MSELoss``, ``nn.BCELoss``,
+        ``nn.BCEWithLogitsLoss``, ``nn.CrossEntropyLoss``, ``nn.NLLLoss``
+        after ``nn.LogSoftmax``), with ``reduction="mean"`` or ``"sum"``,
+        unweighted, without ``ignore_index``.
     trials : int, optional
         Random networks of the model's shape to check as well (the model's
         parameters are replaced by seeded ones in the copy).  Default: 0 when
@@ -435,7 +217,7 @@ def check_module(
 
     n_in, n_H = layers[0].linear.in_features, layers[-1].linear.out_features
     X_t = None if X is None else _inputs(X, dtype, n_in)
-    loss = _loss(loss_fn, layers[-1].h, layers[-1].index, n_H)
+    loss = match_loss(loss_fn, layers[-1].h, len(model) - 1, n_H)  # the last module
     if trials and loss.smoothing:
         raise ValueError(
             "`loss_fn` has label_smoothing, which the random trials cannot reproduce; give "
@@ -447,9 +229,9 @@ def check_module(
     runner = _Runner(model, layers, loss_fn, loss, dtype)
     reports: list[BackpropReport] = []
     if X_t is not None:
-        Y_t = _targets(Y, loss, dtype, X_t.shape[0], n_H)
+        Y_t = loss_targets(Y, loss, dtype, X_t.shape[0], n_H)
         net = _network(layers, spec)
-        X_ref, Y_ref = X_t.cpu().double().numpy(), _reference_targets(Y_t, loss, n_H)
+        X_ref, Y_ref = X_t.cpu().double().numpy(), reference_targets(Y_t, loss, n_H)
         runner.given_targets = Y_t
         reports.append(check_backprop_at(runner, net, X_ref, Y_ref, layout="torch"))
         runner.given_targets = None
@@ -571,7 +353,7 @@ class _Runner:
     """
 
     def __init__(
-        self, model: nn.Sequential, layers: list[_Layer], loss_fn: Any, loss: _Loss, dtype: Any
+        self, model: nn.Sequential, layers: list[_Layer], loss_fn: Any, loss: LossMatch, dtype: Any
     ) -> None:
         self.original = model
         self.saved = _Saved(model)
@@ -650,7 +432,7 @@ class _Runner:
         if self.given_targets is not None:
             Y_t = self.given_targets.clone().to(self.device)
         else:
-            Y_t = torch.as_tensor(Y).to(self.dtype).to(self.device)
+            Y_t = drawn_targets(Y, self.loss, self.dtype).to(self.device)
         self.loss_fn(model(X_t), Y_t).backward()
         each = list(zip(self.indices, linears))
         dW = [self._grad(linear.weight, f"model[{i}].weight") for i, linear in each]
@@ -707,7 +489,7 @@ def _renamed(
     layers: list[_Layer],
     model: nn.Sequential,
     loss_fn: Any,
-    loss: _Loss,
+    loss: LossMatch,
     dtype: torch.dtype,
     runner: _Runner,
 ) -> BackpropReport:

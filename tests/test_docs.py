@@ -19,7 +19,12 @@ MODULES = [
 ]
 
 
-OPTIONAL = {"gradcheck.torch": "torch", "gradcheck.jax": "jax"}  # modules of optional extras
+OPTIONAL = {  # modules of optional extras
+    "gradcheck.torch": "torch",
+    "gradcheck.torch_activations": "torch",
+    "gradcheck.torch_losses": "torch",
+    "gradcheck.jax": "jax",
+}
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -25,7 +25,6 @@ LONG_MODULES: dict[str, str] = {
     "the parser refers to the runners, so splitting the file needs a package (issue 10, pending)",
     "gradcheck/network_fd.py": "the batched network differences and their executor, grown by the "
     "speed work; the executor's split is pending (issue 10)",
-    "gradcheck/torch.py": "the PyTorch adapter: module walking, layouts and the report in one place",
 }
 
 #: functions allowed over MAX_FUNCTION_LINES lines of code, and why

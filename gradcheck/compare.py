@@ -25,6 +25,8 @@ import numpy.typing as npt
 
 from reference import ForwardPass, Network, backprop, forward_pass, output_delta
 
+from .saturation import SATURATED, delta_sizes, in_zone, saturation_loss, zone_bound
+
 __all__ = [
     "Comparison",
     "compare",
@@ -38,6 +40,11 @@ __all__ = [
     "saturation_loss",
 ]
 
+# Cancelling formulas near saturation (`a (1 - a)`, `1 - a^2`, `a + 1`): a systematic error,
+# bounded linearly in gradcheck.saturation. (The soak's seeds 1065, 1000236, 1002273: an
+# error of `K u` allowed over blocks of 1e-119 to 1e-153 let entries off by 4e-5 of them pass;
+# 1673: a random walk of `u` per entry allowed 30x what 1-ulp libms do in a sum of 8.)
+
 UNDERFLOW_GUARD = 1e-150  # standard deviations below this come from squares that may underflow
 SAFETY = (
     32.0  # K: standard deviations of rounding allowed; soaked at 32 (correct float16-64 silent)
@@ -46,14 +53,6 @@ SAFETY = (
 # it 13x low once in 1,500 networks (a deep, saturated tanh net): 30x covers that with room.
 # It costs the check no power: candidates are held to the reference at rounding level.
 FD_SAFETY = 30.0
-# A cancelling formula (`a (1 - a)`, `1 - a^2`, `a + 1` for ELU, `(1 + tanh(z/2)) / 2`) errs by
-# about `u` (the rounding of `a`, made absolute) while its true result is near `u`. Once the
-# result is below `u / SATURATED`, the `a` it cancels rounds to its bound and the formula
-# returns 0: the error is the true result itself, and `saturation_loss` holds it, not `u`.
-# (The soak's seeds 1065, 1000236, 1002273: an error of `K u` allowed over blocks of 1e-119
-# to 1e-153 let single entries off by 4e-5 to 4e-3 of them pass.) numpy's float32 tanh still
-# returns 1 - ulp where 1 - tanh is u / 8, exactly 1 from u / 16 down: 64 leaves room.
-SATURATED = 64.0
 
 
 def scaled_norm(x: np.ndarray) -> float:
@@ -87,13 +86,18 @@ def rounding_scale(
     - forward: `V(z^L) = V(a^{L-1}) (W^L)^2 + (a^{L-1})^2 (W^L)^2 + (b^L)^2`,
       `V(a^L) = h'^2 V(z^L) + a^2 + c`, starting from `V(x) = x^2` (the
       candidate may round its inputs); `c = 1` for a bounded `h`, which may be
-      computed by a cancelling formula (`(1 + tanh(z/2)) / 2` gives 0, not e^-168);
+      computed by a cancelling formula (`(1 + tanh(z/2)) / 2` errs by `u`, not `u a`);
     - `V(h') = c^2 h'^2 V(z) + h'^2 + 1`: an error in `z` moves `h'(z)` by
       `|h''(z)|` times it, and `|h''| <= c |h'|` with `c` the activation's
       `h_second_bound` (0 for identity, ReLU and leaky ReLU, whose `h'` is
-      piecewise constant; 1 for sigmoid, softplus and ELU; 2 for tanh; 2 for
-      an activation that does not say); `a (1 - a)` or `1 - a^2` err by `u`,
-      not `u h'`;
+      piecewise constant and exact, without the 1; 1 for sigmoid, softplus and
+      ELU; 2 for tanh; 2 for an activation that does not say); `a (1 - a)`,
+      `1 - a^2` or `a + 1` err by `u`, not `u h'`;
+    - those cancelling formulas' `u` counts as a random walk or as its linear
+      worst case (`gradcheck.saturation.zone_bound`), whichever is smaller; and
+      once `h'` or `a`'s distance to its bound is below `u / SATURATED`, the
+      formula returns 0 and the whole value is lost:
+      `gradcheck.saturation.saturation_loss`, added whole;
     - backward: each product and sum likewise (softmax's Jacobian included);
     - every sum of `n` terms (a matrix product's `M` or `N`, the batch's `d`)
       also rounds its partial sums: `gamma_{n-1} sum |x_i|` in any order
@@ -114,7 +118,12 @@ def rounding_scale(
     where squares of tiny numbers underflow).
     """
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        S = _propagate(net, X, Y, u, p=2) ** 0.5
+        # The cancelling formulas' share: a random walk, or their linear worst case
+        # (gradcheck.saturation), whichever is smaller; their deep loss enters whole.
+        V = _propagate(net, X, Y, u, p=2, zone=False)
+        zone_walk = np.maximum(_propagate(net, X, Y, u, p=2) - V, 0.0)
+        zone_worst = zone_bound(net, X, Y, u) / (u * SAFETY)
+        S = (V + np.minimum(zone_walk, zone_worst**2)) ** 0.5
         # Squares of numbers below 1e-154 underflow and above 1e154 overflow (dJ/da = -y/a
         # of a saturated output): there the L1 bound, never smaller than L2, takes over.
         outside = ~((S >= UNDERFLOW_GUARD) & np.isfinite(S))
@@ -127,11 +136,14 @@ def rounding_scale(
     return np.where(np.isnan(S), np.inf, np.maximum(S, entry_rounding))
 
 
-def _propagate(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int) -> np.ndarray:
+def _propagate(
+    net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int, zone: bool = True
+) -> np.ndarray:
     """The error propagation of `rounding_scale` in the p-norm: p = 2 sums variances (a
     random walk), p = 1 sums absolute bounds (a worst case, immune to underflow). Every
-    quantity is the p-th power of a magnitude or of an error (`P(x) = |x|^p`)."""
-    forward = _forward_errors(net, X, u, p=p)
+    quantity is the p-th power of a magnitude or of an error (`P(x) = |x|^p`). `zone`:
+    with the cancelling formulas' `u` near saturation (off, to measure their share)."""
+    forward = _forward_errors(net, X, u, p=p, zone=zone)
     delta, V = _output_delta_errors(forward, Y)
     return _backward_errors(forward, delta, V, _delta_sizes(forward, Y))
 
@@ -147,6 +159,7 @@ class _ForwardErrors:
     fw: ForwardPass
     z_var: list[np.ndarray]
     a_var: list[np.ndarray]
+    zone: bool = True  # the cancelling formulas' u (off: their share is measured apart)
 
     def P(self, x: np.ndarray | float) -> np.ndarray:
         return np.abs(x) ** self.p
@@ -163,71 +176,23 @@ class _ForwardErrors:
         # No term for the jump of h' at a kink (ReLU): which slope applies there is not a
         # rounding matter; gradcheck.allowed holds such entries to the subgradient interval.
         # a (1 - a), 1 - a^2: an error of u, or of h' itself once it is below u / SATURATED
-        return hp, c**p * hp * Vz + hp + _formula_rounding(np.abs(h_prime_L(Z)), self.u, p)
+        # (identity, ReLU and leaky ReLU, with c = 0, have an exact h': no such formula)
+        F = _formula_rounding(np.abs(h_prime_L(Z)), self.u, p, self.zone and c != 0)
+        return hp, c**p * hp * Vz + hp + F
 
 
-def _formula_rounding(distance: np.ndarray, u: float, p: int) -> np.ndarray:
+def _formula_rounding(distance: np.ndarray, u: float, p: int, zone: bool = True) -> np.ndarray:
     """P-error, in units of `u`, of a cancelling formula whose true result is `distance`.
 
     `u` from `u / SATURATED` up: the rounding of the `a` it cancels (random in sign
     from entry to entry, so a random walk); below, the formula returns 0, and the
     whole value it stood for is lost: `saturation_loss` holds that, linearly."""
-    return np.where(distance >= u / SATURATED, 1.0, 0.0)
+    return np.where(in_zone(distance, u), 1.0, 0.0) if zone else np.zeros_like(distance)
 
 
-def _saturated(distance: np.ndarray, u: float) -> np.ndarray:
-    """Where a cancelling formula's true result is so near 0 that it may round to 0."""
-    return (distance > 0) & (distance < u / SATURATED)
-
-
-def saturation_loss(net: Network, X: np.ndarray, Y: np.ndarray, u: float) -> np.ndarray:
-    """What the gradient loses, at most, where saturated values round to their bounds.
-
-    Where `h'(z)` is below `u / SATURATED`, `a (1 - a)`, `1 - a^2` or `a + 1`
-    return 0 and the delta there is lost whole; where a bounded `a` is that
-    near its bound, `(1 + tanh(z/2)) / 2` returns the bound, and `dJ/dW` loses
-    `a`'s distance from it times the delta it meets. Such losses share a sign
-    through every sum that follows, so they are propagated as magnitudes
-    (`|A|^T E`, `E |W|^T`), not as a random walk.
-
-    Returns
-    -------
-    ndarray, shape (P,)
-        Absolute (not in units of `u`): the flat bound per entry.
-    """
-    fw = forward_pass(net.weights, net.biases, net.activations, X)
-    sizes = _delta_sizes_of(net, fw, Y)
-    acts, H, d = net.activations, net.H, X.shape[0]
-    lost_a, lost_delta = [], []
-    for L, act in enumerate(acts):
-        A, bounded = fw.A[L], np.isfinite(act.upper) and act.elementwise
-        distance = np.minimum(np.abs(A - act.lower), np.abs(act.upper - A))
-        lost_a.append(np.where(bounded & _saturated(distance, u), distance, 0.0))
-        has_h_prime = act.elementwise and not act.is_identity and (L < H or net.fused is None)
-        if has_h_prime:
-            h_prime = np.abs(act.h_prime(fw.Z[L]))  # type: ignore[misc]
-            lost_delta.append(np.where(_saturated(h_prime, u), sizes[L], 0.0))
-        else:
-            lost_delta.append(np.zeros_like(sizes[L]))
-    if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): a's loss, times sum |y|
-        lost_delta[H] = lost_delta[H] + lost_a[H] * (1 + np.abs(Y).sum(axis=1, keepdims=True))
-    weights, biases = [], []
-    E = lost_delta[H]
-    for L in range(H, -1, -1):
-        a = np.abs(X) if L == 0 else np.abs(fw.A[L - 1])
-        lost = 0.0 if L == 0 else lost_a[L - 1].T @ sizes[L]
-        weights.append((a.T @ E + lost) / d)
-        biases.append(E.sum(axis=0) / d)
-        if L > 0:
-            h_prime_L = acts[L - 1].h_prime
-            assert h_prime_L is not None  # hidden layers are element-wise
-            E = (E @ np.abs(net.weights[L]).T) * np.abs(h_prime_L(fw.Z[L - 1])) + lost_delta[L - 1]
-    weights.reverse()
-    biases.reverse()
-    return np.nan_to_num(net.layout.join(weights, biases), nan=0.0)
-
-
-def _forward_errors(net: Network, X: np.ndarray, u: float, *, p: int) -> _ForwardErrors:
+def _forward_errors(
+    net: Network, X: np.ndarray, u: float, *, p: int, zone: bool = True
+) -> _ForwardErrors:
     """Forward: `V(z^L)` from `V(a^{L-1})`, then `V(a^L)` through `h` (softmax's Jacobian too)."""
 
     def P(x: np.ndarray | float) -> np.ndarray:
@@ -254,7 +219,7 @@ def _forward_errors(net: Network, X: np.ndarray, u: float, *, p: int) -> _Forwar
         formula_rounding: np.ndarray | float = 0.0
         if np.isfinite(acts[L].upper) and acts[L].elementwise:
             distance = np.minimum(np.abs(fw.A[L] - acts[L].lower), np.abs(acts[L].upper - fw.A[L]))
-            formula_rounding = _formula_rounding(distance, u, p)
+            formula_rounding = _formula_rounding(distance, u, p, zone)
         if acts[L].elementwise:
             h_prime_L = acts[L].h_prime
             assert h_prime_L is not None  # checked by Network (_check_activations)
@@ -269,7 +234,7 @@ def _forward_errors(net: Network, X: np.ndarray, u: float, *, p: int) -> _Forwar
         z_var.append(Vz)
         a_var.append(Va)
         prev, prev_var = P(A), Va
-    return _ForwardErrors(net, X, u, p, fw, z_var, a_var)
+    return _ForwardErrors(net, X, u, p, fw, z_var, a_var, zone)
 
 
 def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -279,8 +244,11 @@ def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, 
     if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): all within this
         factor = P(1 + np.abs(Y).sum(axis=1, keepdims=True))
         V = (VA + P(A_H)) * factor + P(Y)
-        delta = (P(A_H) + P(Y)) * factor
-        return delta, V
+        # The size carried down is delta^H itself: |a| + |y| overstated a saturated
+        # output's y (a - 1) ~ 1e-8 as 2, and every error downstream with it (the soak's
+        # seed 1177: a tolerance of 5e-5 of W^0's entries, where rounding makes 1e-8).
+        fused = output_delta(e.fw.Z[H], A_H, Y, net.output, net.cost_function)
+        return P(np.nan_to_num(fused, nan=0.0)), V
     g = net.cost_function.dJ_da(A_H, Y)
     Vg = _dJ_da_error(net.cost_function.name, A_H, Y, VA, g, P)
     if net.activations[H].elementwise:
@@ -342,24 +310,7 @@ def _partial_sums(terms: np.ndarray, n: int, u: float, p: int) -> np.ndarray:
 
 def _delta_sizes(e: _ForwardErrors, Y: np.ndarray) -> list[np.ndarray]:
     """|Delta^L| for L = 0 .. H (rows are examples): the terms the backward sums add up."""
-    return _delta_sizes_of(e.net, e.fw, Y)
-
-
-def _delta_sizes_of(net: Network, fw: ForwardPass, Y: np.ndarray) -> list[np.ndarray]:
-    """|Delta^L| for L = 0 .. H of `net` at the forward pass `fw`.
-
-    NaN (a cost undefined at the output) counts as 0: the propagated error carries it.
-    """
-    Delta = output_delta(fw.Z[net.H], fw.A[net.H], Y, net.output, net.cost_function)
-    Delta = np.nan_to_num(Delta, nan=0.0)
-    sizes = [np.abs(Delta)]
-    for L in range(net.H - 1, -1, -1):
-        h_prime_L = net.activations[L].h_prime
-        assert h_prime_L is not None  # hidden layers are element-wise
-        # delta^L = (W^{L+1} delta^{L+1}) ⊙ h'(z^L)
-        Delta = (Delta @ net.weights[L + 1].T) * h_prime_L(fw.Z[L])
-        sizes.append(np.abs(Delta))
-    return sizes[::-1]
+    return delta_sizes(e.net, e.fw, Y)
 
 
 def _kink_jump(act: Any, Z: np.ndarray, Vz: np.ndarray, u: float, p: int) -> np.ndarray | float:

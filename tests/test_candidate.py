@@ -163,8 +163,8 @@ def test_check_repeatable_adds_a_problem_for_hidden_state(case):
     again = check_repeatable(accumulates, net, X, Y, layout="article", first=first)
     assert first.problems == () and len(again.problems) == 1
     assert again.problems[0].startswith(
-        "the candidate returned a different answer when called twice on the same input (W^1[2,1]: "
-        "-0.042301, then -0.084602)"
+        "the candidate returned a different answer when called twice on the same input (W^0[1,3]: "
+        "-0.0078297, then -0.0156594)"
     )
     assert again.problems[0].endswith(
         "hidden state, such as gradients accumulated across calls and never reset?"

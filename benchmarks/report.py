@@ -32,7 +32,7 @@ FORMS = {
     "jax": "jax jit(grad)",
     "fd richardson": "engine, Richardson",
     "fd central": "engine, centred",
-    "fd workers=2": "engine, 2 threads (workers=2)",
+    "fd workers=2": "engine, 2 processes (workers=2)",
     "fd naive richardson": "naive, same stencil (structured=False)",
     "loop central": "hand loop of net.cost, centred",
     "torch gradcheck": "torch gradcheck (slow mode)",

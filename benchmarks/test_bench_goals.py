@@ -4,7 +4,7 @@ On the issue's nets (tanh hidden layers, a sigmoid output, the quadratic
 cost), one group per shape (``finite differences 64-128-10,d=64,tanh``):
 
 - `network_numerical_gradient` with its defaults, serially and with
-  ``workers=2`` (threads);
+  ``workers=2`` (a pool of 2 processes);
 - ``torch.autograd.gradcheck`` in slow mode (entry by entry, central
   differences at an absolute step of 1e-6) on the same float64 cost, on
   one thread (measured 8-80x faster than two on a busy 2-core machine).

@@ -22,7 +22,7 @@ Instead:
   `sigma(z) - y = ((1 - y) e^z - y) / (1 + e^z)`, exact to a few ulps;
 - many perturbations run as one stacked array computation `(P, d, N)`, in
   chunks that stay in cache (and under a memory cap); with ``executor=`` or
-  ``workers=`` the chunks run on other threads, processes or a Dask
+  ``workers=`` the chunks run on other processes (or threads) or a Dask
   cluster (`gradcheck.scatter`), bit-identical to the serial run.
 
 Kinks: an evaluation whose perturbation moves a pre-activation of a
@@ -39,7 +39,7 @@ evaluation), which the tests hold equal to the fast one to rounding.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,7 @@ from reference.network import ForwardPass, example_costs, forward_pass
 
 from .finite_diff import CENTRAL_TRUNCATION_SAFETY, METHODS, differentiate
 from .noise import EPS, ROUNDING_ULPS, noise_bound, noise_sigma
-from .scatter import Scatter
+from .scatter import Scatter, process_pool
 from .steps import RICHARDSON_STEP, power_of_two, within_sign
 from .validate import check_executor, check_flag, check_network
 
@@ -67,7 +67,11 @@ __all__ = [
 ]
 
 DEFAULT_MEMORY_LIMIT = 256 * 2**20  # bytes per chunk of stacked activations: fits any laptop
-CHUNKS_PER_TASK = 8  # chunks per executor task: ~1 ms of work, well above a thread pool's overhead
+CHUNKS_PER_TASK = 8  # at least this many chunks a task: ~2 ms, above a thread pool's overhead
+TASKS_PER_WORKER = 4  # at most this many tasks a worker per call: a process pool's or Dask's
+# per-task cost (pickling, a round trip) is ~0.1-1 ms, so tasks of ~1,000 chunks (784-256-10)
+# keep it small, while 4 a worker still balance the load
+DEFAULT_WORKERS = 8  # an executor that does not say how many workers it has
 CACHE_CHUNK = 2**20  # bytes: chunks this size stay in L2 (measured: 8 MiB ones ran 1.3x slower)
 ROUGH, KINK = 1, 2  # an evaluation crossed a jump of h'' (ELU) / of h' (ReLU), as bit flags
 KINK_STEP = 2.0**-30  # the last resort for entries near a kink: few z change sign within it
@@ -148,8 +152,10 @@ def network_numerical_gradient(
         travel once per worker process, not with every chunk; chunks whose
         worker dies are rerun. The result is bit-identical to the serial one.
     workers : int, optional
-        Evaluate on this many threads (numpy releases the GIL); a shorthand
-        for ``executor=ThreadPoolExecutor(workers)``. Default: serial.
+        Evaluate on a pool of this many processes (`gradcheck.scatter.process_pool`,
+        each with one OpenBLAS thread), started and shut down here: worth it for
+        networks that take seconds (784-256-10: 1.4x on 2 cores), not for those
+        that take a fraction of one. Default: serial.
 
     Returns
     -------
@@ -170,7 +176,7 @@ def network_numerical_gradient(
     X, Y = _validate(net, X, Y, method, memory_limit, structured)
     _check_executor(executor, workers)
     if workers is not None and workers > 1:
-        with ThreadPoolExecutor(workers, thread_name_prefix="network_fd") as pool:
+        with process_pool(workers) as pool:
             return network_numerical_gradient(
                 net, X, Y, method=method, structured=structured, memory_limit=memory_limit,
                 executor=pool,
@@ -493,9 +499,9 @@ class _CostEvaluator:
             space = self.workspace
             results = [_perturbed_costs(self.base, L, m, n, t_, space) for L, m, n, t_ in chunks]
         else:  # tasks of consecutive chunks, each chunk computed as in the serial run
-            tasks = [
-                chunks[k : k + CHUNKS_PER_TASK] for k in range(0, len(chunks), CHUNKS_PER_TASK)
-            ]
+            workers = getattr(self.scatter.executor, "_max_workers", DEFAULT_WORKERS)
+            size = max(CHUNKS_PER_TASK, -(-len(chunks) // (TASKS_PER_WORKER * workers)))
+            tasks = [chunks[k : k + size] for k in range(0, len(chunks), size)]
             results = [r for rs in self.scatter.map(_costs_of_chunks, tasks) for r in rs]
         for part, (v, c) in zip(places, results, strict=True):
             values[part], crossed[part] = v, c
@@ -807,11 +813,13 @@ def _check_executor(executor: Any, workers: Any) -> None:
     if workers is None:
         return
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)):
-        raise TypeError(f"`workers` must be a positive integer number of threads, got {workers!r}")
+        raise TypeError(
+            f"`workers` must be a positive integer number of processes, got {workers!r}"
+        )
     if workers < 1:
-        raise ValueError(f"`workers` must be a positive integer number of threads, got {workers}")
+        raise ValueError(f"`workers` must be a positive integer number of processes, got {workers}")
     if executor is not None:
-        raise ValueError("give `executor` or `workers`, not both (`workers` makes a thread pool)")
+        raise ValueError("give `executor` or `workers`, not both (`workers` makes a process pool)")
 
 
 def check_memory_limit(memory_limit: Any) -> int:

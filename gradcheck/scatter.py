@@ -24,15 +24,19 @@ process pool, or a Dask cluster through ``distributed.Client.get_executor()``.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import multiprocessing.forkserver
+import os
 import queue
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future, ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["RERUNS", "Scatter", "scatter"]
+__all__ = ["RERUNS", "Scatter", "process_pool", "scatter"]
 
 RERUNS = 3  # submissions of a task whose worker died, before it runs in the caller's process
 FIRST_WITH_DATA = 2  # tasks sent with the data up front, when the executor hides its size
@@ -192,3 +196,31 @@ def _remember(token: str, shared: Any) -> None:
 def _forget(token: str) -> None:
     with _cache_lock:
         _cache.pop(token, None)
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` processes, each with one OpenBLAS thread unless the user chose.
+
+    forkserver: workers are forked from a fresh server, not from a process that may
+    run threads. N processes keep N cores busy; OpenBLAS's own threads on small
+    matrices only fight them for the cores. The server's environment is its
+    workers': they load numpy after the fork. Threads do not serve here: the
+    engines' chunks hold the GIL for much of their time (measured: 2 threads
+    1.18x one on raw chunks of 784-256-10, a process pool 1.4x).
+    """
+    with _environment("OPENBLAS_NUM_THREADS", "1"):
+        multiprocessing.forkserver.ensure_running()
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """`os.environ[name] = value` meanwhile, unless the user set `name`."""
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        del os.environ[name]

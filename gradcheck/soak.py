@@ -34,13 +34,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import multiprocessing
-import multiprocessing.forkserver
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -58,7 +55,7 @@ from .independent import (
     stochastic_backprop,
 )
 from .oracle import check_backprop_at
-from .scatter import Scatter
+from .scatter import Scatter, process_pool
 from .validate import check_executor, check_flag, check_int
 
 __all__ = [
@@ -482,32 +479,8 @@ def _executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[Ex
     workers = check_int(args.workers, "--workers", low=1)
     if workers == 1:
         return None, "serially, in this process"
-    pool = stack.enter_context(_process_pool(workers))
+    pool = stack.enter_context(process_pool(workers))
     return pool, f"on {workers} processes"
-
-
-def _process_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of `workers` processes, each with one OpenBLAS thread unless the user chose."""
-    # forkserver: workers forked from a fresh server, not from a process that may run threads.
-    # N processes keep N cores busy; OpenBLAS's own threads on the soak's small matrices only
-    # fight them for the cores (serial runs on 2 cores: 1.5x slower with them). The server's
-    # environment is its workers': they load numpy after the fork.
-    with _environment("OPENBLAS_NUM_THREADS", "1"):
-        multiprocessing.forkserver.ensure_running()
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
-
-
-@contextlib.contextmanager
-def _environment(name: str, value: str) -> Iterator[None]:
-    """`os.environ[name] = value` meanwhile, unless the user set `name`."""
-    if name in os.environ:
-        yield
-        return
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        del os.environ[name]
 
 
 def _dask_client(address: str) -> Any:

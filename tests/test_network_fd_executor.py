@@ -179,17 +179,17 @@ def test_dask_worker_processes_identical_and_a_killed_worker_rerun(case, distrib
         (
             dict(workers=0),
             ValueError,
-            "`workers` must be a positive integer number of threads, got 0",
+            "`workers` must be a positive integer number of processes, got 0",
         ),
         (
             dict(workers=1.5),
             TypeError,
-            "`workers` must be a positive integer number of threads, got 1.5",
+            "`workers` must be a positive integer number of processes, got 1.5",
         ),
         (
             dict(workers=2, executor=ThreadPoolExecutor(1)),
             ValueError,
-            "give `executor` or `workers`, not both (`workers` makes a thread pool)",
+            "give `executor` or `workers`, not both (`workers` makes a process pool)",
         ),
     ],
 )

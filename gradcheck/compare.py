@@ -25,7 +25,14 @@ import numpy.typing as npt
 
 from reference import ForwardPass, Network, backprop, forward_pass, output_delta
 
-from .saturation import SATURATED, delta_sizes, in_zone, saturation_loss, zone_bound
+from .saturation import (
+    SATURATED,
+    delta_sizes,
+    in_zone,
+    saturation_loss,
+    softmax_rest,
+    zone_bound,
+)
 
 __all__ = [
     "Comparison",
@@ -98,7 +105,11 @@ def rounding_scale(
       once `h'` or `a`'s distance to its bound is below `u / SATURATED`, the
       formula returns 0 and the whole value is lost:
       `gradcheck.saturation.saturation_loss`, added whole;
-    - backward: each product and sum likewise (softmax's Jacobian included);
+    - backward: each product and sum likewise, softmax's Jacobian included: the
+      errors of `g = dJ/da` reach `delta_k = a_k (g_k - s)` through it, so `g_k`'s own
+      rounding cancels where `a_k` is 1; in a row saturated to `a_k = 1` exactly
+      (`gradcheck.saturation.softmax_rest`), `s` loses at most the other terms,
+      a linear loss of `saturation_loss`;
     - every sum of `n` terms (a matrix product's `M` or `N`, the batch's `d`)
       also rounds its partial sums: `gamma_{n-1} sum |x_i|` in any order
       (Higham, *Accuracy and Stability of Numerical Algorithms*, 2002, eq. 4.4).
@@ -129,7 +140,9 @@ def rounding_scale(
         outside = ~((S >= UNDERFLOW_GUARD) & np.isfinite(S))
         if outside.any():
             S = np.where(outside, _propagate(net, X, Y, u, p=1), S)
-        S = S + saturation_loss(net, X, Y, u) / (u * SAFETY)  # a worst case: whole
+        # a worst case, whole, and twice: a correct code's 0 sits exactly that far from the
+        # value, and the reference's own rounding of it must not tip the comparison
+        S = S + 2 * saturation_loss(net, X, Y, u) / (u * SAFETY)
     entry_rounding = (net.H + 2) * np.abs(backprop(net, X, Y).flat())
     # Where even the L1 bound overflows nothing can be said of rounding: inf, and the
     # comparisons treat an infinite tolerance as no verdict for that entry, never a pass.
@@ -228,9 +241,19 @@ def _forward_errors(
             Va = P(slope) * Vz + P(A) + formula_rounding
         else:  # softmax: da_k = a_k [(1 - a_k) dz_k - sum_{n != k} a_n dz_n]
             spread = (P(A) * Vz).sum(axis=1, keepdims=True) - P(A) * Vz
-            Va = P(A) * (P(1 - A) * Vz + spread) + P(A) + formula_rounding
-            # the normaliser sum_n e^{z_n} (n_H positive terms) errs by gamma_{n_H - 1} of itself
-            Va = Va + _partial_sums(A, A.shape[1], u, p)
+            rest, saturated = softmax_rest(A, u)
+            Va = P(A) * (P(rest) * Vz + spread) + formula_rounding
+            # a_k = e_k / sum e rounds by u a_k, but to exactly 1 where the other a_n add up to
+            # less than u / SATURATED: the error is then that sum, whole
+            Va = Va + np.where(saturated, P(rest / (u * SAFETY)), P(A))
+            # the normaliser sum_n e^{z_n} (n_H positive terms) errs by gamma_{n_H - 1} of itself,
+            # and by no more than the terms added to the largest, sum_{n != max} a_n, of it
+            gamma = _partial_sums(np.ones_like(A[:, :1]), A.shape[1], u, 1)
+            others = np.where(A == A.max(axis=1, keepdims=True), rest, 0.0).max(
+                axis=1, keepdims=True
+            )
+            normaliser = np.minimum(gamma, others / (u * SAFETY))
+            Va = Va + P(A * normaliser)
         z_var.append(Vz)
         a_var.append(Va)
         prev, prev_var = P(A), Va
@@ -257,11 +280,24 @@ def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, 
         V = Vg * hp + P(g) * Vhp + delta
     else:  # delta_k = a_k (g_k - s), s = sum_n a_n g_n
         s = (A_H * g).sum(axis=1, keepdims=True)
-        Vs = (VA * P(g) + P(A_H) * Vg + P(A_H * g)).sum(axis=1, keepdims=True)
+        rest, saturated = softmax_rest(A_H, e.u)
+        # g's errors through the softmax Jacobian: a_k (1 - a_k) dg_k - a_k sum_{n != k} a_n dg_n
+        # (g_k's own rounding cancels in g_k - s where a_k is 1: it is in s too)
+        AVg = P(A_H) * Vg
+        V = P(A_H) * (P(rest) * Vg + AVg.sum(axis=1, keepdims=True) - AVg)
+        # a's errors: d delta_k = (g_k - s - a_k g_k) da_k - a_k sum_{n != k} g_n da_n
+        gVa = P(g) * VA
+        V = V + P(g - s - A_H * g) * VA + P(A_H) * (gVa.sum(axis=1, keepdims=True) - gVa)
+        # rounding of s (its products, exact where a_k is exactly 1, and partial sums), of
+        # g - s and of a_k (g_k - s)
+        # (a saturated row's s rounds to a_k g_k plus at most the rest: that loss, of one
+        # sign in every sum after it, is gradcheck.saturation's, propagated linearly)
+        products = np.where(saturated, 0.0, P(A_H * g)).sum(axis=1, keepdims=True)
         terms = np.abs(A_H * g).sum(axis=1, keepdims=True)
-        Vs = Vs + _partial_sums(terms, A_H.shape[1], e.u, e.p)
+        row_saturated = saturated.any(axis=1, keepdims=True)
+        sums = np.where(row_saturated, 0.0, _partial_sums(terms, A_H.shape[1], e.u, e.p))
         delta = P(A_H * (g - s))
-        V = VA * P(g - s) + P(A_H) * (Vg + Vs + P(g) + P(s))
+        V = V + P(A_H) * (products + sums + P(g - s)) + delta
     return delta, V
 
 

@@ -477,8 +477,9 @@ def _compare_trial(
         candidate=candidate,
         reference=reference,
         # at a kink the candidate may take any slope, the differences measure one side's
+        # (or, with z exactly at the kink, the mean of both): so may the reference's
         tolerance=allowed.tolerance + (allowed.upper - allowed.lower),
-        reference_tolerance=reference_tolerance,
+        reference_tolerance=reference_tolerance + (allowed.upper - allowed.lower),
         executor=executor,
     )
     # 3. the reference vs its loop form: it must agree to its own rounding (either slope at a kink)

@@ -27,7 +27,15 @@ import numpy as np
 
 from reference import ForwardPass, Network, forward_pass, output_delta
 
-__all__ = ["SATURATED", "ZONE_ULPS", "delta_sizes", "in_zone", "saturation_loss", "zone_bound"]
+__all__ = [
+    "SATURATED",
+    "ZONE_ULPS",
+    "delta_sizes",
+    "in_zone",
+    "saturation_loss",
+    "softmax_rest",
+    "zone_bound",
+]
 
 SATURATED = 64.0  # below u / SATURATED a cancelling formula's result rounds to 0
 ZONE_ULPS = 3.0  # above it, such a formula errs by at most this many u (1-ulp libm)
@@ -48,6 +56,24 @@ def delta_sizes(net: Network, fw: ForwardPass, Y: np.ndarray) -> list[np.ndarray
         Delta = (Delta @ net.weights[L + 1].T) * h_prime_L(fw.Z[L])
         sizes.append(np.abs(Delta))
     return sizes[::-1]
+
+
+def softmax_rest(A: np.ndarray, u: float) -> tuple[np.ndarray, np.ndarray]:
+    """`1 - a_k` of each softmax output, without cancellation where `a_k` is the row's largest
+    (`sum_{n != k} a_n`), and where that is below `u / SATURATED`: a_k is then exactly 1."""
+    largest = A == A.max(axis=1, keepdims=True)
+    others = np.where(largest, 0.0, A).sum(axis=1, keepdims=True)
+    rest = np.where(largest, others, 1 - A)
+    return rest, largest & (others < u / SATURATED)
+
+
+def _softmax_sum_loss(net: Network, A: np.ndarray, Y: np.ndarray, u: float) -> np.ndarray:
+    """delta^H's loss where a softmax row is saturated: `a_k = 1`, and `s = sum_n a_n g_n`
+    rounds to `g_k` plus at most the other terms, so `g_k - s` may lose all of them."""
+    _, saturated = softmax_rest(A, u)
+    ag = np.abs(A * net.cost_function.dJ_da(A, Y))
+    rest = np.where(ag == ag.max(axis=1, keepdims=True), 0.0, ag).sum(axis=1, keepdims=True)
+    return np.where(saturated, rest, 0.0)
 
 
 def in_zone(distance: np.ndarray, u: float) -> np.ndarray:
@@ -106,6 +132,8 @@ def _propagated(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, deep: b
                     lost_delta[L] = np.where(in_zone(h_prime, u), ZONE_ULPS * u * q, 0.0)
         if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): a's loss, times sum |y|
             lost_delta[H] = lost_delta[H] + lost_a[H] * (1 + np.abs(Y).sum(axis=1, keepdims=True))
+        elif deep and not acts[H].elementwise:  # softmax: a_k (g_k - s) at a_k = 1
+            lost_delta[H] = lost_delta[H] + _softmax_sum_loss(net, fw.A[H], Y, u)
         flat = _magnitudes_backward(net, X, fw, sizes, lost_a, lost_delta)
     return np.nan_to_num(flat, nan=0.0, posinf=np.inf)
 

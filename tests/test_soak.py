@@ -100,6 +100,32 @@ def test_an_entry_of_a_saturated_softmax_off_by_a_fraction_of_its_block_is_caugh
     assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
 
 
+@pytest.mark.parametrize(
+    "seed, why",
+    [
+        (1065, "saturated sigmoid: b^0 off 3.6e-5 of a block of 5.6e-119"),
+        (1002273, "sigmoid output saturated: an entry of a block of 3.8e-153 off 4.3e-3 of it"),
+        (1002485, "sigmoid hidden, softmax: a W^0 entry of 1e-35 off by 7e-25"),
+        (1177, "fused y (a - 1) of a saturated output carried as size 2, not 7e-8"),
+        (1673, "a (1 - a) in its last ulps: the random walk allowed 30x what libms do"),
+        (1004403, "saturated softmax: its a_k is exactly 1, so g_k - s does not err by u"),
+    ],
+)
+def test_the_soaks_saturated_misses_stay_caught(seed, why):
+    case = broken_case(seed)
+    assert case is not None and not case.undetectable, why
+    assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed, why
+
+
+def test_a_correct_candidate_at_exact_kinks_is_no_reference_problem():
+    # seed 1003683: leaky_relu z exactly at 0; the differences measure the mean of both
+    # slopes there, and the reference's own slope must be held to the interval as well
+    case = correct_case(1003683)
+    with np.errstate(all="ignore"):
+        report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
+    assert report.passed and not report.reference_problems, str(report)
+
+
 def test_a_gradient_of_other_shapes_is_never_undetectable():
     # a soak crash once: dJ/dW^L of shape (N, M) or (N, N) under the same `sizes`
     net = Network.random([3, 5, 2], seed=8)

@@ -241,7 +241,7 @@ def _forward_errors(
             Va = P(slope) * Vz + P(A) + formula_rounding
         else:  # softmax: da_k = a_k [(1 - a_k) dz_k - sum_{n != k} a_n dz_n]
             spread = (P(A) * Vz).sum(axis=1, keepdims=True) - P(A) * Vz
-            rest, saturated = softmax_rest(A, u)
+            rest, saturated, others = softmax_rest(A, u)
             Va = P(A) * (P(rest) * Vz + spread) + formula_rounding
             # a_k = e_k / sum e rounds by u a_k, but to exactly 1 where the other a_n add up to
             # less than u / SATURATED: the error is then that sum, whole
@@ -249,9 +249,6 @@ def _forward_errors(
             # the normaliser sum_n e^{z_n} (n_H positive terms) errs by gamma_{n_H - 1} of itself,
             # and by no more than the terms added to the largest, sum_{n != max} a_n, of it
             gamma = _partial_sums(np.ones_like(A[:, :1]), A.shape[1], u, 1)
-            others = np.where(A == A.max(axis=1, keepdims=True), rest, 0.0).max(
-                axis=1, keepdims=True
-            )
             normaliser = np.minimum(gamma, others / (u * SAFETY))
             Va = Va + P(A * normaliser)
         z_var.append(Vz)
@@ -280,7 +277,7 @@ def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, 
         V = Vg * hp + P(g) * Vhp + delta
     else:  # delta_k = a_k (g_k - s), s = sum_n a_n g_n
         s = (A_H * g).sum(axis=1, keepdims=True)
-        rest, saturated = softmax_rest(A_H, e.u)
+        rest, saturated, _ = softmax_rest(A_H, e.u)
         # g's errors through the softmax Jacobian: a_k (1 - a_k) dg_k - a_k sum_{n != k} a_n dg_n
         # (g_k's own rounding cancels in g_k - s where a_k is 1: it is in s too)
         AVg = P(A_H) * Vg

@@ -58,21 +58,27 @@ def delta_sizes(net: Network, fw: ForwardPass, Y: np.ndarray) -> list[np.ndarray
     return sizes[::-1]
 
 
-def softmax_rest(A: np.ndarray, u: float) -> tuple[np.ndarray, np.ndarray]:
+def _largest(A: np.ndarray) -> np.ndarray:
+    """One True a row, at its first largest entry (a tie is not a saturated row)."""
+    return np.arange(A.shape[1]) == A.argmax(axis=1)[:, None]
+
+
+def softmax_rest(A: np.ndarray, u: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`1 - a_k` of each softmax output, without cancellation where `a_k` is the row's largest
-    (`sum_{n != k} a_n`), and where that is below `u / SATURATED`: a_k is then exactly 1."""
-    largest = A == A.max(axis=1, keepdims=True)
+    (`sum_{n != k} a_n`, also returned per row), and where that is below `u / SATURATED`:
+    a_k is then exactly 1."""
+    largest = _largest(A)
     others = np.where(largest, 0.0, A).sum(axis=1, keepdims=True)
     rest = np.where(largest, others, 1 - A)
-    return rest, largest & (others < u / SATURATED)
+    return rest, largest & (others < u / SATURATED), others
 
 
 def _softmax_sum_loss(net: Network, A: np.ndarray, Y: np.ndarray, u: float) -> np.ndarray:
     """delta^H's loss where a softmax row is saturated: `a_k = 1`, and `s = sum_n a_n g_n`
-    rounds to `g_k` plus at most the other terms, so `g_k - s` may lose all of them."""
-    _, saturated = softmax_rest(A, u)
+    rounds to `a_k g_k` plus at most the other terms, so `g_k - s` may lose all of them."""
+    _, saturated, _ = softmax_rest(A, u)
     ag = np.abs(A * net.cost_function.dJ_da(A, Y))
-    rest = np.where(ag == ag.max(axis=1, keepdims=True), 0.0, ag).sum(axis=1, keepdims=True)
+    rest = np.where(_largest(A), 0.0, ag).sum(axis=1, keepdims=True)
     return np.where(saturated, rest, 0.0)
 
 

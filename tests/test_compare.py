@@ -489,3 +489,26 @@ def test_compare_checks_every_entry_by_default_and_returns_a_frozen_comparison()
     assert isinstance(c, Comparison) and c.checked.all() and c.passed
     with pytest.raises(AttributeError):
         c.tolerance = np.zeros(3)  # type: ignore[misc]
+
+
+def test_a_tied_softmax_row_is_not_read_as_saturated():
+    # a zero-initialised output layer gives equal a_k: no a_k is 1, whatever the tie
+    from gradcheck.saturation import softmax_rest
+
+    rest, saturated, others = softmax_rest(np.full((2, 4), 0.25), 2.0**-53)
+    assert not saturated.any()
+    np.testing.assert_allclose(others, 0.75)
+    np.testing.assert_allclose(rest, 0.75)
+    rest, saturated, _ = softmax_rest(np.array([[1.0, 1e-300, 1e-300]]), 2.0**-53)
+    assert saturated.tolist() == [[True, False, False]] and rest[0, 0] == 2e-300
+
+
+def test_a_float32_candidate_on_a_zero_softmax_layer_passes():
+    from gradcheck.independent import independent_backprop
+
+    net = Network.random([3, 4, 4], hidden="tanh", output="softmax", seed=0)
+    net = Network([net.weights[0], np.zeros((4, 4))], net.biases, hidden="tanh", output="softmax")
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(5, 3)), rng.dirichlet(np.ones(4), size=5)
+    candidate = independent_backprop("tanh", "softmax", "quadratic", np.float32)
+    assert check_backprop_at(candidate, net, X, Y).passed

@@ -31,7 +31,7 @@ from .saturation import (
     in_zone,
     saturation_loss,
     softmax_rest,
-    zone_bound,
+    systematic_bounds,
 )
 
 __all__ = [
@@ -46,11 +46,6 @@ __all__ = [
     "SATURATED",
     "saturation_loss",
 ]
-
-# Cancelling formulas near saturation (`a (1 - a)`, `1 - a^2`, `a + 1`): a systematic error,
-# bounded linearly in gradcheck.saturation. (The soak's seeds 1065, 1000236, 1002273: an
-# error of `K u` allowed over blocks of 1e-119 to 1e-153 let entries off by 4e-5 of them pass;
-# 1673: a random walk of `u` per entry allowed 30x what 1-ulp libms do in a sum of 8.)
 
 UNDERFLOW_GUARD = 1e-150  # standard deviations below this come from squares that may underflow
 SAFETY = (
@@ -131,9 +126,10 @@ def rounding_scale(
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         # The cancelling formulas' share: a random walk, or their linear worst case
         # (gradcheck.saturation), whichever is smaller; their deep loss enters whole.
+        deep_loss, zone_worst = systematic_bounds(net, X, Y, u)
         V = _propagate(net, X, Y, u, p=2, zone=False)
         zone_walk = np.maximum(_propagate(net, X, Y, u, p=2) - V, 0.0)
-        zone_worst = zone_bound(net, X, Y, u) / (u * SAFETY)
+        zone_worst = zone_worst / (u * SAFETY)
         S = (V + np.minimum(zone_walk, zone_worst**2)) ** 0.5
         # Squares of numbers below 1e-154 underflow and above 1e154 overflow (dJ/da = -y/a
         # of a saturated output): there the L1 bound, never smaller than L2, takes over.
@@ -142,7 +138,7 @@ def rounding_scale(
             S = np.where(outside, _propagate(net, X, Y, u, p=1), S)
         # a worst case, whole, and twice: a correct code's 0 sits exactly that far from the
         # value, and the reference's own rounding of it must not tip the comparison
-        S = S + 2 * saturation_loss(net, X, Y, u) / (u * SAFETY)
+        S = S + 2 * deep_loss / (u * SAFETY)
     entry_rounding = (net.H + 2) * np.abs(backprop(net, X, Y).flat())
     # Where even the L1 bound overflows nothing can be said of rounding: inf, and the
     # comparisons treat an infinite tolerance as no verdict for that entry, never a pass.
@@ -190,12 +186,13 @@ class _ForwardErrors:
         # rounding matter; gradcheck.allowed holds such entries to the subgradient interval.
         # a (1 - a), 1 - a^2: an error of u, or of h' itself once it is below u / SATURATED
         # (identity, ReLU and leaky ReLU, with c = 0, have an exact h': no such formula)
-        F = _formula_rounding(np.abs(h_prime_L(Z)), self.u, p, self.zone and c != 0)
+        F = _formula_rounding(np.abs(h_prime_L(Z)), self.u, self.zone and c != 0)
         return hp, c**p * hp * Vz + hp + F
 
 
-def _formula_rounding(distance: np.ndarray, u: float, p: int, zone: bool = True) -> np.ndarray:
-    """P-error, in units of `u`, of a cancelling formula whose true result is `distance`.
+def _formula_rounding(distance: np.ndarray, u: float, zone: bool = True) -> np.ndarray:
+    """Error (any power: it is 0 or 1), in units of `u`, of a cancelling formula whose true
+    result is `distance`.
 
     `u` from `u / SATURATED` up: the rounding of the `a` it cancels (random in sign
     from entry to entry, so a random walk); below, the formula returns 0, and the
@@ -232,7 +229,7 @@ def _forward_errors(
         formula_rounding: np.ndarray | float = 0.0
         if np.isfinite(acts[L].upper) and acts[L].elementwise:
             distance = np.minimum(np.abs(fw.A[L] - acts[L].lower), np.abs(acts[L].upper - fw.A[L]))
-            formula_rounding = _formula_rounding(distance, u, p, zone)
+            formula_rounding = _formula_rounding(distance, u, zone)
         if acts[L].elementwise:
             h_prime_L = acts[L].h_prime
             assert h_prime_L is not None  # checked by Network (_check_activations)

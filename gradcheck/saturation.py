@@ -34,6 +34,7 @@ __all__ = [
     "in_zone",
     "saturation_loss",
     "softmax_rest",
+    "systematic_bounds",
     "zone_bound",
 ]
 
@@ -100,7 +101,7 @@ def saturation_loss(net: Network, X: np.ndarray, Y: np.ndarray, u: float) -> np.
     ndarray, shape (P,)
         Absolute (not in units of `u`): the flat bound per entry.
     """
-    return _propagated(net, X, Y, u, deep=True)
+    return systematic_bounds(net, X, Y, u)[0]
 
 
 def zone_bound(net: Network, X: np.ndarray, Y: np.ndarray, u: float) -> np.ndarray:
@@ -111,37 +112,52 @@ def zone_bound(net: Network, X: np.ndarray, Y: np.ndarray, u: float) -> np.ndarr
     ndarray, shape (P,)
         Absolute: the flat bound per entry.
     """
-    return _propagated(net, X, Y, u, deep=False)
+    return systematic_bounds(net, X, Y, u)[1]
 
 
-def _propagated(net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, deep: bool):
+def systematic_bounds(
+    net: Network, X: np.ndarray, Y: np.ndarray, u: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """`saturation_loss` and `zone_bound` from one forward pass: flat, absolute, shape (P,)."""
     fw = forward_pass(net.weights, net.biases, net.activations, X)
     sizes = delta_sizes(net, fw, Y)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        bounds = tuple(
+            np.nan_to_num(
+                _magnitudes_backward(net, X, fw, sizes, *_losses(net, fw, sizes, Y, u, deep)),
+                nan=0.0,
+                posinf=np.inf,
+            )
+            for deep in (True, False)
+        )
+    return bounds[0], bounds[1]
+
+
+def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float, deep: bool):
+    """What each `a^L` and `delta^L` may lose: deep saturation's whole values, or the zone's u."""
     acts, H = net.activations, net.H
     lost_a, lost_delta = [], []
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for L, act in enumerate(acts):
-            A, bounded = fw.A[L], np.isfinite(act.upper) and act.elementwise
-            distance = np.minimum(np.abs(A - act.lower), np.abs(act.upper - A))
-            zone = in_zone(distance, u)
-            a_loss = np.where(_saturated(distance, u), distance, 0.0) if deep else ZONE_ULPS * u
-            lost_a.append(np.where(bounded & (~zone if deep else zone), a_loss, 0.0))
-            lost_delta.append(np.zeros_like(sizes[L]))
-            # identity, ReLU, leaky ReLU (h'' = 0): h' exact, no cancelling formula
-            smooth = act.elementwise and not act.is_identity and act.h_second_bound != 0
-            if smooth and (L < H or net.fused is None):
-                h_prime = np.abs(act.h_prime(fw.Z[L]))  # type: ignore[misc]
-                if deep:
-                    lost_delta[L] = np.where(_saturated(h_prime, u), sizes[L], 0.0)
-                else:  # u of h' times the q = W delta (dJ/da at the output) it multiplies
-                    q = np.where(h_prime > 0, sizes[L] / h_prime, 0.0)
-                    lost_delta[L] = np.where(in_zone(h_prime, u), ZONE_ULPS * u * q, 0.0)
-        if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): a's loss, times sum |y|
-            lost_delta[H] = lost_delta[H] + lost_a[H] * (1 + np.abs(Y).sum(axis=1, keepdims=True))
-        elif deep and not acts[H].elementwise:  # softmax: a_k (g_k - s) at a_k = 1
-            lost_delta[H] = lost_delta[H] + _softmax_sum_loss(net, fw.A[H], Y, u)
-        flat = _magnitudes_backward(net, X, fw, sizes, lost_a, lost_delta)
-    return np.nan_to_num(flat, nan=0.0, posinf=np.inf)
+    for L, act in enumerate(acts):
+        A, bounded = fw.A[L], np.isfinite(act.upper) and act.elementwise
+        distance = np.minimum(np.abs(A - act.lower), np.abs(act.upper - A))
+        zone = in_zone(distance, u)
+        a_loss = np.where(_saturated(distance, u), distance, 0.0) if deep else ZONE_ULPS * u
+        lost_a.append(np.where(bounded & (~zone if deep else zone), a_loss, 0.0))
+        lost_delta.append(np.zeros_like(sizes[L]))
+        # identity, ReLU, leaky ReLU (h'' = 0): h' exact, no cancelling formula
+        smooth = act.elementwise and not act.is_identity and act.h_second_bound != 0
+        if smooth and (L < H or net.fused is None):
+            h_prime = np.abs(act.h_prime(fw.Z[L]))  # type: ignore[misc]
+            if deep:
+                lost_delta[L] = np.where(_saturated(h_prime, u), sizes[L], 0.0)
+            else:  # u of h' times the q = W delta (dJ/da at the output) it multiplies
+                q = np.where(h_prime > 0, sizes[L] / h_prime, 0.0)
+                lost_delta[L] = np.where(in_zone(h_prime, u), ZONE_ULPS * u * q, 0.0)
+    if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): a's loss, times sum |y|
+        lost_delta[H] = lost_delta[H] + lost_a[H] * (1 + np.abs(Y).sum(axis=1, keepdims=True))
+    elif deep and not acts[H].elementwise:  # softmax: a_k (g_k - s) at a_k = 1
+        lost_delta[H] = lost_delta[H] + _softmax_sum_loss(net, fw.A[H], Y, u)
+    return lost_a, lost_delta
 
 
 def _magnitudes_backward(net, X, fw, sizes, lost_a, lost_delta) -> np.ndarray:

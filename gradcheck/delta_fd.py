@@ -21,13 +21,8 @@ import numpy as np
 from reference import ForwardPass, Network, example_costs, forward_pass
 
 from .finite_diff import EPS, METHODS, ROUNDING_ULPS
-from .network_fd import (
-    CACHE_CHUNK,
-    DEFAULT_MEMORY_LIMIT,
-    check_memory_limit,
-    crossings,
-    differentiate_across_kinks,
-)
+from .network_fd import DEFAULT_MEMORY_LIMIT, check_memory_limit, differentiate_across_kinks
+from .perturbed import CACHE_CHUNK, crossings
 from .validate import check_method, checked_data
 
 __all__ = [

@@ -7,8 +7,8 @@ gives the error estimate; a third level where that estimate is above
 Richardson where it still is (about 4.2 evaluations an entry instead of
 10). ``"central"`` and ``"complex"`` are `finite_diff`'s, unchanged. The
 cost at the perturbed points is evaluated fast, exploiting the network's
-structure.  Done naively, every evaluation is a full forward pass.
-Instead:
+structure (`gradcheck.perturbed`).  Done naively, every evaluation is a full
+forward pass.  Instead:
 
 - moving `W^L[m,n]` or `b^L[n]` leaves layers `0 .. L-1` unchanged, so their
   cached forward pass is reused;
@@ -21,7 +21,9 @@ Instead:
 - a sigmoid output with the quadratic cost takes one exp per entry,
   `sigma(z) - y = ((1 - y) e^z - y) / (1 + e^z)`, exact to a few ulps;
 - many perturbations run as one stacked array computation `(P, d, N)`, in
-  chunks that stay in cache (and under a memory cap); with ``executor=`` or
+  chunks that stay in cache (and under a memory cap); moves of one unit of
+  `W^{H-1}` into a sigmoid output share their row of `W^H`, and run as one
+  outer product over unit-major arrays; with ``executor=`` or
   ``workers=`` the chunks run on other processes (or threads) or a Dask
   cluster (`gradcheck.scatter`), bit-identical to the serial run.
 
@@ -38,18 +40,27 @@ evaluation), which the tests hold equal to the fast one to rounding.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from reference import ACTIVATIONS, Gradients, Network
+from reference import Gradients, Network
 from reference.network import ForwardPass, example_costs, forward_pass
 
 from .finite_diff import CENTRAL_TRUNCATION_SAFETY, METHODS, differentiate
 from .noise import EPS, ROUNDING_ULPS, noise_bound, noise_sigma
+from .perturbed import (
+    KINK,
+    ROUGH,
+    Base,
+    Workspace,
+    costs_of_chunks,
+    crossings,
+    perturbed_costs,
+    plan_chunks,
+)
 from .scatter import Scatter, process_pool
 from .steps import RICHARDSON_STEP, power_of_two, within_sign
 from .validate import check_executor, check_flag, check_network
@@ -72,13 +83,8 @@ TASKS_PER_WORKER = 4  # at most this many tasks a worker per call: a process poo
 # per-task cost (pickling, a round trip) is ~0.1-1 ms, so tasks of ~1,000 chunks (784-256-10)
 # keep it small, while 4 a worker still balance the load
 DEFAULT_WORKERS = 8  # an executor that does not say how many workers it has
-CACHE_CHUNK = 2**20  # bytes: chunks this size stay in L2 (measured: 8 MiB ones ran 1.3x slower)
-ROUGH, KINK = 1, 2  # an evaluation crossed a jump of h'' (ELU) / of h' (ReLU), as bit flags
 KINK_STEP = 2.0**-30  # the last resort for entries near a kink: few z change sign within it
 STENCIL_STEP = 2.0**-10  # relative: R1's truncation (h^4) and rounding (1/h) both near 1e-11
-SIGMOID_ONE_EXP_LIMIT = 600.0  # |z^H| below which e^z cannot overflow in a difference step
-TANH_FORM_RESIDUAL = 2.0**-6  # |a - y| above which the tanh form's absolute u is < 64 u |a - y|
-TANH_FORM_TARGET = 2.0**-4  # targets this far from 0 and 1: the exp form errs ~u/8 absolutely too
 GOOD_ENOUGH = 1e-7  # an estimate above this x its block's largest entry takes more levels
 TABLEAU_ROUNDING = (256 + 68 / 2 + 1 / 4) / 189  # sum_k |w_k| h / h_k of R2's weights
 FIRST_STEPS = {  # relative to each entry's natural scale (see _natural_scale)
@@ -423,12 +429,12 @@ class _CostEvaluator:
         self.layout = net.layout
         self.memory_limit = memory_limit
         self.structured = structured
-        self.base = _Base.of(net, X, Y)
+        self.base = Base.of(net, X, Y)
         self.fw = self.base.fw
         self.count = 0
         self.mark_crossings = True
         self.last_crossed = np.zeros(0, dtype=np.int8)
-        self.workspace = _Workspace()
+        self.workspace = Workspace()
         self._is_weight = np.zeros(self.theta.size, dtype=bool)  # where the L2 penalty acts
         for name, block, _ in self.layout.blocks:
             self._is_weight[block] = name[0] == "W"
@@ -478,7 +484,6 @@ class _CostEvaluator:
         return J.mean() + self.net.penalty(weights)  # + (lam/2) sum_L ||W^L||^2
 
     def _structured(self, index: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        net, d = self.net, self.X.shape[0]
         values = np.empty(index.size, dtype=t.dtype)
         crossed = np.zeros(index.size, dtype=np.int8)
         chunks, places = [], []  # (L, m, n, t) of each chunk; where its results go
@@ -487,22 +492,27 @@ class _CostEvaluator:
             if rows.size == 0:
                 continue
             L = int(name[2:])
-            local = index[rows] - block.start
-            m, n = np.unravel_index(local, shape) if name[0] == "W" else (None, local)
-            chunk = _chunk_size(net.sizes, L, d, self.memory_limit, np.iscomplexobj(t))
-            for start in range(0, rows.size, chunk):
-                piece = slice(start, start + chunk)
+            if name[0] == "W":  # sorted by unit n: moves of one n share a row of W^{L+1}
+                rows = rows[np.argsort((index[rows] - block.start) % shape[1], kind="stable")]
+                m, n = np.unravel_index(index[rows] - block.start, shape)
+            else:
+                m, n = None, index[rows] - block.start
+            complex_ = np.iscomplexobj(t)
+            plan = plan_chunks(
+                self.base, L, n, self.memory_limit, weights=m is not None, complex_=complex_
+            )
+            for piece in plan:
                 part = rows[piece]
                 chunks.append((L, None if m is None else m[piece], n[piece], t[part]))
                 places.append(part)
         if self.scatter is None:
             space = self.workspace
-            results = [_perturbed_costs(self.base, L, m, n, t_, space) for L, m, n, t_ in chunks]
+            results = [perturbed_costs(self.base, L, m, n, t_, space) for L, m, n, t_ in chunks]
         else:  # tasks of consecutive chunks, each chunk computed as in the serial run
             workers = getattr(self.scatter.executor, "_max_workers", DEFAULT_WORKERS)
             size = max(CHUNKS_PER_TASK, -(-len(chunks) // (TASKS_PER_WORKER * workers)))
             tasks = [chunks[k : k + size] for k in range(0, len(chunks), size)]
-            results = [r for rs in self.scatter.map(_costs_of_chunks, tasks) for r in rs]
+            results = [r for rs in self.scatter.map(costs_of_chunks, tasks) for r in rs]
         for part, (v, c) in zip(places, results, strict=True):
             values[part], crossed[part] = v, c
         return values, crossed
@@ -523,253 +533,6 @@ class _CostEvaluator:
             for act, Z, Z0 in zip(h, out.Z, self.fw.Z):
                 crossed[k] |= crossings(act, Z[None], Z0[None])[0]
         return values, crossed
-
-
-def _chunk_size(sizes: tuple[int, ...], L: int, d: int, memory_limit: int, complex_: bool) -> int:
-    """Perturbations per chunk: their stacked arrays (layers after L) fit in `CACHE_CHUNK`."""
-    widest = max(sizes[L + 1 :]) if L + 2 == len(sizes) else max(sizes[L + 2 :])
-    per_point = d * widest * 8 * (4 if complex_ else 3)
-    return max(1, min(memory_limit, CACHE_CHUNK) // per_point)
-
-
-@dataclass(frozen=True, eq=False)
-class _Base:
-    """The network at theta, and what the fast paths reuse from it, computed once.
-
-    ``J_i``: the cost of each example; ``R = A^H - Y`` (quadratic cost).
-    For a sigmoid output with the quadratic cost, ``sigmoid_terms`` =
-    ``(Z^H, -Y, 1 - Y)``, transposed to (n_H, d): with `e = exp(z)`,
-    `sigma(z) - y = ((1 - y) e - y) / (1 + e)`, one exp per entry and exact
-    to a few ulps wherever `e` does not overflow (the base `|z^H|` is
-    checked below `SIGMOID_ONE_EXP_LIMIT`; a step that still overflows gives
-    NaN, an unusable value, never a wrong one). Where no residual is both
-    small and next to a target of 0 or 1 (`_tanh_form_is_exact_enough`),
-    ``tanh_terms`` = ``(Z^H / 2, 1 - 2Y)`` too: `sigma(z) - y = (tanh(z/2) +
-    1 - 2y) / 2`, three passes over the stacked outputs fewer.
-    """
-
-    net: Network
-    fw: ForwardPass
-    X: np.ndarray
-    Y: np.ndarray
-    J_i: np.ndarray  # (d,)
-    R: np.ndarray | None  # (d, n_H): A^H - Y, quadratic cost only
-    sigmoid_terms: tuple[np.ndarray, ...] | None  # (Z^H, -Y, 1 - Y), each (n_H, d)
-    tanh_terms: tuple[np.ndarray, np.ndarray] | None = None  # (Z^H / 2, 1 - 2Y), each (n_H, d)
-
-    @classmethod
-    def of(cls, net: Network, X: np.ndarray, Y: np.ndarray) -> _Base:
-        fw = forward_pass(net.weights, net.biases, net.activations, X)
-        J_i = example_costs(fw.Z[-1], fw.output, Y, net.output, net.cost_function)
-        quadratic = net.fused is None and net.cost_function.name == "quadratic"
-        R = fw.output - Y if quadratic and net.output.elementwise else None
-        terms = None
-        Z_H = fw.Z[-1]
-        if (
-            quadratic
-            and _builtin(net.output, "sigmoid")
-            and np.abs(Z_H).max() < SIGMOID_ONE_EXP_LIMIT
-        ):
-            # Transposed: the stacked arrays are (P, n_H, d), so that numpy's inner
-            # loops run over the d examples rather than over a few output units.
-            terms = tuple(np.ascontiguousarray(T) for T in (Z_H.T, -Y.T, 1.0 - Y.T))
-            if R is not None and _tanh_form_is_exact_enough(R, Y):
-                halves = (np.ascontiguousarray(0.5 * Z_H.T), np.ascontiguousarray(1.0 - 2.0 * Y.T))
-                return cls(net, fw, X, Y, J_i, R, terms, halves)
-        return cls(net, fw, X, Y, J_i, R, terms)
-
-
-def _tanh_form_is_exact_enough(R: np.ndarray, Y: np.ndarray) -> bool:
-    """May `sigma(z) - y` be taken as `(tanh(z/2) + 1 - 2y) / 2` without more noise in `J`?
-
-    That form errs by about `u` absolutely; `((1 - y) e - y) / (1 + e)` by
-    about `u y (1 - y)` (the same where `y` is mid-range), and only relatively
-    where `y` is 0 or 1. So: every residual either at least `TANH_FORM_RESIDUAL`
-    or next to a target at least `TANH_FORM_TARGET` from 0 and 1.
-    """
-    mid = np.minimum(Y, 1.0 - Y) >= TANH_FORM_TARGET
-    return bool(np.all((np.abs(R) >= TANH_FORM_RESIDUAL) | mid))
-
-
-def _perturbed_costs(
-    base: _Base,
-    L: int,
-    m: np.ndarray | None,
-    n: np.ndarray,
-    t: np.ndarray,
-    workspace: _Workspace | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The cost of P networks, the p-th with `W^L[m_p, n_p]` (or `b^L[n_p]` if m is None) moved by t_p.
-
-    The stacked `(P, d, N)` arrays go into `workspace` buffers, reused from
-    chunk to chunk: fresh arrays of that size cost a page fault per 4 KiB,
-    which measured more than the arithmetic itself.
-    """
-    net, fw = base.net, base.fw
-    h, H = net.activations, net.H
-    space = workspace if workspace is not None else _Workspace()
-    a_prev = base.X if L == 0 else fw.A[L - 1]  # A^{L-1}, with A^{-1} = X
-    # Column n_p of Z^L moves by t_p a^{L-1}_{m_p} (a weight) or by t_p (a bias).
-    shift = t[:, None] * (a_prev[:, m].T if m is not None else 1.0)  # (P, d)
-    z_old = fw.Z[L][:, n].T  # (P, d)
-    z_col = z_old + shift
-    crossed = crossings(h[L], z_col, z_old)
-    real = not np.iscomplexobj(z_col)
-
-    if L == H and base.R is not None and real:
-        # Only column n of a^H changes: J_i moves by 1/2 [(a_n - y_n)^2 - (a0_n - y_n)^2].
-        r_old = base.R[:, n].T  # (P, d)
-        r_new = h[L].h(z_col) - base.Y[:, n].T
-        J_i = base.J_i + 0.5 * (r_new - r_old) * (r_new + r_old)
-        return J_i.mean(axis=-1), crossed
-    if L == H or not h[L].elementwise:
-        Z = space.get("Z", (t.size,) + fw.Z[L].shape, z_col.dtype)  # (P, d, N_H)
-        Z[...] = fw.Z[L]
-        Z[np.arange(t.size), :, n] = z_col
-        A = _activate(h[L], Z, space)
-        return _mean_cost(base, Z, A, space), crossed
-    # a^L changes in column n only, so z^{L+1} by that change times row n of W^{L+1}.
-    a_col = z_col if h[L].is_identity else h[L].h(z_col)
-    dA = a_col - fw.A[L][:, n].T  # (P, d)
-    rows = net.weights[L + 1][n]  # (P, N): row n_p of W^{L+1}
-    if L + 1 == H and base.sigmoid_terms is not None and real:
-        return _sigmoid_quadratic_costs(base, dA, rows, space), crossed
-    Z = space.get("Z", (t.size,) + fw.Z[L + 1].shape, np.result_type(dA, rows))
-    np.multiply(dA[:, :, None], rows[:, None, :], out=Z)
-    Z += fw.Z[L + 1]  # z^{L+1} + (change of a^L_n) w^{L+1}_{n.}
-    for K in range(L + 1, H + 1):
-        if K > L + 1:  # A^{K-1} W^K + b^K for all P networks as one matrix product
-            P, d, M = A.shape
-            Z = (A.reshape(P * d, M) @ net.weights[K]).reshape(P, d, -1)
-            Z += net.biases[K]
-        crossed |= crossings(h[K], Z, fw.Z[K][None])
-        if K == H and base.sigmoid_terms is not None and real:
-            U = space.get("U", (t.size,) + base.sigmoid_terms[0].shape, np.float64)
-            U[...] = Z.transpose(0, 2, 1)
-            return _sigmoid_residual_costs(base, U, space), crossed
-        A = _activate(h[K], Z, space)
-    return _mean_cost(base, Z, A, space), crossed
-
-
-_workspaces = threading.local()  # one workspace per thread (executor workers included)
-
-
-def _costs_of_chunks(base: _Base, chunks: list[tuple]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """On a worker: `_perturbed_costs` of each chunk ``(L, m, n, t)``, in its thread's workspace."""
-    space = getattr(_workspaces, "space", None)
-    if space is None:
-        space = _workspaces.space = _Workspace()
-    return [_perturbed_costs(base, L, m, n, t, space) for L, m, n, t in chunks]
-
-
-def _sigmoid_quadratic_costs(
-    base: _Base, dA: np.ndarray, rows: np.ndarray, space: _Workspace
-) -> np.ndarray:
-    """`J` of P networks whose last hidden layer moved by `dA` (P, d) along `rows` (P, n_H)."""
-    Z_H = base.sigmoid_terms[0]  # type: ignore[index]
-    U = space.get("U", (dA.shape[0],) + Z_H.shape, np.float64)  # (P, n_H, d)
-    if base.tanh_terms is not None:  # U = z^H / 2: the halves are exact
-        half_Z, C = base.tanh_terms
-        np.einsum("pk,pi->pki", 0.5 * rows, dA, out=U)
-        U += half_Z
-        np.tanh(U, out=U)
-        U += C  # 2 (sigma(z) - y) = tanh(z/2) + 1 - 2y
-        return 0.125 * np.einsum("pki,pki->pi", U, U).mean(axis=-1)
-    np.einsum("pk,pi->pki", rows, dA, out=U)  # the change of z^H (einsum: 3x np.multiply's speed)
-    U += Z_H
-    return _sigmoid_residual_costs(base, U, space)
-
-
-def _sigmoid_residual_costs(base: _Base, U: np.ndarray, space: _Workspace) -> np.ndarray:
-    """`mean_i 1/2 ||sigma(z_i) - y_i||^2` per network from `z^H` (P, n_H, d), in place."""
-    _, C0, C1 = base.sigmoid_terms  # type: ignore[misc]
-    np.exp(U, out=U)  # e = exp(z), the only transcendental
-    residual = space.get("A", U.shape, np.float64)
-    np.multiply(U, C1, out=residual)
-    residual += C0
-    U += 1.0
-    residual /= U  # sigma(z) - y = ((1 - y) e - y) / (1 + e)
-    # J_i per example, then their mean (pairwise), as in _mean_cost.
-    return 0.5 * np.einsum("pki,pki->pi", residual, residual).mean(axis=-1)
-
-
-class _Workspace:
-    """Buffers for the stacked arrays of `_perturbed_costs`, kept from one chunk to the next."""
-
-    def __init__(self) -> None:
-        self.buffers: dict[tuple, np.ndarray] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        """A (P, ...) array for `name`: a view of a kept buffer with at least P rows."""
-        key = (name, shape[1:], np.dtype(dtype))
-        buffer = self.buffers.get(key)
-        if buffer is None or buffer.shape[0] < shape[0]:
-            buffer = self.buffers[key] = np.empty(shape, dtype=dtype)
-        return buffer[: shape[0]]
-
-    def owns(self, array: np.ndarray) -> bool:
-        return any(np.shares_memory(array, b) for b in self.buffers.values())
-
-
-def _sigmoid_into(Z: np.ndarray, space: _Workspace) -> np.ndarray:
-    """sigma(z) = e^{min(z,0)} / (1 + e^{-|z|}) into workspace buffers: both exponents <= 0
-    (no overflow), relative accuracy of a few ulps like scipy's `expit`, and two
-    vectorised exps run 1.7x faster than expit's scalar loop."""
-    out, scratch = space.get("A", Z.shape, Z.dtype), space.get("A2", Z.shape, Z.dtype)
-    np.minimum(Z, 0.0, out=out)
-    np.exp(out, out=out)
-    np.abs(Z, out=scratch)
-    np.negative(scratch, out=scratch)
-    np.exp(scratch, out=scratch)
-    scratch += 1.0
-    out /= scratch
-    return out
-
-
-def _tanh_into(Z: np.ndarray, space: _Workspace) -> np.ndarray:
-    return np.tanh(Z, out=space.get("A", Z.shape, Z.dtype))
-
-
-# Built-in activations computed into workspace buffers (real input; the same function as
-# the reference's h to a few ulps: tanh is the same ufunc, sigmoid a faster exact formula).
-_INTO = {"sigmoid": _sigmoid_into, "tanh": _tanh_into}
-
-
-def _builtin(act: Any, name: str) -> bool:
-    """Is `act` the built-in activation `name` (not a user's of the same name)?"""
-    return act.name == name and ACTIVATIONS.get(name) is act
-
-
-def _activate(act: Any, Z: np.ndarray, space: _Workspace) -> np.ndarray:
-    """`h(Z)`, into workspace buffers where the activation allows it."""
-    if act.is_identity:
-        return Z
-    into = _INTO.get(act.name)
-    if into is not None and _builtin(act, act.name) and not np.iscomplexobj(Z):
-        return into(Z, space)
-    return act.h(Z)
-
-
-def _mean_cost(base: _Base, Z: np.ndarray, A: np.ndarray, space: _Workspace):
-    """`J = mean_i J_i` of each of the P networks; the quadratic cost in place in A's buffer."""
-    net = base.net
-    if net.fused is None and net.cost_function.name == "quadratic" and space.owns(A):
-        A -= base.Y  # a - y, in the buffer (Z is not needed any more: the cost is not fused)
-        # J_i per example, then their mean (pairwise): one long einsum over (i, k) adds
-        # rounding noise that made the differences 3-6x less accurate.
-        return 0.5 * np.einsum("pik,pik->pi", A, A).mean(axis=-1)
-    return example_costs(Z, A, base.Y, net.output, net.cost_function).mean(axis=-1)
-
-
-def crossings(act: Any, Z_new: np.ndarray, Z_old: np.ndarray) -> np.ndarray:
-    """Per perturbation (first axis): 0 if no pre-activation crossed a non-smooth point of
-    `h`, KINK if one crossed a jump of h' (ReLU), ROUGH if one crossed a jump of h'' (ELU)."""
-    if act.smooth:
-        return np.zeros(Z_new.shape[0], dtype=np.int8)
-    crossed = (Z_new.real > 0) != (Z_old > 0)
-    if crossed.ndim > 1:
-        crossed = crossed.any(axis=tuple(range(1, crossed.ndim)))
-    return crossed.astype(np.int8) * np.int8(KINK if act.kink else ROUGH)
 
 
 def _natural_scale(net: Network, X: np.ndarray, theta: np.ndarray) -> np.ndarray:

@@ -23,8 +23,6 @@ LONG_MODULES: dict[str, str] = {
     "and the predicates could leave it (issue 10, pending)",
     "gradcheck/cli.py": "the main job and four subcommands, each runner and parser under 60 lines; "
     "the parser refers to the runners, so splitting the file needs a package (issue 10, pending)",
-    "gradcheck/network_fd.py": "the batched network differences and their executor, grown by the "
-    "speed work; the executor's split is pending (issue 10)",
 }
 
 #: functions allowed over MAX_FUNCTION_LINES lines of code, and why

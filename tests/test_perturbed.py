@@ -1,0 +1,131 @@
+"""gradcheck.perturbed: the unit-major kernel and the chunk plan that feeds it.
+
+Moves of `W^{H-1}` into a sigmoid output with the quadratic cost are taken a
+hidden unit at a time, as one outer product over unit-major `(n_H, P d)`
+arrays. That layout must give the per-move layout's costs bit for bit (the
+same products, the same sums in the same order) and the naive path's to
+rounding, in both forms of the residual (tanh where exact enough, exp
+otherwise), and the plan must hand it chunks of one unit that fit in cache.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradcheck import perturbed
+from gradcheck.network_fd import _cost_size, _CostEvaluator
+from gradcheck.noise import EPS
+from reference import Network
+
+ULPS = 64  # as in test_network_fd_fast: the naive path sums the same terms in another order
+
+
+def _case(hidden: str, targets: str, sizes=(24, 5, 3), d: int = 9, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    net = Network.random(sizes, hidden=hidden, output="sigmoid", seed=rng)
+    X = rng.normal(size=(d, sizes[0]))
+    if targets == "mid":  # the tanh form
+        Y = rng.uniform(0.1, 0.9, size=(d, sizes[-1]))
+    else:  # one-hot targets nearly fitted: the exp form
+        Y = np.eye(sizes[-1])[rng.integers(sizes[-1], size=d)]
+        net = Network(
+            net.weights, net.biases[:-1] + [net.biases[-1] - 8.0], hidden=hidden, output="sigmoid"
+        )
+    return net, *net.check_data(X, Y)
+
+
+def _spy(monkeypatch) -> list[int]:
+    """Record the P of every `_one_unit_sigmoid_costs` call."""
+    calls: list[int] = []
+    original = perturbed._one_unit_sigmoid_costs
+
+    def spy(base, dA, w, space):
+        calls.append(dA.shape[0])
+        return original(base, dA, w, space)
+
+    monkeypatch.setattr(perturbed, "_one_unit_sigmoid_costs", spy)
+    return calls
+
+
+@pytest.mark.parametrize("hidden", ["tanh", "sigmoid", "relu"])
+@pytest.mark.parametrize("targets", ["mid", "one-hot"])
+def test_unit_major_costs_equal_per_move_costs_bit_for_bit_and_naive_ones(
+    monkeypatch, hidden, targets
+):
+    net, X, Y = _case(hidden, targets)
+    fast = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=True)
+    naive = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=False)
+    assert (fast.base.tanh_terms is not None) == (targets == "mid")
+    index = np.arange(net.layout.size)
+    both = np.concatenate([index, index])  # as the engine asks: +h and -h of every entry
+    for step in (1e-3, 2.0**-10, 0.25):
+        h = np.concatenate([np.full(index.size, step), np.full(index.size, -step)])
+        calls = _spy(monkeypatch)
+        got, _ = fast.along(both, h)
+        assert calls and min(calls) >= perturbed.RUN_MIN  # W^0: 48 moves a unit
+        monkeypatch.setattr(perturbed, "RUN_MIN", 10**9)  # every move on its own
+        per_move, _ = fast.along(both, h)
+        monkeypatch.undo()
+        np.testing.assert_array_equal(got, per_move)
+        expected, _ = naive.along(both, h)
+        size = _cost_size(net, fast.fw, Y)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=ULPS * EPS * size)
+
+
+def test_the_unit_major_kernel_serves_only_the_layer_before_a_sigmoid_quadratic_output(
+    monkeypatch,
+):
+    rng = np.random.default_rng(1)
+    for output, cost in (("identity", "quadratic"), ("sigmoid", "cross_entropy")):
+        net = Network.random((24, 5, 3), hidden="tanh", output=output, cost=cost, seed=rng)
+        X, Y = net.check_data(rng.normal(size=(9, 24)), rng.uniform(0.1, 0.9, size=(9, 3)))
+        calls = _spy(monkeypatch)
+        _CostEvaluator(net, X, Y, memory_limit=2**20, structured=True).along(
+            np.arange(net.layout.size), np.full(net.layout.size, 1e-3)
+        )
+        assert calls == []
+
+
+def _plan(sizes, d, n, memory_limit, *, L=None, weights=True, complex_=False):
+    rng = np.random.default_rng(2)
+    net = Network.random(sizes, hidden="tanh", output="sigmoid", seed=rng)
+    X, Y = net.check_data(rng.normal(size=(d, sizes[0])), rng.uniform(0.1, 0.9, (d, sizes[-1])))
+    base = perturbed.Base.of(net, X, Y)
+    L = len(sizes) - 3 if L is None else L  # default: W^{H-1}
+    return perturbed.plan_chunks(base, L, n, memory_limit, weights=weights, complex_=complex_)
+
+
+def _covers(plan, size):
+    taken = np.concatenate([np.arange(size)[piece] for piece in plan])
+    np.testing.assert_array_equal(taken, np.arange(size))  # every move once, in order
+
+
+def test_the_plan_cuts_long_runs_of_one_unit_into_equal_pieces_that_fit_in_cache():
+    d, n_H = 64, 10
+    n = np.repeat(np.arange(5), 300)  # 5 units, 300 moves each (sorted by unit)
+    limit = 40 * (2 * n_H + perturbed.UNIT_ROWS) * d * 8  # 40 moves a chunk
+    plan = _plan((64, 5, n_H), d, n, limit)
+    _covers(plan, n.size)
+    for piece in plan:
+        assert np.unique(n[piece]).size == 1  # never two units
+        assert piece.stop - piece.start <= 40
+    lengths = sorted({piece.stop - piece.start for piece in plan})
+    assert lengths == [37, 38]  # 300 moves in 8 equal pieces
+
+
+def test_the_plan_keeps_plain_chunks_where_runs_are_short_or_the_kernel_does_not_apply():
+    d = 16
+    short = np.repeat(np.arange(40), 4)  # 4 moves a unit: below RUN_MIN
+    long = np.repeat(np.arange(2), 100)
+    for n, kwargs in (
+        (short, {}),
+        (long, {"weights": False}),  # biases: one move per unit and step
+        (long, {"complex_": True}),  # the complex step takes the general path
+    ):
+        plan = _plan((20, 40, 3), d, n, 2**20, **kwargs)
+        _covers(plan, n.size)
+        assert all(piece.start % plan[0].stop == 0 for piece in plan)  # fixed-size chunks
+    deep = _plan((20, 40, 6, 3), d, long, 2**20, L=0)  # W^0 of a deeper net: not W^{H-1}
+    _covers(deep, long.size)
+    assert len(deep) == 1

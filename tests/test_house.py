@@ -26,10 +26,6 @@ LONG_MODULES: dict[str, str] = {
 #: functions allowed over MAX_FUNCTION_LINES lines of code, and why
 LONG_FUNCTIONS: dict[str, str] = {
     "gradcheck/jax.py:check_grad_fn": "being reworked by the frameworks work; split pending (issue 10)",
-    "gradcheck/oracle.py:check_backprop": "65 lines since `timeout` and `executor` joined its "
-    "options; its validation could move to validate.py with the oracle work (issue 10, pending)",
-    "gradcheck/oracle.py:_compare_trial": "the trial's comparisons, step by step; being reworked "
-    "by the oracle work (issue 10, pending)",
     "gradcheck/selfcheck.py:format_equation_table": "validation, widths and rows; split pending (issue 10)",
 }
 

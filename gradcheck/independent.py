@@ -19,7 +19,7 @@ compare against, so each keeps its own small backprop here, in one place:
   ~1e-19), against which the soak measures what rounding actually did, so
   that its "undetectable" rule does not rest on the oracle's tolerance.
 
-`gradcheck.bugs._backprop_variant` is not here: it is the reference's backprop
+`gradcheck.bug_variants.backprop_variant` is not here: it is the reference's backprop
 with bugs switched in, and is meant to coincide with `reference.backprop`.
 """
 

@@ -95,22 +95,11 @@ def check_grad_fn(
     structure = _structure(params)
     weights, biases = _unpacked(params, "params")
     dtype = jnp.result_type(*weights, *biases)
-    if (X is None) != (Y is None):
-        raise ValueError("give both `X` and `Y` (a batch to check at), or neither (random trials)")
-    if trials is None:
-        trials = 0 if X is not None else DEFAULT_TRIALS
-    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 0:
-        raise ValueError(f"`trials` must be a non-negative integer, got {trials!r}")
-    if X is None and trials == 0:
-        raise ValueError("nothing to check: give `X` and `Y`, or `trials` >= 1")
+    trials = _trials(trials, X, Y)
 
     candidate = _Candidate(grad_fn, structure, dtype, layout)
     spec = {"hidden": hidden, "output": output, "cost": cost}
-    as_article = [np.asarray(W, dtype=np.float64) for W in weights]
-    if layout == "torch":
-        as_article = [W.T for W in as_article]
-    # the network of `params` (validated: shapes that chain, names that exist)
-    net = Network(as_article, [np.asarray(b, dtype=np.float64) for b in biases], **spec)
+    net = _network(weights, biases, layout=layout, spec=spec)
     reports = []
     if X is not None:
         # the batch as grad_fn sees it, in the params' dtype
@@ -129,9 +118,35 @@ def check_grad_fn(
                 **spec,
             )
         )
-    if len(reports) == 1:
-        return reports[0]
-    given, drawn = reports
+    return reports[0] if len(reports) == 1 else _merged(*reports)
+
+
+def _trials(trials: Any, X: Any, Y: Any) -> int:
+    """`trials` checked with the batch: its default (0 with `X` and `Y`, else DEFAULT_TRIALS)."""
+    if (X is None) != (Y is None):
+        raise ValueError("give both `X` and `Y` (a batch to check at), or neither (random trials)")
+    if trials is None:
+        trials = 0 if X is not None else DEFAULT_TRIALS
+    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 0:
+        raise ValueError(f"`trials` must be a non-negative integer, got {trials!r}")
+    if X is None and trials == 0:
+        raise ValueError("nothing to check: give `X` and `Y`, or `trials` >= 1")
+    return int(trials)
+
+
+def _network(
+    weights: list[Any], biases: list[Any], *, layout: str, spec: dict[str, Any]
+) -> Network:
+    """The network of `params`, in float64 and the article's layout (validated: shapes that
+    chain, names that exist)."""
+    as_article = [np.asarray(W, dtype=np.float64) for W in weights]
+    if layout == "torch":
+        as_article = [W.T for W in as_article]
+    return Network(as_article, [np.asarray(b, dtype=np.float64) for b in biases], **spec)
+
+
+def _merged(given: BackpropReport, drawn: BackpropReport) -> BackpropReport:
+    """The report at the given batch and the drawn trials' report as one, trials renumbered."""
     return replace(
         drawn,
         trials=tuple(replace(t, index=k) for k, t in enumerate(given.trials + drawn.trials)),

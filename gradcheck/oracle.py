@@ -12,64 +12,41 @@ so that no verdict rests on one computation alone:
    of the reference itself is reported as such, never blamed on the candidate.
 
 Each comparison is summed up by its worst *excess*, |c - r| / tolerance
-(> 1 fails). Every step below returns a value; the report is built once
-per trial from them.
+(> 1 fails). Every step returns a value; the report is built once per trial
+from them. This module validates the options and plans the trials; one
+trial's call and comparisons are `gradcheck.trial`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from reference import (
-    ACTIVATIONS,
-    Gradients,
-    Network,
-    ParameterLayout,
-    backprop,
-    backprop_examples,
-    backprop_loops,
-)
+from reference import ACTIVATIONS, Network
 from reference.network import is_per_layer
 
-from .allowed import allowed_values, candidate_comparison
 from .candidate import (
     LAYOUTS,
-    CandidateOutput,
-    call_candidate,
     check_candidate,
     check_h_prime,
-    check_repeatable,
     check_signature,
     describe_candidate,
 )
-from .causes import Cause
-from .compare import Comparison, rounding_tolerance
 from .data import random_targets
-from .equations import check_equations
-from .error_maps import failing_trial_maps
-from .explain import explain_trial
-from .fd_comparison import vs_finite_differences
-from .report import (
-    BackpropReport,
-    GradientMismatch,
-    TrialReport,
-    block_summaries,
-    worst_entries,
-)
-from .shapes import shape_causes
+from .report import BackpropReport, GradientMismatch
+from .trial import LOOPS_BUDGET as LOOPS_BUDGET  # defined where it is used
+from .trial import Outcome, Trial, run_trial
 from .validate import (
     check_choice,
-    check_count,
     check_edge_cases,
     check_int,
     check_network,
     check_optional_callable,
     check_timeout,
+    check_trial_options,
     check_weight_scale,
 )
 
@@ -84,35 +61,7 @@ __all__ = [
 
 DEFAULT_TRIALS = 3  # random networks per check; edge shapes come on top
 DEFAULT_BATCH = 8  # examples per batch: enough to expose batch bugs, small enough to be fast
-# parameters x examples above which the loop form yields to backprop_examples
-LOOPS_BUDGET = 300_000
 TRIAL_SEEDS = 1000  # trial k of a check with seed s draws its network with seed 1000 s + k
-
-
-@dataclass(frozen=True)
-class _Trial:
-    """One planned call of the candidate: which network and batch (seed -1: given by the caller)."""
-
-    index: int
-    kind: str
-    sizes: tuple[int, ...]
-    d: int
-    seed: int
-
-    def report(self, **fields: Any) -> TrialReport:
-        """The trial's report, with the verdict's `fields`."""
-        return TrialReport(
-            index=self.index, sizes=self.sizes, d=self.d, seed=self.seed, kind=self.kind, **fields
-        )
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What one trial gives: its report, faults of the reference itself, and whether to stop."""
-
-    report: TrialReport
-    reference_problems: tuple[str, ...] = ()
-    structural: bool = False  # no gradient at all: the same fault would repeat in every trial
 
 
 def trial_case(
@@ -249,29 +198,19 @@ def check_backprop(
         d=options["batch_size"],
         edge_cases=check_edge_cases(edge_cases),
     )
-    outcomes = []
-    for trial in plan:
-        if progress is not None:
-            progress(
-                f"trial {trial.index + 1}/{len(plan)}: {trial.kind}, "
-                f"sizes {list(trial.sizes)}, d={trial.d}"
-            )
-        net, X, Y = trial_case(
-            trial.sizes,
-            trial.d,
-            trial.seed,
-            **_trial_activations(hidden, output, len(trial.sizes) - 2),
-            cost=cost,
-            l2=l2,
-            weight_scale=weight_scale,
-        )
-        outcomes.append(
-            _run_trial(
-                candidate, net, X, Y, trial=trial, layout=layout, timeout=timeout, executor=executor
-            )
-        )
-        if outcomes[-1].structural:
-            break  # the same structural fault would repeat in every trial
+    outcomes = _run_plan(
+        candidate,
+        plan,
+        hidden=hidden,
+        output=output,
+        cost=cost,
+        l2=l2,
+        weight_scale=weight_scale,
+        layout=layout,
+        timeout=timeout,
+        executor=executor,
+        progress=progress,
+    )
     return _report(candidate, options, outcomes)
 
 
@@ -297,7 +236,7 @@ def check_backprop_at(
     check_choice(layout, "layout", LAYOUTS)
     check_signature(candidate, layout=layout)
     X, Y = net.check_data(X, Y)
-    trial = _Trial(index=0, kind="given", sizes=net.sizes, d=X.shape[0], seed=-1)
+    trial = Trial(index=0, kind="given", sizes=net.sizes, d=X.shape[0], seed=-1)
     options = {
         "sizes": net.sizes,
         "hidden": net.hidden_name,
@@ -310,7 +249,7 @@ def check_backprop_at(
         "edge_cases": False,
         "l2": net.l2,
     }
-    outcome = _run_trial(candidate, net, X, Y, trial=trial, layout=layout)
+    outcome = run_trial(candidate, net, X, Y, trial=trial, layout=layout)
     return _report(candidate, options, [outcome])
 
 
@@ -332,7 +271,7 @@ def assert_backprop(candidate: Callable[..., Any], **options: Any) -> BackpropRe
 
 
 def _report(
-    candidate: Callable[..., Any], options: dict[str, Any], outcomes: Sequence[_Outcome]
+    candidate: Callable[..., Any], options: dict[str, Any], outcomes: Sequence[Outcome]
 ) -> BackpropReport:
     return BackpropReport(
         candidate=describe_candidate(candidate),
@@ -358,15 +297,19 @@ def _options(
     l2: Any = 0.0,
     weight_scale: Any = 1.0,
 ) -> dict[str, Any]:
-    """`check_backprop`'s arguments, validated, as the report records them."""
+    """`check_backprop`'s arguments, validated, as the report records them.
+
+    The candidate's own checks (it is callable, its signature takes the
+    layout's call, its `(h, h')` pairs agree) are here; the plain options'
+    are `gradcheck.validate`'s, and the network's `reference.Network`'s.
+    """
     check_candidate(candidate)
     check_optional_callable(progress, "progress", takes="a line of text")
     check_choice(layout, "layout", LAYOUTS)
     check_signature(candidate, layout=layout)
-    trials = check_count(trials, "trials")
-    batch_size = check_count(batch_size, "batch_size")
-    seed = check_int(seed, "seed", low=0)  # a Python int: 1000 * seed + k must not overflow
-    edges = check_edge_cases(edge_cases)
+    drawn = check_trial_options(
+        trials=trials, batch_size=batch_size, seed=seed, edge_cases=edge_cases
+    )
     weight_scale = check_weight_scale(weight_scale)
     # Network.random validates sizes, the activation/cost names and l2 with clear messages.
     net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=0, l2=l2)
@@ -380,12 +323,7 @@ def _options(
         "output": net.output.name,
         "cost": net.cost_function.name,
         "layout": layout,
-        "trials": trials,
-        "seed": seed,
-        "batch_size": batch_size,
-        "edge_cases": (
-            bool(edge_cases) if isinstance(edge_cases, (bool, np.bool_)) else sorted(edges)
-        ),
+        **drawn,  # trials, seed, batch_size, edge_cases
         "l2": net.l2,
         "weight_scale": weight_scale,
     }
@@ -404,7 +342,7 @@ def _trial_activations(hidden: Any, output: Any, H: int) -> dict[str, Any]:
 
 def _plan(
     sizes: tuple[int, ...], *, trials: int, seed: int, d: int, edge_cases: frozenset[str]
-) -> list[_Trial]:
+) -> list[Trial]:
     """The trials of one check: `trials` random networks, then the edge shapes named."""
     plan = [("random", sizes, d)] * trials
     if "width1" in edge_cases and len(sizes) > 2 and max(sizes[1:-1]) > 1:
@@ -417,167 +355,47 @@ def _plan(
     # Python ints: a numpy integer seed would overflow (or wrap) for seeds above ~9e15.
     seed, d = int(seed), int(d)
     return [
-        _Trial(index=k, kind=kind, sizes=s, d=dk, seed=TRIAL_SEEDS * seed + k)
+        Trial(index=k, kind=kind, sizes=s, d=dk, seed=TRIAL_SEEDS * seed + k)
         for k, (kind, s, dk) in enumerate(plan)
     ]
 
 
-def _run_trial(
+def _run_plan(
     candidate: Callable[..., Any],
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
+    plan: Sequence[Trial],
     *,
-    trial: _Trial,
+    hidden: Any,
+    output: Any,
+    cost: Any,
+    l2: float,
+    weight_scale: float,
     layout: str,
-    timeout: float | None = None,
-    executor: Executor | None = None,
-) -> _Outcome:
-    """Call the candidate on one network and batch, and judge what it returns."""
-    out = call_candidate(candidate, net, X, Y, layout=layout, timeout=timeout)
-    if not out.problems and trial.index == 0:  # once per check: a second call must agree
-        out = check_repeatable(candidate, net, X, Y, layout=layout, first=out, timeout=timeout)
-    if out.gradient is None:  # nothing to compare: what it returned says it all
-        causes = () if out.shapes is None else shape_causes(*out.shapes, net)
-        report = trial.report(problems=out.problems, causes=causes)
-        return _Outcome(report, structural=True)
-    outcome = _compare_trial(out, net, X, Y, trial=trial, executor=executor)
-    if not out.problems:
-        return outcome
-    # Modified its inputs, or answered otherwise a second time: a failure on its own, and
-    # the gradient it returned (from the copies it was given) is still judged.
-    report = replace(outcome.report, problems=out.problems + outcome.report.problems)
-    return replace(outcome, report=report)
-
-
-def _compare_trial(
-    out: CandidateOutput,
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    *,
-    trial: _Trial,
-    executor: Executor | None = None,
-) -> _Outcome:
-    """The three comparisons of the module docstring, and the trial's report built from them."""
-    assert out.gradient is not None  # called only for an answer
-    candidate = out.gradient.astype(np.float64)
-    reference = backprop(net, X, Y).flat()
-    reference_tolerance = rounding_tolerance(net, X, Y, np.float64)  # the reference's rounding
-    block_dtypes = out.block_dtypes or (out.dtype,) * (2 * (net.H + 1))
-    allowed = allowed_values(net, X, Y, reference=reference, block_dtypes=block_dtypes)
-
-    # 1. candidate vs reference: each block in its own dtype, kinks held to the subgradient
-    vs_reference = candidate_comparison(candidate, allowed)
-    # 2. candidate (and reference) vs finite differences
-    fd = vs_finite_differences(
-        net,
-        X,
-        Y,
-        candidate=candidate,
-        reference=reference,
-        # at a kink the candidate may take any slope, the differences measure one side's
-        # (or, with z exactly at the kink, the mean of both): so may the reference's
-        tolerance=allowed.tolerance + (allowed.upper - allowed.lower),
-        reference_tolerance=reference_tolerance + (allowed.upper - allowed.lower),
-        executor=executor,
-    )
-    # 3. the reference vs its loop form: it must agree to its own rounding (either slope at a kink)
-    form = backprop_loops if net.layout.size * X.shape[0] <= LOOPS_BUDGET else backprop_examples
-    loops_allowed = replace(allowed, tolerance=2 * reference_tolerance)
-    loops = candidate_comparison(form(net, X, Y).flat(), loops_allowed)
-
-    blocks = block_summaries(vs_reference, net.layout)
-    report = trial.report(
-        dtype=str(out.dtype),
-        excess_vs_reference=float(vs_reference.excess.max()),
-        excess_vs_finite_differences=float(fd.candidate.excess.max()),
-        excess_reference_vs_loops=float(loops.excess.max()),
-        finite_difference_method=fd.method,
-        unverifiable=fd.unverifiable,
-        kinked=allowed.kinked,
-        blocks=blocks,
-        worst=worst_entries(vs_reference, net.layout, finite_differences=fd.values),
-    )
-    if not report.passed:
-        causes = explain_trial(
-            net, X, Y, candidate=candidate, reference=reference, dtype=out.dtype, blocks=blocks
+    timeout: float | None,
+    executor: Executor | None,
+    progress: Callable[[str], None] | None,
+) -> list[Outcome]:
+    """Draw each planned trial's network and batch and run it; stop after a structural fault."""
+    outcomes = []
+    for trial in plan:
+        if progress is not None:
+            progress(
+                f"trial {trial.index + 1}/{len(plan)}: {trial.kind}, "
+                f"sizes {list(trial.sizes)}, d={trial.d}"
+            )
+        net, X, Y = trial_case(
+            trial.sizes,
+            trial.d,
+            trial.seed,
+            **_trial_activations(hidden, output, len(trial.sizes) - 2),
+            cost=cost,
+            l2=l2,
+            weight_scale=weight_scale,
         )
-        report = replace(report, causes=causes)
-    equation_table = None
-    if out.deltas is not None:  # the candidate showed its derivation: check it equation by equation
-        report, equation_table = _check_derivation(
-            report, net, X, Y, deltas=out.deltas, candidate=candidate
+        outcomes.append(
+            run_trial(
+                candidate, net, X, Y, trial=trial, layout=layout, timeout=timeout, executor=executor
+            )
         )
-    if not report.passed:  # what the HTML report draws, kept for failing trials only
-        maps = failing_trial_maps(
-            net, X, Y, vs_reference, finite_differences=fd.values, equation_table=equation_table
-        )
-        report = replace(report, maps=maps)
-    problems = _reference_problems(
-        trial.index, net.layout, loops=loops, form=form.__name__, vs_fd=fd.reference
-    )
-    return _Outcome(report, reference_problems=problems)
-
-
-def _reference_problems(
-    index: int, layout: ParameterLayout, *, loops: Comparison, form: str, vs_fd: Comparison
-) -> tuple[str, ...]:
-    """Faults of the reference itself (step 3, and step 2 for it): never blamed on the candidate."""
-    problems = []
-    if not loops.passed:
-        problems.append(
-            f"trial {index}: backprop and {form} disagree at "
-            f"{layout.name(int(loops.failing[0]))}: a fault of the reference, not of the candidate"
-        )
-    if not vs_fd.passed:
-        problems.append(
-            f"trial {index}: the reference disagrees with finite differences "
-            f"(worst {vs_fd.excess.max():.3g} x tolerance): a fault of the reference"
-        )
-    return tuple(problems)
-
-
-def _check_derivation(
-    report: TrialReport,
-    net: Network,
-    X: np.ndarray,
-    Y: np.ndarray,
-    *,
-    deltas: list,
-    candidate: np.ndarray,
-) -> tuple[TrialReport, str | None]:
-    """With the candidate's deltas, name the first equation that goes wrong, and at which layer.
-
-    Returns the report and the equation-by-equation table (None when the deltas are unusable).
-    """
-    try:
-        equations = check_equations(
-            net, X, Y, deltas=deltas, gradients=Gradients.from_flat(candidate, net.sizes)
-        )
-    except (ValueError, TypeError) as exc:  # wrong shapes or values of the deltas
-        problem = f"the candidate's deltas: {exc}"
-        return replace(report, problems=report.problems + (problem,)), None
-    if equations.passed:
-        return report, str(equations)
-    failure = equations.first_failure
-    equation = None if failure is None else _EQUATION_OF_ROW.get(failure.kind)
-    layers = () if failure is None else (failure.layer,)
-    cause = Cause(
-        None, equation, layers, equations.explanation, {"source": "the candidate's deltas"}
-    )
-    report = replace(
-        report,
-        problems=report.problems + (f"equation by equation: {equations.explanation}",),
-        causes=(cause,) + report.causes,
-    )
-    return report, str(equations)
-
-
-#: The article's equation each kind of row of the equation check tests.
-_EQUATION_OF_ROW = {
-    "output": "delta^H",
-    "recursion": "recursion",
-    "weights": "dJ/dW",
-    "biases": "dJ/db",
-}
+        if outcomes[-1].structural:
+            break  # the same structural fault would repeat in every trial
+    return outcomes

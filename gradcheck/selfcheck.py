@@ -282,6 +282,34 @@ def format_equation_table(
     """
     reports = check_labelled(reports, EquationReport)
     width = check_int(width, "width", low=1)
+    keys, labels, softmax = _equation_labels(reports)
+    sizes = sorted({"-".join(map(str, r.sizes)) + f" d={r.d}" for _, r in reports})
+    lines = [
+        "The article's equations, line by line on real numbers: each delta^L against finite",
+        "differences of J_i in z^L, each dJ/dW^L, dJ/db^L against finite differences in W^L, b^L",
+        f"(net {', '.join(sizes)}). Cell: worst error / tolerance ({FD_SAFETY:g}x the finite difference's",
+        "error estimate + rounding); at most 1 confirms the equation at that layer.",
+    ]
+    lines += _equation_blocks(reports, keys, labels, width=width)
+    footnote = "* fused output/cost pairs (e.g. sigmoid + cross-entropy): delta^H = a^H - y" + (
+        "; softmax: delta^H = J_h(z^H)^T dJ/da^H" if softmax else ""
+    )
+    lines += [""] + textwrap.wrap(footnote, width=width, subsequent_indent="  ")
+    lines += _legend([label for label, _ in reports], width=width)
+    n_passed = sum(report.passed for _, report in reports)
+    kinks = sum(report.n_unverifiable for _, report in reports)
+    lines.append(
+        f"{n_passed} of {len(reports)} configurations confirm every equation"
+        + (f" ({kinks} entries unverifiable at ReLU kinks)" if kinks else "")
+    )
+    return "\n".join(lines)
+
+
+def _equation_labels(
+    reports: Sequence[tuple[str, EquationReport]],
+) -> tuple[list[tuple[str, int]], dict[tuple[str, int], str], bool]:
+    """The table's rows: their (kind, layer) keys in order, their labels, and whether a softmax
+    output (whose delta^H the footnote spells out) is among them."""
     keys: list[tuple[str, int]] = []
     labels: dict[tuple[str, int], str] = {}
     softmax = False
@@ -294,18 +322,23 @@ def format_equation_table(
             if row.kind == OUTPUT:
                 labels[key] = f"delta^{row.layer} = dJ/da^{row.layer} ⊙ h'(z^{row.layer}) *"
                 softmax = softmax or "J_h" in row.equation
+    return keys, labels, softmax
+
+
+def _equation_blocks(
+    reports: Sequence[tuple[str, EquationReport]],
+    keys: list[tuple[str, int]],
+    labels: dict[tuple[str, int], str],
+    *,
+    width: int,
+) -> list[str]:
+    """The table's body: one row per key, one numbered column per configuration, wrapped into
+    blocks of columns to keep lines within `width`, each row ending in its verdict."""
     rows_by_key = [{(r.kind, r.layer): r for r in report.rows} for _, report in reports]
     label_width = max(len(label) for label in labels.values()) + 2
     cell, verdict_width = 5, 8
     per_block = max(1, (width - label_width - verdict_width) // cell)
-    sizes = sorted({"-".join(map(str, r.sizes)) + f" d={r.d}" for _, r in reports})
-
-    lines = [
-        "The article's equations, line by line on real numbers: each delta^L against finite",
-        "differences of J_i in z^L, each dJ/dW^L, dJ/db^L against finite differences in W^L, b^L",
-        f"(net {', '.join(sizes)}). Cell: worst error / tolerance ({FD_SAFETY:g}x the finite difference's",
-        "error estimate + rounding); at most 1 confirms the equation at that layer.",
-    ]
+    lines: list[str] = []
     for start in range(0, len(reports), per_block):
         block = range(start, min(start + per_block, len(reports)))
         header = f"{'equation':<{label_width}}" + "".join(f"{k + 1:>{cell}}" for k in block)
@@ -321,24 +354,18 @@ def format_equation_table(
                 f"{labels[key]:<{label_width}}{cells}"
                 f"{'ok' if not failed else f'FAIL {failed}':>{verdict_width}}"
             )
-    footnote = "* fused output/cost pairs (e.g. sigmoid + cross-entropy): delta^H = a^H - y" + (
-        "; softmax: delta^H = J_h(z^H)^T dJ/da^H" if softmax else ""
-    )
-    lines += [""] + textwrap.wrap(footnote, width=width, subsequent_indent="  ")
-    legend = [f"{k + 1:>3} {label}" for k, (label, _) in enumerate(reports)]
+    return lines
+
+
+def _legend(labels: Sequence[str], *, width: int) -> list[str]:
+    """The configurations' numbers and labels, as many to a line as fit in `width`."""
+    legend = [f"{k + 1:>3} {label}" for k, label in enumerate(labels)]
     column = max(len(entry) for entry in legend) + 2
     per_line = max(1, width // column)
-    for start in range(0, len(legend), per_line):
-        lines.append(
-            "".join(f"{entry:<{column}}" for entry in legend[start : start + per_line]).rstrip()
-        )
-    n_passed = sum(report.passed for _, report in reports)
-    kinks = sum(report.n_unverifiable for _, report in reports)
-    lines.append(
-        f"{n_passed} of {len(reports)} configurations confirm every equation"
-        + (f" ({kinks} entries unverifiable at ReLU kinks)" if kinks else "")
-    )
-    return "\n".join(lines)
+    return [
+        "".join(f"{entry:<{column}}" for entry in legend[start : start + per_line]).rstrip()
+        for start in range(0, len(legend), per_line)
+    ]
 
 
 def run_equation_checks(

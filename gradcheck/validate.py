@@ -51,6 +51,7 @@ __all__ = [
     "gradient_lists",
     "is_real_number",
     "check_timeout",
+    "check_trial_options",
     "check_weight_scale",
     "real_block",
 ]
@@ -230,6 +231,18 @@ def check_edge_cases(value: Any) -> frozenset[str]:
             f"{', '.join(EDGE_CASES)}"
         )
     return frozenset(value)
+
+
+def check_trial_options(
+    *, trials: Any, batch_size: Any, seed: Any, edge_cases: Any
+) -> dict[str, Any]:
+    """`check_backprop`'s trials (counts, seed, edge cases), validated, as its report records them."""
+    trials = check_count(trials, "trials")
+    batch_size = check_count(batch_size, "batch_size")
+    seed = check_int(seed, "seed", low=0)  # a Python int: 1000 * seed + k must not overflow
+    edges = check_edge_cases(edge_cases)
+    recorded = bool(edge_cases) if isinstance(edge_cases, (bool, np.bool_)) else sorted(edges)
+    return {"trials": trials, "seed": seed, "batch_size": batch_size, "edge_cases": recorded}
 
 
 def check_weight_scale(value: Any) -> float:

@@ -9,6 +9,7 @@ from gradcheck.validate import (
     check_layer_ok,
     check_method,
     check_rtol,
+    check_trial_options,
     delta_arrays,
     gradient_arrays,
     gradient_lists,
@@ -105,6 +106,21 @@ def test_gradient_arrays_copies_keeps_the_coarsest_eps_and_checks_shapes():
             "unknown `method` 'forward'; known methods: richardson, central",
         ),
         (
+            lambda: check_trial_options(trials=0, batch_size=8, seed=0, edge_cases=True),
+            ValueError,
+            "`trials` must be at least 1, got 0",
+        ),
+        (
+            lambda: check_trial_options(trials=1, batch_size=2.0, seed=0, edge_cases=True),
+            TypeError,
+            "`batch_size` must be an integer, got 2.0",
+        ),
+        (
+            lambda: check_trial_options(trials=1, batch_size=8, seed=0, edge_cases={"wide"}),
+            ValueError,
+            "unknown `edge_cases` 'wide'; known edge cases: width1, no_hidden, batch1",
+        ),
+        (
             lambda: check_layer_ok(3),
             TypeError,
             "`layer_ok` must be a list of bools, one per layer L = 0 .. H, got int",
@@ -121,3 +137,16 @@ def test_real_block_without_a_shape_lets_nan_and_any_shape_through():
     array, eps = real_block([[np.nan, 1], [2, 3]], "candidate.weights[0]")
     assert array.shape == (2, 2) and np.isnan(array[0, 0])
     assert eps == float(np.finfo(np.float64).eps)
+
+
+@pytest.mark.parametrize(
+    "edge_cases, recorded",
+    [(True, True), (np.False_, False), ({"batch1", "width1"}, ["batch1", "width1"])],
+)
+def test_check_trial_options_gives_the_options_as_the_report_records_them(edge_cases, recorded):
+    options = check_trial_options(
+        trials=np.int64(2), batch_size=5, seed=np.int64(7), edge_cases=edge_cases
+    )
+    assert options == {"trials": 2, "seed": 7, "batch_size": 5, "edge_cases": recorded}
+    assert list(options) == ["trials", "seed", "batch_size", "edge_cases"]
+    assert type(options["trials"]) is int and type(options["seed"]) is int

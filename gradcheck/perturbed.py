@@ -182,8 +182,10 @@ def perturbed_costs(
     h, H = net.activations, net.H
     space = workspace if workspace is not None else Workspace()
     a_prev_T = base.X_T if L == 0 else base.A_T[L - 1]  # (A^{L-1})^T, with A^{-1} = X
+    unit = _one_unit(n)
+    units = n if unit is None else n[:1]  # moves of one unit share its rows: broadcast (1, d)
     # Column n_p of Z^L moves by t_p a^{L-1}_{m_p} (a weight) or by t_p (a bias).
-    z_old = base.Z_T[L][n]  # (P, d)
+    z_old = base.Z_T[L][units]  # (P, d) or (1, d)
     z_col = z_old + (t[:, None] * a_prev_T[m] if m is not None else t[:, None])
     crossed = crossings(h[L], z_col, z_old)
     real = not np.iscomplexobj(z_col)
@@ -202,9 +204,11 @@ def perturbed_costs(
         return _mean_cost(base, Z, A, space), crossed
     # a^L changes in column n only, so z^{L+1} by that change times row n of W^{L+1}.
     a_col = z_col if h[L].is_identity else h[L].h(z_col)
-    dA = a_col - base.A_T[L][n]  # (P, d)
+    dA = a_col - base.A_T[L][units]  # (P, d)
     if L + 1 == H and base.sigmoid_terms is not None and real:
-        return _sigmoid_quadratic_costs(base, dA, net.weights[H], n, space), crossed
+        if unit is not None:
+            return _one_unit_sigmoid_costs(base, dA, net.weights[H][unit], space), crossed
+        return _sigmoid_quadratic_costs(base, dA, net.weights[H][n], space), crossed
     rows = net.weights[L + 1][n]  # (P, N): row n_p of W^{L+1}
     Z = space.get("Z", (t.size,) + fw.Z[L + 1].shape, np.result_type(dA, rows))
     np.multiply(dA[:, :, None], rows[:, None, :], out=Z)
@@ -235,24 +239,29 @@ def costs_of_chunks(base: Base, chunks: list[tuple]) -> list[tuple[np.ndarray, n
     return [perturbed_costs(base, L, m, n, t, space) for L, m, n, t in chunks]
 
 
+def _one_unit(n: np.ndarray) -> int | None:
+    """The unit all P moves share, if they are `RUN_MIN` or more (`plan_chunks` makes such chunks)."""
+    if n.size < RUN_MIN or n[0] != n[-1] or not np.all(n == n[0]):
+        return None
+    return int(n[0])
+
+
 def _sigmoid_quadratic_costs(
-    base: Base, dA: np.ndarray, W_H: np.ndarray, n: np.ndarray, space: Workspace
+    base: Base, dA: np.ndarray, rows: np.ndarray, space: Workspace
 ) -> np.ndarray:
-    """`J` of P networks whose last hidden layer moved by `dA` (P, d) in units `n` (P,)."""
-    if n.size >= RUN_MIN and np.all(n == n[0]):
-        return _one_unit_sigmoid_costs(base, dA, W_H[n[0]], space)
+    """`J` of P networks whose last hidden layer moved by `dA` (P, d) along `rows` (P, n_H) of `W^H`."""
     terms = base.sigmoid_terms
     assert terms is not None  # this path serves a sigmoid output only
     Z_H = terms[0]
     U = space.get("U", (dA.shape[0],) + Z_H.shape, np.float64)  # (P, n_H, d)
     if base.tanh_terms is not None:  # U = z^H / 2: the halves are exact
         half_Z, C = base.tanh_terms
-        np.einsum("pk,pi->pki", 0.5 * W_H[n], dA, out=U)
+        np.einsum("pk,pi->pki", 0.5 * rows, dA, out=U)
         U += half_Z
         np.tanh(U, out=U)
         U += C  # 2 (sigma(z) - y) = tanh(z/2) + 1 - 2y
         return 0.125 * np.einsum("pki,pki->pi", U, U).mean(axis=-1)
-    np.einsum("pk,pi->pki", W_H[n], dA, out=U)  # the change of z^H (einsum: 3x np.multiply's speed)
+    np.einsum("pk,pi->pki", rows, dA, out=U)  # the change of z^H (einsum: 3x np.multiply's speed)
     U += Z_H
     residual = _sigmoid_residual(U, space.get("A", U.shape, np.float64), terms)
     # J_i per example, then their mean (pairwise), as in _mean_cost.

@@ -186,7 +186,12 @@ def perturbed_costs(
     units = n if unit is None else n[:1]  # moves of one unit share its rows: broadcast (1, d)
     # Column n_p of Z^L moves by t_p a^{L-1}_{m_p} (a weight) or by t_p (a bias).
     z_old = base.Z_T[L][units]  # (P, d) or (1, d)
-    z_col = z_old + (t[:, None] * a_prev_T[m] if m is not None else t[:, None])
+    if m is not None and not np.iscomplexobj(t):
+        z_col = a_prev_T[m]  # a fresh (P, d) gather, worked on in place
+        z_col *= t[:, None]
+        z_col += z_old
+    else:
+        z_col = z_old + (t[:, None] * a_prev_T[m] if m is not None else t[:, None])
     crossed = crossings(h[L], z_col, z_old)
     real = not np.iscomplexobj(z_col)
 
@@ -241,7 +246,7 @@ def costs_of_chunks(base: Base, chunks: list[tuple]) -> list[tuple[np.ndarray, n
 
 def _one_unit(n: np.ndarray) -> int | None:
     """The unit all P moves share, if they are `RUN_MIN` or more (`plan_chunks` makes such chunks)."""
-    if n.size < RUN_MIN or n[0] != n[-1] or not np.all(n == n[0]):
+    if n.size < RUN_MIN or n[0] != n[-1] or not (n == n[0]).all():
         return None
     return int(n[0])
 
@@ -296,7 +301,8 @@ def _one_unit_sigmoid_costs(
         out = space.get("A_unit", (shape[0] * shape[1],), np.float64).reshape(shape)
         residual, factor = _sigmoid_residual(U, out, tiles), 0.5
     np.square(residual, out=residual)
-    return factor * np.add.reduce(residual, axis=0).reshape(P, d).mean(axis=-1)
+    # the sum over units, then the mean over examples (as `.mean`, pairwise, without its wrapper)
+    return factor * (np.add.reduce(np.add.reduce(residual, axis=0).reshape(P, d), axis=-1) / d)
 
 
 def _sigmoid_residual(U: np.ndarray, out: np.ndarray, terms: tuple[np.ndarray, ...]) -> np.ndarray:

@@ -208,8 +208,12 @@ def perturbed_costs(
         A = _activate(h[L], Z, space)
         return _mean_cost(base, Z, A, space), crossed
     # a^L changes in column n only, so z^{L+1} by that change times row n of W^{L+1}.
-    a_col = z_col if h[L].is_identity else h[L].h(z_col)
-    dA = a_col - base.A_T[L][units]  # (P, d)
+    if real and _builtin(h[L], "tanh"):
+        dA = np.tanh(z_col, out=z_col)  # z_col is not needed any more: a^L's column, in place
+        dA -= base.A_T[L][units]
+    else:
+        a_col = z_col if h[L].is_identity else h[L].h(z_col)
+        dA = a_col - base.A_T[L][units]  # (P, d)
     if L + 1 == H and base.sigmoid_terms is not None and real:
         if unit is not None:
             return _one_unit_sigmoid_costs(base, dA, net.weights[H][unit], space), crossed

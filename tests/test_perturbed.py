@@ -48,12 +48,13 @@ def _spy(monkeypatch) -> list[int]:
     return calls
 
 
+@pytest.mark.parametrize("sizes", [(24, 5, 3), (6, 24, 4, 2)], ids=["W0", "W1"])
 @pytest.mark.parametrize("hidden", ["tanh", "sigmoid", "relu"])
 @pytest.mark.parametrize("targets", ["mid", "one-hot"])
 def test_unit_major_costs_equal_per_move_costs_bit_for_bit_and_naive_ones(
-    monkeypatch, hidden, targets
+    monkeypatch, hidden, targets, sizes
 ):
-    net, X, Y = _case(hidden, targets)
+    net, X, Y = _case(hidden, targets, sizes)
     fast = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=True)
     naive = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=False)
     assert (fast.base.tanh_terms is not None) == (targets == "mid")
@@ -63,12 +64,14 @@ def test_unit_major_costs_equal_per_move_costs_bit_for_bit_and_naive_ones(
         h = np.concatenate([np.full(index.size, step), np.full(index.size, -step)])
         calls = _spy(monkeypatch)
         got, _ = fast.along(both, h)
-        assert calls and min(calls) >= perturbed.RUN_MIN  # W^0: 48 moves a unit
+        crossed = fast.last_crossed
+        assert calls and min(calls) >= perturbed.RUN_MIN  # W^{H-1}: 48 moves a unit
         monkeypatch.setattr(perturbed, "RUN_MIN", 10**9)  # every move on its own
         per_move, _ = fast.along(both, h)
         monkeypatch.undo()
         np.testing.assert_array_equal(got, per_move)
         expected, _ = naive.along(both, h)
+        np.testing.assert_array_equal(crossed, naive.last_crossed)  # ReLU's kinks
         size = _cost_size(net, fast.fw, Y)
         np.testing.assert_allclose(got, expected, rtol=0, atol=ULPS * EPS * size)
 

@@ -41,6 +41,8 @@ SIGMOID_ONE_EXP_LIMIT = 600.0  # |z^H| below which e^z cannot overflow in a diff
 TANH_FORM_RESIDUAL = 2.0**-6  # |a - y| above which the tanh form's absolute u is < 64 u |a - y|
 TANH_FORM_TARGET = 2.0**-4  # targets this far from 0 and 1: the exp form errs ~u/8 absolutely too
 RUN_MIN = 16  # moves of one hidden unit a chunk for the unit-major `_one_unit_sigmoid_costs`
+FUSED_TERMS = (("softmax", "categorical_cross_entropy"), ("sigmoid", "cross_entropy"))
+FUSED_ARRAYS = 4  # stacked (n_H, P d) arrays of `_fused_costs`: z, a scratch, two tiles
 UNIT_ROWS = 5  # (P, d) arrays of such a chunk besides the stacked one: z, its shift, a, its change
 
 
@@ -56,22 +58,25 @@ def plan_chunks(
 ) -> list[slice]:
     """Chunks of a block's moves (sorted by unit `n` if `weights`), each fitting in cache.
 
-    Moves of `W^{H-1}` into a sigmoid output with the quadratic cost are cut
-    at unit boundaries wherever a unit has `RUN_MIN` moves or more on
-    average, in pieces of equal size: each piece takes
-    `_one_unit_sigmoid_costs`, whose one stacked array (with the moves' own
-    `(P, d)` rows) may hold more moves than `chunk_size`'s three.
+    Moves of `W^{H-1}` into an output the transposed kernels serve (a sigmoid
+    with the quadratic cost, a fused output and cost) are cut at unit
+    boundaries wherever a unit has `RUN_MIN` moves or more on average, in
+    pieces of equal size: each piece takes the unit-major layout, whose
+    stacked arrays (with the moves' own `(P, d)` rows) may hold more moves
+    than `chunk_size`'s three.
     """
     d, sizes = base.X.shape[0], base.net.sizes
     size = chunk_size(sizes, L, d, memory_limit, complex_)
     plain = [slice(start, start + size) for start in range(0, n.size, size)]
-    if not (weights and not complex_ and L + 1 == base.net.H and base.sigmoid_terms is not None):
+    stacked = base.sigmoid_terms is not None or base.fused_terms is not None
+    if not (weights and not complex_ and L + 1 == base.net.H and stacked):
         return plain
     starts = np.flatnonzero(np.r_[True, n[1:] != n[:-1]])
     if n.size < RUN_MIN * starts.size:
         return plain
-    # the stacked array and the tiles it adds (`Base.tiled`), n_H d entries each, and the rows
-    size = max(1, min(memory_limit, CACHE_CHUNK) // ((2 * sizes[-1] + UNIT_ROWS) * d * 8))
+    # the stacked arrays and the tiles they add (`Base.tiled`), n_H d entries each, and the rows
+    arrays = 2 if base.sigmoid_terms is not None else FUSED_ARRAYS
+    size = max(1, min(memory_limit, CACHE_CHUNK) // ((arrays * sizes[-1] + UNIT_ROWS) * d * 8))
     pieces: list[slice] = []
     for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), n.size]):
         count = -(-(stop - start) // size)  # pieces of <= size, as equal as can be
@@ -108,6 +113,8 @@ class Base:
     A_T: tuple[np.ndarray, ...]
     sigmoid_terms: tuple[np.ndarray, ...] | None  # (Z^H, -Y, 1 - Y), each (n_H, d)
     tanh_terms: tuple[np.ndarray, np.ndarray] | None = None  # (Z^H / 2, 1 - 2Y), each (n_H, d)
+    # a built-in fused output and cost (`FUSED_TERMS`): (Y^T (n_H, d), sum_n y_n (d,))
+    fused_terms: tuple[np.ndarray, np.ndarray] | None = None
     tiles: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # see `tiled`
 
     def tiled(self, term: np.ndarray, P: int) -> np.ndarray:
@@ -142,8 +149,12 @@ class Base:
                     np.ascontiguousarray(0.5 * Z_H.T),
                     np.ascontiguousarray(1.0 - 2.0 * Y.T),
                 )
+        fused = None
+        if any(_builtin(net.output, o) and net.cost_function.name == c for o, c in FUSED_TERMS):
+            fused = (np.ascontiguousarray(Y.T), Y.sum(axis=1))
         return cls(
             net, fw, X, Y, J_i, R,
+            fused_terms=fused,
             X_T=np.ascontiguousarray(X.T),
             Z_T=tuple(np.ascontiguousarray(Z.T) for Z in fw.Z),
             A_T=tuple(np.ascontiguousarray(A.T) for A in fw.A),
@@ -181,32 +192,13 @@ def perturbed_costs(
     net, fw = base.net, base.fw
     h, H = net.activations, net.H
     space = workspace if workspace is not None else Workspace()
-    a_prev_T = base.X_T if L == 0 else base.A_T[L - 1]  # (A^{L-1})^T, with A^{-1} = X
     unit = _one_unit(n)
     units = n if unit is None else n[:1]  # moves of one unit share its rows: broadcast (1, d)
-    # Column n_p of Z^L moves by t_p a^{L-1}_{m_p} (a weight) or by t_p (a bias).
-    z_old = base.Z_T[L][units]  # (P, d) or (1, d)
-    if m is not None and not np.iscomplexobj(t):
-        z_col = a_prev_T[m]  # a fresh (P, d) gather, worked on in place
-        z_col *= t[:, None]
-        z_col += z_old
-    else:
-        z_col = z_old + (t[:, None] * a_prev_T[m] if m is not None else t[:, None])
+    z_col, z_old = _moved_column(base, L, m, units, t)
     crossed = crossings(h[L], z_col, z_old)
     real = not np.iscomplexobj(z_col)
-
-    if L == H and base.R is not None and real:
-        # Only column n of a^H changes: J_i moves by 1/2 [(a_n - y_n)^2 - (a0_n - y_n)^2].
-        r_old = base.R[:, n].T  # (P, d)
-        r_new = h[L].h(z_col) - base.Y[:, n].T
-        J_i = base.J_i + 0.5 * (r_new - r_old) * (r_new + r_old)
-        return J_i.mean(axis=-1), crossed
-    if L == H or not h[L].elementwise:
-        Z = space.get("Z", (t.size,) + fw.Z[L].shape, z_col.dtype)  # (P, d, N_H)
-        Z[...] = fw.Z[L]
-        Z[np.arange(t.size), :, n] = z_col
-        A = _activate(h[L], Z, space)
-        return _mean_cost(base, Z, A, space), crossed
+    if L == H:  # (hidden activations are element-wise: Network refuses others)
+        return _costs_of_output_moves(base, n, z_col, space), crossed
     # a^L changes in column n only, so z^{L+1} by that change times row n of W^{L+1}.
     if real and _builtin(h[L], "tanh"):
         dA = np.tanh(z_col, out=z_col)  # z_col is not needed any more: a^L's column, in place
@@ -218,23 +210,72 @@ def perturbed_costs(
         if unit is not None:
             return _one_unit_sigmoid_costs(base, dA, net.weights[H][unit], space), crossed
         return _sigmoid_quadratic_costs(base, dA, net.weights[H][n], space), crossed
+    if L + 1 == H and base.fused_terms is not None and real:
+        return _fused_costs_of_moves(base, dA, net.weights[H], n, unit, space), crossed
     rows = net.weights[L + 1][n]  # (P, N): row n_p of W^{L+1}
     Z = space.get("Z", (t.size,) + fw.Z[L + 1].shape, np.result_type(dA, rows))
     np.multiply(dA[:, :, None], rows[:, None, :], out=Z)
     Z += fw.Z[L + 1]  # z^{L+1} + (change of a^L_n) w^{L+1}_{n.}
     for K in range(L + 1, H + 1):
-        if K > L + 1:  # A^{K-1} W^K + b^K for all P networks as one matrix product
-            P, d, M = A.shape
-            Z = (A.reshape(P * d, M) @ net.weights[K]).reshape(P, d, -1)
-            Z += net.biases[K]
         crossed |= crossings(h[K], Z, fw.Z[K][None])
         if K == H and base.sigmoid_terms is not None and real:
             U = space.get("U", (t.size,) + base.sigmoid_terms[0].shape, np.float64)
             U[...] = Z.transpose(0, 2, 1)
             residual = _sigmoid_residual(U, space.get("A", U.shape, np.float64), base.sigmoid_terms)
             return 0.5 * np.einsum("pki,pki->pi", residual, residual).mean(axis=-1), crossed
+        if K == H and base.fused_terms is not None and real:
+            U = space.get("U", (t.size,) + base.Z_T[H].shape, np.float64)
+            U[...] = Z.transpose(0, 2, 1)
+            return _fused_costs(base, U, t.size, unit_major=False, space=space), crossed
         A = _activate(h[K], Z, space)
+        if K < H:  # A^K W^{K+1} + b^{K+1} for all P networks as one matrix product
+            P, d, M = A.shape
+            Z = (A.reshape(P * d, M) @ net.weights[K + 1]).reshape(P, d, -1)
+            Z += net.biases[K + 1]
     return _mean_cost(base, Z, A, space), crossed
+
+
+def _moved_column(
+    base: Base, L: int, m: np.ndarray | None, units: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Column n_p of `Z^L` moved by `t_p a^{L-1}_{m_p}` (a weight) or by `t_p` (a bias), as rows.
+
+    Returns the moved columns `(P, d)` (a fresh array) and the unmoved ones
+    (`units`' rows of `(Z^L)^T`: `(P, d)`, or `(1, d)` for one unit).
+    """
+    a_prev_T = base.X_T if L == 0 else base.A_T[L - 1]  # (A^{L-1})^T, with A^{-1} = X
+    z_old = base.Z_T[L][units]
+    if m is not None and not np.iscomplexobj(t):
+        z_col = a_prev_T[m]  # a fresh (P, d) gather, worked on in place
+        z_col *= t[:, None]
+        z_col += z_old
+    else:
+        z_col = z_old + (t[:, None] * a_prev_T[m] if m is not None else t[:, None])
+    return z_col, z_old
+
+
+def _costs_of_output_moves(
+    base: Base, n: np.ndarray, z_col: np.ndarray, space: Workspace
+) -> np.ndarray:
+    """`J` of P networks whose `z^H` moved in column `n_p` to `z_col` (P, d)."""
+    net, fw, P, H = base.net, base.fw, z_col.shape[0], base.net.H
+    act, real = net.output, not np.iscomplexobj(z_col)
+    if base.R is not None and real:
+        # Only column n of a^H changes: J_i moves by 1/2 [(a_n - y_n)^2 - (a0_n - y_n)^2].
+        r_old = base.R[:, n].T  # (P, d)
+        r_new = act.h(z_col) - base.Y[:, n].T
+        J_i = base.J_i + 0.5 * (r_new - r_old) * (r_new + r_old)
+        return J_i.mean(axis=-1)
+    if base.fused_terms is not None and real:
+        U = space.get("U", (P,) + base.Z_T[H].shape, np.float64)  # (P, n_H, d)
+        U[...] = base.Z_T[H]
+        U[np.arange(P), n] = z_col  # row n_p of (z^H)^T moved
+        return _fused_costs(base, U, P, unit_major=False, space=space)
+    Z = space.get("Z", (P,) + fw.Z[H].shape, z_col.dtype)  # (P, d, n_H)
+    Z[...] = fw.Z[H]
+    Z[np.arange(P), :, n] = z_col
+    A = _activate(act, Z, space)
+    return _mean_cost(base, Z, A, space)
 
 
 _workspaces = threading.local()  # one workspace per thread (executor workers included)
@@ -321,6 +362,66 @@ def _sigmoid_residual(U: np.ndarray, out: np.ndarray, terms: tuple[np.ndarray, .
     U += 1.0
     out /= U  # sigma(z) - y = ((1 - y) e - y) / (1 + e)
     return out
+
+
+def _fused_costs_of_moves(
+    base: Base, dA: np.ndarray, W_H: np.ndarray, n: np.ndarray, unit: int | None, space: Workspace
+) -> np.ndarray:
+    """`J` of P networks whose last hidden layer moved by `dA` (P, d) in units `n`: fused output.
+
+    `(z^H)^T` moves by `W^H[n_p] (x) dA_p`; for moves of one unit, unit-major
+    `(n_H, P d)` arrays hold it, as in `_one_unit_sigmoid_costs`.
+    """
+    P, d = dA.shape
+    Z_H_T = base.Z_T[-1]
+    if unit is not None:
+        shape = (Z_H_T.shape[0], P * d)
+        U = space.get("U_unit", (shape[0] * shape[1],), np.float64).reshape(shape)
+        np.multiply.outer(W_H[unit], dA.reshape(-1), out=U)
+        U += base.tiled(Z_H_T, P)
+        return _fused_costs(base, U, P, unit_major=True, space=space)
+    U = space.get("U", (P,) + Z_H_T.shape, np.float64)  # (P, n_H, d)
+    np.einsum("pk,pi->pki", W_H[n], dA, out=U)
+    U += Z_H_T
+    return _fused_costs(base, U, P, unit_major=False, space=space)
+
+
+def _fused_costs(base: Base, U: np.ndarray, P: int, *, unit_major: bool, space: Workspace):
+    """`mean_i J_i` of P networks from their `(z^H)^T` in `U` (overwritten), by the fused form.
+
+    `U` is `(P, n_H, d)`, or unit-major `(n_H, P d)`; either way the sums
+    over the output units run along whole rows of examples. The same
+    formulas as `reference.costs`' fused forms, to rounding:
+    softmax with categorical cross-entropy, `J_i = (sum_n y_n)
+    logsumexp(z) - y . z` (shifted by the largest z); sigmoid with
+    cross-entropy, `J_i = sum_n softplus(z_n) - y_n z_n`, with `softplus(z)
+    = max(z, 0) + log1p(e^{-|z|})`.
+    """
+    Y_T, y_sum = base.fused_terms  # type: ignore[misc]
+    d = Y_T.shape[1]
+    axis = 0 if unit_major else 1  # the output units
+    if unit_major:
+        yz = np.einsum("kj,kj->j", base.tiled(Y_T, P), U).reshape(P, d)
+    else:
+        yz = np.einsum("ki,pki->pi", Y_T, U)
+    if _builtin(base.net.output, "softmax"):
+        shift = np.maximum.reduce(U, axis=axis)  # (P d,) or (P, d)
+        U -= shift if unit_major else shift[:, None, :]
+        np.exp(U, out=U)
+        total = np.add.reduce(U, axis=axis)
+        np.log(total, out=total)
+        total += shift
+        J = y_sum * total.reshape(P, d) - yz
+    else:  # sigmoid
+        positive = space.get("U_positive", (U.size,), np.float64).reshape(U.shape)
+        np.maximum(U, 0.0, out=positive)
+        np.abs(U, out=U)
+        np.negative(U, out=U)
+        np.exp(U, out=U)
+        np.log1p(U, out=U)
+        U += positive  # softplus(z)
+        J = np.add.reduce(U, axis=axis).reshape(P, d) - yz
+    return np.add.reduce(J, axis=-1) / d  # the mean over examples, pairwise
 
 
 class Workspace:

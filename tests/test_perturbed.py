@@ -132,3 +132,44 @@ def test_the_plan_keeps_plain_chunks_where_runs_are_short_or_the_kernel_does_not
     deep = _plan((20, 40, 6, 3), d, long, 2**20, L=0)  # W^0 of a deeper net: not W^{H-1}
     _covers(deep, long.size)
     assert len(deep) == 1
+
+
+FUSED = [("softmax", "categorical_cross_entropy"), ("sigmoid", "cross_entropy")]
+
+
+@pytest.mark.parametrize("sizes", [(24, 5, 3), (6, 24, 4, 2)], ids=["W0", "W1"])
+@pytest.mark.parametrize("hidden", ["tanh", "relu"])
+@pytest.mark.parametrize("output, cost", FUSED)
+def test_fused_outputs_take_the_transposed_kernels_and_equal_the_naive_costs(
+    monkeypatch, output, cost, hidden, sizes
+):
+    rng = np.random.default_rng(5)
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
+    X = rng.normal(size=(9, sizes[0]))
+    if cost == "categorical_cross_entropy":  # rows of probabilities, and one unnormalised row
+        Y = rng.dirichlet(np.ones(sizes[-1]), size=9)
+        Y[0] *= 0.5
+    else:
+        Y = rng.uniform(size=(9, sizes[-1]))
+    X, Y = net.check_data(X, Y)
+    fast = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=True)
+    naive = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=False)
+    assert fast.base.fused_terms is not None and fast.base.sigmoid_terms is None
+    layouts: list[bool] = []
+    original = perturbed._fused_costs
+
+    def spy(base, U, P, *, unit_major, space):
+        layouts.append(unit_major)
+        return original(base, U, P, unit_major=unit_major, space=space)
+
+    monkeypatch.setattr(perturbed, "_fused_costs", spy)
+    index = np.arange(net.layout.size)
+    both = np.concatenate([index, index])
+    size = _cost_size(net, fast.fw, Y)
+    for step in (1e-3, 2.0**-10, 0.25):
+        h = np.concatenate([np.full(index.size, step), np.full(index.size, -step)])
+        got, _ = fast.along(both, h)
+        expected, _ = naive.along(both, h)
+        np.testing.assert_array_equal(fast.last_crossed, naive.last_crossed)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=ULPS * EPS * size)
+    assert True in layouts and False in layouts  # W^{H-1} unit-major; W^H, biases per move

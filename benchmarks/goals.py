@@ -16,6 +16,8 @@ machine (CPU flags, BLAS, `np.exp` ns per element) and markdown tables:
    2-core machine only makes it wait (measured 8-80x slower). On 784-256-10
    torch differentiates `TORCH_SUBSET` entries of `W^0` (each entry costs
    the same two forward passes) and its time is scaled to all entries.
+   Also, with no goal, a classification net (ReLU, softmax, categorical
+   cross-entropy; torch's ``F.cross_entropy``).
 2. `check_backprop` end to end on [64, 128, 10] (default options) against
    torch's slow mode on one net of the same shape and batch.
 3. `backprop` against torch float64 autograd at every size of the suite.
@@ -31,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck import network_fd, network_numerical_gradient
-from reference import backprop
+from reference import Network, backprop
 
 from ._cases import BATCH_SHAPES, blas_threads, case, shape_id, split_flat, torch_cost
 from ._machine import machine_info
@@ -148,6 +150,54 @@ def fd_goals(torch: Any, repeats: int, shapes, exp_ns: float) -> list[str]:
     return rows
 
 
+def fd_classification(torch: Any, repeats: int) -> list[str]:
+    """The engine against torch's slow mode on a classification net (no goal: reported).
+
+    64-128-10, d=64: ReLU hidden, softmax output, categorical cross-entropy
+    on one-hot targets (``F.cross_entropy``'s cost), float64, torch on one thread.
+    """
+    torch.set_num_threads(1)
+    sizes, d = (64, 128, 10), 64
+    rng = np.random.default_rng(0)
+    net = Network.random(
+        sizes, hidden="relu", output="softmax", cost="categorical_cross_entropy", seed=rng
+    )
+    X, labels = rng.normal(size=(d, sizes[0])), rng.integers(sizes[-1], size=d)
+    Y = np.eye(sizes[-1])[labels]
+    g = backprop(net, X, Y).flat()
+    tX, tlabels = torch.from_numpy(X), torch.from_numpy(labels)
+
+    def J(theta):
+        (W0, W1), (b0, b1) = split_flat(theta, sizes)
+        Z = torch.addmm(b1, torch.relu(torch.addmm(b0, tX, W0)), W1)
+        return torch.nn.functional.cross_entropy(Z, tlabels)
+
+    theta = torch.tensor(net.flat(), requires_grad=True)
+    torch.autograd.gradcheck(J, (theta,), fast_mode=True)  # initialise torch
+    ours, theirs, fd = [], [], None
+    for _ in range(repeats):
+        t, fd = once(network_numerical_gradient, net, X, Y)
+        ours.append(t)
+        theirs.append(once(torch.autograd.gradcheck, J, (theta,))[0])
+    assert fd is not None
+
+    def f(values):
+        with torch.no_grad():
+            return float(J(torch.from_numpy(values)))
+
+    torch_error = np.abs(loop_central(f, net.flat(), step=TORCH_STEP, relative=False) - g).max()
+    engine_error = np.abs(fd.flat() - g).max()
+    size = float(np.abs(g).max())
+    return [
+        "| classification net | engine | torch slow mode | speed-up | "
+        "max error / max\\|g\\|: engine, torch |",
+        "|---|---|---|---|---|",
+        f"| 64-128-10,d=64, ReLU, softmax + categorical cross-entropy | {min(ours):.3g} s | "
+        f"{min(theirs):.3g} s | **{min(theirs) / min(ours):.0f}x** | "
+        f"{engine_error / size:.2g}, {torch_error / size:.2g} |",
+    ]
+
+
 def oracle_goal(torch: Any, repeats: int) -> list[str]:
     from gradcheck import check_backprop
     from gradcheck.oracle import DEFAULT_BATCH
@@ -220,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     print(describe_machine(machine), "\n")
     shapes = [s for s in GOAL_SHAPES if not (args.quick and s[0] == BIG)]
     print("\n".join(fd_goals(torch, args.repeats, shapes, machine["exp_ns"])), "\n")
+    print("\n".join(fd_classification(torch, args.repeats)), "\n")
     print("\n".join(oracle_goal(torch, args.repeats)), "\n")
     print("\n".join(backprop_goal(torch, args.repeats)))
     return 0

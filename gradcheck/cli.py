@@ -163,7 +163,8 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
 
     if (args.candidate is None) == (args.exec is None):
         raise _UsageError(
-            "give either a candidate module:function or --exec 'PROGRAM ARGS', not both"
+            "give either a candidate module:function or --exec 'PROGRAM ARGS', "
+            + ("not both" if args.exec is not None else "e.g. check my_module:my_backprop")
         )
     _html_target(args)
     options = {

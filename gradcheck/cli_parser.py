@@ -60,11 +60,12 @@ def _edge_cases(text: str) -> bool | set[str]:
 
 
 def _positive_float(text: str) -> float:
+    """A positive finite number (--timeout, --weight-scale: so the message names no unit)."""
     try:
-        return check_timeout(float(text), "--timeout")
+        return check_timeout(float(text), "value")
     except (TypeError, ValueError):
         raise argparse.ArgumentTypeError(
-            f"expected a positive number of seconds, got {text!r}"
+            f"expected a positive, finite number, got {text!r}"
         ) from None
 
 

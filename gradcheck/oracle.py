@@ -42,6 +42,7 @@ from .trial import Outcome, Trial, run_trial
 from .validate import (
     check_choice,
     check_edge_cases,
+    check_finite_cost,
     check_int,
     check_network,
     check_optional_callable,
@@ -236,6 +237,7 @@ def check_backprop_at(
     check_choice(layout, "layout", LAYOUTS)
     check_signature(candidate, layout=layout)
     X, Y = net.check_data(X, Y)
+    check_finite_cost(net, X, Y)
     trial = Trial(index=0, kind="given", sizes=net.sizes, d=X.shape[0], seed=-1)
     options = {
         "sizes": net.sizes,

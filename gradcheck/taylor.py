@@ -283,8 +283,10 @@ def _directions(theta, V, names, n_random, blocks, rng):
 
 def _typical(x: np.ndarray, default: float = 1.0) -> float:
     """The root mean square of x, or `default` where x is all zeros."""
-    rms = float(np.sqrt(np.mean(x**2)))
-    return rms if rms > 0 else default
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if not peak > 0:
+        return default
+    return peak * float(np.sqrt(np.mean((x / peak) ** 2)))  # scaled: x**2 overflows at 1e200
 
 
 def _random_direction(scale: np.ndarray, rng: np.random.Generator) -> np.ndarray:

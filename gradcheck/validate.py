@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from reference import real_array
+from reference import real_array, refuse_masked
+
+from .validate_problem import check_finite_cost
 
 __all__ = [
     "real_float_copy",
@@ -34,6 +36,7 @@ __all__ = [
     "check_count",
     "check_edge_cases",
     "check_executor",
+    "check_finite_cost",
     "check_flag",
     "check_int",
     "check_labelled",
@@ -63,6 +66,7 @@ def as_vector(value: Any, name: str) -> np.ndarray:
     """`value` as a fresh 1-D array of real numbers (a floating dtype is kept), or a clear error."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"`{name}` must be a 1-D array of real numbers, got a string")
+    refuse_masked(value, name)
     try:
         array = np.array(value)  # a copy: the caller's array is never aliased
     except (TypeError, ValueError) as exc:
@@ -131,10 +135,9 @@ def real_float_copy(value: Any, name: str, *, expected: str) -> np.ndarray:
         raise TypeError(expected) from None
     if array.dtype.kind == "c":  # casting would drop the imaginary part (ComplexWarning)
         raise TypeError(f"`{name}` must be real, got complex dtype {array.dtype}")
-    try:
-        return array.astype(np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(expected) from None
+    if array.dtype.kind not in "iuf":  # numpy would parse '1' and take True as 1.0
+        raise TypeError(expected)
+    return array.astype(np.float64)
 
 
 def as_step(step: Any, n: int) -> np.ndarray | None:

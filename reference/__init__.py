@@ -8,12 +8,13 @@
 Also public, for tools built on the reference (such as `gradcheck`):
 `forward_pass` (every `Z^L` and `A^L` of a batch, no validation), `example_costs`
 (`J_i` per example), `FUSED_FORMS` (the stable forms of output activation + cost
-pairs), `real_array`, `checked_problem` and `checked_l2` (the input checks of `reference`).
+pairs), `real_array`, `checked_problem`, `checked_l2` and `refuse_masked` (the input
+checks of `reference`).
 
 `reference` imports nothing from `gradcheck`.
 """
 
-from ._validate import checked_l2, checked_problem, real_array
+from ._validate import checked_l2, checked_problem, real_array, refuse_masked
 from .activations import ACTIVATIONS, Activation, get_activation, register_activation
 from .costs import COSTS, FUSED_FORMS, Cost, Fused, get_cost
 from .loops import backprop_loops
@@ -42,5 +43,6 @@ __all__ = [
     "get_cost",
     "output_delta",
     "real_array",
+    "refuse_masked",
     "register_activation",
 ]

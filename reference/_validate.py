@@ -7,6 +7,8 @@ so nothing downstream can mutate what the caller handed in.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -17,8 +19,20 @@ __all__ = [
     "checked_problem",
     "class_labels_to_one_hot",
     "data_arrays",
+    "did_you_mean",
     "real_array",
+    "refuse_masked",
 ]
+
+
+def refuse_masked(value: Any, name: str) -> None:
+    """Refuse a masked array with masked entries: numpy would silently use the values under the mask."""
+    if isinstance(value, np.ma.MaskedArray) and np.ma.count_masked(value):
+        raise ValueError(
+            f"`{name}` is a masked array with {np.ma.count_masked(value)} masked "
+            f"entr{'y' if np.ma.count_masked(value) == 1 else 'ies'} (shape {value.shape}); "
+            "the values under the mask would be used: fill them (.filled(...)) or drop them"
+        )
 
 
 def real_array(
@@ -39,6 +53,7 @@ def real_array(
     """
     if isinstance(value, (str, bytes)):
         raise TypeError(f"`{name}` must be a numeric array, got a string {value!r:.40}")
+    refuse_masked(value, name)
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists
@@ -66,6 +81,16 @@ def real_array(
             f"`{name}` must be finite; entry {where} is {array[bad]} (shape {array.shape})"
         )
     return array
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'sigmoid'?"`` for a near-miss `name` (case, spaces, a typo), else ``""``."""
+    known = list(known)
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    matches = [k for k in known if k.lower() == key] or difflib.get_close_matches(
+        key, known, n=1, cutoff=0.75
+    )
+    return f"; did you mean {matches[0]!r}?" if matches else ""
 
 
 def batch_array(X: Any, *, n_in: int) -> np.ndarray:
@@ -130,6 +155,7 @@ def class_labels_to_one_hot(Y: Any, n_out: int) -> Any:
     """
     if isinstance(Y, (str, bytes)):
         return Y
+    refuse_masked(Y, "Y")
     try:
         labels = np.asarray(Y)
     except (ValueError, TypeError):

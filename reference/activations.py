@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
+from ._validate import did_you_mean
+
 __all__ = [
     "Activation",
     "ACTIVATIONS",
@@ -573,6 +575,7 @@ def get_activation(
             raise ValueError(
                 f"unknown {argument} {spec!r}; {_known()} "
                 "(or pass an (h, h_prime) pair, or register one with register_activation)"
+                + did_you_mean(name, ACTIVATIONS)
             ) from None
     if parameters:
         raise TypeError(f"parameters {sorted(parameters)} need an activation name, got {spec!r}")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import xlogy
 
+from ._validate import did_you_mean
 from .activations import softplus
 
 __all__ = ["Cost", "COSTS", "FUSED", "FUSED_FORMS", "Fused", "get_cost"]
@@ -210,5 +211,7 @@ def get_cost(spec: str | Cost) -> Cost:
             return COSTS[spec]
         except KeyError:
             known = ", ".join(sorted(COSTS))
-            raise ValueError(f"unknown cost {spec!r}; known costs: {known}") from None
+            raise ValueError(
+                f"unknown cost {spec!r}; known costs: {known}{did_you_mean(spec, COSTS)}"
+            ) from None
     raise TypeError(f"`cost` must be a cost name or a Cost, got {type(spec).__name__}")

@@ -9,7 +9,7 @@ which in Python is the output layer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -448,6 +448,13 @@ class Network:
 def _checked_sizes(sizes: Any) -> tuple[int, ...]:
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
         raise TypeError(f"`sizes` must be a sequence of layer widths like [4, 8, 3], got {sizes!r}")
+    if isinstance(
+        sizes, (set, frozenset, Mapping)
+    ):  # no order (a set) or keys, not widths (a dict)
+        raise TypeError(
+            f"`sizes` must be an ordered sequence of layer widths like [4, 8, 3], got a "
+            f"{type(sizes).__name__} {sizes!r}, whose order is not the layers'"
+        )
     if len(sizes) < 2:
         raise ValueError(
             f"`sizes` must list at least the input and output widths [n_in, ..., n_H], got {list(sizes)}"

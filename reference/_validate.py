@@ -15,6 +15,7 @@ import numpy as np
 
 __all__ = [
     "batch_array",
+    "check_activation_pair",
     "checked_l2",
     "checked_problem",
     "class_labels_to_one_hot",
@@ -81,6 +82,53 @@ def real_array(
             f"`{name}` must be finite; entry {where} is {array[bad]} (shape {array.shape})"
         )
     return array
+
+
+#: where an (h, h_prime) pair is probed: a batch of 2 examples, 3 neurons, both signs
+PAIR_PROBE = np.array([[-2.0, -0.5, 0.25], [0.75, 1.5, 3.0]])
+
+
+def check_activation_pair(h: Any, h_prime: Any, *, argument: str) -> None:
+    """Refuse an ``(h, h_prime)`` pair that would break backprop on a batch `Z` (d, N).
+
+    `h(Z)` must return a real ndarray of the shape of `Z`, and `h_prime(Z)` one that
+    broadcasts to it (a constant such as ``1.0`` is fine); neither may modify `Z`
+    (the forward pass keeps `Z` for `h'`). Whether `h'` is the derivative of `h` is
+    the harness's question, not this check's.
+    """
+    for label, fn, exact in (("h", h, True), ("h_prime", h_prime, False)):
+        Z = PAIR_PROBE.copy()
+        try:
+            value = fn(Z)
+        except Exception as exc:  # the user's function failed on a plain float64 batch
+            raise ValueError(
+                f"`{argument}`: {label}(Z) failed on a float64 batch Z of shape {Z.shape}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        if not np.array_equal(Z, PAIR_PROBE):
+            raise ValueError(
+                f"`{argument}`: {label}(Z) modified its input Z in place; backprop keeps Z "
+                "for h'(Z): return a new array (e.g. np.tanh(z), not np.tanh(z, out=z))"
+            )
+        if not exact and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = np.float64(value)  # a constant h' such as 1.0
+        kind = value.dtype.kind if isinstance(value, (np.ndarray, np.generic)) else None
+        shape = np.shape(value) if kind else None
+        fits = shape == Z.shape or (not exact and shape is not None and _broadcasts(shape, Z))
+        if kind is None or kind not in "biuf" or not fits:
+            got = f"dtype {value.dtype}, shape {shape}" if kind else type(value).__name__
+            need = "of the shape of Z" if exact else "broadcasting to the shape of Z"
+            raise ValueError(
+                f"`{argument}`: {label}(Z) must return a real ndarray {need}, {Z.shape}, "
+                f"for a float64 batch Z of shape {Z.shape}; got {got}"
+            )
+
+
+def _broadcasts(shape: tuple[int, ...], Z: np.ndarray) -> bool:
+    try:
+        return np.broadcast_shapes(shape, Z.shape) == Z.shape
+    except ValueError:
+        return False
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from ._validate import did_you_mean
+from ._validate import check_activation_pair, did_you_mean
 
 __all__ = [
     "Activation",
@@ -582,6 +582,7 @@ def get_activation(
     if isinstance(spec, tuple) and len(spec) == 2 and all(callable(f) for f in spec):
         h, h_prime = spec
         name = getattr(h, "__name__", "custom")
+        check_activation_pair(h, h_prime, argument=argument)
         return Activation(name if name != "<lambda>" else "custom", h, h_prime)
     raise TypeError(
         f"`{argument}` must be an activation name, an Activation or an (h, h_prime) "

@@ -132,7 +132,7 @@ class Gradients:
     @classmethod
     def from_flat(cls, theta: np.ndarray, sizes: Sequence[int]) -> Gradients:
         """The gradient whose flat vector is `theta` (copies, so `theta` is not aliased)."""
-        layout = ParameterLayout(tuple(sizes))
+        layout = ParameterLayout(_checked_sizes(sizes))
         # NaN/Inf are let through: a numerical gradient marks unverifiable entries with them.
         theta = real_array(theta, name="theta", ndim=1, finite=False)
         if theta.shape != (layout.size,):

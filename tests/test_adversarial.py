@@ -172,3 +172,55 @@ def test_cli_check_without_a_candidate_says_so():
         done.stderr
     )
     assert "not both" not in done.stderr
+
+
+_PAIR_CASES = [
+    # (h, h_prime), a part of the message after "`hidden activation`: "
+    ((lambda z: 1.0, np.cos), "h(Z) must return a real ndarray of the shape of Z, (2, 3), "),
+    ((lambda z: z[:, :1], np.cos), "h(Z) must return a real ndarray of the shape of Z, (2, 3), "),
+    ((lambda z: None, np.cos), "; got NoneType"),
+    ((lambda z: np.sin(z).tolist(), np.cos), "; got list"),
+    ((lambda z: np.sin(z) + 0j, np.cos), "; got dtype complex128, shape (2, 3)"),
+    ((lambda z: np.full(z.shape, "a"), np.cos), "; got dtype <U1, shape (2, 3)"),
+    ((np.sin, lambda z: None), "h_prime(Z) must return a real ndarray broadcasting to the shape"),
+    ((np.sin, lambda z: np.ones((3, 2))), "h_prime(Z) must return a real ndarray broadcasting"),
+    ((lambda z: np.tanh(z, out=z), lambda z: 1 - np.tanh(z) ** 2), "h(Z) modified its input Z"),
+    ((lambda z: 1 / 0 * z, np.cos), "h(Z) failed on a float64 batch Z of shape (2, 3): Zero"),
+]
+
+
+@pytest.mark.parametrize(("pair", "message"), _PAIR_CASES)
+def test_activation_pairs_that_would_break_backprop_are_refused(pair, message):
+    # these used to fail deep inside numpy (matmul, casting), with an IndexError in the loop
+    # form, an AttributeError for a list, or, for an h that overwrote z, a silently wrong
+    # gradient (h' was then evaluated at h(z))
+    for argument, options in (
+        ("hidden activation", {"hidden": pair}),
+        ("output activation", {"hidden": "tanh", "output": pair}),
+    ):
+        with pytest.raises(ValueError, match=re.escape(f"`{argument}`: ")) as info:
+            Network.random([3, 4, 2], **options)
+        assert message in str(info.value)
+
+
+def test_activation_pairs_the_forms_accept_still_work():
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    Y = np.full((5, 2), 0.5)
+    for pair in (
+        (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
+        (lambda z: z, lambda z: 1.0),  # a constant h'
+        (lambda z: z * 1, lambda z: np.ones(1)),  # h' broadcasting
+        (lambda z: (z > 0).astype(int), lambda z: 0 * z),  # integer outputs
+    ):
+        net = Network.random([3, 4, 2], hidden=pair, output="identity")
+        assert np.isfinite(backprop(net, X, Y).flat()).all()
+
+
+def test_gradients_from_flat_checks_sizes():
+    from reference import Gradients
+
+    with pytest.raises(TypeError, match=re.escape("`sizes` must be an ordered sequence")):
+        Gradients.from_flat(np.zeros(26), {3, 4, 2})
+    with pytest.raises(TypeError, match=re.escape("`sizes` must be a sequence of layer widths")):
+        Gradients.from_flat(np.zeros(26), "342")
+    assert Gradients.from_flat(np.zeros(26), [3, 4, 2]).sizes == (3, 4, 2)

@@ -21,7 +21,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without JAX
     raise ImportError("gradcheck.jax needs JAX: pip install 'backprop-gradcheck[jax]'") from exc
 
-from reference import Network
+from reference import Network, real_array
 
 from .oracle import DEFAULT_BATCH, DEFAULT_TRIALS, check_backprop, check_backprop_at
 from .report import BackpropReport
@@ -94,7 +94,13 @@ def check_grad_fn(
         raise ValueError(f"`layout` must be 'article' or 'torch', got {layout!r}")
     structure = _structure(params)
     weights, biases = _unpacked(params, "params")
+    weights, biases = _real_params(weights, biases)
     dtype = jnp.result_type(*weights, *biases)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(
+            f"`params` must hold floating-point arrays (grad_fn is called in their dtype), "
+            f"got {dtype}; e.g. jnp.asarray(W, dtype=jnp.float32)"
+        )
     trials = _trials(trials, X, Y)
 
     candidate = _Candidate(grad_fn, structure, dtype, layout)
@@ -103,7 +109,7 @@ def check_grad_fn(
     reports = []
     if X is not None:
         # the batch as grad_fn sees it, in the params' dtype
-        X64, Y64 = (np.asarray(jnp.asarray(v, dtype=dtype), dtype=np.float64) for v in (X, Y))
+        X64, Y64 = (_batch_in(v, name, dtype) for v, name in ((X, "X"), (Y, "Y")))
         reports.append(check_backprop_at(candidate, net, X64, Y64, layout=layout))
     if trials:
         reports.append(
@@ -132,6 +138,34 @@ def _trials(trials: Any, X: Any, Y: Any) -> int:
     if X is None and trials == 0:
         raise ValueError("nothing to check: give `X` and `Y`, or `trials` >= 1")
     return int(trials)
+
+
+def _real_params(weights: list[Any], biases: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Each `W` and `b` refused unless a finite real array (complex ones were cast silently)."""
+    checked: tuple[list[Any], list[Any]] = ([], [])
+    for L, (W, b) in enumerate(zip(weights, biases)):
+        for out, value, ndim, symbol in ((checked[0], W, 2, "W"), (checked[1], b, 1, "b")):
+            real_array(value, name=f"params[{L}] ({symbol}^{L})", ndim=ndim, copy=False)
+            out.append(value if hasattr(value, "dtype") else np.asarray(value))
+    return checked
+
+
+def _batch_in(value: Any, name: str, dtype: Any) -> np.ndarray:
+    """`X` or `Y` checked (real, finite), rounded to the params' `dtype` as grad_fn sees it."""
+    try:
+        ndim = np.ndim(value)
+    except (ValueError, TypeError):  # ragged: real_array names it
+        ndim = 0
+    array = real_array(value, name=name, ndim=ndim, copy=False)
+    with np.errstate(over="ignore"):  # an overflow is reported below, naming the entry
+        rounded = np.asarray(jnp.asarray(array, dtype=dtype), dtype=np.float64)
+    if not np.isfinite(rounded).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(rounded))[0])
+        raise ValueError(
+            f"`{name}` overflows {dtype}, the dtype of `params` that grad_fn is called in: "
+            f"entry {bad} is {array[bad]:.3g} (shape {array.shape})"
+        )
+    return rounded
 
 
 def _network(

@@ -120,6 +120,8 @@ def pytest_configure(config: pytest.Config) -> None:
     folder = config.getoption("gradcheck_html", default=None)
     if folder is None:
         return
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise pytest.UsageError(f"{OPTION} {folder!r} is a file; give a directory for the pages")
     if not Path(folder).is_dir():
         raise pytest.UsageError(
             f"{OPTION} {folder!r}: no such directory; create it first (mkdir -p {folder})"

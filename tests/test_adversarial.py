@@ -15,6 +15,8 @@ import pytest
 from gradcheck import check_backprop, check_backprop_at, numerical_gradient, taylor_test
 from reference import Network, backprop
 
+pytest_plugins = ["pytester"]
+
 
 def _reference_candidate(W, b, X, Y):
     g = backprop(Network(W, b), X, Y)
@@ -284,3 +286,15 @@ def test_check_grad_fn_refuses_complex_or_integer_params():
     with pytest.raises(TypeError, match=re.escape(message)):
         check_grad_fn(grad_fn, int_params, X, np.ones((5, 4)))
     assert check_grad_fn(grad_fn, params, X, Y).passed
+
+
+def test_gradcheck_html_given_a_file_says_so(pytester):
+    # it used to say "no such directory; create it first (mkdir -p <the file>)"
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--gradcheck-html", "test_one.py"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --gradcheck-html 'test_one.py' is a file; give a directory for the pages"]
+    )

@@ -359,6 +359,14 @@ def _shape_problems(
 
 
 def _read_flat(returned: Any, net: Network) -> CandidateOutput:
+    if isinstance(returned, Gradients) or (isinstance(returned, dict) and "weights" in returned):
+        return CandidateOutput(
+            problems=(
+                f"the candidate returned a {type(returned).__name__} of per-layer gradients; "
+                "with layout='flat' return the flat gradient (a 1-D array, e.g. its .flat()), "
+                "or check it with layout='article'",
+            )
+        )
     array = _as_float_array(returned, "the flat gradient")
     if isinstance(array, str):
         return CandidateOutput(problems=(array,))

@@ -298,3 +298,17 @@ def test_gradcheck_html_given_a_file_says_so(pytester):
     result.stderr.fnmatch_lines(
         ["ERROR: --gradcheck-html 'test_one.py' is a file; give a directory for the pages"]
     )
+
+
+def test_flat_layout_candidate_returning_per_layer_gradients_is_told_what_to_return():
+    # it used to read "the flat gradient has dtype object, not a number type"
+    def per_layer(theta, X, Y):
+        net = Network.random([3, 4, 2]).with_flat(theta)
+        return backprop(net, X, Y)
+
+    report = check_backprop(per_layer, sizes=[3, 4, 2], layout="flat", trials=1, edge_cases=False)
+    assert not report.passed
+    assert (
+        "the candidate returned a Gradients of per-layer gradients; with layout='flat' return "
+        "the flat gradient (a 1-D array, e.g. its .flat()), or check it with layout='article'"
+    ) in str(report)

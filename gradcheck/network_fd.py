@@ -84,6 +84,7 @@ TASKS_PER_WORKER = 4  # at most this many tasks a worker per call: a process poo
 # keep it small, while 4 a worker still balance the load
 DEFAULT_WORKERS = 8  # an executor that does not say how many workers it has
 KINK_STEP = 2.0**-30  # the last resort for entries near a kink: few z change sign within it
+MIN_STEP_ULPS = 64  # a first step is at least this many spacings of its entry (_natural_scale)
 STENCIL_STEP = 2.0**-10  # relative: R1's truncation (h^4) and rounding (1/h) both near 1e-11
 GOOD_ENOUGH = 1e-7  # an estimate above this x its block's largest entry takes more levels
 TABLEAU_ROUNDING = (256 + 68 / 2 + 1 / 4) / 189  # sum_k |w_k| h / h_k of R2's weights
@@ -540,6 +541,8 @@ def _natural_scale(net: Network, X: np.ndarray, theta: np.ndarray) -> np.ndarray
 
     Moving `W^L[m,n]` by `t` moves `z^L_n` by `t a^{L-1}_m`: with inputs of
     size 1e5, a step fit for the weight alone would move `z` by hundreds.
+    Never so small that a first step falls below `MIN_STEP_ULPS` spacings of
+    `theta_j` (inputs of 1e200): a step `theta_j` cannot take measures nothing.
     """
     scale = np.maximum(np.abs(theta), 1.0)
     fw = forward_pass(net.weights, net.biases, net.activations, X)
@@ -549,7 +552,8 @@ def _natural_scale(net: Network, X: np.ndarray, theta: np.ndarray) -> np.ndarray
             a_prev = X if L == 0 else fw.A[L - 1]
             reach = np.maximum(np.abs(a_prev).max(axis=0), 1.0)  # (M,)
             scale[block] /= np.repeat(reach, shape[1])
-    return scale
+    smallest = min(FIRST_STEPS["central"], STENCIL_STEP)  # the real methods' first steps
+    return np.maximum(scale, MIN_STEP_ULPS * np.spacing(np.abs(theta)) / smallest)
 
 
 # -------------------------------------------------------------- plumbing

@@ -121,3 +121,24 @@ def test_tanh_form_is_refused_where_a_small_residual_meets_a_target_of_0_or_1():
     fast = _CostEvaluator(far, X, Y, memory_limit=2**20, structured=True)
     assert np.abs(fast.base.R).min() < 2.0**-6  # a output near its target 0
     assert fast.base.sigmoid_terms is not None and fast.base.tanh_terms is None
+
+
+def test_inputs_of_1e200_take_steps_their_weights_can_take():
+    # W^0's natural step, 1e-3 / max|x|, is far below a spacing of W^0: such a step
+    # is not taken at all (0/0). Steps of at least MIN_STEP_ULPS spacings measure the
+    # saturated sigmoid's flat cost: dJ/dW^0 = 0, honestly, and no warning.
+    import warnings
+
+    from gradcheck import check_backprop_at
+
+    rng = np.random.default_rng(0)
+    net = Network.random([3, 4, 2], seed=0)
+    X, Y = rng.normal(size=(5, 3)) * 1e200, rng.uniform(size=(5, 2))
+    g = backprop(net, X, Y).flat()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fd = network_numerical_gradient(net, X, Y)
+        report = check_backprop_at(lambda W, b, X_, Y_: backprop(Network(W, b), X_, Y_), net, X, Y)
+    assert np.all(np.isfinite(fd.flat())) and np.all(np.abs(fd.flat() - g) <= fd.error.flat())
+    np.testing.assert_array_equal(fd.flat()[:12], 0.0)  # W^0: sigma'(z) = 0 at |z| ~ 1e200
+    assert report.passed

@@ -25,6 +25,7 @@ from reference import Network, real_array
 
 from .oracle import DEFAULT_BATCH, DEFAULT_TRIALS, check_backprop, check_backprop_at
 from .report import BackpropReport
+from .validate_problem import batch_or_trials
 
 __all__ = ["check_grad_fn", "WEIGHT_KEYS", "BIAS_KEYS"]
 
@@ -101,7 +102,7 @@ def check_grad_fn(
             f"`params` must hold floating-point arrays (grad_fn is called in their dtype), "
             f"got {dtype}; e.g. jnp.asarray(W, dtype=jnp.float32)"
         )
-    trials = _trials(trials, X, Y)
+    trials = batch_or_trials(trials, X, Y, DEFAULT_TRIALS)
 
     candidate = _Candidate(grad_fn, structure, dtype, layout)
     spec = {"hidden": hidden, "output": output, "cost": cost}
@@ -125,19 +126,6 @@ def check_grad_fn(
             )
         )
     return reports[0] if len(reports) == 1 else _merged(*reports)
-
-
-def _trials(trials: Any, X: Any, Y: Any) -> int:
-    """`trials` checked with the batch: its default (0 with `X` and `Y`, else DEFAULT_TRIALS)."""
-    if (X is None) != (Y is None):
-        raise ValueError("give both `X` and `Y` (a batch to check at), or neither (random trials)")
-    if trials is None:
-        trials = 0 if X is not None else DEFAULT_TRIALS
-    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 0:
-        raise ValueError(f"`trials` must be a non-negative integer, got {trials!r}")
-    if X is None and trials == 0:
-        raise ValueError("nothing to check: give `X` and `Y`, or `trials` >= 1")
-    return int(trials)
 
 
 def _real_params(weights: list[Any], biases: list[Any]) -> tuple[list[Any], list[Any]]:

@@ -43,6 +43,7 @@ from .torch_losses import (
     match_loss,
     reference_targets,
 )
+from .validate_problem import batch_or_trials
 
 __all__ = ["check_module", "SUPPORTED_LOSSES", "SUPPORTED_MODULES"]
 
@@ -204,16 +205,9 @@ def check_module(
     custom = _checked_custom(activations)
     layers = _layers(model, custom)
     dtype = _model_dtype(model)
-    if (X is None) != (Y is None):
-        raise ValueError("give both `X` and `Y` (a batch to check at), or neither (random trials)")
+    trials = batch_or_trials(trials, X, Y, DEFAULT_TRIALS)
     if loss_fn is None:
         raise TypeError(f"`loss_fn` is required: one of {', '.join(SUPPORTED_LOSSES)}")
-    if trials is None:
-        trials = 0 if X is not None else DEFAULT_TRIALS
-    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 0:
-        raise ValueError(f"`trials` must be a non-negative integer, got {trials!r}")
-    if X is None and trials == 0:
-        raise ValueError("nothing to check: give `X` and `Y`, or `trials` >= 1")
 
     n_in, n_H = layers[0].linear.in_features, layers[-1].linear.out_features
     X_t = None if X is None else _inputs(X, dtype, n_in)

@@ -83,12 +83,25 @@ def backprop_loops(net: Network, X: Any, Y: Any) -> Gradients:
 def _h(act, z: list[float]) -> list[float]:
     """a_n = h(z_n), one neuron at a time (the whole vector for softmax-like activations)."""
     if act.elementwise:
-        return [float(act.h(np.float64(z_n))) for z_n in z]
+        return [_scalar(act.h(np.float64(z_n)), act) for z_n in z]
     return np.asarray(act.h(np.array([z])))[0].tolist()
 
 
 def _h_prime(act, z_n: float) -> float:
-    return 1.0 if act.is_identity else float(act.h_prime(np.float64(z_n)))
+    return 1.0 if act.is_identity else _scalar(act.h_prime(np.float64(z_n)), act, "h_prime")
+
+
+def _scalar(value, act=None, label: str = "h") -> float:
+    """A user's h or h' at one z as one float: a scalar, or a one-entry array (a constant
+    h' of shape (1,) broadcasts anywhere, and the network's checks accept it)."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.size != 1:
+        name = getattr(act, "name", "?")
+        raise ValueError(
+            f"activation {name!r}: {label}(z) at one float64 z must return one number "
+            f"(backprop_loops works neuron by neuron), got shape {array.shape}"
+        )
+    return float(array.reshape(-1)[0])
 
 
 def _delta_H(net: Network, z: list[float], a: list[float], y: list[float]) -> list[float]:

@@ -68,14 +68,16 @@ def plan_chunks(
     d, sizes = base.X.shape[0], base.net.sizes
     size = chunk_size(sizes, L, d, memory_limit, complex_)
     plain = [slice(start, start + size) for start in range(0, n.size, size)]
-    stacked = base.sigmoid_terms is not None or base.fused_terms is not None
+    stacked = any(
+        terms is not None for terms in (base.sigmoid_terms, base.identity_terms, base.fused_terms)
+    )
     if not (weights and not complex_ and L + 1 == base.net.H and stacked):
         return plain
     starts = np.flatnonzero(np.r_[True, n[1:] != n[:-1]])
     if n.size < RUN_MIN * starts.size:
         return plain
     # the stacked arrays and the tiles they add (`Base.tiled`), n_H d entries each, and the rows
-    arrays = 2 if base.sigmoid_terms is not None else FUSED_ARRAYS
+    arrays = FUSED_ARRAYS if base.fused_terms is not None else 2
     size = max(1, min(memory_limit, CACHE_CHUNK) // ((arrays * sizes[-1] + UNIT_ROWS) * d * 8))
     pieces: list[slice] = []
     for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), n.size]):
@@ -113,6 +115,8 @@ class Base:
     A_T: tuple[np.ndarray, ...]
     sigmoid_terms: tuple[np.ndarray, ...] | None  # (Z^H, -Y, 1 - Y), each (n_H, d)
     tanh_terms: tuple[np.ndarray, np.ndarray] | None = None  # (Z^H / 2, 1 - 2Y), each (n_H, d)
+    # an identity output with the quadratic cost: (A^H - Y)^T (n_H, d), the residual at theta
+    identity_terms: np.ndarray | None = None
     # a built-in fused output and cost (`FUSED_TERMS`): (Y^T (n_H, d), sum_n y_n (d,))
     fused_terms: tuple[np.ndarray, np.ndarray] | None = None
     tiles: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # see `tiled`
@@ -152,8 +156,12 @@ class Base:
         fused = None
         if any(_builtin(net.output, o) and net.cost_function.name == c for o, c in FUSED_TERMS):
             fused = (np.ascontiguousarray(Y.T), Y.sum(axis=1))
+        identity = None
+        if R is not None and _builtin(net.output, "identity"):
+            identity = np.ascontiguousarray(R.T)
         return cls(
             net, fw, X, Y, J_i, R,
+            identity_terms=identity,
             fused_terms=fused,
             X_T=np.ascontiguousarray(X.T),
             Z_T=tuple(np.ascontiguousarray(Z.T) for Z in fw.Z),
@@ -210,6 +218,8 @@ def perturbed_costs(
         if unit is not None:
             return _one_unit_sigmoid_costs(base, dA, net.weights[H][unit], space), crossed
         return _sigmoid_quadratic_costs(base, dA, net.weights[H][n], space), crossed
+    if L + 1 == H and base.identity_terms is not None and real:
+        return _identity_quadratic_costs(base, dA, net.weights[H], n, unit, space), crossed
     if L + 1 == H and base.fused_terms is not None and real:
         return _fused_costs_of_moves(base, dA, net.weights[H], n, unit, space), crossed
     rows = net.weights[L + 1][n]  # (P, N): row n_p of W^{L+1}
@@ -345,9 +355,41 @@ def _one_unit_sigmoid_costs(
         tiles = tuple(base.tiled(T, P) for T in base.sigmoid_terms)  # type: ignore[union-attr]
         out = space.get("A_unit", (shape[0] * shape[1],), np.float64).reshape(shape)
         residual, factor = _sigmoid_residual(U, out, tiles), 0.5
-    np.square(residual, out=residual)
-    # the sum over units, then the mean over examples (as `.mean`, pairwise, without its wrapper)
-    return factor * (np.add.reduce(np.add.reduce(residual, axis=0).reshape(P, d), axis=-1) / d)
+    return factor * _mean_of_squares(residual, P, d)
+
+
+def _mean_of_squares(U: np.ndarray, P: int, d: int) -> np.ndarray:
+    """`mean_i sum_n U[n, (p, i)]^2` per network from unit-major `U` (n_H, P d), squared in place.
+
+    The sum over units, then the mean over examples (as `.mean`: pairwise,
+    without its wrapper): the order of the per-move layout's einsum and mean.
+    """
+    np.square(U, out=U)
+    return np.add.reduce(np.add.reduce(U, axis=0).reshape(P, d), axis=-1) / d
+
+
+def _identity_quadratic_costs(
+    base: Base, dA: np.ndarray, W_H: np.ndarray, n: np.ndarray, unit: int | None, space: Workspace
+) -> np.ndarray:
+    """`J` of P networks whose last hidden layer moved by `dA` (P, d) in units `n`: an identity
+    output with the quadratic cost, `a - y = (a_0 - y) + W^H[n_p] (x) dA_p`.
+
+    The residual at theta is rounded once and shared by every move, so its
+    rounding cancels in the differences. Unit-major for moves of one unit.
+    """
+    P, d = dA.shape
+    R_T = base.identity_terms
+    assert R_T is not None  # this path serves an identity output only
+    if unit is not None:
+        shape = (R_T.shape[0], P * d)
+        U = space.get("U_unit", (shape[0] * shape[1],), np.float64).reshape(shape)
+        np.multiply.outer(W_H[unit], dA.reshape(-1), out=U)
+        U += base.tiled(R_T, P)
+        return 0.5 * _mean_of_squares(U, P, d)
+    U = space.get("U", (P,) + R_T.shape, np.float64)  # (P, n_H, d)
+    np.einsum("pk,pi->pki", W_H[n], dA, out=U)
+    U += R_T
+    return 0.5 * np.einsum("pki,pki->pi", U, U).mean(axis=-1)
 
 
 def _sigmoid_residual(U: np.ndarray, out: np.ndarray, terms: tuple[np.ndarray, ...]) -> np.ndarray:

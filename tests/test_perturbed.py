@@ -173,3 +173,40 @@ def test_fused_outputs_take_the_transposed_kernels_and_equal_the_naive_costs(
         np.testing.assert_array_equal(fast.last_crossed, naive.last_crossed)
         np.testing.assert_allclose(got, expected, rtol=0, atol=ULPS * EPS * size)
     assert True in layouts and False in layouts  # W^{H-1} unit-major; W^H, biases per move
+
+
+@pytest.mark.parametrize("sizes", [(24, 5, 3), (6, 24, 4, 2)], ids=["W0", "W1"])
+@pytest.mark.parametrize("hidden", ["tanh", "relu"])
+def test_identity_output_takes_the_residual_at_theta_plus_the_move_in_both_layouts(
+    monkeypatch, hidden, sizes
+):
+    # Regression nets: a - y = (a_0 - y) + W^H[n] (x) dA, unit-major for one unit's moves,
+    # the same bits as the per-move layout, and the naive path's costs to rounding.
+    rng = np.random.default_rng(6)
+    net = Network.random(sizes, hidden=hidden, output="identity", seed=rng)
+    X, Y = net.check_data(rng.normal(size=(9, sizes[0])), rng.normal(size=(9, sizes[-1])))
+    fast = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=True)
+    naive = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=False)
+    assert fast.base.identity_terms is not None
+    units: list[int | None] = []
+    original = perturbed._identity_quadratic_costs
+
+    def spy(base, dA, W_H, n, unit, space):
+        units.append(unit)
+        return original(base, dA, W_H, n, unit, space)
+
+    monkeypatch.setattr(perturbed, "_identity_quadratic_costs", spy)
+    index = np.arange(net.layout.size)
+    both = np.concatenate([index, index])
+    size = _cost_size(net, fast.fw, Y)
+    for step in (1e-3, 2.0**-10, 0.25):
+        h = np.concatenate([np.full(index.size, step), np.full(index.size, -step)])
+        got, _ = fast.along(both, h)
+        with monkeypatch.context() as m:
+            m.setattr(perturbed, "RUN_MIN", 10**9)  # every move on its own
+            per_move, _ = fast.along(both, h)
+        np.testing.assert_array_equal(got, per_move)
+        expected, _ = naive.along(both, h)
+        np.testing.assert_array_equal(fast.last_crossed, naive.last_crossed)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=ULPS * EPS * size)
+    assert any(u is not None for u in units) and None in units  # both layouts ran

@@ -7,9 +7,17 @@ by the outer product of that column's change with row `n` of `W^{L+1}`: no
 matrix product until layer `L+2`. P such moves are computed as one stacked
 array computation, in chunks that stay in cache, into buffers reused from
 chunk to chunk (`Workspace`). `Base` holds what every chunk reuses from the
-network at theta. For a sigmoid output with the quadratic cost, the moves of
-one unit of `W^{H-1}` share their row of `W^H`: `plan_chunks` keeps them
-together and `_one_unit_sigmoid_costs` takes them as one outer product.
+network at theta.
+
+The output layer's costs are taken in transposed layouts, the sums over the
+output units running along whole rows of examples: `(P, n_H, d)` per move,
+and for the moves of one unit of `W^{H-1}`, which share their row of `W^H`,
+unit-major `(n_H, P d)` arrays holding one outer product (`plan_chunks`
+keeps such moves together). Kernels: a sigmoid with the quadratic cost
+(`_one_unit_sigmoid_costs`, `_sigmoid_quadratic_costs`), an identity output
+with the quadratic cost (`_identity_quadratic_costs`), and the fused
+softmax / categorical and sigmoid / binary cross-entropies (`_fused_costs`).
+Other outputs take the general `(P, d, N)` path.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ ROUGH, KINK = 1, 2  # an evaluation crossed a jump of h'' (ELU) / of h' (ReLU), 
 SIGMOID_ONE_EXP_LIMIT = 600.0  # |z^H| below which e^z cannot overflow in a difference step
 TANH_FORM_RESIDUAL = 2.0**-6  # |a - y| above which the tanh form's absolute u is < 64 u |a - y|
 TANH_FORM_TARGET = 2.0**-4  # targets this far from 0 and 1: the exp form errs ~u/8 absolutely too
-RUN_MIN = 16  # moves of one hidden unit a chunk for the unit-major `_one_unit_sigmoid_costs`
+RUN_MIN = 16  # moves of one hidden unit a chunk for the unit-major layout
 FUSED_TERMS = (("softmax", "categorical_cross_entropy"), ("sigmoid", "cross_entropy"))
 FUSED_ARRAYS = 4  # stacked (n_H, P d) arrays of `_fused_costs`: z, a scratch, two tiles
 UNIT_ROWS = 5  # (P, d) arrays of such a chunk besides the stacked one: z, its shift, a, its change

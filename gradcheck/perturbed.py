@@ -13,8 +13,8 @@ The output layer's costs are taken in transposed layouts, the sums over the
 output units running along whole rows of examples: `(P, n_H, d)` per move,
 and for the moves of one unit of `W^{H-1}`, which share their row of `W^H`,
 unit-major `(n_H, P d)` arrays holding one outer product (`plan_chunks`
-keeps such moves together). Kernels: a sigmoid with the quadratic cost
-(`_one_unit_sigmoid_costs`, `_sigmoid_quadratic_costs`), an identity output
+keeps such moves together; `_moved_outputs` builds either layout). Kernels: a sigmoid with the quadratic cost
+(`_sigmoid_quadratic_costs`), an identity output
 with the quadratic cost (`_identity_quadratic_costs`), and the fused
 softmax / categorical and sigmoid / binary cross-entropies (`_fused_costs`).
 Other outputs take the general `(P, d, N)` path.
@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -76,10 +77,7 @@ def plan_chunks(
     d, sizes = base.X.shape[0], base.net.sizes
     size = chunk_size(sizes, L, d, memory_limit, complex_)
     plain = [slice(start, start + size) for start in range(0, n.size, size)]
-    stacked = any(
-        terms is not None for terms in (base.sigmoid_terms, base.identity_terms, base.fused_terms)
-    )
-    if not (weights and not complex_ and L + 1 == base.net.H and stacked):
+    if not (weights and not complex_ and L + 1 == base.net.H and base.stacked_output):
         return plain
     starts = np.flatnonzero(np.r_[True, n[1:] != n[:-1]])
     if n.size < RUN_MIN * starts.size:
@@ -128,6 +126,14 @@ class Base:
     # a built-in fused output and cost (`FUSED_TERMS`): (Y^T (n_H, d), sum_n y_n (d,))
     fused_terms: tuple[np.ndarray, np.ndarray] | None = None
     tiles: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # see `tiled`
+
+    @cached_property  # asked once a chunk
+    def stacked_output(self) -> bool:
+        """Does an output kernel take this output and cost in the transposed layouts?"""
+        return any(
+            terms is not None
+            for terms in (self.sigmoid_terms, self.identity_terms, self.fused_terms)
+        )
 
     def tiled(self, term: np.ndarray, P: int) -> np.ndarray:
         """One of the (n_H, d) terms above, repeated P times along its examples: (n_H, P d).
@@ -222,14 +228,13 @@ def perturbed_costs(
     else:
         a_col = z_col if h[L].is_identity else h[L].h(z_col)
         dA = a_col - base.A_T[L][units]  # (P, d)
-    if L + 1 == H and base.sigmoid_terms is not None and real:
-        if unit is not None:
-            return _one_unit_sigmoid_costs(base, dA, net.weights[H][unit], space), crossed
-        return _sigmoid_quadratic_costs(base, dA, net.weights[H][n], space), crossed
-    if L + 1 == H and base.identity_terms is not None and real:
-        return _identity_quadratic_costs(base, dA, net.weights[H], n, unit, space), crossed
-    if L + 1 == H and base.fused_terms is not None and real:
-        return _fused_costs_of_moves(base, dA, net.weights[H], n, unit, space), crossed
+    if L + 1 == H and base.stacked_output and real:
+        moves = _Moves(dA, net.weights[H], n, unit)
+        if base.sigmoid_terms is not None:
+            return _sigmoid_quadratic_costs(base, moves, space), crossed
+        if base.identity_terms is not None:
+            return _identity_quadratic_costs(base, moves, space), crossed
+        return _fused_costs_of_moves(base, moves, space), crossed
     rows = net.weights[L + 1][n]  # (P, N): row n_p of W^{L+1}
     Z = space.get("Z", (t.size,) + fw.Z[L + 1].shape, np.result_type(dA, rows))
     np.multiply(dA[:, :, None], rows[:, None, :], out=Z)
@@ -314,90 +319,94 @@ def _one_unit(n: np.ndarray) -> int | None:
     return int(n[0])
 
 
-def _sigmoid_quadratic_costs(
-    base: Base, dA: np.ndarray, rows: np.ndarray, space: Workspace
+class _Moves(NamedTuple):
+    """P moves of the last hidden layer: `a^{H-1}` moved by `dA` (P, d) in units `n` (P,),
+    so `(z^H)^T` by `W^H[n_p] (x) dA_p`; `unit` if they all share one (then unit-major)."""
+
+    dA: np.ndarray
+    W_H: np.ndarray
+    n: np.ndarray
+    unit: int | None
+
+    @property
+    def unit_major(self) -> bool:
+        return self.unit is not None
+
+
+def _moved_outputs(
+    base: Base, moves: _Moves, term: np.ndarray, space: Workspace, scale: float = 1.0
 ) -> np.ndarray:
-    """`J` of P networks whose last hidden layer moved by `dA` (P, d) along `rows` (P, n_H) of `W^H`."""
-    terms = base.sigmoid_terms
-    assert terms is not None  # this path serves a sigmoid output only
-    Z_H = terms[0]
-    U = space.get("U", (dA.shape[0],) + Z_H.shape, np.float64)  # (P, n_H, d)
-    if base.tanh_terms is not None:  # U = z^H / 2: the halves are exact
-        half_Z, C = base.tanh_terms
-        np.einsum("pk,pi->pki", 0.5 * rows, dA, out=U)
-        U += half_Z
-        np.tanh(U, out=U)
-        U += C  # 2 (sigma(z) - y) = tanh(z/2) + 1 - 2y
-        return 0.125 * np.einsum("pki,pki->pi", U, U).mean(axis=-1)
-    np.einsum("pk,pi->pki", rows, dA, out=U)  # the change of z^H (einsum: 3x np.multiply's speed)
-    U += Z_H
-    residual = _sigmoid_residual(U, space.get("A", U.shape, np.float64), terms)
-    # J_i per example, then their mean (pairwise), as in _mean_cost.
-    return 0.5 * np.einsum("pki,pki->pi", residual, residual).mean(axis=-1)
+    """`term + scale W^H[n_p] (x) dA_p` for each move, `term` one of Base's (n_H, d) arrays.
 
-
-def _one_unit_sigmoid_costs(
-    base: Base, dA: np.ndarray, w: np.ndarray, space: Workspace
-) -> np.ndarray:
-    """As `_sigmoid_quadratic_costs`, for P moves of one hidden unit, whose row of `W^H` is `w`.
-
-    Unit-major `(n_H, P d)` arrays: `(z^H)^T` of all P networks moves by the
-    one outer product `w (x) dA`, and every pass runs over `P d` contiguous
-    entries (the per-move layout's inner loops are `d` long): measured 1.4x
-    faster on 64-128-10. The sums are in the same order: over the units,
-    then the mean over the examples.
+    Unit-major `(n_H, P d)` for moves of one unit, whose change is one outer
+    product and whose passes run over `P d` contiguous entries (the per-move
+    layout's inner loops are `d` long: measured 1.4x slower on 64-128-10);
+    else `(P, n_H, d)`. Each entry is the same single product and sum either way.
     """
-    P, d = dA.shape
-    shape = (w.size, P * d)
-    U = space.get("U_unit", (shape[0] * shape[1],), np.float64).reshape(shape)
-    if base.tanh_terms is not None:  # as in the per-move layout
-        half_Z, C = base.tanh_terms
-        np.multiply.outer(0.5 * w, dA.reshape(-1), out=U)
-        U += base.tiled(half_Z, P)
-        np.tanh(U, out=U)
-        U += base.tiled(C, P)
-        residual, factor = U, 0.125
-    else:
-        np.multiply.outer(w, dA.reshape(-1), out=U)
-        U += base.tiled(base.sigmoid_terms[0], P)  # type: ignore[index]
-        tiles = tuple(base.tiled(T, P) for T in base.sigmoid_terms)  # type: ignore[union-attr]
-        out = space.get("A_unit", (shape[0] * shape[1],), np.float64).reshape(shape)
-        residual, factor = _sigmoid_residual(U, out, tiles), 0.5
-    return factor * _mean_of_squares(residual, P, d)
+    dA, P = moves.dA, moves.dA.shape[0]
+    if moves.unit is not None:
+        U = _unit_major(space, "U_unit", (term.shape[0], P * term.shape[1]))
+        np.multiply.outer(scale * moves.W_H[moves.unit], dA.reshape(-1), out=U)
+        U += base.tiled(term, P)
+        return U
+    U = space.get("U", (P,) + term.shape, np.float64)
+    np.einsum("pk,pi->pki", scale * moves.W_H[moves.n], dA, out=U)  # einsum: 3x np.multiply's speed
+    U += term
+    return U
 
 
-def _mean_of_squares(U: np.ndarray, P: int, d: int) -> np.ndarray:
-    """`mean_i sum_n U[n, (p, i)]^2` per network from unit-major `U` (n_H, P d), squared in place.
+def _unit_major(space: Workspace, name: str, shape: tuple[int, int]) -> np.ndarray:
+    """A (n_H, P d) buffer of `space`: one flat buffer whatever P, reshaped."""
+    return space.get(name, (shape[0] * shape[1],), np.float64).reshape(shape)
 
-    The sum over units, then the mean over examples (as `.mean`: pairwise,
-    without its wrapper): the order of the per-move layout's einsum and mean.
+
+def _laid_out(base: Base, term: np.ndarray, P: int, unit_major: bool) -> np.ndarray:
+    """A (n_H, d) term of Base laid out to meet `_moved_outputs`' arrays."""
+    return base.tiled(term, P) if unit_major else term
+
+
+def _mean_of_squares(U: np.ndarray, P: int, d: int, unit_major: bool) -> np.ndarray:
+    """`mean_i sum_n U[.., n, .., i]^2` per network, U overwritten where unit-major.
+
+    The sum over units, then the mean over examples (pairwise), in both
+    layouts: unit-major through `np.add.reduce` (`.mean` without its wrapper),
+    per move as `_mean_cost` does. The same bits either way (tested).
     """
+    if not unit_major:
+        return np.einsum("pki,pki->pi", U, U).mean(axis=-1)
     np.square(U, out=U)
     return np.add.reduce(np.add.reduce(U, axis=0).reshape(P, d), axis=-1) / d
 
 
-def _identity_quadratic_costs(
-    base: Base, dA: np.ndarray, W_H: np.ndarray, n: np.ndarray, unit: int | None, space: Workspace
-) -> np.ndarray:
-    """`J` of P networks whose last hidden layer moved by `dA` (P, d) in units `n`: an identity
-    output with the quadratic cost, `a - y = (a_0 - y) + W^H[n_p] (x) dA_p`.
+def _sigmoid_quadratic_costs(base: Base, moves: _Moves, space: Workspace) -> np.ndarray:
+    """`J` of P networks whose last hidden layer moved (`moves`): a sigmoid output, quadratic cost."""
+    terms = base.sigmoid_terms
+    assert terms is not None  # this path serves a sigmoid output only
+    (P, d), unit_major = moves.dA.shape, moves.unit_major
+    if base.tanh_terms is not None:  # U = z^H / 2: the halves are exact
+        half_Z, C = base.tanh_terms
+        U = _moved_outputs(base, moves, half_Z, space, 0.5)
+        np.tanh(U, out=U)
+        U += _laid_out(base, C, P, unit_major)  # 2 (sigma(z) - y) = tanh(z/2) + 1 - 2y
+        return 0.125 * _mean_of_squares(U, P, d, unit_major)
+    U = _moved_outputs(base, moves, terms[0], space)
+    out = _unit_major(space, "A_unit", U.shape) if unit_major else space.get("A", U.shape, U.dtype)
+    laid_out = tuple(_laid_out(base, T, P, unit_major) for T in terms)
+    return 0.5 * _mean_of_squares(_sigmoid_residual(U, out, laid_out), P, d, unit_major)
+
+
+def _identity_quadratic_costs(base: Base, moves: _Moves, space: Workspace) -> np.ndarray:
+    """`J` of P networks whose last hidden layer moved (`moves`): an identity output with the
+    quadratic cost, `a - y = (a_0 - y) + W^H[n_p] (x) dA_p`.
 
     The residual at theta is rounded once and shared by every move, so its
-    rounding cancels in the differences. Unit-major for moves of one unit.
+    rounding cancels in the differences.
     """
-    P, d = dA.shape
     R_T = base.identity_terms
     assert R_T is not None  # this path serves an identity output only
-    if unit is not None:
-        shape = (R_T.shape[0], P * d)
-        U = space.get("U_unit", (shape[0] * shape[1],), np.float64).reshape(shape)
-        np.multiply.outer(W_H[unit], dA.reshape(-1), out=U)
-        U += base.tiled(R_T, P)
-        return 0.5 * _mean_of_squares(U, P, d)
-    U = space.get("U", (P,) + R_T.shape, np.float64)  # (P, n_H, d)
-    np.einsum("pk,pi->pki", W_H[n], dA, out=U)
-    U += R_T
-    return 0.5 * np.einsum("pki,pki->pi", U, U).mean(axis=-1)
+    U = _moved_outputs(base, moves, R_T, space)
+    P, d = moves.dA.shape
+    return 0.5 * _mean_of_squares(U, P, d, moves.unit_major)
 
 
 def _sigmoid_residual(U: np.ndarray, out: np.ndarray, terms: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -414,26 +423,10 @@ def _sigmoid_residual(U: np.ndarray, out: np.ndarray, terms: tuple[np.ndarray, .
     return out
 
 
-def _fused_costs_of_moves(
-    base: Base, dA: np.ndarray, W_H: np.ndarray, n: np.ndarray, unit: int | None, space: Workspace
-) -> np.ndarray:
-    """`J` of P networks whose last hidden layer moved by `dA` (P, d) in units `n`: fused output.
-
-    `(z^H)^T` moves by `W^H[n_p] (x) dA_p`; for moves of one unit, unit-major
-    `(n_H, P d)` arrays hold it, as in `_one_unit_sigmoid_costs`.
-    """
-    P, d = dA.shape
-    Z_H_T = base.Z_T[-1]
-    if unit is not None:
-        shape = (Z_H_T.shape[0], P * d)
-        U = space.get("U_unit", (shape[0] * shape[1],), np.float64).reshape(shape)
-        np.multiply.outer(W_H[unit], dA.reshape(-1), out=U)
-        U += base.tiled(Z_H_T, P)
-        return _fused_costs(base, U, P, unit_major=True, space=space)
-    U = space.get("U", (P,) + Z_H_T.shape, np.float64)  # (P, n_H, d)
-    np.einsum("pk,pi->pki", W_H[n], dA, out=U)
-    U += Z_H_T
-    return _fused_costs(base, U, P, unit_major=False, space=space)
+def _fused_costs_of_moves(base: Base, moves: _Moves, space: Workspace) -> np.ndarray:
+    """`J` of P networks whose last hidden layer moved (`moves`): a fused output and cost."""
+    U = _moved_outputs(base, moves, base.Z_T[-1], space)
+    return _fused_costs(base, U, moves.dA.shape[0], unit_major=moves.unit_major, space=space)
 
 
 def _fused_costs(base: Base, U: np.ndarray, P: int, *, unit_major: bool, space: Workspace):

@@ -36,16 +36,42 @@ def _case(hidden: str, targets: str, sizes=(24, 5, 3), d: int = 9, seed: int = 0
 
 
 def _spy(monkeypatch) -> list[int]:
-    """Record the P of every `_one_unit_sigmoid_costs` call."""
+    """Record the P of every unit-major call of the sigmoid-quadratic kernel."""
     calls: list[int] = []
-    original = perturbed._one_unit_sigmoid_costs
+    original = perturbed._sigmoid_quadratic_costs
 
-    def spy(base, dA, w, space):
-        calls.append(dA.shape[0])
-        return original(base, dA, w, space)
+    def spy(base, moves, space):
+        if moves.unit_major:
+            calls.append(moves.dA.shape[0])
+        return original(base, moves, space)
 
-    monkeypatch.setattr(perturbed, "_one_unit_sigmoid_costs", spy)
+    monkeypatch.setattr(perturbed, "_sigmoid_quadratic_costs", spy)
     return calls
+
+
+def _equal_naive_costs(monkeypatch, net, X, Y, *, per_move: bool, after_fast=None) -> None:
+    """At three steps, +h and -h of every entry (as the engine asks): the fast path's costs
+    equal the naive path's to rounding, with the same crossing flags (ReLU's kinks); with
+    `per_move`, also bit for bit those of every move on its own. `after_fast()` runs after
+    each fast call."""
+    fast = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=True)
+    naive = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=False)
+    size = _cost_size(net, fast.fw, Y)
+    index = np.arange(net.layout.size)
+    both = np.concatenate([index, index])
+    for step in (1e-3, 2.0**-10, 0.25):
+        h = np.concatenate([np.full(index.size, step), np.full(index.size, -step)])
+        got, _ = fast.along(both, h)
+        crossed = fast.last_crossed
+        if after_fast is not None:
+            after_fast()
+        if per_move:
+            with monkeypatch.context() as m:
+                m.setattr(perturbed, "RUN_MIN", 10**9)  # every move on its own
+                np.testing.assert_array_equal(got, fast.along(both, h)[0])
+        expected, _ = naive.along(both, h)
+        np.testing.assert_array_equal(crossed, naive.last_crossed)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=ULPS * EPS * size)
 
 
 @pytest.mark.parametrize("sizes", [(24, 5, 3), (6, 24, 4, 2)], ids=["W0", "W1"])
@@ -55,25 +81,15 @@ def test_unit_major_costs_equal_per_move_costs_bit_for_bit_and_naive_ones(
     monkeypatch, hidden, targets, sizes
 ):
     net, X, Y = _case(hidden, targets, sizes)
-    fast = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=True)
-    naive = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=False)
-    assert (fast.base.tanh_terms is not None) == (targets == "mid")
-    index = np.arange(net.layout.size)
-    both = np.concatenate([index, index])  # as the engine asks: +h and -h of every entry
-    for step in (1e-3, 2.0**-10, 0.25):
-        h = np.concatenate([np.full(index.size, step), np.full(index.size, -step)])
-        calls = _spy(monkeypatch)
-        got, _ = fast.along(both, h)
-        crossed = fast.last_crossed
+    base = perturbed.Base.of(net, X, Y)
+    assert (base.tanh_terms is not None) == (targets == "mid")
+    calls = _spy(monkeypatch)
+
+    def unit_major_ran():
         assert calls and min(calls) >= perturbed.RUN_MIN  # W^{H-1}: 48 moves a unit
-        monkeypatch.setattr(perturbed, "RUN_MIN", 10**9)  # every move on its own
-        per_move, _ = fast.along(both, h)
-        monkeypatch.undo()
-        np.testing.assert_array_equal(got, per_move)
-        expected, _ = naive.along(both, h)
-        np.testing.assert_array_equal(crossed, naive.last_crossed)  # ReLU's kinks
-        size = _cost_size(net, fast.fw, Y)
-        np.testing.assert_allclose(got, expected, rtol=0, atol=ULPS * EPS * size)
+        calls.clear()
+
+    _equal_naive_costs(monkeypatch, net, X, Y, per_move=True, after_fast=unit_major_ran)
 
 
 def test_the_unit_major_kernel_serves_only_the_layer_before_a_sigmoid_quadratic_output(
@@ -152,9 +168,8 @@ def test_fused_outputs_take_the_transposed_kernels_and_equal_the_naive_costs(
     else:
         Y = rng.uniform(size=(9, sizes[-1]))
     X, Y = net.check_data(X, Y)
-    fast = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=True)
-    naive = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=False)
-    assert fast.base.fused_terms is not None and fast.base.sigmoid_terms is None
+    base = perturbed.Base.of(net, X, Y)
+    assert base.fused_terms is not None and base.sigmoid_terms is None
     layouts: list[bool] = []
     original = perturbed._fused_costs
 
@@ -163,15 +178,7 @@ def test_fused_outputs_take_the_transposed_kernels_and_equal_the_naive_costs(
         return original(base, U, P, unit_major=unit_major, space=space)
 
     monkeypatch.setattr(perturbed, "_fused_costs", spy)
-    index = np.arange(net.layout.size)
-    both = np.concatenate([index, index])
-    size = _cost_size(net, fast.fw, Y)
-    for step in (1e-3, 2.0**-10, 0.25):
-        h = np.concatenate([np.full(index.size, step), np.full(index.size, -step)])
-        got, _ = fast.along(both, h)
-        expected, _ = naive.along(both, h)
-        np.testing.assert_array_equal(fast.last_crossed, naive.last_crossed)
-        np.testing.assert_allclose(got, expected, rtol=0, atol=ULPS * EPS * size)
+    _equal_naive_costs(monkeypatch, net, X, Y, per_move=False)
     assert True in layouts and False in layouts  # W^{H-1} unit-major; W^H, biases per move
 
 
@@ -185,28 +192,14 @@ def test_identity_output_takes_the_residual_at_theta_plus_the_move_in_both_layou
     rng = np.random.default_rng(6)
     net = Network.random(sizes, hidden=hidden, output="identity", seed=rng)
     X, Y = net.check_data(rng.normal(size=(9, sizes[0])), rng.normal(size=(9, sizes[-1])))
-    fast = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=True)
-    naive = _CostEvaluator(net, X, Y, memory_limit=2**20, structured=False)
-    assert fast.base.identity_terms is not None
+    assert perturbed.Base.of(net, X, Y).identity_terms is not None
     units: list[int | None] = []
     original = perturbed._identity_quadratic_costs
 
-    def spy(base, dA, W_H, n, unit, space):
-        units.append(unit)
-        return original(base, dA, W_H, n, unit, space)
+    def spy(base, moves, space):
+        units.append(moves.unit)
+        return original(base, moves, space)
 
     monkeypatch.setattr(perturbed, "_identity_quadratic_costs", spy)
-    index = np.arange(net.layout.size)
-    both = np.concatenate([index, index])
-    size = _cost_size(net, fast.fw, Y)
-    for step in (1e-3, 2.0**-10, 0.25):
-        h = np.concatenate([np.full(index.size, step), np.full(index.size, -step)])
-        got, _ = fast.along(both, h)
-        with monkeypatch.context() as m:
-            m.setattr(perturbed, "RUN_MIN", 10**9)  # every move on its own
-            per_move, _ = fast.along(both, h)
-        np.testing.assert_array_equal(got, per_move)
-        expected, _ = naive.along(both, h)
-        np.testing.assert_array_equal(fast.last_crossed, naive.last_crossed)
-        np.testing.assert_allclose(got, expected, rtol=0, atol=ULPS * EPS * size)
+    _equal_naive_costs(monkeypatch, net, X, Y, per_move=True)
     assert any(u is not None for u in units) and None in units  # both layouts ran

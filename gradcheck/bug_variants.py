@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from reference import ACTIVATIONS, Activation, Gradients, Network, forward_pass, output_delta
+from reference import Activation, Gradients, Network, forward_pass, output_delta
+from reference.activations import is_builtin
 
 __all__ = [
     "H_PRIME_IN_A",
@@ -44,11 +45,6 @@ H_PRIME_IN_A: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": lambda a: a * (1.0 - a),  # sigma'(z) = a (1 - a)
     "tanh": lambda a: 1.0 - a * a,  # tanh'(z) = 1 - a^2
 }
-
-
-def is_builtin(act: Activation, *names: str) -> bool:
-    """Whether `act` is the built-in activation of one of `names` (not a custom one so named)."""
-    return act.name in names and ACTIVATIONS.get(act.name) is act
 
 
 def _factor(kind: str, h: Activation, Z: np.ndarray, A: np.ndarray) -> np.ndarray | float:

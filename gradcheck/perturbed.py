@@ -29,7 +29,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from reference import ACTIVATIONS, Network
+from reference import Network
+from reference.activations import is_builtin
 from reference.network import ForwardPass, example_costs, forward_pass
 
 __all__ = [
@@ -156,7 +157,7 @@ class Base:
         terms = tanh_terms = None
         if (
             quadratic
-            and _builtin(net.output, "sigmoid")
+            and is_builtin(net.output, "sigmoid")
             and np.abs(Z_H).max() < SIGMOID_ONE_EXP_LIMIT
         ):
             # Transposed: the stacked arrays are (P, n_H, d), so that numpy's inner
@@ -168,10 +169,10 @@ class Base:
                     np.ascontiguousarray(1.0 - 2.0 * Y.T),
                 )
         fused = None
-        if any(_builtin(net.output, o) and net.cost_function.name == c for o, c in FUSED_TERMS):
+        if any(is_builtin(net.output, o) and net.cost_function.name == c for o, c in FUSED_TERMS):
             fused = (np.ascontiguousarray(Y.T), Y.sum(axis=1))
         identity = None
-        if R is not None and _builtin(net.output, "identity"):
+        if R is not None and is_builtin(net.output, "identity"):
             identity = np.ascontiguousarray(R.T)
         return cls(
             net, fw, X, Y, J_i, R,
@@ -222,7 +223,7 @@ def perturbed_costs(
     if L == H:  # (hidden activations are element-wise: Network refuses others)
         return _costs_of_output_moves(base, n, z_col, space), crossed
     # a^L changes in column n only, so z^{L+1} by that change times row n of W^{L+1}.
-    if real and _builtin(h[L], "tanh"):
+    if real and is_builtin(h[L], "tanh"):
         dA = np.tanh(z_col, out=z_col)  # z_col is not needed any more: a^L's column, in place
         dA -= base.A_T[L][units]
     else:
@@ -447,7 +448,7 @@ def _fused_costs(base: Base, U: np.ndarray, P: int, *, unit_major: bool, space: 
         yz = np.einsum("kj,kj->j", base.tiled(Y_T, P), U).reshape(P, d)
     else:
         yz = np.einsum("ki,pki->pi", Y_T, U)
-    if _builtin(base.net.output, "softmax"):
+    if is_builtin(base.net.output, "softmax"):
         shift = np.maximum.reduce(U, axis=axis)  # (P d,) or (P, d)
         U -= shift if unit_major else shift[:, None, :]
         np.exp(U, out=U)
@@ -509,17 +510,12 @@ def _tanh_into(Z: np.ndarray, space: Workspace) -> np.ndarray:
 _INTO = {"sigmoid": _sigmoid_into, "tanh": _tanh_into}
 
 
-def _builtin(act: Any, name: str) -> bool:
-    """Is `act` the built-in activation `name` (not a user's of the same name)?"""
-    return act.name == name and ACTIVATIONS.get(name) is act
-
-
 def _activate(act: Any, Z: np.ndarray, space: Workspace) -> np.ndarray:
     """`h(Z)`, into workspace buffers where the activation allows it."""
     if act.is_identity:
         return Z
     into = _INTO.get(act.name)
-    if into is not None and _builtin(act, act.name) and not np.iscomplexobj(Z):
+    if into is not None and is_builtin(act) and not np.iscomplexobj(Z):
         return into(Z, space)
     return act.h(Z)
 

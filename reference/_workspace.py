@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .activations import ACTIVATIONS, Activation
+from .activations import Activation, is_builtin
 from .network import ForwardPass
 
 __all__ = ["BufferedForwardPass", "buffer", "forward_pass_into", "multiply_by_h_prime"]
@@ -99,7 +99,7 @@ def multiply_by_h_prime(
     without the cancellation of `a (1 - a)`); where the forward clamped `z`, and for
     tanh, `h'` is computed afresh into a buffer.
     """
-    builtin = ACTIVATIONS.get(act.name) is act
+    builtin = is_builtin(act)
     Z, denominator = fw.Z[L], fw.denominators[L]
     if builtin and denominator is not None and not _clamped(Z):
         Delta *= fw.A[L]
@@ -121,7 +121,7 @@ def _activate_into(act: Activation, Z: np.ndarray, L: int) -> tuple[np.ndarray, 
     """`h(Z^L)`, and `1 + e^z` for a built-in sigmoid."""
     if act.is_identity:
         return Z, None
-    if ACTIVATIONS.get(act.name) is not act:
+    if not is_builtin(act):
         return act.h(Z), None
     if act.name == "sigmoid":
         return _sigmoid_into(Z, L)

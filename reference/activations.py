@@ -29,6 +29,7 @@ __all__ = [
     "ELU_ALPHA",
     "check_h_prime",
     "get_activation",
+    "is_builtin",
     "register_activation",
 ]
 
@@ -306,6 +307,12 @@ ACTIVATIONS: dict[str, Activation] = {
 """The built-in activations by name; `register_activation` adds to it."""
 
 _BUILTIN_NAMES = frozenset(ACTIVATIONS)
+
+
+def is_builtin(act: Activation, *names: str) -> bool:
+    """Is `act` one of `ACTIVATIONS` (of `names`, if given), not a user's of the same name?"""
+    return ACTIVATIONS.get(act.name) is act and (not names or act.name in names)
+
 
 #: where `register_activation` compares h' with differences of h: [-4, 4], off 0
 #: (h' of a ReLU-like h is a convention there) and off any simple fraction

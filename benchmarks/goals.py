@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck import network_fd, network_numerical_gradient
+from gradcheck import network_numerical_gradient
+from gradcheck.fd import network as network_fd
 from reference import Network, backprop
 
 from ._cases import BATCH_SHAPES, blas_threads, case, shape_id, split_flat, torch_cost
@@ -200,7 +201,7 @@ def fd_classification(torch: Any, repeats: int) -> list[str]:
 
 def oracle_goal(torch: Any, repeats: int) -> list[str]:
     from gradcheck import check_backprop
-    from gradcheck.oracle import DEFAULT_BATCH
+    from gradcheck.oracle.backprop import DEFAULT_BATCH
 
     torch.set_num_threads(1)
     c = case(tuple(ORACLE_SIZES), DEFAULT_BATCH)

@@ -67,7 +67,7 @@ def test_candidate_is_correct():
 
 def test_torch_gradcheck_on_one_net(benchmark, torch):
     """torch's slow-mode gradcheck on one net of check_backprop's shape and batch."""
-    from gradcheck.oracle import DEFAULT_BATCH
+    from gradcheck.oracle.backprop import DEFAULT_BATCH
 
     label(
         benchmark,

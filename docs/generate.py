@@ -94,7 +94,7 @@ def abridge(text: str, *, lines: int | None = None) -> str:
 
 def _selfcheck(readme: str, at: int) -> str:
     """`python -m gradcheck`: the main job's two tables, each cut to its first rows."""
-    from gradcheck.cli import main
+    from gradcheck.cli.main import main
 
     out = io.StringIO()
     with contextlib.redirect_stderr(io.StringIO()):

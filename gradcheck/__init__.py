@@ -6,13 +6,13 @@ from gradcheck import network_numerical_gradient
 from gradcheck import GradientMismatch      # subclass of AssertionError
 """
 
-from .equations import check_equations
-from .finite_diff import NumericalGradient, numerical_gradient
-from .gradient_check import GradientCheck, check_gradient
-from .network_fd import NetworkNumericalGradient, network_numerical_gradient
-from .oracle import assert_backprop, check_backprop, check_backprop_at, trial_case
-from .report import BackpropReport, GradientMismatch
-from .taylor import TaylorResult, taylor_test
+from gradcheck.fd.check import GradientCheck, check_gradient
+from gradcheck.fd.network import NetworkNumericalGradient, network_numerical_gradient
+from gradcheck.fd.numerical import NumericalGradient, numerical_gradient
+from gradcheck.fd.taylor import TaylorResult, taylor_test
+from gradcheck.oracle.backprop import assert_backprop, check_backprop, check_backprop_at, trial_case
+from gradcheck.oracle.equations import check_equations
+from gradcheck.results.report import BackpropReport, GradientMismatch
 
 __all__ = [
     "BackpropReport",

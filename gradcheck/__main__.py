@@ -1,7 +1,7 @@
-"""`python -m gradcheck`: see gradcheck.cli."""
+"""`python -m gradcheck`: see gradcheck.cli.main."""
 
 import sys
 
-from .cli import main
+from gradcheck.cli.main import main
 
 sys.exit(main())

@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck.validate_problem import check_finite_cost
 from reference import real_array, refuse_masked
-
-from .validate_problem import check_finite_cost
 
 __all__ = [
     "real_float_copy",

@@ -4,7 +4,7 @@ tests of the bug catalogue (test_bugs) and of the diagnosis (test_diagnose)."""
 from __future__ import annotations
 
 import numpy as np
-from conftest import targets
+from _data import targets
 
 from reference import Network
 

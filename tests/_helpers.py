@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradcheck.cli import main
+from gradcheck.cli.main import main
 from reference import Network, backprop
 
 

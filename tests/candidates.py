@@ -144,3 +144,26 @@ def make_layered_backprop(hidden, output, cost="quadratic", *, l2=0.0, slip=None
         return dW, db
 
     return candidate
+
+
+def with_deltas(break_at=None):
+    """A batch sigmoid backprop that also returns its per-example deltas (optionally broken)."""
+
+    def candidate(weights, biases, X, Y):
+        sig = lambda z: 1 / (1 + np.exp(-z))
+        A, Z = [X], []
+        for W, b in zip(weights, biases):
+            Z.append(A[-1] @ W + b)
+            A.append(sig(Z[-1]))
+        H = len(weights) - 1
+        deltas = [None] * (H + 1)
+        deltas[H] = (A[-1] - Y) * A[-1] * (1 - A[-1])
+        for L in range(H - 1, -1, -1):
+            W_next = weights[L + 1] if L != break_at else weights[L + 1] * 1.5  # the bug
+            deltas[L] = (deltas[L + 1] @ W_next.T) * A[L + 1] * (1 - A[L + 1])
+        d = len(X)
+        dW = [A[L].T @ deltas[L] / d for L in range(H + 1)]
+        db = [deltas[L].mean(axis=0) for L in range(H + 1)]
+        return {"weights": dW, "biases": db, "deltas": deltas}
+
+    return candidate

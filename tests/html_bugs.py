@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradcheck import check_backprop_at, trial_case
-from gradcheck.html_report import BlockMap, render_report, step_curve, trial_maps
+from gradcheck.html.page import BlockMap, render_report, step_curve, trial_maps
 from reference import Network, backprop
 
 UNIT = 2  # the unit of layer 0 whose delta is wrong

@@ -14,23 +14,29 @@ import reference
 MODULES = [
     name
     for package in (reference, gradcheck)
-    for _, name, _ in pkgutil.iter_modules(package.__path__, package.__name__ + ".")
-    if name not in ("gradcheck.__main__", "gradcheck.plots")  # plots needs matplotlib
+    for _, name, _ in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+    if name != "gradcheck.__main__"
 ]
 
 
-OPTIONAL = {  # modules of optional extras
+#: modules of optional extras, by name prefix
+OPTIONAL = {
     "gradcheck.torch": "torch",
-    "gradcheck.torch_activations": "torch",
-    "gradcheck.torch_losses": "torch",
+    "gradcheck.adapters.torch": "torch",
     "gradcheck.jax": "jax",
+    "gradcheck.adapters.jax": "jax",
+    "gradcheck.html.plots": "matplotlib",
 }
+
+
+def _extra(name: str) -> str | None:
+    return next((extra for prefix, extra in OPTIONAL.items() if name.startswith(prefix)), None)
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
-    if name in OPTIONAL:
-        pytest.importorskip(OPTIONAL[name])
+    if _extra(name):
+        pytest.importorskip(_extra(name))
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = sorted(p for package in ("reference", "gradcheck") for p in (ROOT / package).glob("*.py"))
+MODULES = sorted(
+    p for package in ("reference", "gradcheck") for p in (ROOT / package).rglob("*.py")
+)
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 60
 

@@ -14,15 +14,15 @@ from gradcheck import (
     check_backprop_at,
     network_numerical_gradient,
 )
-from gradcheck.delta_fd import numerical_deltas
-from gradcheck.diagnose import diagnose
-from gradcheck.equations import check_equations
-from gradcheck.finite_diff import numerical_gradient
-from gradcheck.gradient_check import check_gradient, compare_gradient
-from gradcheck.independent import equation_deltas
-from gradcheck.localize import localize_from_gradients
-from gradcheck.shapes import diagnose_shapes
-from gradcheck.taylor import taylor_test
+from gradcheck.diagnosis.diagnose import diagnose
+from gradcheck.diagnosis.localize import localize_from_gradients
+from gradcheck.diagnosis.shapes import diagnose_shapes
+from gradcheck.fd.check import check_gradient, compare_gradient
+from gradcheck.fd.delta import numerical_deltas
+from gradcheck.fd.numerical import numerical_gradient
+from gradcheck.fd.taylor import taylor_test
+from gradcheck.oracle.equations import check_equations
+from gradcheck.tolerance.independent import equation_deltas
 from reference import (
     Gradients,
     Network,

@@ -216,7 +216,7 @@ def test_pytest_blocks_run_as_test_files(tmp_path):
 
 
 def test_command_lines_run_as_written(tmp_path, monkeypatch, capsys):
-    from gradcheck.cli import main
+    from gradcheck.cli.main import main
 
     (tmp_path / "mymodule.py").write_text(MYMODULE)
     (tmp_path / "path" / "to").mkdir(parents=True)
@@ -281,7 +281,7 @@ def test_benchmark_only_summary_drops_the_non_benchmark_skips(tmp_path):
 
 
 def test_claims_about_the_catalogues():
-    from gradcheck.bugs import BUGS
+    from gradcheck.diagnosis.bugs import BUGS
 
     assert f"recognises {len(BUGS)} known bugs" in TEXT
     listed = re.search(r"Activations: (.*?), or your own", TEXT, re.S).group(1)

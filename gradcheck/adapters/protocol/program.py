@@ -1,0 +1,405 @@
+"""Turning a program into a candidate: the line-oriented stdin/stdout protocol of docs/PROTOCOL.md.
+
+A program in any language (C, Fortran, Rust, ...) reads a request on stdin
+(sizes, activations, cost, then `W^L`, `b^L` for ``L = 0 .. H``, then ``X``
+and ``Y``, as whitespace-separated text) and answers on stdout with
+`dJ/dW^L` and `dJ/db^L` in the flat order of NOTATION.md, then a line
+``END``.  `exec_candidate` wraps such a program as a Python callable
+``candidate(weights, biases, X, Y) -> (dW_list, db_list)`` that
+`check_backprop` checks like any other.
+
+Anything a program can get wrong (it crashes, exits with a non-zero status,
+prints words or NaN where numbers belong, prints too few or too many numbers,
+or never answers) raises `CandidateProgramError` with a one-line reason and
+the tail of the program's stderr; `check_backprop` reports it as a failing
+trial.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import selectors
+import shlex
+import signal
+import subprocess
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from gradcheck.adapters.protocol.format import (
+    MAGIC,
+    VERSION,
+    format_answer,
+    format_request,
+    parse_answer,
+    reported_error,
+)
+from gradcheck.validate import check_command, check_flag, check_timeout
+from reference import Network, checked_l2, get_activation, get_cost
+
+__all__ = [
+    "MAGIC",
+    "VERSION",
+    "DEFAULT_TIMEOUT",
+    "STDERR_LINES",
+    "CandidateProgramError",
+    "ProgramCandidate",
+    "exec_candidate",
+    "format_answer",
+    "format_request",
+    "parse_answer",
+    "reported_error",
+]
+
+DEFAULT_TIMEOUT = 60.0  # seconds per case: a case takes milliseconds, a minute means a hang
+STDERR_LINES = 20  # the tail of the program's stderr that a failure shows
+KILL_GRACE = 5.0  # seconds to collect what a killed program left in its pipes
+_END_LINE = re.compile(rb"^[ \t]*END[ \t]*\r?$", re.MULTILINE)
+
+
+class CandidateProgramError(RuntimeError):
+    """A program behind `exec_candidate` failed: crash, bad answer or timeout.
+
+    The message is self-contained: what went wrong, in which case, and the
+    last lines of the program's stderr.
+    """
+
+
+# -------------------------------------------------------------- running
+
+
+def _status(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the program and everything it started (it leads its own process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tail(text: bytes | str) -> list[str]:
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return text.splitlines()[-STDERR_LINES:]
+
+
+class _Session:
+    """One long-lived program (``persistent=True``): requests in, answers framed by END lines."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            bufsize=0,
+        )
+        self.stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
+        self.buffer = bytearray()
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._stderr_reader.start()
+        # a program left running (no close()) is ended when its candidate is collected
+        self._finalizer = weakref.finalize(self, _end_session, self.proc)
+
+    def _drain_stderr(self) -> None:
+        assert self.proc.stderr is not None  # opened with stderr=PIPE
+        with self.proc.stderr:  # closed at end of file: the program has exited
+            for line in self.proc.stderr:
+                self.stderr.append(line.decode(errors="replace").rstrip("\r\n"))
+
+    def stderr_tail(self) -> list[str]:
+        if self.proc.poll() is not None:  # a dead program: let its last lines arrive
+            self._stderr_reader.join(timeout=1.0)
+        return list(self.stderr)
+
+    def exchange(self, request: bytes, timeout: float) -> tuple[bytes, str | None]:
+        """Send one request; the answer up to its END line, and None or why there is none."""
+        deadline = time.monotonic() + timeout
+        writer = threading.Thread(target=self._write, args=(request,), daemon=True)
+        writer.start()
+        assert self.proc.stdout is not None  # opened with stdout=PIPE
+        fd = self.proc.stdout.fileno()
+        scan = 0
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while True:
+                found = _END_LINE.search(self.buffer, scan)
+                if found:
+                    answer = bytes(self.buffer[: found.start()])
+                    del self.buffer[: found.end()]
+                    return answer, None
+                scan = self.buffer.rfind(b"\n") + 1
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    _kill_group(self.proc)
+                    return bytes(self.buffer), f"did not answer within {timeout:g} s (wall clock)"
+                if not selector.select(remaining):
+                    continue
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    try:
+                        status = _status(self.proc.wait(timeout=KILL_GRACE))
+                    except subprocess.TimeoutExpired:
+                        status = "closed its stdout"
+                    return bytes(self.buffer), f"{status} before the END line of its answer"
+                self.buffer += chunk
+
+    def _write(self, request: bytes) -> None:
+        assert self.proc.stdin is not None  # opened with stdin=PIPE
+        try:
+            self.proc.stdin.write(request)
+            self.proc.stdin.flush()
+        except (
+            OSError,
+            ValueError,
+        ):  # the program died, or we closed its stdin: reported elsewhere
+            pass
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _end_session(proc: subprocess.Popen) -> None:
+    """End of input, a moment to exit cleanly, then the process group is killed."""
+    try:
+        if proc.stdin is not None:
+            proc.stdin.close()
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+class ProgramCandidate:
+    """A program speaking docs/PROTOCOL.md, as a candidate ``(weights, biases, X, Y) -> (dW, db)``.
+
+    Build it with `exec_candidate`. With ``persistent=True`` one process
+    answers every case, so end it with `close` (or use ``with``).
+    """
+
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        timeout: float,
+        persistent: bool,
+        hidden: Any,
+        output: Any,
+        cost: Any,
+        l2: float = 0.0,
+    ) -> None:
+        self.argv = argv
+        self.command = shlex.join(argv)
+        self.timeout = timeout
+        self.persistent = persistent
+        self._hidden = hidden
+        self._output = output
+        self._cost = cost
+        self.l2 = l2
+        self._session: _Session | None = None
+        self.cases = 0  # requests sent so far
+        # The name reports give the candidate (gradcheck.oracle.backprop describes candidates by these).
+        self.__qualname__ = f"exec {self.command!r}"
+        self.__module__ = ""
+
+    def __repr__(self) -> str:
+        mode = ", persistent" if self.persistent else ""
+        return f"exec_candidate({self.command!r}, timeout={self.timeout:g}{mode})"
+
+    def __enter__(self) -> ProgramCandidate:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the long-lived process (``persistent=True``); harmless otherwise."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def activations(self, H: int) -> list[str]:
+        """The activation names of layers ``0 .. H`` that a request of depth `H` carries."""
+        if isinstance(self._hidden, (list, tuple)):
+            if len(self._hidden) != H:
+                raise ValueError(
+                    f"`hidden` names {len(self._hidden)} activations but the network has "
+                    f"{H} hidden layers"
+                )
+            hidden = list(self._hidden)
+        else:
+            hidden = [self._hidden] * H
+        return hidden + [self._hidden if self._output is None else self._output]
+
+    def __call__(self, weights: Any, biases: Any, X: Any, Y: Any) -> tuple[list, list]:
+        # Network validates the shapes (layer by layer) and check_data the batch.
+        net = Network(weights, biases)
+        X, Y = net.check_data(X, Y)
+        names = self.activations(net.H)
+        request = format_request(
+            net.weights, net.biases, X, Y, activations=names, cost=self._cost, l2=self.l2
+        )
+        self.cases += 1
+        if self.persistent:
+            text, stderr = self._exchange_persistent(request.encode())
+        else:
+            text, stderr = self._run_once(request.encode())
+        try:
+            flat = parse_answer(text, net.sizes)
+        except ValueError as exc:
+            raise self._failure(f"gave a bad answer: {exc}", stderr) from None
+        dW, db = net.layout.split(flat)
+        return dW, db
+
+    def _failure(self, what: str, stderr: list[str]) -> CandidateProgramError:
+        text = f"the program {self.command!r} {what} (case {self.cases})"
+        if stderr:
+            lines = "line" if len(stderr) == 1 else f"{len(stderr)} lines"
+            text += f"\n    its stderr, last {lines}:"
+            text += "".join(f"\n    | {line}" for line in stderr)
+        else:
+            text += "\n    (its stderr is empty)"
+        return CandidateProgramError(text)
+
+    def _start(self, start: Any) -> Any:
+        try:
+            return start()
+        except OSError as exc:
+            raise CandidateProgramError(
+                f"the program {self.command!r} could not be started: {exc.strerror or exc}"
+            ) from None
+
+    def _run_once(self, request: bytes) -> tuple[str, list[str]]:
+        """One process for one case: the request on stdin, then end of input."""
+        proc = self._start(
+            lambda: subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        )
+        try:
+            out, err = proc.communicate(request, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            try:
+                out, err = proc.communicate(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired:  # a child left the group and holds the pipes
+                out, err = b"", b""
+            raise self._failure(
+                f"did not answer within {self.timeout:g} s (wall clock) and was killed", _tail(err)
+            ) from None
+        text = out.decode(errors="replace")
+        if proc.returncode != 0:
+            said = reported_error(text)
+            raise self._failure(
+                _status(proc.returncode) + (f"; it reported: {said}" if said else ""), _tail(err)
+            )
+        return text, _tail(err)
+
+    def _exchange_persistent(self, request: bytes) -> tuple[str, list[str]]:
+        if self._session is None:
+            argv = self.argv
+            self._session = self._start(lambda: _Session(argv))
+        session = self._session
+        answer, trouble = session.exchange(request, self.timeout)
+        text = answer.decode(errors="replace")
+        if trouble is not None:
+            self._session = None
+            session.close()
+            said = reported_error(text)
+            raise self._failure(
+                trouble + (f"; it reported: {said}" if said else ""), session.stderr_tail()
+            )
+        return text, session.stderr_tail()
+
+
+def exec_candidate(
+    cmd: str | Sequence[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    persistent: bool = False,
+    hidden: Any = "sigmoid",
+    output: Any = None,
+    cost: Any = "quadratic",
+    l2: Any = 0.0,
+) -> ProgramCandidate:
+    """A program speaking docs/PROTOCOL.md, as a candidate for `check_backprop`.
+
+    Parameters
+    ----------
+    cmd : str or sequence of str
+        The command line, e.g. ``"./my_backprop --fast"`` (split like a POSIX
+        shell, without running one) or ``["./my_backprop", "--fast"]``.
+    timeout : float
+        Wall-clock seconds per case; a program that takes longer is killed
+        (its whole process group) and the case fails.
+    persistent : bool
+        False: one process per case (stdin closes after the request).
+        True: one long-lived process answers every case in turn.
+    hidden, output, cost
+        The names sent in each request; pass what `check_backprop` gets.
+        `hidden` may be a list, one name per hidden layer.
+    l2 : float
+        The L2 penalty `lam` sent in each request (a ``l2 LAM`` line); pass
+        the `l2` that `check_backprop` gets. 0 (default): no line.
+
+    Returns
+    -------
+    ProgramCandidate
+        ``candidate(weights, biases, X, Y) -> (dW_list, db_list)``; it raises
+        `CandidateProgramError` when the program fails, which `check_backprop`
+        reports as a failing trial with the program's stderr tail.
+
+    Examples
+    --------
+    >>> from gradcheck import check_backprop
+    >>> with exec_candidate("./my_backprop", timeout=10) as candidate:  # doctest: +SKIP
+    ...     report = check_backprop(candidate, sizes=[4, 8, 3])
+    """
+    argv = check_command(cmd)
+    timeout = check_timeout(timeout)
+    check_flag(persistent, "persistent")
+    names = list(hidden) if isinstance(hidden, (list, tuple)) else [hidden]
+    hidden_names = [get_activation(h, argument="hidden activation").name for h in names]
+    output_name = (
+        None if output is None else get_activation(output, argument="output activation").name
+    )
+    cost_name = get_cost(cost).name
+    for role, name in [("hidden", h) for h in hidden_names] + [
+        ("output", output_name),
+        ("cost", cost_name),
+    ]:
+        if name is not None and (not name or len(name.split()) != 1):
+            raise ValueError(
+                f"the {role} name {name!r} cannot travel in the protocol: names must be one word"
+            )
+    return ProgramCandidate(
+        argv,
+        l2=checked_l2(l2),
+        timeout=timeout,
+        persistent=bool(persistent),
+        hidden=hidden_names if isinstance(hidden, (list, tuple)) else hidden_names[0],
+        output=output_name,
+        cost=cost_name,
+    )

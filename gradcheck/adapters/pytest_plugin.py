@@ -1,0 +1,137 @@
+"""The pytest plugin (entry point ``pytest11``): a `backprop_oracle` fixture, and HTML reports of failures.
+
+A user's test is two lines::
+
+    def test_my_backprop(backprop_oracle):
+        backprop_oracle(my_backprop, sizes=[4, 8, 3], hidden="tanh")
+
+A failure raises `GradientMismatch`, whose message is the report; pytest
+shows it from the user's line.  With ``pytest --gradcheck-html DIR`` every
+failing oracle call also writes one self-contained HTML page into DIR, named
+after the test (its node id, made safe for a file name), and the failure
+message says where.  A test's page from an earlier run is overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from gradcheck.results.report import BackpropReport
+    from reference import Gradients
+
+__all__ = ["BackpropOracle", "backprop_oracle", "page_name"]
+
+OPTION = "--gradcheck-html"
+MAX_NAME = 120  # characters of a page's file name before the node id is shortened
+
+
+class BackpropOracle:
+    """Calling it asserts (like `assert_backprop`); `.check` returns the report without raising.
+
+    Parameters
+    ----------
+    html_dir : path, optional
+        Where each failing call writes its HTML report (``--gradcheck-html``).
+    name : str
+        The pages' file name stem (the test's sanitised node id).
+    """
+
+    def __init__(self, *, html_dir: str | Path | None = None, name: str = "backprop") -> None:
+        self.html_dir = None if html_dir is None else Path(html_dir)
+        self.name = name
+        self.pages: list[Path] = []  # the HTML reports written so far, in order
+        self._where = ""  # what the failure message says of the last page
+
+    def __call__(self, candidate: Callable[..., Any], **options: Any) -> BackpropReport:
+        from gradcheck.results.report import GradientMismatch
+
+        __tracebackhide__ = True
+        report = self.check(candidate, **options)
+        if not report.passed:
+            error = GradientMismatch(report)
+            if self.html_dir is not None:
+                error.args = (f"{error.args[0]}\n\n{self._where}",)
+            raise error
+        return report
+
+    def check(self, candidate: Callable[..., Any], **options: Any) -> BackpropReport:
+        from gradcheck.oracle.backprop import check_backprop
+
+        report = check_backprop(candidate, **options)
+        if not report.passed and self.html_dir is not None:
+            self._write(report)
+        return report
+
+    @staticmethod
+    def reference(net: Any, X: Any, Y: Any) -> Gradients:
+        """The oracle's own gradient (`reference.backprop`)."""
+        from reference import backprop
+
+        return backprop(net, X, Y)
+
+    def _write(self, report: BackpropReport) -> None:
+        """One page per failing call: NAME.html, then NAME-2.html, ... within one test."""
+        assert self.html_dir is not None
+        count = len(self.pages) + 1
+        path = self.html_dir / f"{self.name}{'' if count == 1 else f'-{count}'}.html"
+        try:
+            self.pages.append(report.to_html(path, force=True))
+            self._where = f"HTML report: {self.pages[-1]}"
+        except (OSError, ValueError) as exc:  # the verdict stands; the page is a convenience
+            self._where = f"HTML report not written: {exc}"
+
+
+def page_name(nodeid: str) -> str:
+    """A file name stem for a test: its node id with every unsafe run of characters as ``_``.
+
+    Examples
+    --------
+    >>> page_name("tests/test_mine.py::test_it[tanh-4,8,3]")
+    'tests_test_mine.py_test_it_tanh-4_8_3'
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", nodeid).strip("._") or "test"
+    if len(stem) > MAX_NAME:  # keep it readable and unique: head of the id, then a digest
+        digest = hashlib.sha1(nodeid.encode()).hexdigest()[:10]
+        stem = f"{stem[: MAX_NAME - 11]}-{digest}"
+    return stem
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gradcheck", "gradcheck: the gradient oracle for backpropagation")
+    group.addoption(
+        OPTION,
+        dest="gradcheck_html",
+        default=None,
+        metavar="DIR",
+        help="write an HTML report of each failing backprop_oracle call into DIR "
+        "(one page per call, named after the test)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    folder = config.getoption("gradcheck_html", default=None)
+    if folder is None:
+        return
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise pytest.UsageError(f"{OPTION} {folder!r} is a file; give a directory for the pages")
+    if not Path(folder).is_dir():
+        raise pytest.UsageError(
+            f"{OPTION} {folder!r}: no such directory; create it first (mkdir -p {folder})"
+        )
+    # absolute, so that the failure messages name a page that opens from anywhere, and
+    # a test that changes the working directory still writes where the user asked
+    config.option.gradcheck_html = str(Path(folder).resolve())
+
+
+@pytest.fixture
+def backprop_oracle(request: pytest.FixtureRequest) -> BackpropOracle:
+    """Check a backprop implementation: ``backprop_oracle(my_backprop, sizes=[4, 8, 3])``."""
+    folder = request.config.getoption("gradcheck_html", default=None)
+    return BackpropOracle(html_dir=folder, name=page_name(request.node.nodeid))

@@ -1,0 +1,1 @@
+"""PyTorch: `check_module`, and how torch activations and losses read as the reference's."""

@@ -1,0 +1,1 @@
+"""The command line: `python -m gradcheck` and the `gradcheck` console script."""

@@ -1,0 +1,597 @@
+"""`network_numerical_gradient`: every entry of a network's gradient by finite differences, fast.
+
+The default takes Richardson extrapolation only as far as each entry needs
+(`staged_richardson`): a 4-point stencil for every entry, whose 2-point part
+gives the error estimate; a third level where that estimate is above
+`GOOD_ENOUGH` of the block's largest entry; `gradcheck.fd.numerical`'s full
+Richardson where it still is (about 4.2 evaluations an entry instead of
+10). ``"central"`` and ``"complex"`` are `finite_diff`'s, unchanged. The
+cost at the perturbed points is evaluated fast, exploiting the network's
+structure (`gradcheck.fd.perturbed`).  Done naively, every evaluation is a full
+forward pass.  Instead:
+
+- moving `W^L[m,n]` or `b^L[n]` leaves layers `0 .. L-1` unchanged, so their
+  cached forward pass is reused;
+- it changes `z^L` in column `n` only, by `t a^{L-1}_m` (or `t`): a rank-1
+  change, and for an element-wise `h`, `a^L` changes in column `n` only, so
+  `z^{L+1}` changes by the outer product of that column with row `n` of
+  `W^{L+1}`: no matrix product until layer `L+2`;
+- a move of `W^H[m,n]` or `b^H[n]` changes column n of `a^H` only: with the
+  quadratic cost, `J_i` moves by that column's terms alone;
+- a sigmoid output with the quadratic cost takes one exp per entry,
+  `sigma(z) - y = ((1 - y) e^z - y) / (1 + e^z)`, exact to a few ulps;
+- many perturbations run as one stacked array computation `(P, d, N)`, in
+  chunks that stay in cache (and under a memory cap); moves of one unit of
+  `W^{H-1}` into a sigmoid output share their row of `W^H`, and run as one
+  outer product over unit-major arrays; with ``executor=`` or
+  ``workers=`` the chunks run on other processes (or threads) or a Dask
+  cluster (`gradcheck.fd.scatter`), bit-identical to the serial run.
+
+Kinks: an evaluation whose perturbation moves a pre-activation of a
+non-smooth layer (ReLU's jump of `h'`, ELU's jump of `h''`) across 0 is
+returned to the engine as unusable, so Richardson takes smaller steps until
+its stencil fits between the kinks.  Entries where none does are, for a jump
+of `h'`, reported unverifiable (no difference measures `h'` there); for a
+jump of `h''` a tight centred difference, which converges as O(h), is kept.
+
+`structured=False` takes the naive path (a full forward pass per
+evaluation), which the tests hold equal to the fast one to rounding.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradcheck.fd.noise import EPS, ROUNDING_ULPS, noise_bound, noise_sigma
+from gradcheck.fd.numerical import CENTRAL_TRUNCATION_SAFETY, METHODS, differentiate
+from gradcheck.fd.perturbed import (
+    KINK,
+    ROUGH,
+    Base,
+    Workspace,
+    costs_of_chunks,
+    crossings,
+    perturbed_costs,
+    plan_chunks,
+)
+from gradcheck.fd.scatter import Scatter, process_pool
+from gradcheck.fd.steps import RICHARDSON_STEP, power_of_two, within_sign
+from gradcheck.validate import check_executor, check_flag, check_network
+from reference import Gradients, Network
+from reference.network import ForwardPass, example_costs, forward_pass
+
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "KINK",
+    "ROUGH",
+    "KinkAwareGradient",
+    "NetworkNumericalGradient",
+    "crossings",
+    "differentiate_across_kinks",
+    "network_numerical_gradient",
+    "staged_richardson",
+]
+
+DEFAULT_MEMORY_LIMIT = 256 * 2**20  # bytes per chunk of stacked activations: fits any laptop
+CHUNKS_PER_TASK = 8  # at least this many chunks a task: ~2 ms, above a thread pool's overhead
+TASKS_PER_WORKER = 4  # at most this many tasks a worker per call: a process pool's or Dask's
+# per-task cost (pickling, a round trip) is ~0.1-1 ms, so tasks of ~1,000 chunks (784-256-10)
+# keep it small, while 4 a worker still balance the load
+DEFAULT_WORKERS = 8  # an executor that does not say how many workers it has
+KINK_STEP = 2.0**-30  # the last resort for entries near a kink: few z change sign within it
+MIN_STEP_ULPS = 64  # a first step is at least this many spacings of its entry (_natural_scale)
+STENCIL_STEP = 2.0**-10  # relative: R1's truncation (h^4) and rounding (1/h) both near 1e-11
+GOOD_ENOUGH = 1e-7  # an estimate above this x its block's largest entry takes more levels
+TABLEAU_ROUNDING = (256 + 68 / 2 + 1 / 4) / 189  # sum_k |w_k| h / h_k of R2's weights
+FIRST_STEPS = {  # relative to each entry's natural scale (see _natural_scale)
+    "richardson": RICHARDSON_STEP,
+    "central": float(np.finfo(np.float64).eps ** (1 / 3)),
+    "complex": 1e-20,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkNumericalGradient(Gradients):
+    """A network's gradient by finite differences, in the `Gradients` layout.
+
+    ``weights``/``biases`` hold the numerical `dJ/dW^L`, `dJ/db^L`;
+    ``error`` the per-entry error estimates in the same layout;
+    ``unverifiable`` boolean masks of the entries whose every difference
+    straddles a kink (a pre-activation of a ReLU-like layer changes sign
+    within the stencil), where no finite difference measures `h'`.
+    """
+
+    error: Gradients
+    unverifiable: Gradients
+    method: str
+    n_evaluations: int
+    steps: np.ndarray  # flat: the step of each entry's final difference (for rounding estimates)
+
+    @property
+    def n_unverifiable(self) -> int:
+        """How many entries differences cannot verify (kinks)."""
+        return int(self.unverifiable.flat().sum())
+
+    def __repr__(self) -> str:
+        return (
+            f"NetworkNumericalGradient(sizes={list(self.sizes)}, method={self.method!r}, "
+            f"n_unverifiable={self.n_unverifiable})"
+        )
+
+
+def network_numerical_gradient(
+    net: Network,
+    X: Any,
+    Y: Any,
+    *,
+    method: str = "richardson",
+    structured: bool = True,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    executor: Executor | None = None,
+    workers: int | None = None,
+) -> NetworkNumericalGradient:
+    """Every entry of the batch-averaged gradient of `net` on `(X, Y)` by finite differences.
+
+    Parameters
+    ----------
+    net : reference.Network
+    X : array_like, shape (d, n_in)
+    Y : array_like, shape (d, n_H)
+    method : {"richardson", "central", "complex"}
+        As in `gradcheck.numerical_gradient`: Richardson extrapolation of
+        centred differences (default, ~1e-10 relative or better), plain
+        centred differences, or the complex step (exact to rounding; it
+        passes through the reference's complex-safe forward pass and cost).
+    structured : bool
+        Exploit the network's structure (default). False evaluates every
+        point with a full forward pass (for testing the fast path).
+    memory_limit : int
+        Bytes one chunk of stacked perturbed activations may take.
+    executor : concurrent.futures.Executor, optional
+        Evaluate the chunks of perturbations on this executor's workers: a
+        ``ThreadPoolExecutor``, a ``ProcessPoolExecutor``, or a Dask
+        cluster's ``distributed.Client.get_executor()``. The network and data
+        travel once per worker process, not with every chunk; chunks whose
+        worker dies are rerun. The result is bit-identical to the serial one.
+    workers : int, optional
+        Evaluate on a pool of this many processes (`gradcheck.fd.scatter.process_pool`,
+        each with one OpenBLAS thread), started and shut down here: worth it for
+        networks that take seconds (784-256-10: 1.4x on 2 cores), not for those
+        that take a fraction of one. Default: serial.
+
+    Returns
+    -------
+    NetworkNumericalGradient
+        The gradient in the `Gradients` layout, with ``.error`` and
+        ``.unverifiable`` in the same layout.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from reference import Network, backprop
+    >>> net = Network.random([3, 4, 2], hidden="tanh", seed=0)
+    >>> X, Y = np.ones((5, 3)), np.zeros((5, 2))
+    >>> fd = network_numerical_gradient(net, X, Y)
+    >>> bool(np.allclose(fd.flat(), backprop(net, X, Y).flat(), rtol=1e-9, atol=1e-12))
+    True
+    """
+    X, Y = _validate(net, X, Y, method, memory_limit, structured)
+    _check_executor(executor, workers)
+    if workers is not None and workers > 1:
+        with process_pool(workers) as pool:
+            return network_numerical_gradient(
+                net, X, Y, method=method, structured=structured, memory_limit=memory_limit,
+                executor=pool,
+            )  # fmt: skip
+    evaluate = _CostEvaluator(
+        net, X, Y, memory_limit=memory_limit, structured=structured, executor=executor
+    )
+    try:
+        return _differentiate(evaluate, net, X, Y, method)
+    finally:
+        evaluate.close()
+
+
+def _differentiate(
+    evaluate: _CostEvaluator, net: Network, X: np.ndarray, Y: np.ndarray, method: str
+) -> NetworkNumericalGradient:
+    theta = evaluate.theta
+    f0 = evaluate.at_theta()
+    scale = _natural_scale(net, X, theta)
+    f_scale = _cost_size(net, evaluate.fw, Y)
+    if method == "richardson":
+        result = staged_richardson(
+            evaluate, theta, scale=scale, f0=f0, f_scale=f_scale, blocks=net.layout.blocks
+        )
+    else:
+        result = differentiate_across_kinks(
+            evaluate, theta, method=method, scale=scale, f0=f0, f_scale=f_scale
+        )
+    sizes = net.sizes
+    gradient = Gradients.from_flat(result.gradient, sizes)
+    return NetworkNumericalGradient(
+        weights=gradient.weights,
+        biases=gradient.biases,
+        error=Gradients.from_flat(result.error, sizes),
+        unverifiable=_mask_gradients(result.unverifiable, net),
+        method=method,
+        n_evaluations=int(evaluate.count),
+        steps=result.step,
+    )
+
+
+@dataclass(frozen=True)
+class KinkAwareGradient:
+    """`differentiate_across_kinks`' result: flat arrays over the entries."""
+
+    gradient: np.ndarray
+    error: np.ndarray
+    unverifiable: np.ndarray  # bool: every stencil crossed a jump of h'
+    step: np.ndarray  # the step of each entry's final difference
+
+
+def differentiate_across_kinks(
+    evaluate: Any,
+    theta: np.ndarray,
+    *,
+    method: str,
+    scale: np.ndarray,
+    f0: float,
+    f_scale: float = 0.0,
+) -> KinkAwareGradient:
+    """`finite_diff.differentiate` for a function with kinks, on an evaluator that reports them.
+
+    `evaluate` is as `differentiate` wants it, and also has ``mark_crossings``
+    (return NaN for a move that crossed a kink, so Richardson shrinks its
+    steps) and ``last_crossed`` (ROUGH/KINK flags of its last call). Entries
+    left without a usable step get a tight centred difference at `h` and
+    `2h`: across a jump of `h''` (ELU) it converges as O(h), which
+    `|D(h) - D(2h)|` bounds; across a jump of `h'` (ReLU) the entry is
+    unverifiable. `f_scale`: the size of the terms `f` is computed from
+    (its rounding can exceed `eps |f|` when `f` is small).
+    """
+    first = power_of_two(FIRST_STEPS[method] * scale)
+    result = differentiate(evaluate, theta, method=method, step=first, f0=f0, f_scale=f_scale)
+    gradient, error, step = result.gradient.copy(), result.error.copy(), result.step.copy()
+    unverifiable = np.zeros(theta.size, dtype=bool)
+    stuck = np.flatnonzero(~np.isfinite(gradient))
+    if stuck.size:
+        h = power_of_two(KINK_STEP * scale[stuck])
+        evaluate.mark_crossings = False
+        values, taken = evaluate.along(np.tile(stuck, 4), np.concatenate([h, -h, 2 * h, -2 * h]))
+        evaluate.mark_crossings = True
+        v, t = values.reshape(4, -1), taken.reshape(4, -1)
+        D1 = (v[0] - v[1]) / (t[0] - t[1])
+        D2 = (v[2] - v[3]) / (t[2] - t[3])
+        size = np.maximum(max(abs(f0), f_scale), np.abs(v).max(axis=0))
+        gradient[stuck] = D1
+        error[stuck] = np.abs(D1 - D2) + ROUNDING_ULPS * EPS * size / h
+        step[stuck] = h
+        crossed = np.bitwise_or.reduce(evaluate.last_crossed.reshape(4, -1), axis=0)
+        unverifiable[stuck] = (crossed & KINK) > 0
+    return KinkAwareGradient(gradient, error, unverifiable, step)
+
+
+def staged_richardson(
+    evaluate: Any,
+    theta: np.ndarray,
+    *,
+    scale: np.ndarray,
+    f0: float,
+    f_scale: float,
+    blocks: list[tuple[str, slice, tuple[int, ...]]],
+) -> KinkAwareGradient:
+    """Richardson extrapolation, taken only as far as each entry needs: ~4 evaluations an entry.
+
+    1. Every entry: the 4-point stencil `f(theta +- h e_j)`, `f(theta +- 2h e_j)`
+       at `h = STENCIL_STEP` (relative), i.e. `R1 = D(h) + (D(h) - D(2h)) / 3`
+       (truncation O(h^4)). Its error estimate is the 2-point part's:
+       `|D(h) - D(2h)|`, which bounds the `h^2` term `R1` cancels, so it
+       overstates `R1`'s error, plus the rounding of `R1`'s weights.
+    2. Entries whose estimate is above `GOOD_ENOUGH` of their block's largest
+       entry: `D(4h)` too (2 more evaluations), and the 3-level tableau `R2`
+       (truncation O(h^6)), estimated by its distance to the 2-level values.
+    3. Entries still above it (or without a usable value: a kink within
+       the stencil, NaN): the full Richardson of `differentiate_across_kinks`.
+
+    Each entry keeps the value with the smallest estimate. The noise of `f`
+    is measured once, as `finite_diff` does (ECnoise).
+    """
+    sigma = max(noise_sigma(evaluate, theta, f0), EPS * f_scale)
+    everything = np.arange(theta.size)
+    h = within_sign(theta, 4 * power_of_two(STENCIL_STEP * scale)) / 4  # 4h stays on its side of 0
+    D1, h1, F1 = _centred(evaluate, everything, h)
+    D2, _, F2 = _centred(evaluate, everything, 2 * h)
+    noise = noise_bound(np.maximum(np.maximum(F1, F2), abs(f0)), sigma)
+    gradient = D1 + (D1 - D2) / 3  # R1 = (4 D(h) - D(2h)) / 3
+    # R1's rounding: weights 4/3 and 1/3 on differences that err by noise/h and noise/2h
+    error = CENTRAL_TRUNCATION_SAFETY * np.abs(D2 - D1) / 3 + 1.5 * noise / h1
+    good_enough = GOOD_ENOUGH * _block_max(np.abs(gradient), blocks)
+    more = np.flatnonzero(~(error <= good_enough))  # NaN (a kink crossed) included
+    if more.size:
+        D4, _, F4 = _centred(evaluate, more, 4 * h[more])
+        R1 = gradient[more]
+        R1_wide = D2[more] + (D2[more] - D4) / 3  # R1 from D(2h), D(4h)
+        R2 = R1 + (R1 - R1_wide) / 15
+        noise_more = np.maximum(noise[more], noise_bound(F4, sigma))
+        # R2 = (256 D(h) - 68 D(2h) + D(4h)) / 189: rounding sum_k |w_k| noise / h_k
+        error_R2 = np.maximum(np.abs(R2 - R1), np.abs(R2 - R1_wide)) + (
+            TABLEAU_ROUNDING * noise_more / h1[more]
+        )
+        better = error_R2 < error[more]
+        gradient[more[better]], error[more[better]] = R2[better], error_R2[better]
+    step = h1.copy()
+    unverifiable = np.zeros(theta.size, dtype=bool)
+    rest = np.flatnonzero(~(error <= good_enough))
+    if rest.size:
+        full = differentiate_across_kinks(
+            _Entries(evaluate, rest),
+            theta[rest],
+            method="richardson",
+            scale=scale[rest],
+            f0=f0,
+            f_scale=f_scale,
+        )
+        take = ~(error[rest] <= full.error) | ~np.isfinite(gradient[rest])
+        chosen = rest[take]
+        gradient[chosen], error[chosen] = full.gradient[take], full.error[take]
+        step[chosen] = full.step[take]
+        unverifiable[chosen] = full.unverifiable[take]
+    error = np.where(np.isfinite(gradient) & np.isfinite(error), error, np.inf)
+    return KinkAwareGradient(gradient, error, unverifiable, step)
+
+
+def _centred(evaluate: Any, index: np.ndarray, h: np.ndarray):
+    """`D = (f(theta + h1 e_j) - f(theta - h2 e_j)) / (h1 + h2)` with the steps taken;
+    also the mean step and `max |f|` of the two values."""
+    m = index.size
+    values, taken = evaluate.along(np.concatenate([index, index]), np.concatenate([h, -h]))
+    f_plus, f_minus, h_plus, h_minus = values[:m], values[m:], taken[:m], -taken[m:]
+    D = (f_plus - f_minus) / (h_plus + h_minus)
+    return D, (h_plus + h_minus) / 2, np.maximum(np.abs(f_plus), np.abs(f_minus))
+
+
+def _block_max(values: np.ndarray, blocks: list[tuple[str, slice, tuple[int, ...]]]) -> np.ndarray:
+    """Per entry, the largest finite value of its block (`W^L` or `b^L`)."""
+    out = np.zeros_like(values)
+    for _, block, _ in blocks:
+        part = values[block]
+        finite = part[np.isfinite(part)]
+        out[block] = finite.max() if finite.size else 0.0
+    return out
+
+
+class _Entries:
+    """An evaluator restricted to some entries of theta: `differentiate` on a subset."""
+
+    def __init__(self, evaluate: Any, index: np.ndarray):
+        self.parent, self.index = evaluate, index
+
+    @property
+    def count(self) -> int:
+        return int(self.parent.count)
+
+    @property
+    def last_crossed(self) -> np.ndarray:
+        return self.parent.last_crossed
+
+    @property
+    def mark_crossings(self) -> bool:
+        return bool(self.parent.mark_crossings)
+
+    @mark_crossings.setter
+    def mark_crossings(self, value: bool) -> None:
+        self.parent.mark_crossings = value
+
+    def at(self, points: np.ndarray) -> np.ndarray:
+        full = np.repeat(self.parent.theta[None, :], len(points), axis=0)
+        full[:, self.index] = points
+        return self.parent.at(full)
+
+    def along(self, index: np.ndarray, h: np.ndarray, *, imaginary: bool = False):
+        return self.parent.along(self.index[index], h, imaginary=imaginary)
+
+
+def _cost_size(net: Network, fw: ForwardPass, Y: np.ndarray) -> float:
+    """The size of the terms `J` is summed from: `(1/d) sum_i (|J_i| + sum_n |a^H_n| + |y_n|)`."""
+    J_i = example_costs(fw.Z[-1], fw.output, Y, net.output, net.cost_function)
+    return float(np.mean(np.abs(J_i) + (np.abs(fw.output) + np.abs(Y)).sum(axis=1)))
+
+
+# ------------------------------------------------------------- evaluation
+
+
+class _CostEvaluator:
+    """The cost `J` of `net` at perturbed parameters, for `finite_diff.differentiate`.
+
+    ``along(index, h)`` gives `J(theta + h_i e_{index_i})` for every i (fast
+    path or naive), NaN where the move crossed a kink (while
+    ``mark_crossings``), and the steps actually taken; ``last_crossed`` holds
+    the ROUGH/KINK flags of the last call.
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        X: np.ndarray,
+        Y: np.ndarray,
+        *,
+        memory_limit: int,
+        structured: bool,
+        executor: Executor | None = None,
+    ):
+        self.net, self.X, self.Y = net, X, Y
+        self.theta = net.flat()
+        self.layout = net.layout
+        self.memory_limit = memory_limit
+        self.structured = structured
+        self.base = Base.of(net, X, Y)
+        self.fw = self.base.fw
+        self.count = 0
+        self.mark_crossings = True
+        self.last_crossed = np.zeros(0, dtype=np.int8)
+        self.workspace = Workspace()
+        self._is_weight = np.zeros(self.theta.size, dtype=bool)  # where the L2 penalty acts
+        for name, block, _ in self.layout.blocks:
+            self._is_weight[block] = name[0] == "W"
+        # the naive path is the yardstick: it stays serial
+        parallel = executor is not None and structured
+        self.scatter = Scatter(executor, self.base) if parallel else None
+
+    def close(self) -> None:
+        """Let the workers' copies of the network go."""
+        if self.scatter is not None:
+            self.scatter.close()
+
+    def at_theta(self) -> float:
+        self.count += 1
+        return float(self._cost(self.net.weights, self.net.biases))
+
+    def at(self, points: np.ndarray) -> np.ndarray:
+        """J at full parameter vectors (the engine's noise probe)."""
+        self.count += len(points)
+        return np.array([self._cost(*self.layout.split(p)) for p in points])
+
+    def along(self, index: np.ndarray, h: np.ndarray, *, imaginary: bool = False):
+        theta = self.theta
+        if imaginary:
+            t = 1j * np.asarray(h, dtype=np.float64)
+            taken = np.asarray(h, dtype=np.float64)
+        else:
+            taken = (theta[index] + h) - theta[index]  # the steps actually taken
+            t = taken
+        evaluate = self._structured if self.structured else self._naive
+        values, crossed = evaluate(index, t)
+        if self.net.l2:  # the L2 penalty, exactly: lam/2 ((w + t)^2 - w^2) for a moved weight
+            is_W = self._is_weight[index]
+            w = np.where(is_W, theta[index], 0.0)
+            values = values + self.net.penalty() + self.net.l2 * is_W * (w * t + 0.5 * t * t)
+        self.count += index.size
+        self.last_crossed = crossed
+        if (
+            self.mark_crossings and not imaginary
+        ):  # the complex step is one-sided in i h: no crossing
+            values = np.where(crossed > 0, np.nan, values)
+        return values, taken
+
+    def _cost(self, weights, biases) -> Any:
+        out = forward_pass(weights, biases, self.net.activations, self.X)
+        J = example_costs(out.Z[-1], out.output, self.Y, self.net.output, self.net.cost_function)
+        return J.mean() + self.net.penalty(weights)  # + (lam/2) sum_L ||W^L||^2
+
+    def _structured(self, index: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        values = np.empty(index.size, dtype=t.dtype)
+        crossed = np.zeros(index.size, dtype=np.int8)
+        chunks, places = [], []  # (L, m, n, t) of each chunk; where its results go
+        for name, block, shape in self.layout.blocks:
+            rows = np.flatnonzero((index >= block.start) & (index < block.stop))
+            if rows.size == 0:
+                continue
+            L = int(name[2:])
+            if name[0] == "W":  # sorted by unit n: moves of one n share a row of W^{L+1}
+                rows = rows[np.argsort((index[rows] - block.start) % shape[1], kind="stable")]
+                m, n = np.unravel_index(index[rows] - block.start, shape)
+            else:
+                m, n = None, index[rows] - block.start
+            complex_ = np.iscomplexobj(t)
+            plan = plan_chunks(
+                self.base, L, n, self.memory_limit, weights=m is not None, complex_=complex_
+            )
+            for piece in plan:
+                part = rows[piece]
+                chunks.append((L, None if m is None else m[piece], n[piece], t[part]))
+                places.append(part)
+        if self.scatter is None:
+            space = self.workspace
+            results = [perturbed_costs(self.base, L, m, n, t_, space) for L, m, n, t_ in chunks]
+        else:  # tasks of consecutive chunks, each chunk computed as in the serial run
+            workers = getattr(self.scatter.executor, "_max_workers", DEFAULT_WORKERS)
+            size = max(CHUNKS_PER_TASK, -(-len(chunks) // (TASKS_PER_WORKER * workers)))
+            tasks = [chunks[k : k + size] for k in range(0, len(chunks), size)]
+            results = [r for rs in self.scatter.map(costs_of_chunks, tasks) for r in rs]
+        for part, (v, c) in zip(places, results, strict=True):
+            values[part], crossed[part] = v, c
+        return values, crossed
+
+    def _naive(self, index: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The same values by a full forward pass per evaluation: the yardstick."""
+        h = self.net.activations
+        values = np.empty(index.size, dtype=t.dtype)
+        crossed = np.zeros(index.size, dtype=np.int8)
+        for k, (j, step) in enumerate(zip(index, t)):
+            moved = self.theta.astype(t.dtype)
+            moved[j] += step
+            out = forward_pass(*self.layout.split(moved), h, self.X)
+            J = example_costs(
+                out.Z[-1], out.output, self.Y, self.net.output, self.net.cost_function
+            )
+            values[k] = J.mean()
+            for act, Z, Z0 in zip(h, out.Z, self.fw.Z):
+                crossed[k] |= crossings(act, Z[None], Z0[None])[0]
+        return values, crossed
+
+
+def _natural_scale(net: Network, X: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Per-entry step scale: `max(|theta_j|, 1)`, divided for `W^L[m,n]` by `max_i |a^{L-1}_{im}|`.
+
+    Moving `W^L[m,n]` by `t` moves `z^L_n` by `t a^{L-1}_m`: with inputs of
+    size 1e5, a step fit for the weight alone would move `z` by hundreds.
+    Never so small that a first step falls below `MIN_STEP_ULPS` spacings of
+    `theta_j` (inputs of 1e200): a step `theta_j` cannot take measures nothing.
+    """
+    scale = np.maximum(np.abs(theta), 1.0)
+    fw = forward_pass(net.weights, net.biases, net.activations, X)
+    for name, block, shape in net.layout.blocks:
+        if name[0] == "W":
+            L = int(name[2:])
+            a_prev = X if L == 0 else fw.A[L - 1]
+            reach = np.maximum(np.abs(a_prev).max(axis=0), 1.0)  # (M,)
+            scale[block] /= np.repeat(reach, shape[1])
+    smallest = min(FIRST_STEPS["central"], STENCIL_STEP)  # the real methods' first steps
+    return np.maximum(scale, MIN_STEP_ULPS * np.spacing(np.abs(theta)) / smallest)
+
+
+# -------------------------------------------------------------- plumbing
+
+
+def _mask_gradients(mask: np.ndarray, net: Network) -> Gradients:
+    weights, biases = net.layout.split(mask.copy())
+    return Gradients(weights, biases)
+
+
+def _validate(
+    net: Any, X: Any, Y: Any, method: Any, memory_limit: Any, structured: Any = True
+) -> tuple[np.ndarray, np.ndarray]:
+    check_network(net)
+    if method not in METHODS:
+        raise ValueError(f"unknown `method` {method!r}; known methods: {', '.join(METHODS)}")
+    check_memory_limit(memory_limit)
+    check_flag(structured, "structured")
+    return net.check_data(X, Y)
+
+
+def _check_executor(executor: Any, workers: Any) -> None:
+    check_executor(executor)
+    if workers is None:
+        return
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)):
+        raise TypeError(
+            f"`workers` must be a positive integer number of processes, got {workers!r}"
+        )
+    if workers < 1:
+        raise ValueError(f"`workers` must be a positive integer number of processes, got {workers}")
+    if executor is not None:
+        raise ValueError("give `executor` or `workers`, not both (`workers` makes a process pool)")
+
+
+def check_memory_limit(memory_limit: Any) -> int:
+    """`memory_limit` as a positive number of bytes, or a clear error (shared with `equations`)."""
+    if isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer)):
+        raise TypeError(f"`memory_limit` must be an integer number of bytes, got {memory_limit!r}")
+    if memory_limit <= 0:
+        raise ValueError(f"`memory_limit` must be positive, got {memory_limit}")
+    return int(memory_limit)

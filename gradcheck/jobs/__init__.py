@@ -1,0 +1,1 @@
+"""The jobs: the self-check (the main job), the soak, and golden test vectors."""

@@ -1,0 +1,507 @@
+"""The soak harness: thousands of seeded random cases, zero false alarms and zero misses.
+
+Two kinds of case, each drawn from one integer seed (so any failure
+reproduces from the seed alone):
+
+- **correct**: an independent numpy backprop
+  (`gradcheck.tolerance.independent.independent_backprop`: its own activation formulas,
+  float64 or float32) on a random network: every activation and cost,
+  softmax outputs, widths 1..64, depths 0..5, batches 1..64, weight scales
+  1e-4..10, saturated sigmoids, ReLU pre-activations pushed near 0. The
+  oracle must pass it.
+- **broken**: the reference's gradient with a single entry moved by
+  `delta * max|block|`, `delta` from 1e-6 to 1e-1 (float64), or a known bug
+  from `gradcheck.diagnosis.bugs` where it changes the gradient. The oracle must fail it.
+
+A broken candidate no checker could tell from a correct float64 one is
+counted as undetectable, not run. The rule does not use the oracle's
+tolerance (it would then vouch for itself): `miss_floor` computes the true
+gradient `g*` in extended precision (`gradcheck.tolerance.independent.extended_backprop`)
+and what rounding actually did to two float64 backprops of the same problem
+(the reference's and the independent one), to two that round every stored
+quantity at random (`perturbed_backprop`) and to four that round it to either
+neighbouring float64 and take `h'` by cancelling formulas
+(`stochastic_backprop`); a candidate is undetectable only
+when every entry lies within `FLOOR_FACTOR` times that actual error of `g*`
+(never less than `FLOOR_ULPS` ulps of `|g*|`), e.g. a softmax saturated so
+hard that its gradient is pure cancellation.
+
+Run ``python -m gradcheck.jobs.soak --cases 5000``; a `slow` test runs it small.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from gradcheck.diagnosis.bugs import BUGS
+from gradcheck.fd.scatter import Scatter, process_pool
+from gradcheck.oracle.backprop import check_backprop_at
+from gradcheck.oracle.data import random_targets
+from gradcheck.tolerance.compare import rounding_tolerance
+from gradcheck.tolerance.independent import (
+    extended_backprop,
+    independent_backprop,
+    perturbed_backprop,
+    stochastic_backprop,
+)
+from gradcheck.validate import check_executor, check_flag, check_int
+from reference import Gradients, Network, backprop
+
+__all__ = [
+    "SeedOutcome",
+    "SoakResult",
+    "broken_case",
+    "correct_case",
+    "miss_floor",
+    "run_soak",
+    "seed_outcome",
+]
+
+HIDDEN = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu")
+FLOOR_FACTOR = 4.0  # undetectable: within 4x the actual float64 error of the true gradient
+FLOOR_ULPS = 4.0  # ... and never less than 4 ulps of the true gradient
+OUTPUT_COSTS = (
+    (None, "quadratic"),
+    ("identity", "quadratic"),
+    ("sigmoid", "quadratic"),
+    ("sigmoid", "cross_entropy"),
+    ("softmax", "categorical_cross_entropy"),
+    ("softmax", "quadratic"),
+    ("sigmoid", "categorical_cross_entropy"),
+)
+WAVE_SEEDS = 1000  # seeds sent to an executor at most at once: progress lines, bounded memory
+MIN_WAVE = 8  # ... and at least (a few tasks for each worker near the end)
+WAVE_MARGIN = 1.1  # a wave after the first covers 10% more seeds than the counting rate needs
+TASK_SEEDS = 10  # seeds in one task at most (a second or so of work) ...
+TASKS_PER_WAVE = 16  # ... and fewer where a wave would otherwise have fewer tasks than this
+CONNECT_TIMEOUT = 5.0  # seconds `--scheduler` waits for the Dask scheduler to answer
+
+
+@dataclass
+class Case:
+    seed: int
+    description: str
+    net: Network
+    X: np.ndarray
+    Y: np.ndarray
+    candidate: Callable[..., Any]
+    undetectable: bool = False  # within `miss_floor` of the true gradient: not run
+
+
+@dataclass
+class SoakResult:
+    correct: int = 0
+    broken: int = 0
+    false_alarms: list[str] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+    smallest_detected: float = np.inf  # smallest single-entry error caught, relative to max|block|
+    # median tolerance / max|block| per broken case
+    detectable: list[float] = field(default_factory=list)
+    skipped: int = 0  # drawn broken cases that do not apply (an all-zero block, a bug's guard)
+    undetectable: int = 0  # broken cases within `miss_floor` of the true gradient
+    seconds: float = 0.0
+
+    def done(self, cases: int) -> bool:
+        """Have `cases` correct and `cases` broken candidates run?"""
+        return self.correct >= cases and self.broken >= cases
+
+    def add(self, outcome: SeedOutcome, cases: int) -> None:
+        """Count the next seed's outcome as the serial loop does: each kind until `cases` ran."""
+        if outcome.correct_ran and self.correct < cases:
+            self.correct += 1
+            if outcome.false_alarm is not None:
+                self.false_alarms.append(outcome.false_alarm)
+        if self.broken >= cases:
+            return
+        if outcome.broken == "skipped":
+            self.skipped += 1
+        elif outcome.broken == "undetectable":
+            self.undetectable += 1
+        else:
+            self.broken += 1
+            if outcome.miss is not None:
+                self.misses.append(outcome.miss)
+            if outcome.delta is not None:
+                self.smallest_detected = min(self.smallest_detected, outcome.delta)
+            self.detectable.extend(outcome.detectable)
+
+    def __str__(self) -> str:
+        lines = [
+            f"soak: {self.correct} correct candidates, {len(self.false_alarms)} false alarms; "
+            f"{self.broken} broken candidates, {len(self.misses)} misses ({self.seconds:.0f} s); "
+            f"{self.undetectable} drawn broken cases undetectable (within {FLOOR_FACTOR:g}x the "
+            f"actual float64 error of the true gradient), {self.skipped} not applicable",
+        ]
+        if self.detectable:
+            lines.append(
+                f"smallest single-entry error caught: {self.smallest_detected:.1e} x max|block|; "
+                f"median detection threshold (tolerance / max|block|): {np.median(self.detectable):.1e}"
+            )
+        for kind, cases in (("FALSE ALARM", self.false_alarms), ("MISS", self.misses)):
+            lines.extend(f"{kind}: {c}" for c in cases[:20])
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ drawing
+
+
+def _network(rng: np.random.Generator) -> tuple[Network, np.ndarray, np.ndarray, str]:
+    hidden = HIDDEN[rng.integers(len(HIDDEN))]
+    output, cost = OUTPUT_COSTS[rng.integers(len(OUTPUT_COSTS))]
+    depth = int(rng.integers(0, 6))  # hidden layers
+    sizes = [int(w) for w in np.exp(rng.uniform(0, np.log(64), depth + 2)).round().clip(1, 64)]
+    if output == "softmax" or cost == "categorical_cross_entropy":
+        sizes[-1] = max(sizes[-1], 2)
+    d = int(np.exp(rng.uniform(0, np.log(64))).round())
+    scale = float(np.exp(rng.uniform(np.log(1e-4), np.log(10.0))))
+    regime = rng.choice(["plain", "saturated", "near-kink"], p=[0.6, 0.2, 0.2])
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng, scale=scale)
+    X = rng.normal(size=(d, sizes[0]))
+    if regime == "saturated":  # |z| of tens to hundreds
+        X *= float(rng.uniform(20, 300)) / max(scale, 1e-3)
+    elif regime == "near-kink":  # biases that put many first-layer z just off 0
+        z = X @ net.weights[0]
+        biases = [b.copy() for b in net.biases]
+        biases[0] = -np.median(z, axis=0) + rng.normal(0, 1e-7, size=z.shape[1])
+        net = Network(
+            net.weights, biases, hidden=net.hidden_spec, output=net.output, cost=net.cost_function
+        )
+    Y = random_targets(net, d, rng)
+    description = (
+        f"sizes={sizes} d={d} hidden={hidden} output={net.output.name} cost={cost} "
+        f"scale={scale:.2g} regime={regime}"
+    )
+    return net, X, Y, description
+
+
+def correct_case(seed: int) -> Case:
+    """An independent correct candidate (float64 or float32) on a random network."""
+    rng = np.random.default_rng([seed, 1])
+    net, X, Y, description = _network(rng)
+    dtype = np.float32 if rng.uniform() < 0.4 else np.float64
+    candidate = independent_backprop(
+        net.hidden.name, net.output.name, net.cost_function.name, dtype
+    )
+    return Case(seed, f"{description} dtype={np.dtype(dtype).name}", net, X, Y, candidate)
+
+
+def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The true gradient `g*` and, per entry, how far from it a correct float64 backprop may be.
+
+    Returns
+    -------
+    g_true : ndarray of np.longdouble, shape (P,)
+        `extended_backprop`: the gradient of the float64 problem to ~1e-19.
+    floor : ndarray of float64, shape (P,)
+        `FLOOR_FACTOR` times the largest actual error `|g64 - g*|` of the
+        reference, the independent float64 backprop, two
+        `perturbed_backprop` runs (a formula may be exact by luck where
+        another correct one is not) and four `stochastic_backprop` runs (the
+        cancelling formulas `a (1 - a)`, `1 - a^2`, `a + 1` on faithfully
+        rounded values, as 1-ulp libm functions give), and at least `FLOOR_ULPS` ulps of
+        `|g*|` and float64's smallest subnormal. Nothing here comes from
+        `gradcheck.tolerance.compare`.
+    """
+    g_true = extended_backprop(net, X, Y)
+    independent = independent_backprop(
+        net.hidden.name, net.output.name, net.cost_function.name, np.float64
+    )
+    with np.errstate(all="ignore"):
+        dJ_dW, dJ_db = independent(net.weights, net.biases, X, Y)
+        float64 = [backprop(net, X, Y).flat(), net.layout.join(dJ_dW, dJ_db)]
+        perturbed = [perturbed_backprop(net, X, Y, seed=seed) for seed in (1, 2)]
+        perturbed += [stochastic_backprop(net, X, Y, seed=seed) for seed in range(3, 7)]
+        actual = np.max([np.abs(g - g_true) for g in float64 + perturbed], axis=0)
+        actual = actual.astype(np.float64)
+        ulps = FLOOR_ULPS * float(np.finfo(np.float64).eps) * np.abs(g_true).astype(np.float64)
+    # A true entry below float64's range (g* ~ 1e-4446 in longdouble, 0 in every float64
+    # backprop) is one no float64 candidate can get closer to than its smallest subnormal.
+    subnormal = float(np.finfo(np.float64).smallest_subnormal)
+    return g_true, FLOOR_FACTOR * np.maximum(np.maximum(actual, ulps), subnormal)
+
+
+def _undetectable(wrong: Gradients, net: Network, X: np.ndarray, Y: np.ndarray) -> bool:
+    """Every entry of `wrong` within `miss_floor` of the true gradient (NaN: detectable)."""
+    shapes = [np.shape(a) for a in (*wrong.weights, *wrong.biases)]
+    if shapes != [np.shape(a) for a in (*net.weights, *net.biases)]:
+        return False  # another layout (transposed, per example, swapped): plain to see
+    g_true, floor = miss_floor(net, X, Y)
+    with np.errstate(all="ignore"):
+        return bool(np.all(np.abs(wrong.flat() - g_true) <= floor))
+
+
+def broken_case(seed: int) -> Case | None:
+    """A candidate wrong in one entry (float64) or by a known bug; None where none applies.
+
+    A case whose every entry lies within `miss_floor` of the true gradient is
+    returned with ``undetectable=True``.
+    """
+    rng = np.random.default_rng([seed, 2])
+    net, X, Y, description = _network(rng)
+    correct = backprop(net, X, Y)
+    if rng.uniform() < 0.7:
+        theta = correct.flat()
+        name, block, _ = net.layout.blocks[rng.integers(len(net.layout.blocks))]
+        j = int(rng.integers(block.start, block.stop))
+        biggest = np.abs(theta[block]).max()
+        if biggest == 0:
+            return None  # an all-zero block (dead ReLUs): no relative size to speak of
+        delta = float(np.exp(rng.uniform(np.log(1e-6), np.log(1e-1))))
+        theta[j] += delta * biggest * rng.choice([-1.0, 1.0])
+        wrong = Gradients.from_flat(theta, net.sizes)
+        description += f" entry={net.layout.name(j)} delta={delta:.2e}"
+    else:
+        bug = BUGS[rng.integers(len(BUGS))]
+        if not bug.applies(net, X.shape[0]):
+            return None
+        wrong = bug.gradient(net, X, Y)
+        description += f" bug={bug.name}"
+
+    def candidate(weights, biases, X_, Y_):
+        return wrong.weights, wrong.biases
+
+    return Case(seed, description, net, X, Y, candidate, _undetectable(wrong, net, X, Y))
+
+
+# ------------------------------------------------------------------ running
+
+
+@dataclass(frozen=True)
+class SeedOutcome:
+    """What the cases of one seed gave: a pure function of the seed, merged in seed order.
+
+    `correct_ran` says whether its correct case ran (the soak needs one for
+    each of the first `cases` seeds); `broken` is what became of its broken
+    case: ``"skipped"`` (none applies), ``"undetectable"`` (within
+    `miss_floor`: not run), ``"missed"`` or ``"caught"``.
+    """
+
+    seed: int
+    correct_ran: bool
+    false_alarm: str | None  # "seed S: description" where the correct candidate failed
+    broken: Literal["skipped", "undetectable", "missed", "caught"]
+    miss: str | None = None  # "seed S: description" where the broken candidate passed
+    delta: float | None = None  # a caught single-entry error, relative to max|block|
+    detectable: tuple[float, ...] = ()  # median tolerance / max|block| per block, where caught
+
+
+def seed_outcome(case_seed: int, *, correct: bool = True) -> SeedOutcome:
+    """Run the broken case of `case_seed`, and its correct case if `correct`: what each gave."""
+    false_alarm = None
+    if correct:
+        case = correct_case(case_seed)
+        if not _passes(case):
+            false_alarm = f"seed {case_seed}: {case.description}"
+    broken = broken_case(case_seed)
+    if broken is None:
+        return SeedOutcome(case_seed, correct, false_alarm, "skipped")
+    if broken.undetectable:
+        return SeedOutcome(case_seed, correct, false_alarm, "undetectable")
+    report = check_backprop_at(broken.candidate, broken.net, broken.X, broken.Y)
+    if report.passed:
+        miss = f"seed {case_seed}: {broken.description}"
+        return SeedOutcome(case_seed, correct, false_alarm, "missed", miss=miss)
+    delta, detectable = _detection(broken)
+    return SeedOutcome(
+        case_seed, correct, false_alarm, "caught", delta=delta, detectable=detectable
+    )
+
+
+def _passes(case: Case) -> bool:
+    # a float32 candidate may overflow; the oracle judges its answer
+    with np.errstate(all="ignore"):
+        return check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
+def _detection(case: Case) -> tuple[float | None, tuple[float, ...]]:
+    """A caught single-entry error's size, and the detection threshold of each block."""
+    if " delta=" not in case.description:
+        return None, ()
+    delta = float(case.description.rsplit("delta=", 1)[1])
+    theta = backprop(case.net, case.X, case.Y).flat()
+    tol = rounding_tolerance(case.net, case.X, case.Y, np.float64)
+    detectable = []
+    for _, block, _ in case.net.layout.blocks:
+        biggest = np.abs(theta[block]).max()
+        if biggest > 0:
+            detectable.append(float(np.median(tol[block]) / biggest))
+    return delta, tuple(detectable)
+
+
+def run_soak(
+    cases: int, *, seed: int = 0, progress: bool = False, executor: Executor | None = None
+) -> SoakResult:
+    """Run `cases` correct and `cases` broken candidates (seeds `seed*10^6 + k`).
+
+    Seed `k` draws a correct case while fewer than `cases` ran (so for
+    ``k < cases``) and a broken one while fewer than `cases` broken ones ran;
+    skipped and undetectable broken cases do not count, so how many seeds the
+    soak takes is found as it goes.
+
+    Parameters
+    ----------
+    cases : int
+        Correct and broken candidates to run, of each kind.
+    seed : int
+        The soak's seed: case seeds are ``seed * 10**6 + k``.
+    progress : bool
+        Print a line to stderr every 100 seeds.
+    executor : concurrent.futures.Executor, optional
+        Run the seeds on this executor's workers: a ``ProcessPoolExecutor``,
+        a ``ThreadPoolExecutor`` or a Dask cluster's
+        ``distributed.Client.get_executor()``. Ranges of seeds are sent in
+        waves (`WAVE_SEEDS` at most, sized by the share of broken cases that
+        counted so far), a task whose worker dies is rerun, and the outcomes
+        are merged in seed order with the serial rule, so the result equals
+        the serial run's in everything but `seconds`.
+
+    Returns
+    -------
+    SoakResult
+
+    Examples
+    --------
+    >>> result = run_soak(2, seed=3)
+    >>> (result.correct, result.broken, result.false_alarms, result.misses)
+    (2, 2, [], [])
+    """
+    cases = check_int(cases, "cases", low=0)
+    seed = check_int(seed, "seed", low=0)
+    check_flag(progress, "progress")
+    check_executor(executor)
+    result = SoakResult()
+    start = time.perf_counter()
+    with Scatter(executor, (seed, cases)) as run:
+        outcomes = _outcomes(run, seed, cases, result)
+        k = 0
+        while not result.done(cases):
+            result.add(next(outcomes), cases)
+            k += 1
+            if progress and k % 100 == 0:
+                _print_progress(k, result)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _outcomes(run: Scatter, seed: int, cases: int, result: SoakResult) -> Iterator[SeedOutcome]:
+    """Every seed's outcome in seed order: one by one here, in waves on an executor.
+
+    A wave is planned when the previous one is merged into `result`: the
+    seeds still needed at the least (each counts one broken case at most),
+    scaled by the share of seeds whose broken case counted so far, plus a
+    margin, so that one more wave is rarely needed. The caller stops
+    reading where the serial loop stops; outcomes past that are discarded.
+    """
+    k = 0
+    while True:
+        if run.executor is None:
+            size = 1
+        elif result.broken == 0:  # no counting rate to go by yet
+            size = min(max(cases, MIN_WAVE), WAVE_SEEDS) if k == 0 else WAVE_SEEDS
+        else:
+            needed = (cases - result.broken) * k / result.broken * WAVE_MARGIN
+            size = min(max(math.ceil(needed), MIN_WAVE), WAVE_SEEDS)
+        per_task = max(1, min(TASK_SEEDS, size // TASKS_PER_WAVE))
+        tasks = [(j, min(j + per_task, k + size)) for j in range(k, k + size, per_task)]
+        for outcomes in run.map(_seed_outcomes, tasks):
+            yield from outcomes
+        k += size
+
+
+def _seed_outcomes(shared: tuple[int, int], task: tuple[int, int]) -> list[SeedOutcome]:
+    """The outcomes of seeds ``seed*10^6 + k`` for k in ``range(*task)`` (a worker's task)."""
+    seed, cases = shared
+    return [seed_outcome(seed * 10**6 + k, correct=k < cases) for k in range(*task)]
+
+
+def _print_progress(k: int, result: SoakResult) -> None:
+    print(
+        f"  {k} seeds: {result.correct} correct, {len(result.false_alarms)} false alarms; "
+        f"{result.broken} broken, {len(result.misses)} misses, "
+        f"{result.undetectable} undetectable; smallest caught "
+        f"{result.smallest_detected:.1e}",
+        file=sys.stderr,
+        flush=True,
+    )
+    for line in (*result.false_alarms, *result.misses)[-2:]:
+        print(f"    last: {line}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m gradcheck.jobs.soak", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--cases", type=int, default=5000, help="cases of each kind (default 5000)")
+    parser.add_argument("--seed", type=int, default=0)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run on a pool of N processes (default 1: serially, in this process)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786); "
+        "needs the extra: pip install 'backprop-gradcheck[distributed]'",
+    )
+    args = parser.parse_args(argv)
+    try:
+        with contextlib.ExitStack() as stack:
+            executor, place = _executor(args, stack)
+            result = run_soak(args.cases, seed=args.seed, progress=True, executor=executor)
+    except (ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(result)
+    print(f"ran {place}")
+    return 0 if not result.false_alarms and not result.misses else 1
+
+
+def _executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[Executor | None, str]:
+    """The executor `--workers`/`--scheduler` ask for (closed with `stack`), and where it runs."""
+    if args.scheduler is not None:
+        client = stack.enter_context(_dask_client(args.scheduler))
+        return client.get_executor(), f"on Dask at {args.scheduler}"
+    workers = check_int(args.workers, "--workers", low=1)
+    if workers == 1:
+        return None, "serially, in this process"
+    pool = stack.enter_context(process_pool(workers))
+    return pool, f"on {workers} processes"
+
+
+def _dask_client(address: str) -> Any:
+    """A `distributed.Client` of the scheduler at `address`, or a ValueError naming `--scheduler`."""
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError(
+            "`--scheduler` needs Dask's distributed, which is not installed: install the extra: "
+            "pip install 'backprop-gradcheck[distributed]'"
+        ) from None
+    try:
+        return distributed.Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ValueError(
+            f"`--scheduler` {address!r}: no Dask scheduler answered within "
+            f"{CONNECT_TIMEOUT:g} s ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+if __name__ == "__main__":
+    # through the imported module, so that the functions workers unpickle are gradcheck.jobs.soak's
+    from gradcheck.jobs.soak import main as _main
+
+    sys.exit(_main())

@@ -1,0 +1,433 @@
+"""Tolerances and per-entry verdicts: how far a gradient may be from another and still be right.
+
+A fixed `atol/rtol` is the main source of flaky or toothless gradient checks.
+Here every allowed difference is derived:
+
+- **rounding scale** `S_j`: a first-order running error analysis of backprop
+  (values and error variances propagated through the forward and backward
+  pass). A correct implementation in a floating-point type with unit
+  roundoff `u` computes entry `j` with an error of order `u S_j`, whatever
+  cancellation makes the entry itself small, so exact zeros and tiny entries
+  are held to what rounding can explain, no more;
+- **candidate vs reference**: `|c_j - r_j| <= tol_j = K u_c S_j`, with `u_c`
+  the candidate's dtype (float16/32/64) and `K` a number of standard deviations;
+- **candidate vs finite differences**: the difference's own error estimate
+  (times a safety factor) plus the same rounding tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gradcheck.tolerance.saturation import (
+    SATURATED,
+    delta_sizes,
+    in_zone,
+    saturation_loss,
+    softmax_rest,
+    systematic_bounds,
+)
+from reference import ForwardPass, Network, backprop, forward_pass, output_delta
+
+__all__ = [
+    "Comparison",
+    "compare",
+    "rounding_scale",
+    "rounding_tolerance",
+    "scaled_norm",
+    "unit_roundoff",
+    "SAFETY",
+    "FD_SAFETY",
+    "SATURATED",
+    "saturation_loss",
+]
+
+UNDERFLOW_GUARD = 1e-150  # standard deviations below this come from squares that may underflow
+SAFETY = (
+    32.0  # K: standard deviations of rounding allowed; soaked at 32 (correct float16-64 silent)
+)
+# A finite difference's own estimate bounds its error on >99.9% of entries; the soak found
+# it 13x low once in 1,500 networks (a deep, saturated tanh net): 30x covers that with room.
+# It costs the check no power: candidates are held to the reference at rounding level.
+FD_SAFETY = 30.0
+
+
+def scaled_norm(x: np.ndarray) -> float:
+    """||x||, computed as max|x| ||x / max|x||| so that entries past 1e154 do not overflow it."""
+    x = np.asarray(x, dtype=np.float64)
+    largest = float(np.abs(x).max(initial=0.0))
+    if largest == 0.0 or not np.isfinite(largest):
+        return largest
+    return largest * float(np.linalg.norm(x / largest))
+
+
+def unit_roundoff(dtype: np.dtype) -> float:
+    """`u` of a floating dtype (eps/2); float64's for integers and anything else."""
+    dtype = np.dtype(dtype)
+    return (
+        float(np.finfo(dtype).eps) / 2 if dtype.kind == "f" else float(np.finfo(np.float64).eps) / 2
+    )
+
+
+def rounding_scale(
+    net: Network, X: np.ndarray, Y: np.ndarray, *, u: float = 2.0**-53
+) -> np.ndarray:
+    """The standard deviation of rounding error in each gradient entry, in units of `u`.
+
+    A first-order running error analysis: every quantity `x` of backprop
+    carries its value and `V(x)`, the variance of its rounding error in
+    units of `u^2`. Each operation passes on its inputs' variances (scaled by
+    its derivatives) and adds its own rounding, `x^2`; independent errors add
+    like a random walk, which is how rounding behaves in long sums:
+
+    - forward: `V(z^L) = V(a^{L-1}) (W^L)^2 + (a^{L-1})^2 (W^L)^2 + (b^L)^2`,
+      `V(a^L) = h'^2 V(z^L) + a^2 + c`, starting from `V(x) = x^2` (the
+      candidate may round its inputs); `c = 1` for a bounded `h`, which may be
+      computed by a cancelling formula (`(1 + tanh(z/2)) / 2` errs by `u`, not `u a`);
+    - `V(h') = c^2 h'^2 V(z) + h'^2 + 1`: an error in `z` moves `h'(z)` by
+      `|h''(z)|` times it, and `|h''| <= c |h'|` with `c` the activation's
+      `h_second_bound` (0 for identity, ReLU and leaky ReLU, whose `h'` is
+      piecewise constant and exact, without the 1; 1 for sigmoid, softplus and
+      ELU; 2 for tanh; 2 for an activation that does not say); `a (1 - a)`,
+      `1 - a^2` or `a + 1` err by `u`, not `u h'`;
+    - those cancelling formulas' `u` counts as a random walk or as its linear
+      worst case (`gradcheck.tolerance.saturation.zone_bound`), whichever is smaller; and
+      once `h'` or `a`'s distance to its bound is below `u / SATURATED`, the
+      formula returns 0 and the whole value is lost:
+      `gradcheck.tolerance.saturation.saturation_loss`, added whole;
+    - backward: each product and sum likewise, softmax's Jacobian included: the
+      errors of `g = dJ/da` reach `delta_k = a_k (g_k - s)` through it, so `g_k`'s own
+      rounding cancels where `a_k` is 1; in a row saturated to `a_k = 1` exactly
+      (`gradcheck.tolerance.saturation.softmax_rest`), `s` loses at most the other terms,
+      a linear loss of `saturation_loss`;
+    - every sum of `n` terms (a matrix product's `M` or `N`, the batch's `d`)
+      also rounds its partial sums: `gamma_{n-1} sum |x_i|` in any order
+      (Higham, *Accuracy and Stability of Numerical Algorithms*, 2002, eq. 4.4).
+      That error is systematic, not a random walk: a loop adding `d` equal
+      terms errs by 0.1 to 0.2 of it, whatever `d`. It enters whole:
+      `K u S` is never below it.
+
+    - at a kink of `h'` (ReLU), where rounding in `u` can flip the sign of
+      `z` (`|z| <= K u sqrt(V(z))`), `a` is uncertain by the larger slope; the
+      jump of `h'` itself is no rounding matter: `gradcheck.tolerance.allowed` holds the
+      entries it reaches to the interval every subgradient allows.
+
+    The result holds a correct implementation's rounding to what rounding can
+    do to entry `j`, however small cancellation makes the entry itself, so
+    exact zeros and tiny entries are held to exactly that, and no more. It is
+    never below `(H + 2) |dJ/dtheta_j|` (an entry's own rounding, and a guard
+    where squares of tiny numbers underflow).
+    """
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        # The cancelling formulas' share: a random walk, or their linear worst case
+        # (gradcheck.tolerance.saturation), whichever is smaller; their deep loss enters whole.
+        deep_loss, zone_worst = systematic_bounds(net, X, Y, u)
+        V = _propagate(net, X, Y, u, p=2, zone=False)
+        zone_walk = np.maximum(_propagate(net, X, Y, u, p=2) - V, 0.0)
+        zone_worst = zone_worst / (u * SAFETY)
+        S = (V + np.minimum(zone_walk, zone_worst**2)) ** 0.5
+        # Squares of numbers below 1e-154 underflow and above 1e154 overflow (dJ/da = -y/a
+        # of a saturated output): there the L1 bound, never smaller than L2, takes over.
+        outside = ~((S >= UNDERFLOW_GUARD) & np.isfinite(S))
+        if outside.any():
+            S = np.where(outside, _propagate(net, X, Y, u, p=1), S)
+        # a worst case, whole, and twice: a correct code's 0 sits exactly that far from the
+        # value, and the reference's own rounding of it must not tip the comparison
+        S = S + 2 * deep_loss / (u * SAFETY)
+    entry_rounding = (net.H + 2) * np.abs(backprop(net, X, Y).flat())
+    # Where even the L1 bound overflows nothing can be said of rounding: inf, and the
+    # comparisons treat an infinite tolerance as no verdict for that entry, never a pass.
+    return np.where(np.isnan(S), np.inf, np.maximum(S, entry_rounding))
+
+
+def _propagate(
+    net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int, zone: bool = True
+) -> np.ndarray:
+    """The error propagation of `rounding_scale` in the p-norm: p = 2 sums variances (a
+    random walk), p = 1 sums absolute bounds (a worst case, immune to underflow). Every
+    quantity is the p-th power of a magnitude or of an error (`P(x) = |x|^p`). `zone`:
+    with the cancelling formulas' `u` near saturation (off, to measure their share)."""
+    forward = _forward_errors(net, X, u, p=p, zone=zone)
+    delta, V = _output_delta_errors(forward, Y)
+    return _backward_errors(forward, delta, V, _delta_sizes(forward, Y))
+
+
+@dataclass(frozen=True)
+class _ForwardErrors:
+    """The forward pass of `net` on `X`, and the p-th power of each `z^L`'s and `a^L`'s error."""
+
+    net: Network
+    X: np.ndarray
+    u: float
+    p: int
+    fw: ForwardPass
+    z_var: list[np.ndarray]
+    a_var: list[np.ndarray]
+    zone: bool = True  # the cancelling formulas' u (off: their share is measured apart)
+
+    def P(self, x: np.ndarray | float) -> np.ndarray:
+        return np.abs(x) ** self.p
+
+    def h_prime(self, L: int) -> tuple[np.ndarray, np.ndarray]:
+        """P(h'(z^L)) and its error."""
+        act = self.net.activations[L]
+        h_prime_L = act.h_prime
+        assert h_prime_L is not None  # only for element-wise layers, which have h'
+        Z, Vz, p = self.fw.Z[L], self.z_var[L], self.p
+        hp = self.P(h_prime_L(Z))
+        bound = act.h_second_bound
+        c = 2.0 if bound is None else bound  # |h''| <= c |h'|; unknown: 2, as tanh
+        # No term for the jump of h' at a kink (ReLU): which slope applies there is not a
+        # rounding matter; gradcheck.tolerance.allowed holds such entries to the subgradient interval.
+        # a (1 - a), 1 - a^2: an error of u, or of h' itself once it is below u / SATURATED
+        # (identity, ReLU and leaky ReLU, with c = 0, have an exact h': no such formula)
+        F = _formula_rounding(np.abs(h_prime_L(Z)), self.u, self.zone and c != 0)
+        return hp, c**p * hp * Vz + hp + F
+
+
+def _formula_rounding(distance: np.ndarray, u: float, zone: bool = True) -> np.ndarray:
+    """Error (any power: it is 0 or 1), in units of `u`, of a cancelling formula whose true
+    result is `distance`.
+
+    `u` from `u / SATURATED` up: the rounding of the `a` it cancels (random in sign
+    from entry to entry, so a random walk); below, the formula returns 0, and the
+    whole value it stood for is lost: `saturation_loss` holds that, linearly."""
+    return np.where(in_zone(distance, u), 1.0, 0.0) if zone else np.zeros_like(distance)
+
+
+def _forward_errors(
+    net: Network, X: np.ndarray, u: float, *, p: int, zone: bool = True
+) -> _ForwardErrors:
+    """Forward: `V(z^L)` from `V(a^{L-1})`, then `V(a^L)` through `h` (softmax's Jacobian too)."""
+
+    def P(x: np.ndarray | float) -> np.ndarray:
+        return np.abs(x) ** p
+
+    acts = net.activations
+    fw = forward_pass(net.weights, net.biases, acts, X)
+    a_var, z_var = [], []
+    prev = prev_var = P(X)  # a^{-1} = x, and its error (the candidate may round its inputs)
+    for L in range(net.H + 1):
+        WP = P(net.weights[L])
+        M = net.weights[L].shape[0]
+        Vz = prev_var @ WP + prev @ WP + P(net.biases[L])
+        # z = sum of M products and b: M + 1 terms
+        terms = np.abs(X if L == 0 else fw.A[L - 1]) @ np.abs(net.weights[L])
+        Vz = Vz + _partial_sums(terms + np.abs(net.biases[L]), M + 1, u, p)
+        A = fw.A[L]
+        # A bounded element-wise h may be computed by a cancelling formula: an error of u,
+        # not u |a| ((1 + tanh(z/2)) / 2 gives 0, not e^-168), or of a's distance from its
+        # bound once that is below u / SATURATED. Softmax's formulas (e / sum e,
+        # exp(z - logsumexp)) err relatively, and an a_k that underflows to 0 stays 0 (the
+        # soak's seed 87: a tolerance of 5e-16 over a block of 1e-68 let an entry off by
+        # 5e-5 of it pass).
+        formula_rounding: np.ndarray | float = 0.0
+        if np.isfinite(acts[L].upper) and acts[L].elementwise:
+            distance = np.minimum(np.abs(fw.A[L] - acts[L].lower), np.abs(acts[L].upper - fw.A[L]))
+            formula_rounding = _formula_rounding(distance, u, zone)
+        if acts[L].elementwise:
+            h_prime_L = acts[L].h_prime
+            assert h_prime_L is not None  # checked by Network (_check_activations)
+            # near a kink the candidate's z may sit on the other side: either slope applies
+            slope = np.abs(h_prime_L(fw.Z[L])) + _kink_jump(acts[L], fw.Z[L], Vz, u, p)
+            Va = P(slope) * Vz + P(A) + formula_rounding
+        else:  # softmax: da_k = a_k [(1 - a_k) dz_k - sum_{n != k} a_n dz_n]
+            spread = (P(A) * Vz).sum(axis=1, keepdims=True) - P(A) * Vz
+            rest, saturated, others = softmax_rest(A, u)
+            Va = P(A) * (P(rest) * Vz + spread) + formula_rounding
+            # a_k = e_k / sum e rounds by u a_k, but to exactly 1 where the other a_n add up to
+            # less than u / SATURATED: the error is then that sum, whole
+            Va = Va + np.where(saturated, P(rest / (u * SAFETY)), P(A))
+            # the normaliser sum_n e^{z_n} (n_H positive terms) errs by gamma_{n_H - 1} of itself,
+            # and by no more than the terms added to the largest, sum_{n != max} a_n, of it
+            gamma = _partial_sums(np.ones_like(A[:, :1]), A.shape[1], u, 1)
+            normaliser = np.minimum(gamma, others / (u * SAFETY))
+            Va = Va + P(A * normaliser)
+        z_var.append(Vz)
+        a_var.append(Va)
+        prev, prev_var = P(A), Va
+    return _ForwardErrors(net, X, u, p, fw, z_var, a_var, zone)
+
+
+def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(delta^H) and its error V, for a fused cost, an element-wise `h` or softmax."""
+    P, net, H = e.P, e.net, e.net.H
+    A_H, VA = e.fw.A[H], e.a_var[H]
+    if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): all within this
+        factor = P(1 + np.abs(Y).sum(axis=1, keepdims=True))
+        V = (VA + P(A_H)) * factor + P(Y)
+        # The size carried down is delta^H itself: |a| + |y| overstated a saturated
+        # output's y (a - 1) ~ 1e-8 as 2, and every error downstream with it (the soak's
+        # seed 1177: a tolerance of 5e-5 of W^0's entries, where rounding makes 1e-8).
+        fused = output_delta(e.fw.Z[H], A_H, Y, net.output, net.cost_function)
+        return P(np.nan_to_num(fused, nan=0.0)), V
+    g = net.cost_function.dJ_da(A_H, Y)
+    Vg = _dJ_da_error(net.cost_function.name, A_H, Y, VA, g, P)
+    if net.activations[H].elementwise:
+        hp, Vhp = e.h_prime(H)
+        delta = P(g) * hp
+        V = Vg * hp + P(g) * Vhp + delta
+    else:  # delta_k = a_k (g_k - s), s = sum_n a_n g_n
+        s = (A_H * g).sum(axis=1, keepdims=True)
+        rest, saturated, _ = softmax_rest(A_H, e.u)
+        # g's errors through the softmax Jacobian: a_k (1 - a_k) dg_k - a_k sum_{n != k} a_n dg_n
+        # (g_k's own rounding cancels in g_k - s where a_k is 1: it is in s too)
+        AVg = P(A_H) * Vg
+        V = P(A_H) * (P(rest) * Vg + AVg.sum(axis=1, keepdims=True) - AVg)
+        # a's errors: d delta_k = (g_k - s - a_k g_k) da_k - a_k sum_{n != k} g_n da_n
+        gVa = P(g) * VA
+        V = V + P(g - s - A_H * g) * VA + P(A_H) * (gVa.sum(axis=1, keepdims=True) - gVa)
+        # rounding of s (its products, exact where a_k is exactly 1, and partial sums), of
+        # g - s and of a_k (g_k - s)
+        # (a saturated row's s rounds to a_k g_k plus at most the rest: that loss, of one
+        # sign in every sum after it, is gradcheck.tolerance.saturation's, propagated linearly)
+        products = np.where(saturated, 0.0, P(A_H * g)).sum(axis=1, keepdims=True)
+        terms = np.abs(A_H * g).sum(axis=1, keepdims=True)
+        row_saturated = saturated.any(axis=1, keepdims=True)
+        sums = np.where(row_saturated, 0.0, _partial_sums(terms, A_H.shape[1], e.u, e.p))
+        delta = P(A_H * (g - s))
+        V = V + P(A_H) * (products + sums + P(g - s)) + delta
+    return delta, V
+
+
+def _backward_errors(
+    e: _ForwardErrors, delta: np.ndarray, V: np.ndarray, size: list[np.ndarray]
+) -> np.ndarray:
+    """Backward from P(delta^H) and its error V: the flat errors of every dJ/dW^L, dJ/db^L.
+
+    `size[L]` is `|Delta^L|` itself (`delta` here is a random-walk magnitude): the terms
+    whose partial sums the batch sums and `W^L delta^L` round.
+    """
+    P, net, X, u, p = e.P, e.net, e.X, e.u, e.p
+    d = X.shape[0]
+    weights, biases = [], []
+    for L in range(net.H, -1, -1):
+        a, Va = (P(X), P(X)) if L == 0 else (P(e.fw.A[L - 1]), e.a_var[L - 1])
+        batch = _partial_sums(np.abs(X if L == 0 else e.fw.A[L - 1]).T @ size[L], d, u, p)
+        weights.append((Va.T @ delta + a.T @ (V + delta) + batch) / d**p)  # (1/d) A^T Delta
+        batch = _partial_sums(size[L].sum(axis=0), d, u, p)
+        biases.append(((V + delta).sum(axis=0) + batch) / d**p)  # (1/d) 1^T Delta
+        if L > 0:
+            WP = P(net.weights[L]).T
+            q = delta @ WP  # W^{L} delta^{L}, before h'
+            N = net.weights[L].shape[1]
+            Vq = V @ WP + q + _partial_sums(size[L] @ np.abs(net.weights[L]).T, N, u, p)
+            hp, Vhp = e.h_prime(L - 1)
+            delta, V = q * hp, Vq * hp + q * Vhp + q * hp
+    weights.reverse()
+    biases.reverse()
+    return net.layout.join(weights, biases)
+
+
+def _partial_sums(terms: np.ndarray, n: int, u: float, p: int) -> np.ndarray:
+    """P-error of the partial sums of a sum of `n` terms whose magnitudes add to `terms`.
+
+    Any order of summation errs by at most `gamma_{n-1} sum |x_i|`, `gamma_k = k u / (1 - k u)`
+    (Higham 2002, eq. 4.4), and a loop over equal terms reaches 0.1 to 0.2 of it (the
+    same rounding recurs at every step of a binade): a systematic error, so it enters
+    at its worst-case size, in units of `u` and divided by `K` so that the tolerance
+    `K u S` holds it whole. Past `(n - 1) u >= 1` nothing is bounded: inf.
+    """
+    k = max(n - 1, 0) * u
+    gamma = k / (1 - k) if k < 1 else np.inf
+    return np.abs(gamma / (u * SAFETY) * terms) ** p
+
+
+def _delta_sizes(e: _ForwardErrors, Y: np.ndarray) -> list[np.ndarray]:
+    """|Delta^L| for L = 0 .. H (rows are examples): the terms the backward sums add up."""
+    return delta_sizes(e.net, e.fw, Y)
+
+
+def _kink_jump(act: Any, Z: np.ndarray, Vz: np.ndarray, u: float, p: int) -> np.ndarray | float:
+    """|jump of h'| where rounding in `u` may put `z` on either side of a kink (ReLU), else 0."""
+    if not act.kink:
+        return 0.0
+    tiny = np.finfo(np.float64).tiny
+    jump = abs(float(act.h_prime(np.array(tiny)) - act.h_prime(np.array(-tiny))))
+    return jump * (np.abs(Z) <= SAFETY * u * Vz ** (1 / p))
+
+
+def _dJ_da_error(
+    cost: str, A: np.ndarray, Y: np.ndarray, VA: np.ndarray, g: np.ndarray, P
+) -> np.ndarray:
+    """P-error of dJ/da: P(d(dJ/da)/da) V(a), plus the formula's own rounding (a - y cancels)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if cost == "quadratic":  # a - y
+            V = VA + P(A) + P(Y)
+        elif cost == "cross_entropy":  # (a - y) / (a (1 - a))
+            q = A * (1 - A)
+            V = P((q - (A - Y) * (1 - 2 * A)) / q**2) * VA + (P(A) + P(Y)) / P(q) + P(g)
+        elif cost == "categorical_cross_entropy":  # -y / a
+            V = P(Y / A**2) * VA + P(g)
+        else:  # an unknown cost: its relative sensitivity to a
+            V = P(g) * (VA / P(A) + 1.0)
+    return np.nan_to_num(V, nan=0.0, posinf=np.finfo(float).max)
+
+
+def rounding_tolerance(
+    net: Network, X: np.ndarray, Y: np.ndarray, dtype: npt.DTypeLike
+) -> np.ndarray:
+    """`tol_j = K u S_j`: what rounding in `dtype` can explain for each entry of the gradient.
+
+    `S_j` (from `rounding_scale`) is a standard deviation in units of `u`;
+    `K` standard deviations leave no room for a false alarm from rounding.
+    Below the smallest normal number of `dtype`, gradual underflow loses
+    relative precision: that much is always allowed.
+    """
+    dtype = np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float64)
+    u = unit_roundoff(dtype)
+    floor = SAFETY * float(np.finfo(dtype).tiny)
+    scale = rounding_scale(net, X, Y, u=u)
+    if net.l2:  # the penalty's lam W^L: one product and one sum more per weight
+        scale = scale + 2 * net.layout.join(
+            [net.l2 * np.abs(W) for W in net.weights], [0 * b for b in net.biases]
+        )
+    return SAFETY * u * scale + floor
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Entry-by-entry comparison of `candidate` with `expected` under per-entry tolerances."""
+
+    candidate: np.ndarray
+    expected: np.ndarray
+    tolerance: np.ndarray
+    checked: np.ndarray  # bool: entries that take part (False: unverifiable)
+
+    @property
+    def excess(self) -> np.ndarray:
+        """|candidate - expected| / tolerance (inf where the tolerance is 0 and they differ)."""
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            diff = np.abs(self.candidate - self.expected)
+            excess = np.where(diff == 0, 0.0, diff / self.tolerance)
+        # NaN anywhere (a non-finite value, or an inf tolerance against an inf difference)
+        # is a failure, never a pass; an infinite tolerance of a finite difference gives 0.
+        excess = np.where(np.isnan(excess) | ~np.isfinite(self.candidate), np.inf, excess)
+        return np.where(self.checked, excess, 0.0)
+
+    @property
+    def failing(self) -> np.ndarray:
+        """Indices of failing entries, worst first."""
+        excess = self.excess
+        bad = np.flatnonzero(~(excess <= 1.0))
+        return bad[np.argsort(-excess[bad], kind="stable")]
+
+    @property
+    def passed(self) -> bool:
+        return self.failing.size == 0
+
+
+def compare(
+    candidate: np.ndarray,
+    expected: np.ndarray,
+    tolerance: np.ndarray,
+    *,
+    checked: np.ndarray | None = None,
+) -> Comparison:
+    """Compare two flat gradients entry by entry."""
+    checked = np.ones(candidate.shape, dtype=bool) if checked is None else checked
+    return Comparison(candidate, expected, tolerance, checked)

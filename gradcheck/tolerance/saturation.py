@@ -1,0 +1,179 @@
+"""The systematic part of rounding: cancelling formulas near saturation, bounded linearly.
+
+`gradcheck.tolerance.compare` models rounding as a random walk: independent errors of
+random sign, `K` standard deviations allowed. Two errors of correct code do
+not behave so, and are bounded here as worst cases propagated as magnitudes
+(`|A|^T E`, `E |W|^T`: every sum adds them with one sign):
+
+- **deep saturation** (`saturation_loss`): where `h'(z)` is below
+  `u / SATURATED`, `a (1 - a)`, `1 - a^2` or `a + 1` return 0 (the `a` they
+  cancel has rounded to its bound) and the delta there is lost whole; where
+  a bounded `a` is that near its bound, `(1 + tanh(z/2)) / 2` returns the
+  bound itself. Measured: numpy's float32 tanh returns 1 - ulp where
+  1 - tanh(x) is u/8, and exactly 1 from u/16 down; 64 leaves room.
+- **the zone above it** (`zone_bound`): where `h'` or `a`'s distance to its
+  bound is at least `u / SATURATED` but small, the same formulas err by the
+  rounding of `a` made absolute: at most `ZONE_ULPS u` an entry for a libm
+  accurate to 1 ulp (`1 - a^2`: 2 ulps from `a`, half of one from the square).
+
+`compare.rounding_scale` adds the first whole, and takes the smaller of
+the second and its random-walk share (few such entries in a sum: the worst
+case is tighter; many: the random walk is).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reference import ForwardPass, Network, forward_pass, output_delta
+
+__all__ = [
+    "SATURATED",
+    "ZONE_ULPS",
+    "delta_sizes",
+    "in_zone",
+    "saturation_loss",
+    "softmax_rest",
+    "systematic_bounds",
+    "zone_bound",
+]
+
+SATURATED = 64.0  # below u / SATURATED a cancelling formula's result rounds to 0
+ZONE_ULPS = 3.0  # above it, such a formula errs by at most this many u (1-ulp libm)
+
+
+def delta_sizes(net: Network, fw: ForwardPass, Y: np.ndarray) -> list[np.ndarray]:
+    """|Delta^L| for L = 0 .. H of `net` at the forward pass `fw` (rows are examples).
+
+    NaN (a cost undefined at the output) counts as 0: the propagated error carries it.
+    """
+    Delta = output_delta(fw.Z[net.H], fw.A[net.H], Y, net.output, net.cost_function)
+    Delta = np.nan_to_num(Delta, nan=0.0)
+    sizes = [np.abs(Delta)]
+    for L in range(net.H - 1, -1, -1):
+        h_prime_L = net.activations[L].h_prime
+        assert h_prime_L is not None  # hidden layers are element-wise
+        # delta^L = (W^{L+1} delta^{L+1}) ⊙ h'(z^L)
+        Delta = (Delta @ net.weights[L + 1].T) * h_prime_L(fw.Z[L])
+        sizes.append(np.abs(Delta))
+    return sizes[::-1]
+
+
+def _largest(A: np.ndarray) -> np.ndarray:
+    """One True a row, at its first largest entry (a tie is not a saturated row)."""
+    return np.arange(A.shape[1]) == A.argmax(axis=1)[:, None]
+
+
+def softmax_rest(A: np.ndarray, u: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`1 - a_k` of each softmax output, without cancellation where `a_k` is the row's largest
+    (`sum_{n != k} a_n`, also returned per row), and where that is below `u / SATURATED`:
+    a_k is then exactly 1."""
+    largest = _largest(A)
+    others = np.where(largest, 0.0, A).sum(axis=1, keepdims=True)
+    rest = np.where(largest, others, 1 - A)
+    return rest, largest & (others < u / SATURATED), others
+
+
+def _softmax_sum_loss(net: Network, A: np.ndarray, Y: np.ndarray, u: float) -> np.ndarray:
+    """delta^H's loss where a softmax row is saturated: `a_k = 1`, and `s = sum_n a_n g_n`
+    rounds to `a_k g_k` plus at most the other terms, so `g_k - s` may lose all of them."""
+    _, saturated, _ = softmax_rest(A, u)
+    ag = np.abs(A * net.cost_function.dJ_da(A, Y))
+    rest = np.where(_largest(A), 0.0, ag).sum(axis=1, keepdims=True)
+    return np.where(saturated, rest, 0.0)
+
+
+def in_zone(distance: np.ndarray, u: float) -> np.ndarray:
+    """Where a cancelling formula whose true result is `distance` errs by about `u`."""
+    return distance >= u / SATURATED
+
+
+def _saturated(distance: np.ndarray, u: float) -> np.ndarray:
+    """Where it rounds to 0 instead (and so loses the whole `distance`)."""
+    return (distance > 0) & (distance < u / SATURATED)
+
+
+def saturation_loss(net: Network, X: np.ndarray, Y: np.ndarray, u: float) -> np.ndarray:
+    """What the gradient loses, at most, where saturated values round to their bounds.
+
+    Returns
+    -------
+    ndarray, shape (P,)
+        Absolute (not in units of `u`): the flat bound per entry.
+    """
+    return systematic_bounds(net, X, Y, u)[0]
+
+
+def zone_bound(net: Network, X: np.ndarray, Y: np.ndarray, u: float) -> np.ndarray:
+    """The worst case of `ZONE_ULPS u` per cancelling formula above deep saturation.
+
+    Returns
+    -------
+    ndarray, shape (P,)
+        Absolute: the flat bound per entry.
+    """
+    return systematic_bounds(net, X, Y, u)[1]
+
+
+def systematic_bounds(
+    net: Network, X: np.ndarray, Y: np.ndarray, u: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """`saturation_loss` and `zone_bound` from one forward pass: flat, absolute, shape (P,)."""
+    fw = forward_pass(net.weights, net.biases, net.activations, X)
+    sizes = delta_sizes(net, fw, Y)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        bounds = tuple(
+            np.nan_to_num(
+                _magnitudes_backward(net, X, fw, sizes, *_losses(net, fw, sizes, Y, u, deep)),
+                nan=0.0,
+                posinf=np.inf,
+            )
+            for deep in (True, False)
+        )
+    return bounds[0], bounds[1]
+
+
+def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float, deep: bool):
+    """What each `a^L` and `delta^L` may lose: deep saturation's whole values, or the zone's u."""
+    acts, H = net.activations, net.H
+    lost_a, lost_delta = [], []
+    for L, act in enumerate(acts):
+        A, bounded = fw.A[L], np.isfinite(act.upper) and act.elementwise
+        distance = np.minimum(np.abs(A - act.lower), np.abs(act.upper - A))
+        zone = in_zone(distance, u)
+        a_loss = np.where(_saturated(distance, u), distance, 0.0) if deep else ZONE_ULPS * u
+        lost_a.append(np.where(bounded & (~zone if deep else zone), a_loss, 0.0))
+        lost_delta.append(np.zeros_like(sizes[L]))
+        # identity, ReLU, leaky ReLU (h'' = 0): h' exact, no cancelling formula
+        smooth = act.elementwise and not act.is_identity and act.h_second_bound != 0
+        if smooth and (L < H or net.fused is None):
+            h_prime = np.abs(act.h_prime(fw.Z[L]))  # type: ignore[misc]
+            if deep:
+                lost_delta[L] = np.where(_saturated(h_prime, u), sizes[L], 0.0)
+            else:  # u of h' times the q = W delta (dJ/da at the output) it multiplies
+                q = np.where(h_prime > 0, sizes[L] / h_prime, 0.0)
+                lost_delta[L] = np.where(in_zone(h_prime, u), ZONE_ULPS * u * q, 0.0)
+    if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): a's loss, times sum |y|
+        lost_delta[H] = lost_delta[H] + lost_a[H] * (1 + np.abs(Y).sum(axis=1, keepdims=True))
+    elif deep and not acts[H].elementwise:  # softmax: a_k (g_k - s) at a_k = 1
+        lost_delta[H] = lost_delta[H] + _softmax_sum_loss(net, fw.A[H], Y, u)
+    return lost_a, lost_delta
+
+
+def _magnitudes_backward(net, X, fw, sizes, lost_a, lost_delta) -> np.ndarray:
+    """The gradient's bound from losses in `a^L` and `delta^L`, all of one sign."""
+    acts, H, d = net.activations, net.H, X.shape[0]
+    weights, biases = [], []
+    E = lost_delta[H]
+    for L in range(H, -1, -1):
+        a = np.abs(X) if L == 0 else np.abs(fw.A[L - 1])
+        lost = 0.0 if L == 0 else lost_a[L - 1].T @ sizes[L]
+        weights.append((a.T @ E + lost) / d)
+        biases.append(E.sum(axis=0) / d)
+        if L > 0:
+            h_prime_L = acts[L - 1].h_prime
+            assert h_prime_L is not None  # hidden layers are element-wise
+            E = (E @ np.abs(net.weights[L]).T) * np.abs(h_prime_L(fw.Z[L - 1])) + lost_delta[L - 1]
+    weights.reverse()
+    biases.reverse()
+    return net.layout.join(weights, biases)

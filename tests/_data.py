@@ -1,0 +1,42 @@
+"""Configurations and data shared by the tests: (hidden, output, cost) covering every built-in
+activation and cost, targets a cost accepts, and a blockwise relative difference."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: (hidden, output, cost) covering every built-in activation and cost.
+CONFIGS = [
+    ("identity", None, "quadratic"),
+    ("sigmoid", None, "quadratic"),
+    ("tanh", None, "quadratic"),
+    ("relu", "identity", "quadratic"),
+    ("leaky_relu", "identity", "quadratic"),
+    ("softplus", None, "quadratic"),
+    ("elu", None, "quadratic"),
+    ("sigmoid", "sigmoid", "cross_entropy"),
+    ("tanh", "softmax", "categorical_cross_entropy"),
+    ("relu", "softmax", "quadratic"),
+    ("elu", "sigmoid", "categorical_cross_entropy"),
+    ("sigmoid", "sigmoid", "categorical_cross_entropy"),
+    ("tanh", "sigmoid", "cross_entropy"),
+]
+
+
+def targets(rng: np.random.Generator, cost: str, d: int, n: int) -> np.ndarray:
+    """Targets valid for `cost`: one-hot for categorical, probabilities for binary."""
+    if cost == "categorical_cross_entropy":
+        return np.eye(n)[rng.integers(0, n, d)]
+    if cost == "cross_entropy":
+        return rng.uniform(0.0, 1.0, (d, n))
+    return rng.normal(size=(d, n))
+
+
+def blockwise_relative(a: np.ndarray, b: np.ndarray, layout) -> float:
+    """max over the blocks W^L, b^L of ||a - b|| / ||b||."""
+    worst = 0.0
+    for _, block, _ in layout.blocks:
+        scale = np.linalg.norm(b[block])
+        diff = np.linalg.norm(a[block] - b[block])
+        worst = max(worst, diff / scale if scale > 0 else diff)
+    return worst

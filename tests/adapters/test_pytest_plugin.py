@@ -1,0 +1,146 @@
+"""The pytest plugin and the hypothesis strategies, as a user of another implementation meets them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from candidates import make_numpy_backprop
+from hypothesis import given
+
+from gradcheck import GradientMismatch
+from gradcheck.strategies import networks, problems, sizes
+from reference import backprop
+
+pytest_plugins = ["pytester"]
+
+
+def test_the_fixture_is_two_lines(backprop_oracle):
+    backprop_oracle(make_numpy_backprop("tanh"), sizes=[4, 8, 3], hidden="tanh")
+
+
+def test_the_fixture_raises_gradient_mismatch(backprop_oracle):
+    def wrong(W, b, X, Y):
+        dW, db = make_numpy_backprop()(W, b, X, Y)
+        return [-w for w in dW], db
+
+    with pytest.raises(GradientMismatch):
+        backprop_oracle(wrong, sizes=[3, 4, 2])
+    assert not backprop_oracle.check(wrong, sizes=[3, 4, 2]).passed
+
+
+def test_a_failure_shows_the_users_line_and_the_report(pytester):
+    pytester.makepyfile(
+        """
+        def broken(weights, biases, X, Y):
+            from reference import Network, backprop
+            g = backprop(Network(weights, biases), X, Y)
+            return [2 * w for w in g.weights], g.biases
+
+        def test_mine(backprop_oracle):
+            backprop_oracle(broken, sizes=[3, 4, 2])
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "check_backprop FAILED" in text and "W^1[" in text
+    assert "backprop_oracle(broken, sizes=[3, 4, 2])" in text  # the user's line
+    assert "oracle.py" not in text  # __tracebackhide__ keeps our frames out
+
+
+@given(problems(hidden="tanh", output="softmax", cost="categorical_cross_entropy"))
+def test_strategies_give_valid_problems(problem):
+    net, X, Y = problem
+    assert X.shape == (len(Y), net.sizes[0]) and Y.shape[1] == net.sizes[-1]
+    np.testing.assert_allclose(Y.sum(axis=1), 1.0)
+    assert np.isfinite(backprop(net, X, Y).flat()).all()
+
+
+@given(networks(layer_sizes=sizes(n_in=3, n_out=2, max_layers=3)))
+def test_sizes_can_be_pinned(net):
+    assert net.sizes[0] == 3 and net.sizes[-1] == 2 and len(net.sizes) <= 4
+
+
+BROKEN_AND_RIGHT = """
+import pytest
+from reference import Network, backprop
+
+def broken(weights, biases, X, Y):
+    g = backprop(Network(weights, biases), X, Y)
+    return [2 * w for w in g.weights], g.biases
+
+def right(weights, biases, X, Y):
+    return backprop(Network(weights, biases), X, Y)
+
+@pytest.mark.parametrize("width", [4])
+def test_mine(backprop_oracle, width):
+    backprop_oracle(broken, sizes=[3, width, 2], trials=1, edge_cases=False)
+
+def test_twice(backprop_oracle):
+    assert not backprop_oracle.check(broken, sizes=[3, 4, 2], trials=1).passed
+    backprop_oracle(broken, sizes=[2, 2], trials=1, edge_cases=False)
+
+def test_right(backprop_oracle):
+    backprop_oracle(right, sizes=[3, 4, 2], trials=1)
+"""
+
+
+def test_gradcheck_html_writes_one_page_per_failing_call_named_after_the_test(pytester):
+    pytester.makepyfile(test_pages=BROKEN_AND_RIGHT)
+    folder = pytester.path / "pages"
+    folder.mkdir()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gradcheck-html", "pages")
+    result.assert_outcomes(failed=2, passed=1)
+    pages = sorted(p.name for p in folder.iterdir())
+    assert pages == [
+        "test_pages.py_test_mine_4.html",
+        "test_pages.py_test_twice-2.html",
+        "test_pages.py_test_twice.html",
+    ]
+    text = result.stdout.str()
+    assert f"HTML report: {folder / 'test_pages.py_test_mine_4.html'}" in text
+    assert f"HTML report: {folder / 'test_pages.py_test_twice-2.html'}" in text
+    page = (folder / "test_pages.py_test_mine_4.html").read_text(encoding="utf-8")
+    assert "check_backprop FAILED" in page and 'data-block="W^0"' in page
+    # dJ/dW doubled: W^0 is 3 x 4 and W^1 is 4 x 2, every one of their cells fails
+    assert page.count('<rect class="cell"') == 3 * 4 + 4 + 4 * 2 + 2
+    # a rerun overwrites a test's page of the earlier run
+    again = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gradcheck-html", "pages")
+    again.assert_outcomes(failed=2, passed=1)
+    assert len(list(folder.iterdir())) == 3
+
+
+def test_without_gradcheck_html_no_page_and_the_message_is_the_report(pytester):
+    pytester.makepyfile(test_pages=BROKEN_AND_RIGHT)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "mine")
+    result.assert_outcomes(failed=1)
+    assert "HTML report" not in result.stdout.str()
+    assert not list(pytester.path.glob("**/*.html"))
+
+
+def test_gradcheck_html_needs_an_existing_directory(pytester):
+    pytester.makepyfile(test_pages=BROKEN_AND_RIGHT)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gradcheck-html", "nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --gradcheck-html 'nope': no such directory; create it first (mkdir -p nope)"]
+    )
+
+
+def test_page_names_are_safe_and_bounded():
+    from gradcheck.adapters.pytest_plugin import page_name
+
+    assert page_name("tests/test_x.py::test_y[a/b-c d]") == "tests_test_x.py_test_y_a_b-c_d"
+    long = page_name("t.py::test_" + "x" * 500)
+    assert len(long) == 120 and long != page_name("t.py::test_" + "x" * 499)
+    assert page_name("::") == "test"
+
+
+def test_the_fixture_without_the_option_writes_nothing(backprop_oracle):
+    def wrong(W, b, X, Y):
+        dW, db = make_numpy_backprop()(W, b, X, Y)
+        return dW, [2 * v for v in db]
+
+    with pytest.raises(GradientMismatch) as info:
+        backprop_oracle(wrong, sizes=[3, 4, 2], trials=1, edge_cases=False)
+    assert "HTML report" not in str(info.value) and backprop_oracle.pages == []

@@ -1,0 +1,703 @@
+"""gradcheck.results.error_maps, html_sections and html_report: error maps, step curves, the
+self-contained page, its atomic write, the maps the oracle keeps of failing trials and
+`BackpropReport.to_html`, and the pages of known bugs rendered in headless Chromium (skipped
+where no browser exists)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from browser import dump_dom, find_chromium, screenshot  # tests/ is on sys.path
+from html_bugs import BUGS, ENTRY, UNIT, bug_page
+
+from gradcheck import check_backprop, check_backprop_at, taylor_test, trial_case
+from gradcheck.html.page import render_html, render_report, write_html, write_report
+from gradcheck.html.sections import MAX_MAPPED_TRIALS, PAGE_CELLS
+from gradcheck.results.causes import Cause
+from gradcheck.results.error_maps import (
+    MAX_CELLS,
+    BlockMap,
+    TrialMaps,
+    error_maps,
+    failing_trial_maps,
+    step_curve,
+    trial_maps,
+)
+from gradcheck.tolerance.compare import compare
+from reference import Gradients, Network, backprop
+from reference.network import ParameterLayout
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Cells(HTMLParser):
+    """Every `rect.cell` of a page: its block, trial and data attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[dict[str, str]] = []
+        self.blocks: list[dict[str, str]] = []
+        self.body: dict[str, str] = {}
+        self._block: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {k: v or "" for k, v in attrs}
+        if tag == "body":
+            self.body = attrs
+        if tag == "figure" and "data-block" in attrs:
+            self._block = attrs
+            self.blocks.append(attrs)
+        if tag == "rect" and attrs.get("class") == "cell":
+            self.cells.append(dict(attrs, block=self._block.get("data-block", "")))
+
+
+def cells_of(page: str) -> Cells:
+    parser = Cells()
+    parser.feed(page)
+    return parser
+
+
+def failing_mask(cells: list[dict[str, str]], block: str, shape: tuple[int, ...]) -> np.ndarray:
+    grid = (1, shape[0]) if len(shape) == 1 else shape
+    mask = np.zeros(grid, dtype=bool)
+    seen = np.zeros(grid, dtype=bool)
+    for cell in cells:
+        if cell["block"] == block:
+            m, n = int(cell["data-row"]), int(cell["data-col"])
+            seen[m, n] = True
+            mask[m, n] = not float(cell["data-excess"]) <= 1.0
+    assert seen.all(), f"{block}: not every cell is drawn"
+    return mask.reshape(shape)
+
+
+def reference_candidate(weights, biases, X, Y):
+    return backprop(Network(weights, biases), X, Y)
+
+
+@pytest.fixture(scope="module")
+def small():
+    net, X, Y = trial_case([3, 4, 2], 6, seed=1)
+    return net, X, Y, backprop(net, X, Y).flat()
+
+
+# --------------------------------------------------------------- error_maps
+
+
+def test_error_maps_known_answer():
+    layout = ParameterLayout((2, 3, 1))
+    c = np.zeros(layout.size)
+    c[4] = 1.0  # W^0[1,1]
+    c[8] = -0.05  # b^0[2], inside its tolerance
+    maps = error_maps(c, np.zeros(layout.size), np.full(layout.size, 0.1), layout)
+    assert [(m.name, m.shape, m.failing) for m in maps] == [
+        ("W^0", (2, 3), 1),
+        ("b^0", (3,), 0),
+        ("W^1", (3, 1), 0),
+        ("b^1", (1,), 0),
+    ]
+    np.testing.assert_array_equal(maps[0].excess, [[0, 0, 0], [0, 10, 0]])
+    np.testing.assert_array_equal(maps[1].excess, [0, 0, 0.5])
+    np.testing.assert_array_equal(maps[0].row_max, [0, 10])
+    np.testing.assert_array_equal(maps[0].col_max, [0, 10, 0])
+    np.testing.assert_array_equal(maps[1].row_max, [0.5])
+    assert maps[0].worst[0].name == "W^0[1,1]" and maps[0].worst[0].excess == 10
+    assert maps[1].entry_name(0, 2) == "b^0[2]" and maps[0].entry_name(1, 2) == "W^0[1,2]"
+
+
+def test_error_maps_is_the_oracles_ratio_and_keeps_the_values(small):
+    net, X, Y, r = small
+    rng = np.random.default_rng(0)
+    c = r + rng.normal(scale=1e-14, size=r.size)
+    tol = np.full(r.size, 1e-14)
+    fd = r + 1e-12
+    maps = error_maps(c, r, tol, net.layout, finite_difference=fd)
+    excess = compare(c, r, tol).excess
+    for (name, block, shape), m in zip(net.layout.blocks, maps):
+        assert m.name == name
+        np.testing.assert_array_equal(m.excess, excess[block].reshape(shape))
+        np.testing.assert_array_equal(m.candidate, c[block].reshape(shape))
+        np.testing.assert_array_equal(m.reference, r[block].reshape(shape))
+        np.testing.assert_array_equal(m.finite_difference, fd[block].reshape(shape))
+        assert [e.excess for e in m.worst] == sorted((e.excess for e in m.worst), reverse=True)
+
+
+def test_error_maps_never_mutates_its_inputs(small):
+    net, X, Y, r = small
+    c, tol = r * 1.5, np.full(r.size, 1e-10)
+    copies = [c.copy(), r.copy(), tol.copy()]
+    maps = error_maps(c, r, tol, net.layout)
+    maps[0].candidate[...] = 0.0  # the maps own their arrays
+    for given, copy in zip((c, r, tol), copies):
+        np.testing.assert_array_equal(given, copy)
+
+
+def test_a_large_block_is_summarised_and_its_page_stays_small():
+    layout = ParameterLayout((1024, 1024, 1))
+    rng = np.random.default_rng(0)
+    r = rng.normal(size=layout.size)
+    c = r.copy()
+    c[7 * 1024 : 8 * 1024] += 1.0  # row 7 of W^0 wrong (one input's activation)
+    maps = error_maps(c, r, np.full(layout.size, 1e-6), layout)
+    W0 = maps[0]
+    assert W0.summarised and W0.excess is None and W0.candidate is None
+    assert W0.failing == 1024 and W0.entries == 1024 * 1024
+    assert np.flatnonzero(W0.row_max > 1).tolist() == [7]
+    assert (W0.col_max > 1).all()
+    assert all(e.name.startswith("W^0[7,") for e in W0.worst)
+    assert not maps[2].summarised  # W^1 is 1024 x 1: as many cells as allowed
+    page = render_html(title="big", verdict="FAILED", maps={0: maps})
+    assert len(page.encode()) < 1_000_000  # a 1024 x 1024 layer: no 50 MB page
+    parsed = cells_of(page)
+    rows = [c for c in parsed.cells if c.get("data-kind") == "row-max"]
+    assert len(rows) == 256  # 1024 rows binned by 4
+    wrong = [c["data-span"] for c in rows if float(c["data-excess"]) > 1]
+    assert wrong == ["4-7"]
+
+
+def test_page_budget_summarises_later_blocks():
+    layout = ParameterLayout((64, 64, 64, 64, 64, 64))  # five 64 x 64 blocks
+    r = np.ones(layout.size)
+    maps = error_maps(r * 2, r, np.full(layout.size, 0.1), layout)
+    assert not any(m.summarised for m in maps)
+    page = render_html(title="t", verdict="FAILED", maps={0: maps})
+    parsed = cells_of(page)
+    drawn = [b for b in parsed.blocks if b["data-summarised"] == "false"]
+    drawn_cells = sum(
+        int(np.prod(m.shape)) for m in maps if m.name in {b["data-block"] for b in drawn}
+    )
+    assert drawn_cells <= PAGE_CELLS
+    assert any(b["data-summarised"] == "true" for b in parsed.blocks)
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda L, v: error_maps(v, v, v, "layout"),
+            TypeError,
+            "`layout` must be a reference.ParameterLayout (net.layout), got str",
+        ),
+        (
+            lambda L, v: error_maps(v[:-1], v, v, L),
+            ValueError,
+            "`candidate_flat` has shape (16,) but the layout of sizes [2, 3, 2] has 17 parameters",
+        ),
+        (
+            lambda L, v: error_maps(v, v, v, L, finite_difference=v[:3]),
+            ValueError,
+            "`finite_difference` has shape (3,) but the layout of sizes [2, 3, 2] has 17 parameters",
+        ),
+        (
+            lambda L, v: error_maps(v, v, -v, L),
+            ValueError,
+            "`tolerance_flat` must be non-negative (inf allowed), got -1.0 at W^0[0,0]",
+        ),
+        (
+            lambda L, v: error_maps(v, v, np.where(np.arange(17) == 9, np.nan, v), L),
+            ValueError,
+            "`tolerance_flat` must be non-negative (inf allowed), got nan at W^1[0,0]",
+        ),
+        (
+            lambda L, v: error_maps(v, v.reshape(1, -1), v, L),
+            ValueError,
+            "`reference_flat` must be 1-D (a flat vector), got shape (1, 17); flatten it with `.ravel()`",
+        ),
+        (
+            lambda L, v: error_maps(v, v, v, L, max_cells=0),
+            ValueError,
+            "`max_cells` must be a positive integer, got 0",
+        ),
+    ],
+)
+def test_error_maps_validation(call, error, message):
+    layout = ParameterLayout((2, 3, 2))
+    with pytest.raises(error) as info:
+        call(layout, np.ones(layout.size))
+    assert str(info.value) == message
+
+
+# --------------------------------------------------------------- trial_maps
+
+
+def test_trial_maps_finds_one_wrong_entry_and_takes_gradients(small):
+    net, X, Y, r = small
+    g = r.copy()
+    g[5] *= 1.01
+    maps = trial_maps(net, X, Y, g)
+    assert [m.failing for m in maps] == [1, 0, 0, 0]
+    assert maps[0].worst[0].name == net.layout.name(5)
+    assert maps[0].finite_difference is not None
+    right = trial_maps(net, X, Y, Gradients.from_flat(r, net.sizes), finite_differences=False)
+    assert all(m.failing == 0 and m.finite_difference is None for m in right)
+
+
+def test_trial_maps_holds_float32_to_float32_rounding(small):
+    net, X, Y, r = small
+    maps = trial_maps(net, X, Y, r.astype(np.float32), finite_differences=False)
+    assert all(m.failing == 0 for m in maps)
+    assert trial_maps(net, X, Y, r.astype(np.float32) * np.float32(1.001))[0].failing > 0
+
+
+def test_trial_maps_validation(small):
+    net, X, Y, r = small
+    with pytest.raises(ValueError) as info:
+        trial_maps(net, X, Y, r[:-2])
+    assert str(info.value) == (
+        "`candidate` has 24 entries but the network [3, 4, 2] has 26 parameters"
+    )
+    with pytest.raises(TypeError, match="`net` must be a reference.Network, got list"):
+        trial_maps([1], X, Y, r)
+    with pytest.raises(TypeError, match="`finite_differences` must be True or False, got 1"):
+        trial_maps(net, X, Y, r, finite_differences=1)
+
+
+# --------------------------------------------------------------- step_curve
+
+
+def test_step_curve_is_a_v_around_the_reference(small):
+    net, X, Y, r = small
+    curve = step_curve(net, X, Y, "W^0[1,2]", candidate=0.0)
+    j = 1 * 4 + 2
+    assert curve.name == "W^0[1,2]" and curve.reference == r[j] and curve.candidate == 0.0
+    errors = curve.errors
+    bottom = int(np.argmin(errors))
+    assert 0 < bottom < errors.size - 1  # falls, then rises: both arms of the V
+    assert errors[bottom] < 1e-9 * abs(r[j])
+    assert errors[0] > 1e3 * errors[bottom]  # truncation at the large steps
+    assert errors[-1] > 1e3 * errors[bottom]  # rounding at the small ones
+    by_index = step_curve(net, X, Y, j)
+    np.testing.assert_array_equal(by_index.differences, curve.differences)
+
+
+def test_step_curve_validation(small):
+    net, X, Y, _ = small
+    with pytest.raises(ValueError) as info:
+        step_curve(net, X, Y, "W^0[4,0]")
+    assert str(info.value) == (
+        "`entry` 'W^0[4,0]' names no entry of a network of sizes [3, 4, 2]; "
+        "use W^L[m,n] or b^L[n], e.g. 'W^0[0,0]'"
+    )
+    with pytest.raises(ValueError, match=r"^`entry` 26 is out of range for 26 parameters$"):
+        step_curve(net, X, Y, 26)
+    with pytest.raises(
+        TypeError, match=r"^`entry` must be a flat index or a name like 'W\^0\[1,2\]', got 1.5$"
+    ):
+        step_curve(net, X, Y, 1.5)
+    with pytest.raises(ValueError, match=r"^`steps` must be positive and finite$"):
+        step_curve(net, X, Y, 0, steps=[1e-3, 0.0])
+
+
+# --------------------------------------------------------------------- page
+
+
+def test_page_is_self_contained_and_escapes_text():
+    cause = Cause(
+        "transposed_dW", "dJ/dW", (0, 1), "dJ/dW^L is transposed <M x N>. Fix: return it as (M, N)"
+    )
+    page = render_html(
+        title="<script>alert(1)</script>",
+        verdict="check_backprop FAILED",
+        causes=[cause, "every layer is wrong\n  Fix: look at delta^H"],
+        equation_table="delta^H  ok\nrecursion  WRONG at layer 0",
+        notes=[("Self-check", "sigmoid  ok")],
+    )
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page
+    # Nothing is fetched: no external source, stylesheet or font.
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "@import" not in page and "url(" not in page
+    assert 'class="verdict fail"' in page
+    assert "bug: transposed_dW" in page and "equation: dJ/dW" in page and "layers: 0, 1" in page
+    assert "<b>Fix:</b> return it as (M, N)" in page and "<b>Fix:</b> look at delta^H" in page
+    assert page.index("transposed &lt;M x N&gt;") < page.index("every layer is wrong")
+    assert "recursion  WRONG at layer 0" in page and "Self-check" in page
+    assert 'class="verdict pass"' in render_html(title="t", verdict="PASSED")
+
+
+def test_report_page_from_the_oracle(small):
+    net, X, Y, r = small
+
+    def one_entry(weights, biases, X, Y):
+        g = backprop(Network(weights, biases), X, Y)
+        dW = [W.copy() for W in g.weights]
+        dW[1][2, 1] += 1e-3
+        return dW, g.biases
+
+    report = check_backprop_at(one_entry, net, X, Y)
+    assert not report.passed
+    dW, db = one_entry(net.weights, net.biases, X, Y)
+    maps = trial_maps(net, X, Y, net.layout.join(dW, db))
+    worst = report.worst_entries[0]
+    curve = step_curve(net, X, Y, worst.name, candidate=worst.candidate)
+    page = render_report(report, maps={0: maps}, step_curves=[curve])
+    parsed = cells_of(page)
+    assert len(parsed.cells) == net.layout.size
+    assert [c["data-entry"] for c in parsed.cells if float(c["data-excess"]) > 1] == ["W^1[2,1]"]
+    assert "check_backprop FAILED" in page and worst.name == "W^1[2,1]"
+    assert 'class="step-curve" data-entry="W^1[2,1]"' in page
+    for text in report.diagnosis:
+        assert text.split("\n")[0][:40] in page.replace("&#x27;", "'")
+
+
+def test_only_the_first_failing_trials_get_maps_and_a_report_of_100_trials_stays_small():
+    def scaled(weights, biases, X, Y):
+        g = backprop(Network(weights, biases), X, Y)
+        return [2 * W for W in g.weights], g.biases
+
+    report = check_backprop(scaled, sizes=[64, 64, 10], trials=2, edge_cases=False)
+    trials = report.to_dict()["trials"]
+    trials = [dict(trials[k % 2], index=k) for k in range(100)]
+    net, X, Y = trial_case([64, 64, 10], 8, seed=0)
+    g = backprop(net, X, Y)
+    maps = trial_maps(net, X, Y, net.layout.join([2 * W for W in g.weights], g.biases))
+    page = render_html(
+        title="scaled", verdict="FAILED", trials=trials, maps={k: maps for k in range(100)}
+    )
+    assert len(page.encode()) < 3_000_000
+    sections = re.findall(r'<section class="trial" data-trial="(\d+)"', page)
+    assert sections == [str(k) for k in range(MAX_MAPPED_TRIALS)]
+    assert f"Maps of the first {MAX_MAPPED_TRIALS} of 100 trials are drawn" in page
+    assert page.count('<tr class="fail"><td>') >= 100  # every trial in the table
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        ({"title": 3}, TypeError, "`title` must be a str, got int"),
+        ({"causes": "oops"}, TypeError, "`causes` must be a list, got str"),
+        (
+            {"trials": [3]},
+            TypeError,
+            '`trials` must hold dicts, as BackpropReport.to_dict()["trials"] gives them',
+        ),
+        (
+            {"maps": [1]},
+            TypeError,
+            "`maps` must map a trial index to its error_maps(...), got list",
+        ),
+        ({"maps": {0: [1]}}, TypeError, "`maps[0]` must be a list of BlockMap (from error_maps)"),
+        (
+            {"step_curves": [1]},
+            TypeError,
+            "`step_curves` must hold StepCurve objects (from step_curve)",
+        ),
+        ({"notes": ["x"]}, TypeError, "`notes` must hold (heading, text) pairs"),
+        (
+            {"worst_entries": [1]},
+            TypeError,
+            "`worst_entries` must hold EntryReport objects or dicts, got int",
+        ),
+    ],
+)
+def test_render_validation(options, error, message):
+    with pytest.raises(error) as info:
+        render_html(**{"title": "t", "verdict": "FAILED", **options})
+    assert str(info.value) == message
+
+
+def test_taylor_page_draws_every_direction(small):
+    net, X, Y, r = small
+    wrong = r.copy()
+    wrong[3] += 1e-3
+    result = taylor_test(lambda t: net.cost(X, Y, theta=t), wrong, net.flat(), n_random=2)
+    page = render_html(title="taylor", verdict="FAILED", taylor=result)
+    curves = re.findall(r'<path class="curve"', page)
+    assert len(curves) == 2 * len(result.direction_names) + 2  # remainders, first order, slopes
+    assert "Taylor test FAILED" in page
+
+
+# -------------------------------------------------------------------- write
+
+
+def test_write_html_refuses_a_missing_directory_and_an_existing_file(tmp_path):
+    page = render_html(title="t", verdict="PASSED")
+    missing = tmp_path / "nope" / "r.html"
+    with pytest.raises(ValueError) as info:
+        write_html(missing, page)
+    assert str(info.value) == (
+        f"cannot write the HTML report to {str(missing)!r}: the directory "
+        f"{str(missing.parent)!r} does not exist"
+    )
+    with pytest.raises(ValueError, match="it is a directory"):
+        write_html(tmp_path, page)
+    target = tmp_path / "r.html"
+    target.write_text("keep me")
+    with pytest.raises(FileExistsError) as info:
+        write_html(target, page)
+    assert str(info.value) == f"{str(target)!r} exists; pass force=True (--force) to overwrite it"
+    assert target.read_text() == "keep me"
+    assert write_html(str(target), page, force=True) == target
+    assert target.read_text(encoding="utf-8") == page
+    assert sorted(os.listdir(tmp_path)) == ["r.html"]  # no temporary left behind
+    with pytest.raises(TypeError, match="^`page` must be the HTML text \\(str\\), got bytes$"):
+        write_html(tmp_path / "b.html", page.encode())
+    with pytest.raises(TypeError, match="^`force` must be True or False, got 'yes'$"):
+        write_html(tmp_path / "b.html", page, force="yes")
+    with pytest.raises(TypeError, match="^`path` must be a file path, got int$"):
+        write_html(3, page)
+
+
+def test_write_html_leaves_nothing_half_written(tmp_path, monkeypatch):
+    target = tmp_path / "r.html"
+    target.write_text("old")
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_html(target, render_html(title="t", verdict="PASSED"), force=True)
+    assert target.read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["r.html"]
+
+
+def test_write_report_checks_the_path_before_rendering(tmp_path):
+    report = check_backprop(reference_candidate, sizes=[2, 3, 1], trials=1, edge_cases=False)
+    with pytest.raises(ValueError, match="does not exist"):
+        write_report(report, tmp_path / "no" / "r.html")
+    path = write_report(report, tmp_path / "r.html")
+    assert "check_backprop PASSED" in path.read_text(encoding="utf-8")
+
+
+def test_readme_html_example_runs(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## HTML reports.*?```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {})
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "check_backprop FAILED" in page and 'data-block="W^0"' in page
+
+
+def test_taylor_png_subtitle_fits_the_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    from gradcheck.html.plots import plot_taylor, taylor_figure
+
+    net, X, Y = trial_case([4, 6, 3], 5, seed=0)
+    result = taylor_test(lambda t: net.cost(X, Y, theta=t), backprop(net, X, Y).flat(), net.flat())
+    title = "some.package.module:my_backprop_implementation: " + repr(
+        Network.random(
+            [784, 128, 64, 10],
+            hidden="leaky_relu",
+            output="softmax",
+            cost="categorical_cross_entropy",
+        )
+    )
+    fig = taylor_figure(result, title=title)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    texts = [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_legend().get_texts()]
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, text.get_text()
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, text.get_text()
+    assert "categorical_cross_entropy" in ax.title.get_text()
+    assert plot_taylor(result, tmp_path / "t.png", title=title).stat().st_size > 10_000
+
+
+# ---------------------------------------------------------- in a real browser
+
+chromium = pytest.mark.skipif(find_chromium() is None, reason="no chromium on PATH")
+
+
+@pytest.fixture(scope="module", params=sorted(BUGS))
+def rendered(request, tmp_path_factory):
+    page = bug_page(request.param)
+    path = tmp_path_factory.mktemp("html") / f"{request.param}.html"
+    path.write_text(page.html, encoding="utf-8")
+    return request.param, page, path
+
+
+def test_bug_pages_put_the_wrong_cells_where_the_bug_does(rendered):
+    """Without a browser: the page's own SVG data (the browser test reads the same from the DOM)."""
+    name, page, _ = rendered
+    assert not page.passed
+    check_cells(name, cells_of(page.html).cells, page.maps)
+
+
+def check_cells(name: str, cells: list[dict[str, str]], maps: list[BlockMap]) -> None:
+    bug = BUGS[name]
+    assert len(cells) == sum(m.entries for m in maps)  # every entry drawn
+    for m in maps:
+        wrong = failing_mask(cells, m.name, m.shape)
+        if m.name == bug.block:
+            np.testing.assert_array_equal(wrong, bug.wrong(m.shape), err_msg=f"{name}: {m.name}")
+        elif name == "transposed_dW" and m.name.startswith("W"):
+            np.testing.assert_array_equal(wrong, bug.wrong(m.shape), err_msg=f"{name}: {m.name}")
+        elif name == "one_unit_delta" and m.name == "b^0":
+            assert np.flatnonzero(wrong).tolist() == [UNIT]
+        else:
+            assert not wrong.any(), f"{name}: {m.name} has wrong cells"
+    if name == "one_entry_off":
+        assert [c["data-entry"] for c in cells if float(c["data-excess"]) > 1] == [
+            f"W^1[{ENTRY[0]},{ENTRY[1]}]"
+        ]
+
+
+@chromium
+def test_bug_pages_in_chromium(rendered):
+    """The page loads with no console error, its script ran, and the drawn cells say where the bug is."""
+    name, page, path = rendered
+    dom, errors = dump_dom(path)
+    assert errors == []
+    parsed = cells_of(dom)
+    assert parsed.body.get("data-ready") == "true"  # the page's script ran to its end
+    check_cells(name, parsed.cells, page.maps)
+
+
+@chromium
+def test_console_errors_are_caught(tmp_path):
+    """The test of the tester: a page that throws is reported."""
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        "<!DOCTYPE html><html><body><script>throw new Error('boom');</script></body></html>"
+    )
+    _, errors = dump_dom(bad)
+    assert any("Uncaught Error: boom" in line for line in errors)
+
+
+@chromium
+def test_screenshot_of_a_bug_page(tmp_path):
+    page = bug_page("one_unit_delta")
+    path = tmp_path / "p.html"
+    path.write_text(page.html, encoding="utf-8")
+    png = screenshot(path, tmp_path / "p.png")
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(head[16:20], "big") == 1200 and int.from_bytes(head[20:24], "big") == 1600
+    image = pytest.importorskip("matplotlib.image").imread(png)[..., :3]
+    # The failing column is drawn: some pixels of the failing end of the colour scale.
+    dark_red = (image[..., 0] > 0.4) & (image[..., 1] < 0.1) & (image[..., 2] < 0.15)
+    assert dark_red.sum() > 100
+
+
+def test_docs_keep_one_screenshot_per_bug():
+    for name in BUGS:
+        assert (ROOT / "docs" / "html" / f"{name}.png").exists()
+        assert f"docs/html/{name}.png" in (ROOT / "README.md").read_text()
+
+
+def test_summaries_keep_worst_entries_table():
+    layout = ParameterLayout((MAX_CELLS + 1, 1))
+    r = np.zeros(layout.size)
+    c = r.copy()
+    c[17] = 1.0
+    page = render_html(
+        title="t", verdict="FAILED", maps={0: error_maps(c, r, np.full(r.size, 0.5), layout)}
+    )
+    assert "W^0[17,0]" in page and 'data-summarised="true"' in page
+
+
+# ------------------------------------------------- the oracle's maps, to_html
+
+
+def doubled_dW(weights, biases, X, Y):
+    g = backprop(Network(weights, biases), X, Y)
+    return [2 * W for W in g.weights], g.biases
+
+
+def test_failing_trials_keep_their_maps_out_of_the_data():
+    report = check_backprop(doubled_dW, sizes=[3, 4, 2], trials=2, edge_cases=False)
+    assert not report.passed
+    for trial in report.trials:
+        maps = trial.maps
+        assert isinstance(maps, TrialMaps) and [b.name for b in maps.blocks] == [
+            "W^0",
+            "b^0",
+            "W^1",
+            "b^1",
+        ]
+        assert [b.failing for b in maps.blocks] == [12, 0, 8, 0]
+        # the oracle's own numbers: the same excess as its block summaries
+        assert [float(b.row_max.max()) for b in maps.blocks] == [b.excess for b in trial.blocks]
+        assert maps.step_curve is not None and maps.step_curve.name == trial.worst[0].name
+        assert maps.step_curve.candidate == trial.worst[0].candidate
+        assert maps.equation_table is None  # no deltas returned
+    data = report.to_dict()
+    assert all("maps" not in t for t in data["trials"])
+    assert report.trials[0] == replace(report.trials[0], maps=None)  # not part of equality
+    assert "maps" not in repr(report.trials[0])
+    right = check_backprop(reference_candidate, sizes=[3, 4, 2], trials=1)
+    assert all(t.maps is None for t in right.trials)  # passing trials carry none
+
+
+def test_failing_trial_maps_without_entrywise_differences_has_no_step_curve(small):
+    net, X, Y, r = small
+    c = r.copy()
+    c[3] += 1.0
+    maps = failing_trial_maps(
+        net, X, Y, compare(c, r, np.full(r.size, 1e-9)), finite_differences=None
+    )
+    assert maps.step_curve is None and maps.blocks[0].finite_difference is None
+    assert [b.failing for b in maps.blocks] == [1, 0, 0, 0]
+    with_fd = failing_trial_maps(
+        net, X, Y, compare(c, r, np.full(r.size, 1e-9)), finite_differences=r
+    )
+    assert with_fd.step_curve.name == net.layout.name(3) and with_fd.step_curve.candidate == c[3]
+
+
+def test_to_html_of_a_failing_report_draws_its_maps(tmp_path):
+    report = check_backprop(doubled_dW, sizes=[3, 4, 2], trials=2, edge_cases=False)
+    path = report.to_html(tmp_path / "report.html")
+    assert path == tmp_path / "report.html"
+    page = path.read_text(encoding="utf-8")
+    parsed = cells_of(page)
+    assert [b["data-block"] for b in parsed.blocks] == ["W^0", "b^0", "W^1", "b^1"] * 2
+    wrong = {c["data-entry"] for c in parsed.cells if not float(c["data-excess"]) <= 1}
+    assert len(wrong) == 12 + 8 and all(name.startswith("W^") for name in wrong)
+    assert page.count('class="step-curve"') == 1  # the worst entry of the first failing trial
+    assert f'data-entry="{report.trials[0].worst[0].name}"' in page
+    assert "check_backprop FAILED" in page and "2 times the reference" in page
+    assert page == render_report(report)  # to_html is write_report of render_report
+
+
+def test_to_html_of_a_passing_report_says_it_passed(tmp_path):
+    report = check_backprop(reference_candidate, sizes=[3, 4, 2], trials=1)
+    page = report.to_html(str(tmp_path / "ok.html")).read_text(encoding="utf-8")
+    assert 'class="verdict pass">check_backprop PASSED' in page
+    assert 'rect class="cell"' not in page and "<h2>Trials</h2>" in page
+
+
+def test_to_html_refuses_a_missing_directory_or_an_existing_file(tmp_path):
+    report = check_backprop(reference_candidate, sizes=[2, 2], trials=1, edge_cases=False)
+    missing = tmp_path / "no" / "r.html"
+    with pytest.raises(ValueError) as info:
+        report.to_html(missing)
+    assert str(info.value) == (
+        f"cannot write the HTML report to {str(missing)!r}: the directory "
+        f"{str(missing.parent)!r} does not exist"
+    )
+    target = tmp_path / "r.html"
+    target.write_text("keep me")
+    with pytest.raises(FileExistsError, match="pass force=True"):
+        report.to_html(target)
+    assert target.read_text() == "keep me"
+    assert "check_backprop PASSED" in report.to_html(target, force=True).read_text()
+    with pytest.raises(TypeError, match="^`force` must be True or False, got 1$"):
+        report.to_html(target, force=1)
+
+
+def test_a_candidate_with_deltas_gets_the_equation_table_on_its_page(tmp_path):
+    from candidates import with_deltas
+
+    report = check_backprop(with_deltas(break_at=1), sizes=[3, 5, 4, 2], trials=1, edge_cases=False)
+    assert not report.passed
+    table = report.trials[0].maps.equation_table
+    assert table.startswith("Backprop equation by equation: 3-5-4-2")
+    assert "the recursion from layer 2 to layer 1 is wrong" in table
+    page = report.to_html(tmp_path / "eq.html").read_text(encoding="utf-8")
+    shown = page[page.index("<h2>Equation by equation</h2>") :]
+    assert "delta^1 = (W^2 delta^2) ⊙ h&#x27;(z^1)   2 -&gt; 1" in shown
+
+
+def test_html_report_still_exports_the_data_it_first_published():
+    import gradcheck.html.page as page
+    import gradcheck.results.error_maps as data
+
+    for name in ("BlockMap", "StepCurve", "error_maps", "trial_maps", "step_curve", "MAX_CELLS"):
+        assert getattr(page, name) is getattr(data, name)

@@ -1,0 +1,371 @@
+"""The soak harness at a small size (python -m gradcheck.jobs.soak --cases 5000 runs it big)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from _executors import DyingOnce, process_pool
+
+from gradcheck.jobs import soak
+from gradcheck.jobs.soak import (
+    FLOOR_FACTOR,
+    FLOOR_ULPS,
+    SoakResult,
+    broken_case,
+    correct_case,
+    miss_floor,
+    run_soak,
+)
+from gradcheck.oracle.backprop import check_backprop_at
+from reference import Gradients, Network, backprop
+
+CASES = int(os.environ.get("GRADCHECK_SOAK_CASES", "60"))  # CI: 60 of each kind, ~10 s
+
+
+@pytest.mark.slow
+def test_no_false_alarm_and_no_miss():
+    result = run_soak(CASES, seed=1)
+    assert result.correct == CASES and result.broken == CASES
+    assert not result.false_alarms and not result.misses, str(result)
+
+
+def test_cases_reproduce_from_their_seed():
+    a, b = correct_case(17), correct_case(17)
+    assert a.description == b.description
+    assert (a.X == b.X).all()
+    c, d = broken_case(18), broken_case(18)
+    assert (c is None) == (d is None)
+    if c is not None:
+        assert c.description == d.description
+
+
+# ------------------------------------------------------------------ the miss floor
+
+
+def test_the_undetectable_rule_does_not_use_the_oracles_tolerance(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("broken_case consulted the oracle's tolerance")
+
+    monkeypatch.setattr(soak, "rounding_tolerance", refuse)
+    cases = [broken_case(seed) for seed in range(8)]
+    assert any(c is not None for c in cases)
+
+
+def test_miss_floor_is_the_actual_float64_error_of_the_true_gradient():
+    net = Network.random([4, 6, 3], hidden="tanh", seed=5)
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(7, 4)), rng.normal(size=(7, 3))
+    g_true, floor = miss_floor(net, X, Y)
+    assert g_true.dtype == np.longdouble and floor.dtype == np.float64
+    error = np.abs(backprop(net, X, Y).flat() - g_true).astype(np.float64)
+    assert np.all(error <= floor / FLOOR_FACTOR)
+    eps = float(np.finfo(np.float64).eps)
+    assert np.all(floor >= FLOOR_FACTOR * FLOOR_ULPS * eps * np.abs(g_true).astype(np.float64))
+    assert np.all(floor <= 1e-13 * np.abs(g_true).max())  # a few ulps, not a tolerance
+
+
+def test_a_sign_flip_of_a_gradient_that_is_pure_rounding_is_undetectable():
+    # The soak's network of seed 1000002: a softmax saturated by |z| ~ 60, whose gradient
+    # is 1e-26; a float64 softmax correct to one ulp (a_k = 1 - 2^-53, not 1) turns it
+    # into 1e-16 (perturbed_backprop does): no checker can tell -g from g
+    net, X, Y, _ = soak._network(np.random.default_rng([1000002, 2]))
+    g = backprop(net, X, Y)
+    assert np.abs(g.flat()).max() < 1e-20
+    flipped = Gradients([-W for W in g.weights], [-b for b in g.biases])
+    assert soak._undetectable(flipped, net, X, Y)
+
+
+def test_an_entry_off_by_one_millionth_of_its_block_is_never_undetectable_on_a_plain_net():
+    net = Network.random([4, 6, 3], hidden="sigmoid", seed=6)
+    rng = np.random.default_rng(6)
+    X, Y = rng.normal(size=(9, 4)), rng.uniform(size=(9, 3))
+    g_true, floor = miss_floor(net, X, Y)
+    theta = backprop(net, X, Y).flat()
+    for _, block, _ in net.layout.blocks:
+        assert np.all(1e-6 * np.abs(theta[block]).max() > floor[block])
+
+
+def test_an_entry_of_a_saturated_softmax_off_by_a_fraction_of_its_block_is_caught():
+    # seed 87: softmax saturated until whole units underflow to 0; b^4's largest entry is
+    # 1.9e-68 and b^4[5] is exactly 0 in every float64 backprop (and in extended precision):
+    # a candidate with b^4[5] = -9.5e-73 is wrong, and softmax's error is relative, not u
+    case = broken_case(87)
+    assert case is not None and not case.undetectable
+    assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
+@pytest.mark.parametrize(
+    "seed, why",
+    [
+        (1065, "saturated sigmoid: b^0 off 3.6e-5 of a block of 5.6e-119"),
+        (1002273, "sigmoid output saturated: an entry of a block of 3.8e-153 off 4.3e-3 of it"),
+        (1002485, "sigmoid hidden, softmax: a W^0 entry of 1e-35 off by 7e-25"),
+        (1177, "fused y (a - 1) of a saturated output carried as size 2, not 7e-8"),
+        (1673, "a (1 - a) in its last ulps: the random walk allowed 30x what libms do"),
+        (1004403, "saturated softmax: its a_k is exactly 1, so g_k - s does not err by u"),
+    ],
+)
+def test_the_soaks_saturated_misses_stay_caught(seed, why):
+    case = broken_case(seed)
+    assert case is not None and not case.undetectable, why
+    assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed, why
+
+
+def test_a_correct_candidate_at_exact_kinks_is_no_reference_problem():
+    # seed 1003683: leaky_relu z exactly at 0; the differences measure the mean of both
+    # slopes there, and the reference's own slope must be held to the interval as well
+    case = correct_case(1003683)
+    with np.errstate(all="ignore"):
+        report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
+    assert report.passed and not report.reference_problems, str(report)
+
+
+def test_a_gradient_of_other_shapes_is_never_undetectable():
+    # a soak crash once: dJ/dW^L of shape (N, M) or (N, N) under the same `sizes`
+    net = Network.random([3, 5, 2], seed=8)
+    rng = np.random.default_rng(8)
+    X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    g = backprop(net, X, Y)
+    transposed = Gradients([W.T for W in g.weights], g.biases)
+    assert not soak._undetectable(transposed, net, X, Y)
+    assert soak._undetectable(g, net, X, Y)
+
+
+def test_a_float32_candidate_near_kinks_is_no_false_alarm():
+    # seed 386: leaky_relu units within float32 rounding of their kink; the candidate's slope
+    # there may differ from the side the finite differences measure (issue 11's intervals)
+    import numpy as np
+
+    from gradcheck import check_backprop_at
+    from gradcheck.jobs.soak import correct_case
+
+    case = correct_case(386)
+    assert "near-kink" in case.description and "float32" in case.description
+    with np.errstate(all="ignore"):
+        report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
+    assert report.passed, str(report)
+    assert report.trials[0].kinked > 0
+
+
+def test_the_floor_never_calls_a_candidate_equal_to_the_reference_detectable():
+    # seed 643: first_example_only on a saturated width-1 net gives the reference bit for bit;
+    # the true gradient there is ~1e-4446 (longdouble), below anything float64 can hold
+    from gradcheck.jobs.soak import broken_case
+
+    case = broken_case(643)
+    assert "first_example_only" in case.description
+    assert case.undetectable
+
+
+# ------------------------------------------------------------------ on executors
+
+SCALE_CASES = 8  # enough seeds for a second wave (a few broken cases are skipped)
+
+
+def _same(result, serial) -> None:
+    """Every field of a SoakResult but `seconds` equal."""
+    for f in dataclasses.fields(SoakResult):
+        if f.name != "seconds":
+            assert getattr(result, f.name) == getattr(serial, f.name), f.name
+
+
+@pytest.fixture(scope="module")
+def serial():
+    result = run_soak(SCALE_CASES, seed=2)
+    # the soak draws past `cases` seeds: a wave after the first, and seeds it discards
+    assert result.skipped + result.undetectable > 0
+    return result
+
+
+def test_the_serial_loop_counts_what_the_cases_give(serial):
+    merged, k = SoakResult(), 0
+    while not merged.done(SCALE_CASES):
+        merged.add(soak.seed_outcome(2 * 10**6 + k, correct=k < SCALE_CASES), SCALE_CASES)
+        k += 1
+    _same(merged, serial)
+    assert k == SCALE_CASES + serial.skipped + serial.undetectable
+
+
+def test_thread_pool_gives_the_serial_result(serial):
+    with ThreadPoolExecutor(2) as pool:
+        _same(run_soak(SCALE_CASES, seed=2, executor=pool), serial)
+
+
+def test_process_pool_gives_the_serial_result_and_a_dead_worker_is_rerun(serial, tmp_path):
+    with process_pool(2) as pool:
+        _same(run_soak(SCALE_CASES, seed=2, executor=pool), serial)
+    with process_pool(2) as pool:
+        dying = DyingOnce(pool, tmp_path / "died")
+        result = run_soak(SCALE_CASES, seed=2, executor=dying)
+    assert (tmp_path / "died").exists()
+    _same(result, serial)
+
+
+def test_a_soak_with_misses_and_false_alarms_merges_them_in_seed_order(monkeypatch):
+    # correct cases of odd seeds "fail" and broken ones on nets whose n_in is a multiple of 3
+    # "pass": the lists, in seed order, and the counts come out the same on a pool as serially
+    def passes(case):
+        return case.seed % 2 == 0
+
+    real = soak.check_backprop_at
+
+    def check(candidate, net, X, Y):
+        report = real(candidate, net, X, Y)
+        return SimpleNamespace(passed=True) if net.sizes[0] % 3 == 0 else report
+
+    monkeypatch.setattr(soak, "_passes", passes)
+    monkeypatch.setattr(soak, "check_backprop_at", check)
+    expected = run_soak(8, seed=4)
+    assert expected.false_alarms and expected.misses
+    with ThreadPoolExecutor(2) as pool:
+        _same(run_soak(8, seed=4, executor=pool), expected)
+
+
+def _fake_outcome(case_seed, *, correct=True):
+    # cheap, deterministic outcomes: every 4th broken case skipped, every 7th undetectable
+    k = case_seed % 10**6
+    broken = "skipped" if k % 4 == 3 else "undetectable" if k % 7 == 6 else "caught"
+    alarm = f"seed {case_seed}: alarm" if correct and k % 97 == 5 else None
+    return soak.SeedOutcome(case_seed, correct, alarm, broken, delta=1.0 / (k + 1))
+
+
+def test_big_soaks_take_several_waves_and_print_the_serial_progress_lines(monkeypatch, capsys):
+    monkeypatch.setattr(soak, "seed_outcome", _fake_outcome)
+    serial = run_soak(1500, seed=3, progress=True)
+    lines = capsys.readouterr().err
+    seeds = 1500 + serial.skipped + serial.undetectable
+    assert seeds > 2 * soak.WAVE_SEEDS  # three waves at least
+    assert lines.count("seeds:") == seeds // 100
+    assert "  100 seeds: 100 correct, 1 false alarms;" in lines
+    with ThreadPoolExecutor(2) as pool:
+        _same(run_soak(1500, seed=3, progress=True, executor=pool), serial)
+    assert capsys.readouterr().err == lines
+
+
+# ---------------------------------------------------------------------- dask
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield distributed, cluster
+
+
+def test_dask_in_process_gives_the_serial_result(serial):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        _same(run_soak(SCALE_CASES, seed=2, executor=client.get_executor()), serial)
+
+
+def test_dask_worker_processes_give_the_serial_result_and_a_killed_worker_is_rerun(
+    serial, dask_cluster, tmp_path
+):
+    distributed, cluster = dask_cluster
+    with distributed.Client(cluster) as client:
+        executor = client.get_executor()
+        _same(run_soak(SCALE_CASES, seed=2, executor=executor), serial)
+        dying = DyingOnce(executor, tmp_path / "died")
+        result = run_soak(SCALE_CASES, seed=2, executor=dying)
+    assert (tmp_path / "died").exists()
+    _same(result, serial)
+
+
+# ------------------------------------------------------------------ command line
+
+
+def test_cli_on_two_processes(capsys):
+    assert soak.main(["--cases", "3", "--seed", "2", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("soak: 3 correct candidates, 0 false alarms; 3 broken candidates")
+    assert "ran on 2 processes" in out
+
+
+def test_cli_on_a_dask_scheduler(capsys, dask_cluster):
+    _, cluster = dask_cluster
+    address = cluster.scheduler_address
+    assert soak.main(["--cases", "3", "--seed", "2", "--scheduler", address]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("soak: 3 correct candidates, 0 false alarms; 3 broken candidates")
+    assert f"ran on Dask at {address}" in out
+
+
+def test_cli_serial_says_so(capsys):
+    assert soak.main(["--cases", "1"]) == 0
+    assert "ran serially, in this process" in capsys.readouterr().out
+
+
+def test_cli_unreachable_scheduler_exits_2_naming_it(capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(soak, "CONNECT_TIMEOUT", 0.5)
+    assert soak.main(["--cases", "1", "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: `--scheduler` 'tcp://127.0.0.1:9': no Dask scheduler answered within 0.5 s ("
+    )
+    assert "Traceback" not in err
+
+
+def test_cli_without_distributed_says_which_extra_to_install(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
+    assert soak.main(["--cases", "1", "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert capsys.readouterr().err == (
+        "error: `--scheduler` needs Dask's distributed, which is not installed: install the "
+        "extra: pip install 'backprop-gradcheck[distributed]'\n"
+    )
+
+
+def test_cli_bad_workers_exits_2(capsys):
+    assert soak.main(["--cases", "1", "--workers", "0"]) == 2
+    assert capsys.readouterr().err == "error: `--workers` must be a positive integer, got 0\n"
+
+
+def test_cli_workers_and_scheduler_are_exclusive(capsys):
+    with pytest.raises(SystemExit) as info:
+        soak.main(["--workers", "2", "--scheduler", "tcp://127.0.0.1:9"])
+    assert info.value.code == 2
+    assert "argument --scheduler: not allowed with argument --workers" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            dict(executor="pool"),
+            TypeError,
+            "`executor` must be a concurrent.futures.Executor (a thread or process pool, or "
+            "distributed.Client.get_executor()), got str",
+        ),
+        (dict(cases=-1), ValueError, "`cases` must be a non-negative integer, got -1"),
+        (dict(cases=2.5), TypeError, "`cases` must be a non-negative integer, got 2.5"),
+        (dict(seed=-3), ValueError, "`seed` must be a non-negative integer, got -3"),
+        (dict(progress="yes"), TypeError, "`progress` must be True or False, got 'yes'"),
+    ],
+)
+def test_validation_messages(kwargs, error, message):
+    kwargs = {"cases": 1, **kwargs}
+    with pytest.raises(error) as info:
+        run_soak(kwargs.pop("cases"), **kwargs)
+    assert str(info.value) == message
+
+
+def test_zero_cases_run_nothing():
+    with ThreadPoolExecutor(1) as pool:
+        result = run_soak(0, executor=pool)
+    assert (result.correct, result.broken, result.skipped) == (0, 0, 0)

@@ -1,8 +1,10 @@
 """Input validation for `gradcheck`: clear errors naming the argument, layer and shapes.
 
-Plumbing only; the math lives elsewhere.  Every public function here is used
-by more than one module of the package; each returns a fresh array (or a plain
-Python value), so nothing downstream can mutate what the caller handed in.
+Plumbing only; the math lives elsewhere. It ends with the checks of a whole problem (network
+and batch) beyond shapes: a cost that must be finite, a front door's batch-or-trials choice.
+Every public function here is used by more than one module of the package; each returns a
+fresh array (or a plain Python value), so nothing downstream can mutate what the caller
+handed in.
 Messages name the parameter in backticks, as scipy's do, and the tests pin them.
 """
 
@@ -18,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.validate_problem import check_finite_cost
-from reference import real_array, refuse_masked
+from reference import Network, real_array, refuse_masked
 
 __all__ = [
+    "batch_or_trials",
     "real_float_copy",
     "EPS64",
     "as_grad",
@@ -591,3 +593,36 @@ def check_new_file(path: Any, *, force: bool, what: str = "the file") -> Path:
     if target.exists() and not force:
         raise FileExistsError(f"{str(target)!r} exists; pass force=True (--force) to overwrite it")
     return target
+
+
+def batch_or_trials(trials: Any, X: Any, Y: Any, default: int) -> int:
+    """`trials` checked with the batch: given, or 0 with `X` and `Y`, else `default`.
+
+    For the front doors that check at a given batch, at random trials, or both
+    (`torch.check_module`, `jax.check_grad_fn`).
+    """
+    if (X is None) != (Y is None):
+        raise ValueError("give both `X` and `Y` (a batch to check at), or neither (random trials)")
+    if trials is None:
+        trials = 0 if X is not None else default
+    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 0:
+        raise ValueError(f"`trials` must be a non-negative integer, got {trials!r}")
+    if X is None and trials == 0:
+        raise ValueError("nothing to check: give `X` and `Y`, or `trials` >= 1")
+    return int(trials)
+
+
+def check_finite_cost(net: Network, X: np.ndarray, Y: np.ndarray) -> None:
+    """Refuse a batch at which the cost `J` overflows: finite differences cannot check it there.
+
+    `X` and `Y` are already checked (finite, float64, shapes matching `net`).
+    """
+    with np.errstate(all="ignore"):
+        J = net.cost(X, Y)
+    if not np.isfinite(J):
+        raise ValueError(
+            f"the cost J is {J} at this network and batch (float64 overflow), so finite "
+            f"differences cannot check a gradient there: max |`X`| = {np.abs(X).max():.3g} "
+            f"(shape {X.shape}), max |`Y`| = {np.abs(Y).max():.3g} (shape {Y.shape}); "
+            "scale the data down"
+        )

@@ -14,11 +14,19 @@ checks of `reference`).
 `reference` imports nothing from `gradcheck`.
 """
 
-from ._validate import checked_l2, checked_problem, real_array, refuse_masked
+from ._validate import checked_l2, real_array, refuse_masked
 from .activations import ACTIVATIONS, Activation, get_activation, register_activation
 from .costs import COSTS, FUSED_FORMS, Cost, Fused, get_cost
 from .loops import backprop_loops
-from .network import ForwardPass, Gradients, Network, ParameterLayout, example_costs, forward_pass
+from .network import (
+    ForwardPass,
+    Gradients,
+    Network,
+    ParameterLayout,
+    checked_problem,
+    example_costs,
+    forward_pass,
+)
 from .vectorized import backprop, backprop_examples, output_delta
 
 __all__ = [

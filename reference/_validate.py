@@ -17,7 +17,6 @@ __all__ = [
     "batch_array",
     "check_activation_pair",
     "checked_l2",
-    "checked_problem",
     "class_labels_to_one_hot",
     "data_arrays",
     "did_you_mean",
@@ -167,22 +166,6 @@ def data_arrays(X: Any, Y: Any, *, n_in: int, n_out: int) -> tuple[np.ndarray, n
             f"and the output layer's {n_out} neurons, got {Y.shape}"
         )
     return X, Y
-
-
-def checked_problem(net: Any, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """`net` checked to be a `Network`, and its batch `X` (d, n_in) and targets `Y` (d, n_H).
-
-    The one check every `backprop*` function starts with; returns the checked
-    float64 `X` and `Y` (see `data_arrays`).
-    """
-    from .network import Network  # network builds on this module: import at call time
-
-    if not isinstance(net, Network):
-        raise TypeError(
-            f"`net` must be a reference.Network, got {type(net).__name__}; "
-            "build one with Network(weights, biases, ...)"
-        )
-    return net.check_data(X, Y)
 
 
 def checked_l2(l2: Any) -> float:

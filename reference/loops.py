@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import checked_problem
-from .network import Gradients, Network
+from .network import Gradients, Network, checked_problem
 
 __all__ = ["backprop_loops"]
 

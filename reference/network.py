@@ -24,6 +24,7 @@ __all__ = [
     "Gradients",
     "Network",
     "ParameterLayout",
+    "checked_problem",
     "example_costs",
     "forward_pass",
     "hidden_activations",
@@ -588,3 +589,17 @@ def _check_activations(hidden: Sequence[Activation], output: Activation, cost: C
                     else ""
                 )
             )
+
+
+def checked_problem(net: Any, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """`net` checked to be a `Network`, and its batch `X` (d, n_in) and targets `Y` (d, n_H).
+
+    The one check every `backprop*` function starts with; returns the checked
+    float64 `X` and `Y` (see `data_arrays`).
+    """
+    if not isinstance(net, Network):
+        raise TypeError(
+            f"`net` must be a reference.Network, got {type(net).__name__}; "
+            "build one with Network(weights, biases, ...)"
+        )
+    return net.check_data(X, Y)

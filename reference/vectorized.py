@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import checked_problem
 from ._workspace import buffer, forward_pass_into, multiply_by_h_prime
 from .activations import Activation
 from .costs import FUSED_FORMS, Cost
-from .network import Gradients, Network
+from .network import Gradients, Network, checked_problem
 
 __all__ = ["backprop", "backprop_examples", "output_delta"]
 

@@ -1,8 +1,9 @@
-"""The house rules of issue 10, pinned: no module over about 600 lines, no function over about
-60 lines of code (docstring aside), and no module importing a private name from another.
+"""The house rules, pinned: a module is as long as its concept needs, and one over about 800 lines
+says why in its docstring; no function over about 60 lines of code (docstring aside); no module
+importing a private name from another. (The layer contract is in test_architecture.py.)
 
-Each exception is listed with the reason it stands; an entry that no longer applies fails too,
-so that the lists only shrink.
+Each exception to the function rule is listed with the reason it stands; an entry that no longer
+applies fails too, so that the list only shrinks.
 """
 
 from __future__ import annotations
@@ -10,17 +11,14 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted(
     p for package in ("reference", "gradcheck") for p in (ROOT / package).rglob("*.py")
 )
-MAX_MODULE_LINES = 600
+MAX_MODULE_LINES = 800
 MAX_FUNCTION_LINES = 60
-
-#: modules allowed over MAX_MODULE_LINES, and why
-LONG_MODULES: dict[str, str] = {}
+#: how a long module's docstring says why it is long (a paragraph starting with these words)
+WHY_LONG = "Why this module is long:"
 
 #: functions allowed over MAX_FUNCTION_LINES lines of code, and why
 LONG_FUNCTIONS: dict[str, str] = {}
@@ -80,21 +78,21 @@ def test_the_audit_sees_every_module():
     assert all(p.exists() for p in MODULES)
 
 
-def test_no_module_is_over_600_lines_unless_listed_with_a_reason():
-    assert set(long_modules()) <= set(LONG_MODULES), long_modules()
+def test_a_module_over_800_lines_says_why_in_its_docstring():
+    unexplained = [
+        name
+        for name in long_modules()
+        if WHY_LONG not in (ast.get_docstring(ast.parse((ROOT / name).read_text())) or "")
+    ]
+    assert unexplained == []
 
 
 def test_no_function_is_over_60_lines_unless_listed_with_a_reason():
     assert set(long_functions()) <= set(LONG_FUNCTIONS), long_functions()
 
 
-@pytest.mark.parametrize(
-    "allowed, audit",
-    [(LONG_MODULES, long_modules), (LONG_FUNCTIONS, long_functions)],
-    ids=["modules", "functions"],
-)
-def test_every_listed_exception_still_applies(allowed, audit):
-    assert set(allowed) <= set(audit()), set(allowed) - set(audit())
+def test_every_listed_exception_still_applies():
+    assert set(LONG_FUNCTIONS) <= set(long_functions()), set(LONG_FUNCTIONS) - set(long_functions())
 
 
 def test_no_module_imports_a_private_name_from_another():

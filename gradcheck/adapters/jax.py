@@ -28,7 +28,7 @@ from gradcheck.oracle.backprop import (
     check_backprop_at,
 )
 from gradcheck.results.report import BackpropReport
-from gradcheck.validate_problem import batch_or_trials
+from gradcheck.validate import batch_or_trials
 from reference import Network, real_array
 
 __all__ = ["check_grad_fn", "WEIGHT_KEYS", "BIAS_KEYS"]

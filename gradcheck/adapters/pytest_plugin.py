@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from gradcheck.html.page import write_report
+
 if TYPE_CHECKING:
     from gradcheck.results.report import BackpropReport
     from reference import Gradients
@@ -82,7 +84,7 @@ class BackpropOracle:
         count = len(self.pages) + 1
         path = self.html_dir / f"{self.name}{'' if count == 1 else f'-{count}'}.html"
         try:
-            self.pages.append(report.to_html(path, force=True))
+            self.pages.append(write_report(report, path, force=True))
             self._where = f"HTML report: {self.pages[-1]}"
         except (OSError, ValueError) as exc:  # the verdict stands; the page is a convenience
             self._where = f"HTML report not written: {exc}"

@@ -24,12 +24,13 @@ import numpy as np
 
 from gradcheck.adapters.protocol.program import DEFAULT_TIMEOUT
 from gradcheck.cli.parser import build_parser
-from gradcheck.html import page as html_report
+from gradcheck.html import page
 from gradcheck.jobs.selfcheck import (
     format_equation_table,
     format_rows,
     run_equation_checks,
     run_selfcheck,
+    selfcheck_page,
     selfcheck_summary,
 )
 from gradcheck.oracle.candidate import check_signature
@@ -52,7 +53,7 @@ def _selfcheck(args: argparse.Namespace, out: TextIO) -> int:
     rows = run_selfcheck(seed=args.seed, progress=progress)
     print(format_rows(rows), file=out)
     print(f"\n{selfcheck_summary(rows, equations)}", file=out)
-    _write_page(args, lambda: html_report.selfcheck_page(equations, rows), out)
+    _write_page(args, lambda: selfcheck_page(equations, rows), out)
     passed = all(r.passed for r in rows) and all(report.passed for _, report in equations)
     return 0 if passed else 1
 
@@ -71,7 +72,7 @@ def _write_page(args: argparse.Namespace, render: Callable[[], str], out: TextIO
     if args.html is None:
         return
     try:
-        path = html_report.write_html(args.html, render(), force=args.force)
+        path = page.write_html(args.html, render(), force=args.force)
     except (OSError, ValueError) as exc:  # the directory went away, or the disk is full
         raise _UsageError(f"--html: {exc}") from None
     print(f"wrote {path}", file=sys.stderr if getattr(args, "json", False) else out)
@@ -189,7 +190,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(report.to_dict(), indent=1) if args.json else str(report), file=out)
-    _write_page(args, lambda: html_report.render_report(report), out)
+    _write_page(args, lambda: page.render_report(report), out)
     return 0 if report.passed else 1
 
 
@@ -327,7 +328,7 @@ def _taylor(args: argparse.Namespace, out: TextIO) -> int:
     if args.plot and _write_plot(result, args, f"{source}: {net!r}", out):
         return 2
     setting = f"{net!r}, d={args.batch}"
-    _write_page(args, lambda: html_report.taylor_page(result, source=source, setting=setting), out)
+    _write_page(args, lambda: page.taylor_page(result, source=source, setting=setting), out)
     return 0 if result.passed else 1
 
 

@@ -6,7 +6,7 @@ sections of `gradcheck.html.sections`; `write_html` writes it atomically
 (a temporary file, then a rename: nothing is ever half-written).
 `render_report` and `write_report` do it for a `BackpropReport`, drawing the
 maps its failing trials carry (`TrialReport.maps`, from
-`gradcheck.results.error_maps`); `BackpropReport.to_html(path)` is the short way.
+`gradcheck.results.error_maps`).
 
 The data (`BlockMap`, `StepCurve`, `error_maps`, `trial_maps`, `step_curve`)
 lives in `gradcheck.results.error_maps`; it is importable from here as well, where it
@@ -36,7 +36,6 @@ from gradcheck.validate import check_flag, check_new_file
 __all__ = [
     "render_html",
     "render_report",
-    "selfcheck_page",
     "taylor_page",
     "write_html",
     "write_report",
@@ -239,27 +238,6 @@ def write_report(
     check_new_file(path, force=force, what="the HTML report")  # before the work of rendering
     page = render_report(report, maps=maps, step_curves=step_curves, equation_table=equation_table)
     return write_html(path, page, force=force)
-
-
-def selfcheck_page(equations: Sequence[tuple[str, Any]], rows: Sequence[Any]) -> str:
-    """The main job's page (``python -m gradcheck --html PATH``): its two tables and its verdict.
-
-    Parameters
-    ----------
-    equations : sequence of (label, EquationReport)
-        As `gradcheck.jobs.selfcheck.run_equation_checks` gives them.
-    rows : sequence of SelfCheckRow
-        As `gradcheck.jobs.selfcheck.run_selfcheck` gives them.
-    """
-    from gradcheck.jobs.selfcheck import format_equation_table, format_rows, selfcheck_summary
-
-    passed = all(r.passed for r in rows) and all(report.passed for _, report in equations)
-    return render_html(
-        title="gradcheck self-check: the reference against its loop forms and finite differences",
-        verdict=("PASSED: " if passed else "FAILED: ") + selfcheck_summary(rows, equations),
-        equation_table=format_equation_table(equations),
-        notes=[("The three forms and finite differences", format_rows(rows))],
-    )
 
 
 def taylor_page(result: Any, *, source: str, setting: str = "") -> str:

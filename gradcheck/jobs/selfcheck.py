@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gradcheck.fd.network import network_numerical_gradient
+from gradcheck.html.page import render_html
 from gradcheck.oracle.data import random_targets
 from gradcheck.oracle.equations import check_equations
 from gradcheck.results.equation_report import (
@@ -35,6 +36,7 @@ from gradcheck.validate import check_configurations, check_int, check_labelled
 from reference import Network, ParameterLayout, backprop, backprop_examples, backprop_loops
 
 __all__ = [
+    "selfcheck_page",
     "CONFIGURATIONS",
     "EQUATION_BATCH",
     "EQUATION_SIZES",
@@ -420,3 +422,24 @@ def run_equation_checks(
             (f"{hidden}/{output or hidden}/{cost}", check_equations(net, X, Y, method=method))
         )
     return out
+
+
+def selfcheck_page(
+    equations: Sequence[tuple[str, EquationReport]], rows: Sequence[SelfCheckRow]
+) -> str:
+    """The main job's page (``python -m gradcheck --html PATH``): its two tables and its verdict.
+
+    Parameters
+    ----------
+    equations : sequence of (label, EquationReport)
+        As `run_equation_checks` gives them.
+    rows : sequence of SelfCheckRow
+        As `run_selfcheck` gives them.
+    """
+    passed = all(r.passed for r in rows) and all(report.passed for _, report in equations)
+    return render_html(
+        title="gradcheck self-check: the reference against its loop forms and finite differences",
+        verdict=("PASSED: " if passed else "FAILED: ") + selfcheck_summary(rows, equations),
+        equation_table=format_equation_table(equations),
+        notes=[("The three forms and finite differences", format_rows(rows))],
+    )

@@ -439,7 +439,7 @@ def _print_progress(k: int, result: SoakResult) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m gradcheck.jobs.soak", description=__doc__.splitlines()[0]
+        prog="python -m gradcheck.soak", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--cases", type=int, default=5000, help="cases of each kind (default 5000)")
     parser.add_argument("--seed", type=int, default=0)
@@ -499,9 +499,3 @@ def _dask_client(address: str) -> Any:
             f"{CONNECT_TIMEOUT:g} s ({type(exc).__name__}: {exc})"
         ) from None
 
-
-if __name__ == "__main__":
-    # through the imported module, so that the functions workers unpickle are gradcheck.jobs.soak's
-    from gradcheck.jobs.soak import main as _main
-
-    sys.exit(_main())

@@ -22,13 +22,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from gradcheck.adapters.protocol.program import CandidateProgramError
 from gradcheck.fd.numerical import compare_gradient, numerical_gradient
 from gradcheck.tolerance.compare import compare, rounding_tolerance
 from reference import Gradients, Network
 
 __all__ = [
     "LAYOUTS",
+    "CandidateFailure",
     "CandidateOutput",
     "CandidateTimeout",
     "call_candidate",
@@ -167,7 +167,15 @@ class CandidateOutput:
         return replace(self, problems=self.problems + problems)
 
 
-class CandidateTimeout(RuntimeError):
+class CandidateFailure(RuntimeError):
+    """A candidate that failed as a whole, whose message says it all: the trial reports it as is.
+
+    Adapters raise subclasses (a program behind ``--exec`` that crashed or
+    answered nonsense: `gradcheck.adapters.protocol.program.CandidateProgramError`).
+    """
+
+
+class CandidateTimeout(CandidateFailure):
     """A Python candidate that did not return within the wall-clock `timeout`."""
 
 
@@ -223,7 +231,7 @@ def call_candidate(
     pristine = _snapshot(args)
     try:
         returned = _call(candidate, args, timeout)
-    except (CandidateProgramError, CandidateTimeout) as exc:  # their message says it all
+    except CandidateFailure as exc:  # its message says it all
         return CandidateOutput(problems=(str(exc),))
     except Exception as exc:  # the candidate's own failure is a finding, not a crash of ours
         frame = traceback.extract_tb(exc.__traceback__)[-1]

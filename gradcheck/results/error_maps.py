@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcheck.results.report import EntryReport
 from gradcheck.tolerance.compare import compare, rounding_tolerance
 from gradcheck.validate import as_vector, check_flag, check_int, check_network
 from reference import Network, backprop
@@ -39,6 +38,7 @@ __all__ = [
     "MAX_CELLS",
     "STEPS",
     "BlockMap",
+    "EntryReport",
     "StepCurve",
     "TrialMaps",
     "error_maps",
@@ -55,6 +55,18 @@ WORST_PER_BLOCK = 8
 STEPS = 2.0 ** -np.arange(1, 41)
 #: Differences of a network bigger than this (parameters x examples) are skipped in `trial_maps`.
 FD_BUDGET = 2_000_000
+
+
+@dataclass(frozen=True)
+class EntryReport:
+    """One entry of the gradient: candidate, reference and finite-difference values."""
+
+    name: str  # W^L[m,n] or b^L[n]
+    candidate: float
+    reference: float
+    finite_difference: float | None
+    tolerance: float  # allowed |candidate - reference|
+    excess: float  # |candidate - reference| / tolerance (> 1 fails)
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,19 +13,14 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from gradcheck.results.causes import Cause
+from gradcheck.results.error_maps import EntryReport, TrialMaps
 from gradcheck.tolerance.compare import Comparison, scaled_norm
 from reference import ParameterLayout
-
-if TYPE_CHECKING:
-    import os
-
-    from gradcheck.results.error_maps import TrialMaps
 
 __all__ = [
     "BackpropReport",
@@ -63,18 +58,6 @@ def _deprecated_alias(new: str, old: str) -> property:
         return getattr(self, new)
 
     return property(read, doc=f"Deprecated alias of `{new}`.")
-
-
-@dataclass(frozen=True)
-class EntryReport:
-    """One entry of the gradient: candidate, reference and finite-difference values."""
-
-    name: str  # W^L[m,n] or b^L[n]
-    candidate: float
-    reference: float
-    finite_difference: float | None
-    tolerance: float  # allowed |candidate - reference|
-    excess: float  # |candidate - reference| / tolerance (> 1 fails)
 
 
 @dataclass(frozen=True)
@@ -219,19 +202,6 @@ class BackpropReport:
 
     def __str__(self) -> str:
         return _format(self)
-
-    def to_html(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
-        """Write the report as one self-contained HTML page (`gradcheck.html.page`).
-
-        The page holds the verdict, the likely causes, the trials, a heatmap of
-        ``|candidate - reference| / tolerance`` per block of each failing trial
-        (the first few), the worst entries and the worst entry's finite-difference
-        step curve. Raises ValueError for a missing directory and FileExistsError
-        for an existing file unless `force`; nothing is ever half-written.
-        """
-        from gradcheck.html.page import write_report
-
-        return write_report(self, path, force=force)
 
 
 def block_summaries(c: Comparison, layout: ParameterLayout) -> tuple[BlockSummary, ...]:

@@ -1,6 +1,6 @@
 """gradcheck.results.error_maps, html_sections and html_report: error maps, step curves, the
 self-contained page, its atomic write, the maps the oracle keeps of failing trials and
-`BackpropReport.to_html`, and the pages of known bugs rendered in headless Chromium (skipped
+`write_report`, and the pages of known bugs rendered in headless Chromium (skipped
 where no browser exists)."""
 
 from __future__ import annotations
@@ -593,7 +593,7 @@ def test_summaries_keep_worst_entries_table():
     assert "W^0[17,0]" in page and 'data-summarised="true"' in page
 
 
-# ------------------------------------------------- the oracle's maps, to_html
+# ------------------------------------------------- the oracle's maps, write_report
 
 
 def doubled_dW(weights, biases, X, Y):
@@ -641,9 +641,9 @@ def test_failing_trial_maps_without_entrywise_differences_has_no_step_curve(smal
     assert with_fd.step_curve.name == net.layout.name(3) and with_fd.step_curve.candidate == c[3]
 
 
-def test_to_html_of_a_failing_report_draws_its_maps(tmp_path):
+def test_write_report_of_a_failing_report_draws_its_maps(tmp_path):
     report = check_backprop(doubled_dW, sizes=[3, 4, 2], trials=2, edge_cases=False)
-    path = report.to_html(tmp_path / "report.html")
+    path = write_report(report, tmp_path / "report.html")
     assert path == tmp_path / "report.html"
     page = path.read_text(encoding="utf-8")
     parsed = cells_of(page)
@@ -653,21 +653,21 @@ def test_to_html_of_a_failing_report_draws_its_maps(tmp_path):
     assert page.count('class="step-curve"') == 1  # the worst entry of the first failing trial
     assert f'data-entry="{report.trials[0].worst[0].name}"' in page
     assert "check_backprop FAILED" in page and "2 times the reference" in page
-    assert page == render_report(report)  # to_html is write_report of render_report
+    assert page == render_report(report)  # write_report writes render_report
 
 
-def test_to_html_of_a_passing_report_says_it_passed(tmp_path):
+def test_write_report_of_a_passing_report_says_it_passed(tmp_path):
     report = check_backprop(reference_candidate, sizes=[3, 4, 2], trials=1)
-    page = report.to_html(str(tmp_path / "ok.html")).read_text(encoding="utf-8")
+    page = write_report(report, str(tmp_path / "ok.html")).read_text(encoding="utf-8")
     assert 'class="verdict pass">check_backprop PASSED' in page
     assert 'rect class="cell"' not in page and "<h2>Trials</h2>" in page
 
 
-def test_to_html_refuses_a_missing_directory_or_an_existing_file(tmp_path):
+def test_write_report_refuses_a_missing_directory_or_an_existing_file(tmp_path):
     report = check_backprop(reference_candidate, sizes=[2, 2], trials=1, edge_cases=False)
     missing = tmp_path / "no" / "r.html"
     with pytest.raises(ValueError) as info:
-        report.to_html(missing)
+        write_report(report, missing)
     assert str(info.value) == (
         f"cannot write the HTML report to {str(missing)!r}: the directory "
         f"{str(missing.parent)!r} does not exist"
@@ -675,11 +675,11 @@ def test_to_html_refuses_a_missing_directory_or_an_existing_file(tmp_path):
     target = tmp_path / "r.html"
     target.write_text("keep me")
     with pytest.raises(FileExistsError, match="pass force=True"):
-        report.to_html(target)
+        write_report(report, target)
     assert target.read_text() == "keep me"
-    assert "check_backprop PASSED" in report.to_html(target, force=True).read_text()
+    assert "check_backprop PASSED" in write_report(report, target, force=True).read_text()
     with pytest.raises(TypeError, match="^`force` must be True or False, got 1$"):
-        report.to_html(target, force=1)
+        write_report(report, target, force=1)
 
 
 def test_a_candidate_with_deltas_gets_the_equation_table_on_its_page(tmp_path):
@@ -690,7 +690,7 @@ def test_a_candidate_with_deltas_gets_the_equation_table_on_its_page(tmp_path):
     table = report.trials[0].maps.equation_table
     assert table.startswith("Backprop equation by equation: 3-5-4-2")
     assert "the recursion from layer 2 to layer 1 is wrong" in table
-    page = report.to_html(tmp_path / "eq.html").read_text(encoding="utf-8")
+    page = write_report(report, tmp_path / "eq.html").read_text(encoding="utf-8")
     shown = page[page.index("<h2>Equation by equation</h2>") :]
     assert "delta^1 = (W^2 delta^2) ⊙ h&#x27;(z^1)   2 -&gt; 1" in shown
 

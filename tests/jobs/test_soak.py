@@ -1,4 +1,4 @@
-"""The soak harness at a small size (python -m gradcheck.jobs.soak --cases 5000 runs it big)."""
+"""The soak harness at a small size (python -m gradcheck.soak --cases 5000 runs it big)."""
 
 from __future__ import annotations
 

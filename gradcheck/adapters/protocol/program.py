@@ -38,6 +38,7 @@ from gradcheck.adapters.protocol.format import (
     parse_answer,
     reported_error,
 )
+from gradcheck.oracle.candidate import CandidateFailure
 from gradcheck.validate import check_command, check_flag, check_timeout
 from reference import Network, checked_l2, get_activation, get_cost
 
@@ -61,7 +62,7 @@ KILL_GRACE = 5.0  # seconds to collect what a killed program left in its pipes
 _END_LINE = re.compile(rb"^[ \t]*END[ \t]*\r?$", re.MULTILINE)
 
 
-class CandidateProgramError(RuntimeError):
+class CandidateProgramError(CandidateFailure):
     """A program behind `exec_candidate` failed: crash, bad answer or timeout.
 
     The message is self-contained: what went wrong, in which case, and the

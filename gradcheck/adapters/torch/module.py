@@ -45,7 +45,7 @@ from gradcheck.oracle.backprop import (
     check_backprop_at,
 )
 from gradcheck.results.report import BackpropReport, TrialReport
-from gradcheck.validate_problem import batch_or_trials
+from gradcheck.validate import batch_or_trials
 from reference import ACTIVATIONS, Network
 from reference.activations import Activation
 

@@ -116,7 +116,7 @@ NOT_RUN = {
     "pip install . && python -m gradcheck": "installs the package: CI's job (.ci/run)",
     'pip install ".[test]" && pytest': "installs the package and runs this very suite",
     "pytest --benchmark-only": "minutes of timing; its summary is tested below",
-    "pytest --gradcheck-html reports/": "runs the reader's own tests; tests/test_plugin.py runs "
+    "pytest --gradcheck-html reports/": "runs the reader's own tests; tests/adapters/test_pytest_plugin.py runs "
     "the option on failing and passing tests",
     "python -m gradcheck": "the main job: run in-process for the `selfcheck` sample, which "
     "test_samples_are_up_to_date regenerates",
@@ -241,7 +241,8 @@ def test_command_lines_run_as_written(tmp_path, monkeypatch, capsys):
         if ("--plot" in words and importlib.util.find_spec("matplotlib") is None) or (
             "--exec" in words and compiler is None
         ):
-            skipped.append(line)  # needs matplotlib, or a C compiler (test_exec.py skips too)
+            # needs matplotlib, or a C compiler (tests/adapters/protocol/test_program.py skips too)
+            skipped.append(line)
             continue
         assert main(words[3:]) == 0, f"{line}\n{capsys.readouterr()}"
         out = capsys.readouterr().out
@@ -293,7 +294,11 @@ def _mapped_modules(section: str) -> set[str]:
     """The modules the map names: a package line (``    gradcheck/fd/``), then its modules indented."""
     mapped, package = set(), ""
     for line in section.splitlines():
-        if line.startswith("    ") and not line.startswith("      ") and line.split()[0].endswith("/"):
+        if (
+            line.startswith("    ")
+            and not line.startswith("      ")
+            and line.split()[0].endswith("/")
+        ):
             package = line.split()[0]
         elif line.startswith("      ") and line.strip():
             names = line.strip().split("  ")[0]

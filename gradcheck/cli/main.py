@@ -340,7 +340,7 @@ def _vectors(args: argparse.Namespace, out: TextIO) -> int:
     except (FileExistsError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {path} (format described in gradcheck/vectors.py)", file=out)
+    print(f"wrote {path} (format described in gradcheck/jobs/vectors.py)", file=out)
     if args.protocol:
         from gradcheck.adapters.protocol.program import format_answer, format_request
 

@@ -498,4 +498,3 @@ def _dask_client(address: str) -> Any:
             f"`--scheduler` {address!r}: no Dask scheduler answered within "
             f"{CONNECT_TIMEOUT:g} s ({type(exc).__name__}: {exc})"
         ) from None
-

@@ -1,0 +1,113 @@
+"""gradcheck.diagnosis.diagnose: scale and place without a variant (a constant times the reference, some blocks wrong)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _configs import (
+    DEEP,
+    SIG,
+    SOFTMAX_CCE,
+    TANH_ID,
+    D,
+    case,
+)
+from _student_zoo import (
+    HiddenHPrimeMissing,
+    LastOnly,
+    Student,
+    Summed,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradcheck.diagnosis.diagnose import SCALED, diagnose
+from reference import (
+    Gradients,
+    backprop,
+)
+
+
+def test_a_bug_times_a_constant_is_named_with_the_constant():
+    """Overwrote instead of accumulated, then divided by d: the last example's gradient / d."""
+
+    class LastOverD(LastOnly):
+        def average(self, sum_W, sum_b, d):
+            return Student.average(self, sum_W, sum_b, d)
+
+    for config in (SIG, SOFTMAX_CCE):
+        net, X, Y = case(config, DEEP, 0)
+        (found, *_) = diagnose(LastOverD(*config)(net, X, Y), net, X, Y)
+        assert found.bug.name == "last_example_only"
+        assert found.scale == pytest.approx(1 / D)
+        assert "all times c (c = 1/d = 0.2; d = 5)" in str(found)
+
+
+def test_two_bugs_at_once_summed_and_h_prime_missing():
+    class Both(HiddenHPrimeMissing, Summed):
+        pass
+
+    net, X, Y = case(SIG, DEEP, 0)
+    (found, *_) = diagnose(Both(*SIG)(net, X, Y), net, X, Y)
+    assert (found.bug.name, found.layers) == ("hidden_h_prime_missing", (0, 1))
+    assert found.scale == pytest.approx(D)
+
+
+@pytest.mark.parametrize("c, text", [(1 / D, "1/d = 0.2"), (0.37, "0.37"), (-D, "-d = -5")])
+def test_the_gradient_as_a_constant_times_the_reference(c, text):
+    net, X, Y = case(SIG, DEEP, 1)
+    R = backprop(net, X, Y)
+    g = Gradients([c * W for W in R.weights], [c * b for b in R.biases])
+    (found,) = diagnose(g, net, X, Y)
+    assert found.bug is SCALED and found.scale == pytest.approx(c)
+    assert str(found).startswith(f"the gradient is c times the reference (c = {text}")
+
+
+@settings(deadline=None, derandomize=True, max_examples=25)
+@given(
+    c=st.floats(-50, 50).filter(lambda c: abs(c - 1) > 1e-3 and abs(c) > 1e-3),
+    seed=st.integers(0, 5),
+)
+def test_any_constant_times_the_reference_is_recognised(c, seed):
+    net, X, Y = case(SOFTMAX_CCE, DEEP, seed)
+    R = backprop(net, X, Y)
+    found = diagnose(Gradients([c * W for W in R.weights], [c * b for b in R.biases]), net, X, Y)
+    assert len(found) >= 1
+    hypothesis = found[0].scale * np.array(found[0].bug.gradient(net, X, Y).flat())
+    np.testing.assert_allclose(hypothesis, c * R.flat(), rtol=1e-9, atol=1e-15)
+
+
+def test_one_block_scaled():
+    net, X, Y = case(TANH_ID, DEEP, 0)
+    R = backprop(net, X, Y)
+    g = Gradients([R.weights[0], 0.5 * R.weights[1], R.weights[2]], R.biases)
+    (found,) = diagnose(g, net, X, Y)
+    assert found.bug.name == "blocks_scaled" and found.layers == (1,)
+    assert str(found).startswith("dJ/dW^1 is 1/2 times the reference; the other blocks are right")
+
+
+@pytest.mark.parametrize(
+    "blocks, start, layers",
+    [
+        ([1, 3, 5], "only bias gradients are wrong (dJ/db^0, dJ/db^1, dJ/db^2)", (0, 1, 2)),
+        ([0, 4], "only weight gradients are wrong (dJ/dW^0, dJ/dW^2)", (0, 2)),
+        ([2, 3], "only layer 1 is wrong (dJ/dW^1, dJ/db^1)", (1,)),
+        (
+            [0, 1, 2, 3],
+            "dJ/dW^H and dJ/db^H are right but dJ/dW^0, dJ/db^0, dJ/dW^1, dJ/db^1 are wrong",
+            (0, 1),
+        ),
+        ([3], "only dJ/db^1 is wrong", (1,)),
+    ],
+)
+def test_only_some_blocks_wrong(blocks, start, layers):
+    net, X, Y = case(SIG, DEEP, 0)
+    flat = [*backprop(net, X, Y).weights, *backprop(net, X, Y).biases]
+    C = [W.copy() for W in flat]
+    order = [0, 3, 1, 4, 2, 5]  # blocks W^0, b^0, W^1, ... -> index into C
+    rng = np.random.default_rng(0)
+    for k in blocks:
+        C[order[k]] = C[order[k]] + rng.normal(size=C[order[k]].shape)
+    (found,) = diagnose(Gradients(C[:3], C[3:]), net, X, Y)
+    assert found.bug.name == "wrong_blocks" and found.layers == layers
+    assert str(found).startswith(start)

@@ -1,0 +1,73 @@
+"""gradcheck.oracle.backprop: the layouts a candidate may return (torch, flat, Gradients, lists, tensors, deltas)."""
+
+from __future__ import annotations
+
+import pytest
+from _oracle_cases import CORRECT
+from candidates import with_deltas
+
+from gradcheck import (
+    check_backprop,
+)
+from reference import (
+    Gradients,
+    Network,
+    backprop,
+)
+
+
+def test_torch_layout_and_flat_layout_and_other_return_types():
+    def torch_layout(weights, biases, X, Y):
+        dW, db = CORRECT([W.T for W in weights], biases, X, Y)
+        return {"weights": [g.T for g in dW], "biases": db}
+
+    def flat(theta, X, Y):
+        net = Network.random([4, 6, 3], seed=0).with_flat(theta)
+        return backprop(net, X, Y).flat()
+
+    def as_gradients(weights, biases, X, Y):
+        return Gradients(*CORRECT(weights, biases, X, Y))
+
+    def nested_lists(weights, biases, X, Y):
+        dW, db = CORRECT(weights, biases, X, Y)
+        return [w.tolist() for w in dW], tuple(b.tolist() for b in db)
+
+    assert check_backprop(torch_layout, sizes=[4, 6, 3], layout="torch").passed
+    assert check_backprop(flat, sizes=[4, 6, 3], layout="flat", edge_cases=False).passed
+    assert check_backprop(as_gradients, sizes=[4, 6, 3]).passed
+    assert check_backprop(nested_lists, sizes=[4, 6, 3]).passed
+
+
+def test_pytorch_candidate_passes():
+    torch = pytest.importorskip("torch")
+
+    def torch_backprop(weights, biases, X, Y):
+        W = [torch.tensor(w, requires_grad=True) for w in weights]
+        b = [torch.tensor(v, requires_grad=True) for v in biases]
+        a = torch.tensor(X)
+        for w, v in zip(W, b):
+            a = torch.sigmoid(a @ w + v)
+        J = 0.5 * ((a - torch.tensor(Y)) ** 2).sum(dim=1).mean()
+        J.backward()
+        return [w.grad for w in W], [v.grad for v in b]
+
+    assert check_backprop(torch_backprop, sizes=[5, 8, 3]).passed
+
+
+def test_returned_deltas_pin_the_broken_recursion():
+    assert check_backprop(with_deltas(), sizes=[3, 5, 4, 4, 2]).passed
+    report = check_backprop(with_deltas(break_at=1), sizes=[3, 5, 4, 4, 2], edge_cases=False)
+    assert not report.passed
+    text = str(report)
+    assert "delta^2 matches, delta^1 does not" in text, text
+    assert "recursion from layer 2 to layer 1" in text
+
+
+def test_returned_deltas_of_the_wrong_shape_are_reported():
+    def wrong_shape(W, b, X, Y):
+        out = with_deltas()(W, b, X, Y)
+        out["deltas"][0] = out["deltas"][0].T
+        return out
+
+    report = check_backprop(wrong_shape, sizes=[3, 5, 2], edge_cases=False)
+    assert "the candidate's deltas:" in str(report) and "Delta^0" in str(report)

@@ -1,0 +1,69 @@
+"""gradcheck.oracle.fd_comparison: the candidate and the reference against finite differences,
+entry by entry within the budget and along directions beyond it."""
+
+from __future__ import annotations
+
+import numpy as np
+from _helpers import TANH_NET, TANH_X, TANH_Y
+from _oracle_cases import CORRECT, break_correct
+
+import gradcheck.oracle.fd_comparison as fd_comparison
+from gradcheck import check_backprop
+from gradcheck.oracle.fd_comparison import FiniteDifferences, vs_finite_differences
+from gradcheck.tolerance.compare import rounding_tolerance
+from reference import backprop
+
+
+def _vs(candidate):
+    reference = backprop(TANH_NET, TANH_X, TANH_Y).flat()
+    tolerance = rounding_tolerance(TANH_NET, TANH_X, TANH_Y, np.float64)
+    return vs_finite_differences(
+        TANH_NET,
+        TANH_X,
+        TANH_Y,
+        candidate=candidate,
+        reference=reference,
+        tolerance=tolerance,
+        reference_tolerance=tolerance,
+    )
+
+
+def test_entry_by_entry_within_the_budget():
+    reference = backprop(TANH_NET, TANH_X, TANH_Y).flat()
+    fd = _vs(reference)
+    assert isinstance(fd, FiniteDifferences) and fd.method.endswith(", entry by entry")
+    assert fd.candidate.passed and fd.reference.passed and fd.unverifiable == 0
+    assert fd.values.shape == reference.shape
+    np.testing.assert_allclose(fd.values, reference, rtol=1e-6, atol=1e-9)
+
+
+def test_one_wrong_entry_fails_entry_by_entry_and_the_reference_still_passes():
+    wrong = backprop(TANH_NET, TANH_X, TANH_Y).flat()
+    wrong[5] *= 1.001
+    fd = _vs(wrong)
+    assert fd.reference.passed and not fd.candidate.passed
+    assert fd.candidate.failing.tolist() == [5]
+
+
+def test_along_directions_beyond_the_budget(monkeypatch):
+    monkeypatch.setattr(fd_comparison, "FD_BUDGET", 0)
+    right = backprop(TANH_NET, TANH_X, TANH_Y).flat()
+    fd = _vs(right)
+    assert fd.method == "richardson, along random and per-block directions"
+    assert fd.values is None and fd.candidate.passed and fd.reference.passed
+    # DIRECTIONS random directions, plus one per block
+    assert fd.candidate.candidate.shape == (fd_comparison.DIRECTIONS + 4,)
+    wrong = right.copy()
+    wrong[-1] += 1e-3  # b^1[1]: the smallest block, seen by its own direction
+    assert not _vs(wrong).candidate.passed
+
+
+def test_large_networks_use_directional_differences(monkeypatch):
+    monkeypatch.setattr(
+        fd_comparison, "FD_BUDGET", 0
+    )  # every net counts as too large for entry-by-entry
+    report = check_backprop(CORRECT, sizes=[6, 9, 4], trials=1, edge_cases=False)
+    assert report.passed and "direction" in report.trials[0].finite_difference_method
+    wrong = break_correct(lambda dW, db: db[1].__setitem__(2, db[1][2] * 1.01))
+    failed = check_backprop(wrong, sizes=[6, 9, 4], trials=1, edge_cases=False)
+    assert not failed.passed and failed.trials[0].excess_vs_finite_differences > 1

@@ -252,23 +252,3 @@ def test_flat_layout_candidate_returning_per_layer_gradients_is_told_what_to_ret
         "the candidate returned a Gradients of per-layer gradients; with layout='flat' return "
         "the flat gradient (a 1-D array, e.g. its .flat()), or check it with layout='article'"
     ) in str(report)
-
-
-def test_backprop_loops_takes_a_constant_h_prime_of_shape_1_and_refuses_vectors_per_neuron():
-    # h'(Z) of shape (1,) broadcasts to any Z (the network's checks accept it); the loop
-    # form calls h' at one z at a time and takes its one entry.
-    import numpy as np
-    import pytest
-
-    from reference import Activation, Network, backprop, backprop_loops
-
-    constant = Activation("double", lambda z: 2.0 * z, lambda z: np.array([2.0]))
-    net = Network.random([3, 4, 2], hidden=constant, output="sigmoid", seed=0)
-    X, Y = np.linspace(-1, 1, 6).reshape(2, 3), np.full((2, 2), 0.25)
-    np.testing.assert_allclose(
-        backprop_loops(net, X, Y).flat(), backprop(net, X, Y).flat(), rtol=1e-12, atol=1e-15
-    )
-    from reference.loops import _scalar
-
-    with pytest.raises(ValueError, match=r"activation 'double': h_prime\(z\) at one float64 z"):
-        _scalar(np.ones(3), constant, "h_prime")

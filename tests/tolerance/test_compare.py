@@ -31,7 +31,6 @@ from gradcheck.tolerance.compare import (
     compare,
     rounding_scale,
     rounding_tolerance,
-    saturation_loss,
     scaled_norm,
     unit_roundoff,
 )
@@ -313,72 +312,6 @@ def test_rounding_scale_never_modifies_its_arguments():
         np.testing.assert_array_equal(old, new)
 
 
-# ----------------------------------------------------------------------------- saturation
-
-
-def _saturated_net(depth: float) -> tuple[Network, np.ndarray, np.ndarray]:
-    """Sigmoid hidden unit 0 at z = depth for every example (h' = e^-depth); unit 1 mid-range."""
-    rng = np.random.default_rng(5)
-    X = rng.uniform(0.5, 1.5, size=(6, 3))
-    W0 = np.zeros((3, 2))
-    W0[:, 1] = rng.normal(size=3) * 0.3
-    b0 = np.array([depth, 0.1])
-    net = Network(
-        [W0, rng.normal(size=(2, 2))], [b0, np.zeros(2)], hidden="sigmoid", output="sigmoid"
-    )
-    return net, X, rng.uniform(0.2, 0.8, size=(6, 2))
-
-
-@pytest.mark.parametrize("depth", [30.0, 60.0, 200.0])
-def test_a_cancelling_h_prime_passes_at_any_depth_of_saturation(depth):
-    # a (1 - a): u-sized errors in the zone (z = 30), exactly 0 beyond it (z = 60, 200)
-    from gradcheck.tolerance.independent import independent_backprop
-
-    net, X, Y = _saturated_net(depth)
-    candidate = independent_backprop("sigmoid", "sigmoid", "quadratic", np.float64)
-    assert check_backprop_at(candidate, net, X, Y).passed
-
-
-@pytest.mark.parametrize("depth", [60.0, 200.0])
-def test_a_deeply_saturated_block_is_held_to_its_own_size_not_to_u(depth):
-    # Unit 0's entries are e^-depth times O(1): a correct code gives them, or 0 where a
-    # rounds to 1, so the loss bound is their whole size (the sum of the examples'
-    # |delta|), no more; the tolerance is twice it (the reference's own rounding must not tip
-    # a correct 0), and a move of three times it fails (an error of u |W delta| passed).
-    net, X, Y = _saturated_net(depth)
-    g = backprop(net, X, Y).flat()
-    loss = saturation_loss(net, X, Y, 2.0**-53)
-    unit0 = np.array([0, 2, 4, 6])  # W^0[:, 0] and b^0[0]
-    assert (np.abs(g[unit0]) <= loss[unit0]).all() and (loss[unit0] < 4 * np.abs(g[unit0])).all()
-    assert (np.delete(loss, unit0) == 0).all()
-    for j in unit0:
-        for sign in (-1.0, 1.0):
-            wrong = g.copy()
-            wrong[j] += sign * 3 * loss[j]
-            bad = Gradients.from_flat(wrong, net.sizes)
-            report = check_backprop_at(lambda *a, bad=bad: (bad.weights, bad.biases), net, X, Y)
-            assert not report.passed, (j, sign)
-    zeroed = g.copy()
-    zeroed[unit0] = 0.0  # what a (1 - a) gives
-    ok = Gradients.from_flat(zeroed, net.sizes)
-    assert check_backprop_at(lambda *a: (ok.weights, ok.biases), net, X, Y).passed
-
-
-def test_a_float32_tanh_through_its_last_ulps_passes():
-    # numpy's float32 tanh returns 1 - ulp where 1 - tanh(z) is ~u/8: 1 - a^2 is then an
-    # ulp-sized error, not 0; z^0 sweeps that zone and beyond.
-    from gradcheck.tolerance.independent import independent_backprop
-
-    X = np.linspace(6.0, 12.0, 40).reshape(-1, 1)
-    net = Network(
-        [np.ones((1, 1)), np.ones((1, 1))], [np.zeros(1), np.zeros(1)], hidden="tanh",
-        output="sigmoid",
-    )  # fmt: skip
-    Y = np.full((40, 1), 0.3)
-    candidate = independent_backprop("tanh", "sigmoid", "quadratic", np.float32)
-    assert check_backprop_at(candidate, net, X, Y).passed
-
-
 # ----------------------------------------------------------------------------- exact backprop
 
 
@@ -489,18 +422,6 @@ def test_compare_checks_every_entry_by_default_and_returns_a_frozen_comparison()
     assert isinstance(c, Comparison) and c.checked.all() and c.passed
     with pytest.raises(AttributeError):
         c.tolerance = np.zeros(3)  # type: ignore[misc]
-
-
-def test_a_tied_softmax_row_is_not_read_as_saturated():
-    # a zero-initialised output layer gives equal a_k: no a_k is 1, whatever the tie
-    from gradcheck.tolerance.saturation import softmax_rest
-
-    rest, saturated, others = softmax_rest(np.full((2, 4), 0.25), 2.0**-53)
-    assert not saturated.any()
-    np.testing.assert_allclose(others, 0.75)
-    np.testing.assert_allclose(rest, 0.75)
-    rest, saturated, _ = softmax_rest(np.array([[1.0, 1e-300, 1e-300]]), 2.0**-53)
-    assert saturated.tolist() == [[True, False, False]] and rest[0, 0] == 2e-300
 
 
 def test_a_float32_candidate_on_a_zero_softmax_layer_passes():

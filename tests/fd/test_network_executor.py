@@ -7,7 +7,6 @@ middle of a task has that task rerun, and the result is still identical.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -15,7 +14,6 @@ import pytest
 from _executors import DyingOnce, process_pool
 
 from gradcheck import network_numerical_gradient
-from gradcheck.fd.scatter import Scatter, scatter
 from reference import Network
 
 SIZES = (6, 12, 3)
@@ -52,39 +50,6 @@ def test_process_pool_is_bit_identical(case):
     net, X, Y, serial = case
     with process_pool(2) as pool:
         _same(network_numerical_gradient(net, X, Y, memory_limit=2048, executor=pool), serial)
-
-
-# ------------------------------------------------------------- shipping once
-
-
-def _who_has(shared, task):
-    return os.getpid(), shared["size"], task
-
-
-def test_shared_data_travels_once_per_worker_not_per_task():
-    tasks = list(range(40))
-    with process_pool(2) as pool, Scatter(pool, {"size": 3}) as run:
-        first = run.map(_who_has, tasks)
-        shipped = run.shipped
-        again = run.map(_who_has, tasks)  # a second call: the workers keep the data
-    assert [t for _, _, t in first] == tasks and all(s == 3 for _, s, _ in first)
-    assert [t for _, _, t in again] == tasks
-    assert shipped <= 2 + 2  # the first wave (one per worker) plus, at most, one miss each
-    assert run.shipped <= shipped + 2
-
-
-def test_in_process_workers_need_no_shipping():
-    with ThreadPoolExecutor(2) as pool, Scatter(pool, {"size": 3}) as run:
-        assert [t for _, _, t in run.map(_who_has, range(10))] == list(range(10))
-
-
-def test_an_error_in_the_work_is_raised_not_rerun():
-    with ThreadPoolExecutor(1) as pool, pytest.raises(ZeroDivisionError):
-        scatter(pool, 0, _divide, [1, 2])
-
-
-def _divide(shared, task):
-    return task / shared
 
 
 # ------------------------------------------------------------- dying workers

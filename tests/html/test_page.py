@@ -299,33 +299,6 @@ def test_readme_html_example_runs(tmp_path, monkeypatch):
     assert "check_backprop FAILED" in page and 'data-block="W^0"' in page
 
 
-def test_taylor_png_subtitle_fits_the_figure(tmp_path):
-    pytest.importorskip("matplotlib")
-    from gradcheck.html.plots import plot_taylor, taylor_figure
-
-    net, X, Y = trial_case([4, 6, 3], 5, seed=0)
-    result = taylor_test(lambda t: net.cost(X, Y, theta=t), backprop(net, X, Y).flat(), net.flat())
-    title = "some.package.module:my_backprop_implementation: " + repr(
-        Network.random(
-            [784, 128, 64, 10],
-            hidden="leaky_relu",
-            output="softmax",
-            cost="categorical_cross_entropy",
-        )
-    )
-    fig = taylor_figure(result, title=title)
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    ax = fig.axes[0]
-    texts = [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_legend().get_texts()]
-    for text in texts:
-        box = text.get_window_extent(renderer)
-        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, text.get_text()
-        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, text.get_text()
-    assert "categorical_cross_entropy" in ax.title.get_text()
-    assert plot_taylor(result, tmp_path / "t.png", title=title).stat().st_size > 10_000
-
-
 # ---------------------------------------------------------- in a real browser
 
 chromium = pytest.mark.skipif(find_chromium() is None, reason="no chromium on PATH")

@@ -58,7 +58,10 @@ def test_trials_section_one_row_a_trial_with_its_numbers():
 def test_causes_section_ranks_and_tags_and_escapes():
     cause = Cause("sign_flipped", "dJ/dW", (0, 1), "the sign is <flipped>. Fix: negate it", {})
     page = causes_section([cause, "a plain <text>"])
-    assert page.count('<li class="cause">') == 2 and page.count('<span class="rank">most likely</span>') == 1
+    assert (
+        page.count('<li class="cause">') == 2
+        and page.count('<span class="rank">most likely</span>') == 1
+    )
     assert '<span class="tag bug">bug: sign_flipped</span>' in page
     assert '<span class="tag">layers: 0, 1</span>' in page
     assert "the sign is &lt;flipped&gt;." in page and "<b>Fix:</b> negate it" in page

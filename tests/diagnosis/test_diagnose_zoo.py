@@ -49,7 +49,7 @@ from reference import (
     Gradients,
 )
 
-#: Bugs that show in the shapes alone: gradcheck.diagnosis.shapes names them (tests/test_shapes.py).
+#: Bugs that show in the shapes alone: gradcheck.diagnosis.shapes names them (tests/diagnosis/test_shapes.py).
 SHAPE_ONLY = {"gradients_swapped"}
 
 

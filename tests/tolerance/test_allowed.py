@@ -79,7 +79,7 @@ def test_at_a_kink_any_slope_in_the_subdifferential_passes_and_others_fail():
     assert not np.allclose(flat_other, g.flat())  # the test is not vacuous
     assert candidate_comparison(flat_other, allowed).passed
     assert candidate_comparison(g.flat(), allowed).passed
-    # twice the slope-1 value lies outside the interval: a bug
+    # beyond the interval (its upper end plus its width plus 1): a bug, whatever the slope
     twice = flat_other.copy()
     j = np.flatnonzero(allowed.upper > allowed.lower)
     twice[j] = 2 * allowed.upper[j] - allowed.lower[j] + 1.0

@@ -14,9 +14,15 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "H_PRIME_GRID",
+    "H_PRIME_RTOL",
     "batch_array",
     "check_activation_pair",
+    "check_h_prime",
+    "check_registration",
     "checked_l2",
+    "checked_parameters",
+    "checked_torch",
     "class_labels_to_one_hot",
     "data_arrays",
     "did_you_mean",
@@ -211,3 +217,162 @@ def class_labels_to_one_hot(Y: Any, n_out: int) -> Any:
             f"Y[{bad[0]}] = {labels[bad[0]]} ({bad.size} of {labels.size} out of range)"
         )
     return np.eye(n_out)[labels]
+
+
+#: where `register_activation` compares h' with differences of h: [-4, 4], off 0
+#: (h' of a ReLU-like h is a convention there) and off any simple fraction
+H_PRIME_GRID = np.linspace(-4.0, 4.0, 33) + 0.0123
+H_PRIME_RTOL = 1e-6  # differences of h agree with a right h' to ~1e-9; a slip is off by O(1)
+
+
+def check_h_prime(activation: Any, *, role: str = "activation") -> None:
+    """Refuse an element-wise activation whose `h'` is not the derivative of its `h`.
+
+    `h'` is compared, on `H_PRIME_GRID`, with a Richardson-extrapolated
+    centred difference of `h`; a disagreement beyond `H_PRIME_RTOL` (and the
+    differences' own error estimate) raises a `ValueError` naming the worst
+    point. Points where `h` or `h'` is not finite are skipped.
+    """
+    h_prime = activation.h_prime
+    if not activation.elementwise or h_prime is None:
+        return
+    z = H_PRIME_GRID
+    with np.errstate(all="ignore"):
+        try:
+            claimed = np.asarray(h_prime(z.copy()), dtype=np.float64)
+            step = 2.0**-12 * np.maximum(np.abs(z), 1.0)
+            f = [np.asarray(activation.h(z + k * step), dtype=np.float64) for k in (-2, -1, 1, 2)]
+        except Exception as exc:  # the user's function failed on plain float arrays
+            raise ValueError(
+                f"the {role} {activation.name!r} could not be evaluated on a float64 array "
+                f"of shape {z.shape}: {type(exc).__name__}: {exc}"
+            ) from None
+        if claimed.shape != z.shape or any(v.shape != z.shape for v in f):
+            raise ValueError(
+                f"the {role} {activation.name!r}: h and h_prime must return an array of the "
+                f"shape of z, {z.shape}"
+            )
+        D1 = (f[2] - f[1]) / (2 * step)  # centred difference, step s
+        D2 = (f[3] - f[0]) / (4 * step)  # centred difference, step 2s
+        numerical = (4 * D1 - D2) / 3  # Richardson: the s^2 terms cancel
+        size = np.maximum.reduce([np.abs(v) for v in f]) + np.abs(numerical)
+        estimate = np.abs(D1 - D2) + 1e3 * np.finfo(np.float64).eps * size / step
+        excess = np.abs(claimed - numerical) / (H_PRIME_RTOL * (1.0 + np.abs(numerical)) + estimate)
+    usable = np.isfinite(excess) & np.isfinite(claimed) & np.isfinite(numerical)
+    if kink := activation.kink:
+        usable &= np.abs(z) > 2 * step  # a stencil across the kink measures no h'
+    if not usable.any():
+        raise ValueError(
+            f"the {role} {activation.name!r}: h or h_prime is not finite anywhere on [-4, 4], "
+            "so h_prime cannot be checked"
+        )
+    worst = int(np.argmax(np.where(usable, excess, -1.0)))
+    if excess[worst] > 1.0:
+        failing = int((usable & (excess > 1.0)).sum())
+        raise ValueError(
+            f"the {role} {activation.name!r}: h_prime is not the derivative of h; at z = "
+            f"{z[worst]:.4g}, h_prime gives {claimed[worst]:.10g} but differences of h give "
+            f"{numerical[worst]:.10g} ({failing} of {int(usable.sum())} points checked on "
+            f"[-4, 4] disagree{', away from the kink at 0' if kink else ''})"
+        )
+
+
+def checked_parameters(
+    name: str, given: Any, defaults: dict[str, float] | None, *, argument: str
+) -> dict[str, float]:
+    """`given` as {parameter: float}: known names (when `defaults`), finite real values."""
+    if not isinstance(given, dict):
+        raise TypeError(f"`{argument}` must be a dict of parameter values, got {given!r}")
+    out = dict(defaults or {})
+    for key, value in given.items():
+        if defaults is not None and key not in defaults:
+            known = ", ".join(defaults) or "none"
+            raise ValueError(
+                f"activation {name!r} has no parameter {key!r}; its parameters: {known}"
+            )
+        if not isinstance(key, str) or not key.isidentifier():
+            raise TypeError(f"`{argument}` names must be identifiers, got {key!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(
+                f"parameter {key!r} of activation {name!r} must be a real number, got {value!r}"
+            )
+        if not np.isfinite(value):
+            raise ValueError(
+                f"parameter {key!r} of activation {name!r} must be finite, got {value!r}"
+            )
+        out[key] = float(value)
+    return out
+
+
+def check_registration(
+    name: Any,
+    h: Any,
+    h_prime: Any,
+    *,
+    flags: dict[str, Any],
+    bounds: tuple[Any, Any],
+    builtin: bool,
+    registered: bool,
+) -> None:
+    """Refuse `register_activation`'s name, functions, flags and range, naming the argument."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"`name` must be a non-empty string, got {name!r}")
+    for arg, fn in (("h", h), ("h_prime", h_prime)):
+        if not callable(fn):
+            raise TypeError(f"`{arg}` must be callable, got {type(fn).__name__}")
+    if ":" in name or "(" in name or "," in name:
+        raise ValueError(
+            f"`name` {name!r} must not contain ':', ',' or '(' (they spell parameters)"
+        )
+    if builtin:
+        raise ValueError(f"`name` {name!r} is a built-in activation and cannot be replaced")
+    if registered and not flags["overwrite"]:
+        raise ValueError(
+            f"an activation named {name!r} is already registered; pass overwrite=True to replace it"
+        )
+    for arg in ("kink", "overwrite"):
+        if not isinstance(flags[arg], bool):
+            raise TypeError(f"`{arg}` must be True or False, got {flags[arg]!r}")
+    if flags["smooth"] is not None and not isinstance(flags["smooth"], bool):
+        raise TypeError(f"`smooth` must be None, True or False, got {flags['smooth']!r}")
+    for arg, bound in zip(("lower", "upper"), bounds):
+        if isinstance(bound, bool) or not isinstance(bound, (int, float, np.integer, np.floating)):
+            raise TypeError(f"`{arg}` must be a number, got {bound!r}")
+    if not bounds[0] < bounds[1]:
+        raise ValueError(f"`lower` must be below `upper`, got {bounds[0]} and {bounds[1]}")
+
+
+def checked_torch(
+    torch: Any, torch_parameters: Any, parameters: list[str], claimed: dict[str, str]
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """`register_activation`'s `torch` and `torch_parameters` as the `Activation` holds them.
+
+    `torch`: `torch.nn` class names that no other activation `claimed`;
+    `torch_parameters`: (parameter, module attribute) for each of `parameters`,
+    the attribute of the parameter's own name unless given.
+    """
+    classes = (torch,) if isinstance(torch, str) else torch
+    if not isinstance(classes, (tuple, list)) or not all(
+        isinstance(c, str) and c.isidentifier() for c in classes
+    ):
+        raise TypeError(
+            f"`torch` must name torch.nn module classes, e.g. 'SiLU' or ('SiLU',), got {torch!r}"
+        )
+    for c in classes:
+        if c in claimed:
+            raise ValueError(f"`torch`: nn.{c} already computes the activation {claimed[c]!r}")
+    given = {} if torch_parameters is None else torch_parameters
+    if not isinstance(given, dict) or not all(
+        isinstance(a, str) and a.isidentifier() for a in given.values()
+    ):
+        raise TypeError(
+            "`torch_parameters` must map parameter names to module attribute names, e.g. "
+            f"{{'slope': 'negative_slope'}}, got {torch_parameters!r}"
+        )
+    unknown = sorted(set(given) - set(parameters))
+    if unknown:
+        known = ", ".join(parameters) or "none"
+        raise ValueError(
+            f"`torch_parameters` names {unknown[0]!r}, which is no parameter; `parameters`: {known}"
+        )
+    return tuple(classes), tuple((p, given.get(p, p)) for p in parameters)

@@ -15,15 +15,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import numpy as np
 from scipy.special import expit
 
-from ._validate import check_activation_pair, did_you_mean
+from ._validate import (
+    check_activation_pair,
+    check_h_prime,
+    check_registration,
+    checked_parameters,
+    checked_torch,
+    did_you_mean,
+)
 
 __all__ = [
     "Activation",
+    "Coverage",
     "ACTIVATIONS",
     "LEAKY_RELU_SLOPE",
     "ELU_ALPHA",
@@ -37,6 +44,25 @@ ArrayFn = Callable[[np.ndarray], np.ndarray]
 
 LEAKY_RELU_SLOPE = 0.01  # the common default (PyTorch, Keras)
 ELU_ALPHA = 1.0  # Clevert et al. 2015; PyTorch's default
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Where the project's own jobs run an activation as the hidden one of a network.
+
+    Each job iterates `ACTIVATIONS` in order and takes every activation whose
+    coverage asks for it, so a built-in defined with a `Coverage` needs no
+    edit anywhere else. ``(output, cost)`` pairs name the output activation
+    (None: the activation itself) and the cost of its one row.
+    """
+
+    #: its row of the self-check table (`gradcheck.jobs.selfcheck`); None: no row
+    selfcheck: tuple[str | None, str] | None = (None, "quadratic")
+    #: its case among the golden vectors (`gradcheck.jobs.vectors`); None: no case
+    vectors: tuple[str | None, str] | None = (None, "quadratic")
+    #: among the soak's random hidden activations (`gradcheck.jobs.soak`), which needs
+    #: an independent formula for it in `gradcheck.tolerance.independent.FORMULAS`
+    soak: bool = True
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,13 @@ class Activation:
     #: softplus and ELU; 2 for tanh). None: unknown, and the rounding model of
     #: `gradcheck.compare` assumes 2.
     h_second_bound: float | None = None
+    #: the project's jobs that run it (`Coverage`); None: none does (softmax, output
+    #: only, has rows of its own; a user's, unless registered with `coverage`)
+    coverage: Coverage | None = None
+    #: the `torch.nn` module classes that compute it, by name (``("LeakyReLU",)``) ...
+    torch: tuple[str, ...] = ()
+    #: ... and the module attribute holding each parameter: ``(("slope", "negative_slope"),)``
+    torch_parameters: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:
         return f"Activation({self.name!r})"
@@ -83,18 +116,12 @@ def _real(z: np.ndarray) -> np.ndarray:
     return z.real if np.iscomplexobj(z) else z
 
 
-# ---------------------------------------------------------------- identity
-
-
 def identity(z: np.ndarray) -> np.ndarray:
     return z
 
 
 def identity_prime(z: np.ndarray) -> np.ndarray:
     return np.ones_like(z)
-
-
-# ----------------------------------------------------------------- sigmoid
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -123,9 +150,6 @@ def sigmoid_prime(z: np.ndarray) -> np.ndarray:
     return e
 
 
-# -------------------------------------------------------------------- tanh
-
-
 def tanh(z: np.ndarray) -> np.ndarray:
     return np.tanh(z)
 
@@ -141,9 +165,6 @@ def tanh_prime(z: np.ndarray) -> np.ndarray:
     e *= 4.0
     e /= denominator
     return e
-
-
-# -------------------------------------------------------------------- relu
 
 
 def relu(z: np.ndarray) -> np.ndarray:
@@ -163,9 +184,6 @@ def leaky_relu_prime(z: np.ndarray, slope: float = LEAKY_RELU_SLOPE) -> np.ndarr
     return np.where(z > 0, 1.0, slope)
 
 
-# ---------------------------------------------------------------- softplus
-
-
 def softplus(z: np.ndarray) -> np.ndarray:
     """h(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|), stable for any |z|.
 
@@ -180,9 +198,6 @@ def softplus_prime(z: np.ndarray) -> np.ndarray:
     return expit(z)
 
 
-# --------------------------------------------------------------------- elu
-
-
 def elu(z: np.ndarray, alpha: float = ELU_ALPHA) -> np.ndarray:
     positive = _real(z) > 0
     return np.where(positive, z, alpha * np.expm1(np.where(positive, 0.0, z)))
@@ -190,9 +205,6 @@ def elu(z: np.ndarray, alpha: float = ELU_ALPHA) -> np.ndarray:
 
 def elu_prime(z: np.ndarray, alpha: float = ELU_ALPHA) -> np.ndarray:
     return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
-
-
-# ----------------------------------------------------------------- softmax
 
 
 def softmax(Z: np.ndarray) -> np.ndarray:
@@ -229,11 +241,14 @@ class _Family:
     h: Callable[..., np.ndarray]
     h_prime: Callable[..., np.ndarray]
     defaults: tuple[tuple[str, float], ...]
-    kink: bool
+    kink: bool | Callable[..., bool]
     smooth: bool
     lower: float | Callable[..., float]
     upper: float | Callable[..., float]
     h_second_bound: float | None = None  # as Activation's, for every parameter value
+    coverage: Coverage | None = None  # as Activation's
+    torch: tuple[str, ...] = ()
+    torch_parameters: tuple[tuple[str, str], ...] = ()
 
 
 def _build(name: str, family: _Family, parameters: dict[str, float]) -> Activation:
@@ -242,6 +257,7 @@ def _build(name: str, family: _Family, parameters: dict[str, float]) -> Activati
     bound = dict(values)
     lower = family.lower(**bound) if callable(family.lower) else family.lower
     upper = family.upper(**bound) if callable(family.upper) else family.upper
+    kink = family.kink(**bound) if callable(family.kink) else family.kink
     defaults = values == family.defaults
     label = name if defaults else f"{name}({', '.join(f'{k}={v:g}' for k, v in values)})"
     return Activation(
@@ -250,10 +266,13 @@ def _build(name: str, family: _Family, parameters: dict[str, float]) -> Activati
         partial(family.h_prime, **bound) if bound else family.h_prime,
         lower=lower,
         upper=upper,
-        kink=family.kink,
-        smooth=family.smooth and not family.kink,
+        kink=kink,
+        smooth=family.smooth and not kink,
         parameters=values,
         h_second_bound=family.h_second_bound,
+        coverage=family.coverage,
+        torch=family.torch,
+        torch_parameters=family.torch_parameters,
     )
 
 
@@ -267,16 +286,23 @@ _FAMILIES: dict[str, _Family] = {
         -np.inf,
         np.inf,
         h_second_bound=0.0,  # piecewise linear
+        # a kinked output would leave whole blocks unverifiable: an identity output
+        coverage=Coverage(selfcheck=("identity", "quadratic"), vectors=("identity", "quadratic")),
+        torch=("LeakyReLU",),
+        torch_parameters=(("slope", "negative_slope"),),
     ),
     "elu": _Family(
         elu,
         elu_prime,
         (("alpha", ELU_ALPHA),),
-        False,
+        lambda alpha: alpha != 1.0,  # h'(0-) = alpha, h'(0+) = 1
         False,
         lambda alpha: -alpha,
         np.inf,
         h_second_bound=1.0,  # h'' = h' = alpha e^z below 0, whatever alpha
+        coverage=Coverage(),
+        torch=("ELU",),
+        torch_parameters=(("alpha", "alpha"),),
     ),
 }
 """Activations with parameters, by name: ``get_activation("elu", alpha=0.1)``."""
@@ -284,14 +310,58 @@ _FAMILIES: dict[str, _Family] = {
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("identity", identity, identity_prime, is_identity=True, h_second_bound=0.0),
-        Activation("sigmoid", sigmoid, sigmoid_prime, lower=0.0, upper=1.0, h_second_bound=1.0),
-        Activation("tanh", tanh, tanh_prime, lower=-1.0, upper=1.0, h_second_bound=2.0),
         Activation(
-            "relu", relu, relu_prime, lower=0.0, kink=True, smooth=False, h_second_bound=0.0
+            "identity",
+            identity,
+            identity_prime,
+            is_identity=True,
+            h_second_bound=0.0,
+            coverage=Coverage(),
+            torch=("Identity",),
+        ),
+        Activation(
+            "sigmoid",
+            sigmoid,
+            sigmoid_prime,
+            lower=0.0,
+            upper=1.0,
+            h_second_bound=1.0,
+            coverage=Coverage(),
+            torch=("Sigmoid",),
+        ),
+        Activation(
+            "tanh",
+            tanh,
+            tanh_prime,
+            lower=-1.0,
+            upper=1.0,
+            h_second_bound=2.0,
+            # the vectors' regression net: tanh hidden, identity output
+            coverage=Coverage(vectors=("identity", "quadratic")),
+            torch=("Tanh",),
+        ),
+        Activation(
+            "relu",
+            relu,
+            relu_prime,
+            lower=0.0,
+            kink=True,
+            smooth=False,
+            h_second_bound=0.0,
+            # the self-check's regression net as torch users write it: MSELoss
+            coverage=Coverage(selfcheck=("identity", "mse"), vectors=("identity", "quadratic")),
+            torch=("ReLU",),
         ),
         _build("leaky_relu", _FAMILIES["leaky_relu"], {"slope": LEAKY_RELU_SLOPE}),
-        Activation("softplus", softplus, softplus_prime, lower=0.0, h_second_bound=1.0),
+        Activation(
+            "softplus",
+            softplus,
+            softplus_prime,
+            lower=0.0,
+            h_second_bound=1.0,
+            coverage=Coverage(),
+            torch=("Softplus",),
+        ),
         _build("elu", _FAMILIES["elu"], {"alpha": ELU_ALPHA}),
         Activation(
             "softmax",
@@ -301,6 +371,7 @@ ACTIVATIONS: dict[str, Activation] = {
             vjp=softmax_vjp,
             lower=0.0,
             upper=1.0,
+            torch=("Softmax",),
         ),
     )
 }
@@ -314,12 +385,6 @@ def is_builtin(act: Activation, *names: str) -> bool:
     return ACTIVATIONS.get(act.name) is act and (not names or act.name in names)
 
 
-#: where `register_activation` compares h' with differences of h: [-4, 4], off 0
-#: (h' of a ReLU-like h is a convention there) and off any simple fraction
-H_PRIME_GRID = np.linspace(-4.0, 4.0, 33) + 0.0123
-H_PRIME_RTOL = 1e-6  # differences of h agree with a right h' to ~1e-9; a slip is off by O(1)
-
-
 def register_activation(
     name: str,
     h: ArrayFn | Callable[..., np.ndarray],
@@ -330,6 +395,9 @@ def register_activation(
     lower: float = -np.inf,
     upper: float = np.inf,
     parameters: dict[str, float] | None = None,
+    coverage: bool | Coverage = False,
+    torch: str | tuple[str, ...] = (),
+    torch_parameters: dict[str, str] | None = None,
     overwrite: bool = False,
 ) -> Activation:
     """Register an element-wise activation `h` with its derivative `h'`, checked at registration.
@@ -355,6 +423,18 @@ def register_activation(
         Parameter names and their defaults, e.g. ``{"slope": 0.01}``; a
         network then asks for ``("name", {"slope": 0.2})``, ``"name:0.2"``
         or ``get_activation("name", slope=0.2)``.
+    coverage : bool or Coverage
+        The project's own jobs that run it, as they run every built-in:
+        False (the default) keeps a user's activation out of the self-check,
+        the golden vectors and the soak; True puts it in all three with the
+        defaults of `Coverage`; a `Coverage` chooses. The soak also needs an
+        independent formula in `gradcheck.tolerance.independent.FORMULAS`.
+    torch : str or tuple of str
+        The `torch.nn` module classes that compute it, by name (``"SiLU"``):
+        `gradcheck.torch.check_module` then maps them to it.
+    torch_parameters : dict, optional
+        The module attribute holding each parameter, ``{"slope":
+        "negative_slope"}``; default: the attribute of the parameter's name.
     overwrite : bool
         Replace an activation of the same name (never a built-in).
 
@@ -382,32 +462,20 @@ def register_activation(
     >>> get_activation("scaled_tanh", c=2.0).name
     'scaled_tanh(c=2)'
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"`name` must be a non-empty string, got {name!r}")
-    for arg, fn in (("h", h), ("h_prime", h_prime)):
-        if not callable(fn):
-            raise TypeError(f"`{arg}` must be callable, got {type(fn).__name__}")
-    if ":" in name or "(" in name or "," in name:
-        raise ValueError(
-            f"`name` {name!r} must not contain ':', ',' or '(' (they spell parameters)"
-        )
-    if name in _BUILTIN_NAMES:
-        raise ValueError(f"`name` {name!r} is a built-in activation and cannot be replaced")
-    if name in ACTIVATIONS and not overwrite:
-        raise ValueError(
-            f"an activation named {name!r} is already registered; pass overwrite=True to replace it"
-        )
-    for arg, flag in (("kink", kink), ("overwrite", overwrite)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"`{arg}` must be True or False, got {flag!r}")
-    if smooth is not None and not isinstance(smooth, bool):
-        raise TypeError(f"`smooth` must be None, True or False, got {smooth!r}")
-    for arg, bound in (("lower", lower), ("upper", upper)):
-        if isinstance(bound, bool) or not isinstance(bound, (int, float, np.integer, np.floating)):
-            raise TypeError(f"`{arg}` must be a number, got {bound!r}")
-    if not lower < upper:
-        raise ValueError(f"`lower` must be below `upper`, got {lower} and {upper}")
-    defaults = _checked_parameters(name, parameters or {}, None, argument="parameters")
+    check_registration(
+        name,
+        h,
+        h_prime,
+        flags={"kink": kink, "overwrite": overwrite, "smooth": smooth},
+        bounds=(lower, upper),
+        builtin=name in _BUILTIN_NAMES,
+        registered=name in ACTIVATIONS,
+    )
+    if not isinstance(coverage, (bool, Coverage)):
+        raise TypeError(f"`coverage` must be True, False or a Coverage, got {coverage!r}")
+    defaults = checked_parameters(name, parameters or {}, None, argument="parameters")
+    claimed = {c: a.name for a in ACTIVATIONS.values() for c in a.torch if a.name != name}
+    classes, attributes = checked_torch(torch, torch_parameters, list(defaults), claimed)
     family = _Family(
         h,
         h_prime,
@@ -416,6 +484,9 @@ def register_activation(
         (not kink) if smooth is None else smooth and not kink,
         float(lower),
         float(upper),
+        coverage=Coverage() if coverage is True else coverage or None,
+        torch=classes,
+        torch_parameters=attributes,
     )
     activation = _build(name, family, defaults)
     check_h_prime(activation)
@@ -425,85 +496,6 @@ def register_activation(
     else:
         _FAMILIES.pop(name, None)
     return activation
-
-
-def check_h_prime(activation: Activation, *, role: str = "activation") -> None:
-    """Refuse an element-wise activation whose `h'` is not the derivative of its `h`.
-
-    `h'` is compared, on `H_PRIME_GRID`, with a Richardson-extrapolated
-    centred difference of `h`; a disagreement beyond `H_PRIME_RTOL` (and the
-    differences' own error estimate) raises a `ValueError` naming the worst
-    point. Points where `h` or `h'` is not finite are skipped.
-    """
-    h_prime = activation.h_prime
-    if not activation.elementwise or h_prime is None:
-        return
-    z = H_PRIME_GRID
-    with np.errstate(all="ignore"):
-        try:
-            claimed = np.asarray(h_prime(z.copy()), dtype=np.float64)
-            step = 2.0**-12 * np.maximum(np.abs(z), 1.0)
-            f = [np.asarray(activation.h(z + k * step), dtype=np.float64) for k in (-2, -1, 1, 2)]
-        except Exception as exc:  # the user's function failed on plain float arrays
-            raise ValueError(
-                f"the {role} {activation.name!r} could not be evaluated on a float64 array "
-                f"of shape {z.shape}: {type(exc).__name__}: {exc}"
-            ) from None
-        if claimed.shape != z.shape or any(v.shape != z.shape for v in f):
-            raise ValueError(
-                f"the {role} {activation.name!r}: h and h_prime must return an array of the "
-                f"shape of z, {z.shape}"
-            )
-        D1 = (f[2] - f[1]) / (2 * step)  # centred difference, step s
-        D2 = (f[3] - f[0]) / (4 * step)  # centred difference, step 2s
-        numerical = (4 * D1 - D2) / 3  # Richardson: the s^2 terms cancel
-        size = np.maximum.reduce([np.abs(v) for v in f]) + np.abs(numerical)
-        estimate = np.abs(D1 - D2) + 1e3 * np.finfo(np.float64).eps * size / step
-        excess = np.abs(claimed - numerical) / (H_PRIME_RTOL * (1.0 + np.abs(numerical)) + estimate)
-    usable = np.isfinite(excess) & np.isfinite(claimed) & np.isfinite(numerical)
-    if kink := activation.kink:
-        usable &= np.abs(z) > 2 * step  # a stencil across the kink measures no h'
-    if not usable.any():
-        raise ValueError(
-            f"the {role} {activation.name!r}: h or h_prime is not finite anywhere on [-4, 4], "
-            "so h_prime cannot be checked"
-        )
-    worst = int(np.argmax(np.where(usable, excess, -1.0)))
-    if excess[worst] > 1.0:
-        failing = int((usable & (excess > 1.0)).sum())
-        raise ValueError(
-            f"the {role} {activation.name!r}: h_prime is not the derivative of h; at z = "
-            f"{z[worst]:.4g}, h_prime gives {claimed[worst]:.10g} but differences of h give "
-            f"{numerical[worst]:.10g} ({failing} of {int(usable.sum())} points checked on "
-            f"[-4, 4] disagree{', away from the kink at 0' if kink else ''})"
-        )
-
-
-def _checked_parameters(
-    name: str, given: Any, defaults: dict[str, float] | None, *, argument: str
-) -> dict[str, float]:
-    """`given` as {parameter: float}: known names (when `defaults`), finite real values."""
-    if not isinstance(given, dict):
-        raise TypeError(f"`{argument}` must be a dict of parameter values, got {given!r}")
-    out = dict(defaults or {})
-    for key, value in given.items():
-        if defaults is not None and key not in defaults:
-            known = ", ".join(defaults) or "none"
-            raise ValueError(
-                f"activation {name!r} has no parameter {key!r}; its parameters: {known}"
-            )
-        if not isinstance(key, str) or not key.isidentifier():
-            raise TypeError(f"`{argument}` names must be identifiers, got {key!r}")
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(
-                f"parameter {key!r} of activation {name!r} must be a real number, got {value!r}"
-            )
-        if not np.isfinite(value):
-            raise ValueError(
-                f"parameter {key!r} of activation {name!r} must be finite, got {value!r}"
-            )
-        out[key] = float(value)
-    return out
 
 
 def _parse(spec: str) -> tuple[str, dict[str, float]]:
@@ -569,7 +561,7 @@ def get_activation(
             family = _FAMILIES.get(name)
             if family is None:
                 raise ValueError(f"{argument} {name!r} takes no parameters; {_known()}")
-            values = _checked_parameters(name, parsed, dict(family.defaults), argument=argument)
+            values = checked_parameters(name, parsed, dict(family.defaults), argument=argument)
             activation = _build(name, family, values)
             if activation.parameters == family.defaults:
                 return ACTIVATIONS[name]

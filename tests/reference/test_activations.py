@@ -160,7 +160,9 @@ def test_elu_alpha_sets_h_h_prime_and_the_range():
     z = np.array([-3.0, -0.25, 0.75])
     np.testing.assert_allclose(act.h(z), [0.1 * np.expm1(-3.0), 0.1 * np.expm1(-0.25), 0.75])
     np.testing.assert_allclose(act.h_prime(z), [0.1 * np.exp(-3.0), 0.1 * np.exp(-0.25), 1.0])
-    assert act.lower == -0.1 and not act.kink and not act.smooth
+    # h' jumps at 0 from alpha to 1: a kink, except at the default alpha = 1
+    assert act.lower == -0.1 and act.kink and not act.smooth
+    assert not ACTIVATIONS["elu"].kink and not ACTIVATIONS["elu"].smooth
     step = 1e-30  # h' against the complex step of h, off the kink
     numerical = act.h(Z + 1j * step).imag / step
     np.testing.assert_allclose(act.h_prime(Z), numerical, rtol=1e-13, atol=1e-290)

@@ -1,5 +1,5 @@
 """PyTorch: ``from gradcheck.torch import check_module`` (the public face of `gradcheck.adapters.torch`)."""
 
-from gradcheck.adapters.torch.module import SUPPORTED_LOSSES, SUPPORTED_MODULES, check_module
+from gradcheck.adapters.torch.module import SUPPORTED_LOSSES, check_module, supported_modules
 
-__all__ = ["check_module", "SUPPORTED_LOSSES", "SUPPORTED_MODULES"]
+__all__ = ["check_module", "SUPPORTED_LOSSES", "supported_modules"]

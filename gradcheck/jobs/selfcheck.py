@@ -33,17 +33,25 @@ from gradcheck.results.equation_report import (
 )
 from gradcheck.tolerance.compare import FD_SAFETY, rounding_tolerance
 from gradcheck.validate import check_configurations, check_int, check_labelled
-from reference import Network, ParameterLayout, backprop, backprop_examples, backprop_loops
+from reference import (
+    ACTIVATIONS,
+    Network,
+    ParameterLayout,
+    backprop,
+    backprop_examples,
+    backprop_loops,
+)
 
 __all__ = [
     "selfcheck_page",
-    "CONFIGURATIONS",
     "EQUATION_BATCH",
     "EQUATION_SIZES",
     "FORMS_RTOL",
+    "PAIRINGS",
     "SHAPES",
     "SelfCheckRow",
     "blockwise_relative_error",
+    "default_configurations",
     "format_equation_table",
     "format_rows",
     "run_equation_checks",
@@ -52,23 +60,37 @@ __all__ = [
     "shapes_text",
 ]
 
-#: (hidden, output, cost): every built-in activation as hidden (with the
-#: article's quadratic cost, or torch's mse), every output/cost pairing worth its
-#: own row, and a parameterised activation (leaky ReLU with slope 0.2). Eleven:
-#: the equation table's columns fit a 100-character screen.
-CONFIGURATIONS: tuple[tuple[str, str | None, str], ...] = (
-    ("identity", None, "quadratic"),
-    ("sigmoid", None, "quadratic"),
-    ("tanh", None, "quadratic"),
-    ("relu", "identity", "mse"),
-    ("leaky_relu", "identity", "quadratic"),
-    ("softplus", None, "quadratic"),
-    ("elu", None, "quadratic"),
+#: (hidden, output, cost) rows after the activations' own: every output/cost pairing worth its
+#: own row, and a parameterised activation (leaky ReLU with slope 0.2). With the built-ins' seven
+#: rows, eleven: the equation table's columns fit a 100-character screen.
+PAIRINGS: tuple[tuple[str, str | None, str], ...] = (
     ("sigmoid", "sigmoid", "cross_entropy"),
     ("tanh", "softmax", "categorical_cross_entropy"),
     ("relu", "softmax", "quadratic"),
     ("leaky_relu:0.2", "sigmoid", "categorical_cross_entropy"),
 )
+
+
+def default_configurations() -> tuple[tuple[str, str | None, str], ...]:
+    """(hidden, output, cost): the self-check's configurations, from the registry as it stands.
+
+    One row per activation of `reference.ACTIVATIONS` whose `Coverage` asks for
+    one (every built-in element-wise activation; a user's registered with
+    ``coverage=``), as hidden with its ``(output, cost)`` in registry order,
+    then `PAIRINGS`.
+
+    Examples
+    --------
+    >>> default_configurations()[:2]
+    (('identity', None, 'quadratic'), ('sigmoid', None, 'quadratic'))
+    """
+    own = tuple(
+        (name, *act.coverage.selfcheck)
+        for name, act in ACTIVATIONS.items()
+        if act.coverage is not None and act.coverage.selfcheck is not None
+    )
+    return own + PAIRINGS
+
 
 #: (sizes, d): a typical net, a hidden layer of width 1, no hidden layer,
 #: a batch of 1 through a deeper net.
@@ -142,14 +164,16 @@ def finite_difference_bound(net: Network, X: np.ndarray, Y: np.ndarray):
 
 def run_selfcheck(
     *,
-    configurations: Iterable[tuple[str, str | None, str]] = CONFIGURATIONS,
+    configurations: Iterable[tuple[str, str | None, str]] | None = None,
     shapes: Iterable[tuple[tuple[int, ...], int]] = SHAPES,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> list[SelfCheckRow]:
-    """Run every configuration on every shape; one `SelfCheckRow` per configuration."""
+    """Run every configuration (default: `default_configurations()`) on every shape; a row each."""
     rows = []
     shapes = tuple(shapes)
+    if configurations is None:
+        configurations = default_configurations()
     for k, (hidden, output, cost) in enumerate(configurations):
         row = SelfCheckRow(hidden, output or hidden, cost)
         if progress:
@@ -378,7 +402,7 @@ def _legend(labels: Sequence[str], *, width: int) -> list[str]:
 
 def run_equation_checks(
     *,
-    configurations: Sequence[tuple[str, str | None, str]] = CONFIGURATIONS,
+    configurations: Sequence[tuple[str, str | None, str]] | None = None,
     sizes: Sequence[int] = EQUATION_SIZES,
     d: int = EQUATION_BATCH,
     seed: int = 0,
@@ -389,7 +413,7 @@ def run_equation_checks(
     Parameters
     ----------
     configurations : sequence of (hidden, output, cost)
-        Default: `CONFIGURATIONS`, every built-in activation and cost.
+        Default: `default_configurations()`, every built-in activation and cost.
     sizes : sequence of int
         ``[n_in, n_0, ..., n_H]``; default `EQUATION_SIZES`, two hidden layers.
     d : int
@@ -411,6 +435,8 @@ def run_equation_checks(
     """
     d = check_int(d, "d", low=1)
     seed = check_int(seed, "seed", low=0)
+    if configurations is None:
+        configurations = default_configurations()
     configurations = check_configurations(configurations)
     out = []
     for k, (hidden, output, cost) in enumerate(configurations):

@@ -55,19 +55,19 @@ from gradcheck.tolerance.independent import (
     stochastic_backprop,
 )
 from gradcheck.validate import check_executor, check_flag, check_int
-from reference import Gradients, Network, backprop
+from reference import ACTIVATIONS, Gradients, Network, backprop
 
 __all__ = [
     "SeedOutcome",
     "SoakResult",
     "broken_case",
     "correct_case",
+    "hidden_activations",
     "miss_floor",
     "run_soak",
     "seed_outcome",
 ]
 
-HIDDEN = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu")
 FLOOR_FACTOR = 4.0  # undetectable: within 4x the actual float64 error of the true gradient
 FLOOR_ULPS = 4.0  # ... and never less than 4 ulps of the true gradient
 OUTPUT_COSTS = (
@@ -155,8 +155,27 @@ class SoakResult:
 # ------------------------------------------------------------------ drawing
 
 
+def hidden_activations() -> tuple[str, ...]:
+    """The hidden activations the soak draws from: the registry's, as it stands.
+
+    Every activation of `reference.ACTIVATIONS` whose `Coverage` has ``soak``
+    (every built-in element-wise activation; a user's registered with
+    ``coverage=``), in registry order; each needs an independent formula in
+    `gradcheck.tolerance.independent.FORMULAS` for the correct candidates.
+
+    Examples
+    --------
+    >>> hidden_activations()[:3]
+    ('identity', 'sigmoid', 'tanh')
+    """
+    return tuple(
+        name for name, act in ACTIVATIONS.items() if act.coverage is not None and act.coverage.soak
+    )
+
+
 def _network(rng: np.random.Generator) -> tuple[Network, np.ndarray, np.ndarray, str]:
-    hidden = HIDDEN[rng.integers(len(HIDDEN))]
+    choices = hidden_activations()
+    hidden = choices[rng.integers(len(choices))]
     output, cost = OUTPUT_COSTS[rng.integers(len(OUTPUT_COSTS))]
     depth = int(rng.integers(0, 6))  # hidden layers
     sizes = [int(w) for w in np.exp(rng.uniform(0, np.log(64), depth + 2)).round().clip(1, 64)]

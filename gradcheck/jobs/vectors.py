@@ -38,27 +38,70 @@ import numpy as np
 from gradcheck.oracle.backprop import trial_case
 from gradcheck.tolerance.compare import rounding_tolerance
 from gradcheck.validate import check_flag, check_int
-from reference import Network, backprop
+from reference import ACTIVATIONS, Network, backprop
 
-__all__ = ["FORMAT", "CASES", "case_network", "read_vectors", "write_vectors"]
+__all__ = [
+    "FORMAT",
+    "LINEAR",
+    "PAIRINGS",
+    "SHAPES",
+    "case_network",
+    "cases",
+    "read_vectors",
+    "write_vectors",
+]
 
 FORMAT = "gradcheck-vectors/1"
 
-#: (hidden, output, cost, sizes, d): every built-in activation and cost, edge shapes among them.
-CASES: tuple[tuple[str, str | None, str, tuple[int, ...], int], ...] = (
-    ("sigmoid", None, "quadratic", (4, 8, 3), 5),
-    ("tanh", "identity", "quadratic", (3, 6, 5, 2), 4),
-    ("relu", "identity", "quadratic", (5, 7, 3), 6),
-    ("leaky_relu", "identity", "quadratic", (4, 5, 2), 3),
-    ("softplus", None, "quadratic", (2, 3, 2), 4),
-    ("elu", None, "quadratic", (3, 4, 4, 3), 2),
-    ("identity", None, "quadratic", (3, 2), 4),
+#: (sizes, d) the activations' own cases take in turn, in registry order
+SHAPES: tuple[tuple[tuple[int, ...], int], ...] = (
+    ((4, 8, 3), 5),
+    ((3, 6, 5, 2), 4),
+    ((5, 7, 3), 6),
+    ((4, 5, 2), 3),
+    ((2, 3, 2), 4),
+    ((3, 4, 4, 3), 2),
+)
+#: the identity's case, last: no hidden layer (a hidden identity layer would add nothing)
+LINEAR: tuple[tuple[int, ...], int] = ((3, 2), 4)
+
+#: (hidden, output, cost, sizes, d) after the activations' own: the output/cost pairings and
+#: edge shapes (a hidden layer of width 1, an output of width 1 and a batch of 1).
+PAIRINGS: tuple[tuple[str, str | None, str, tuple[int, ...], int], ...] = (
     ("sigmoid", "sigmoid", "cross_entropy", (4, 6, 3), 5),
     ("tanh", "softmax", "categorical_cross_entropy", (4, 8, 3), 6),
     ("relu", "softmax", "quadratic", (3, 5, 4), 3),
     ("sigmoid", None, "quadratic", (3, 1, 2), 4),
     ("tanh", "sigmoid", "cross_entropy", (5, 4, 1), 1),
 )
+
+
+def cases() -> tuple[tuple[str, str | None, str, tuple[int, ...], int], ...]:
+    """(hidden, output, cost, sizes, d): the golden vectors' cases, from the registry as it stands.
+
+    One case per activation of `reference.ACTIVATIONS` whose `Coverage` asks for
+    one (every built-in element-wise activation; a user's registered with
+    ``coverage=``), as hidden with its ``(output, cost)``, in registry order
+    on `SHAPES` in turn, the identity last on `LINEAR`; then `PAIRINGS`.
+
+    Examples
+    --------
+    >>> cases()[0]
+    ('sigmoid', None, 'quadratic', (4, 8, 3), 5)
+    """
+    covered = [
+        (name, act)
+        for name, act in ACTIVATIONS.items()
+        if act.coverage is not None and act.coverage.vectors is not None
+    ]
+    covered.sort(key=lambda item: item[1].is_identity)  # stable: the identity moves last
+    own = []
+    for k, (name, act) in enumerate(covered):
+        assert act.coverage is not None and act.coverage.vectors is not None
+        sizes, d = LINEAR if act.is_identity else SHAPES[k % len(SHAPES)]
+        own.append((name, *act.coverage.vectors, sizes, d))
+    return (*own, *PAIRINGS)
+
 
 NOTATION = {
     "layers": "L = 0 .. H; layer 0 is the first hidden layer, H the output layer; a^{-1} = x",
@@ -68,8 +111,15 @@ NOTATION = {
     "cost": "J = (1/d) sum_i J_i; quadratic J_i = 1/2 ||a^H - y||^2; cross_entropy J_i = "
     "-sum_n [y log a + (1-y) log(1-a)]; categorical_cross_entropy J_i = -sum_n y log a",
     "gradient": "dJ_dW[L] = dJ/dW^L (M, N), dJ_db[L] = dJ/db^L (N,), averaged over the batch",
-    "activations": "leaky_relu slope 0.01; elu alpha 1; relu'(0) = 0; softmax along each row",
 }
+#: conventions no parameter of the registry states
+CONVENTIONS = ("relu'(0) = 0", "softmax along each row")
+
+
+def _notation() -> dict[str, str]:
+    """`NOTATION` and the activations' conventions: the registry's parameter defaults first."""
+    defaults = [f"{a.name} {k} {v:g}" for a in ACTIVATIONS.values() for k, v in a.parameters]
+    return {**NOTATION, "activations": "; ".join([*defaults, *CONVENTIONS])}
 
 
 def _array(a: np.ndarray) -> dict[str, Any]:
@@ -145,14 +195,15 @@ def write_vectors(out: str | Path, *, force: bool = False, seed: int = 0) -> Pat
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # permissions, a read-only file system...
         raise ValueError(f"`out` {str(out)!r} cannot be created: {exc.strerror or exc}") from None
-    cases = []
-    for k, (hidden, output, cost, sizes, d) in enumerate(CASES):
+    written = []
+    for k, (hidden, output, cost, sizes, d) in enumerate(cases()):
         name, case, arrays = _case(hidden, output, cost, sizes, d, seed * 1000 + k)
         np.savez(out / f"{name}.npz", **arrays)
         case["npz"] = f"{name}.npz"
-        cases.append(case)
+        written.append(case)
+    document = {"format": FORMAT, "notation": _notation(), "cases": written}
     path = out / "vectors.json"
-    path.write_text(json.dumps({"format": FORMAT, "notation": NOTATION, "cases": cases}, indent=1))
+    path.write_text(json.dumps(document, indent=1))
     return path
 
 

@@ -25,7 +25,8 @@ with bugs switched in, and is meant to coincide with `reference.backprop`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import ChainMap
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -167,7 +168,7 @@ def independent_backprop(
     cost: str,
     dtype: Any,
     *,
-    formulas: dict[str, tuple[Formula, Derivative]] = FORMULAS,
+    formulas: Mapping[str, tuple[Formula, Derivative]] = FORMULAS,
     jitter: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Callable[..., Any]:
     """A batch backprop written apart from `reference` (its own h, h' formulas), in `dtype`.
@@ -191,6 +192,12 @@ def independent_backprop(
         In the article's layout: ``dJ_dW[L]`` of shape (M, N), ``dJ_db[L]``
         of shape (N,), averaged over the batch.
 
+    Raises
+    ------
+    ValueError
+        If `hidden` or `output` has no formula in `formulas` (a new
+        activation needs its own here: independence is the point).
+
     Examples
     --------
     >>> import numpy as np
@@ -204,6 +211,12 @@ def independent_backprop(
     True
     """
 
+    missing = sorted({hidden, output} - {"softmax"} - set(formulas))
+    if missing:
+        raise ValueError(
+            f"activation {missing[0]!r} has no independent formula: add its h(z) and "
+            "h'(z, a) to `gradcheck.tolerance.independent.FORMULAS`"
+        )
     jog = (lambda x: x) if jitter is None else jitter
 
     def candidate(weights, biases, X, Y):
@@ -236,7 +249,7 @@ def _soak_output_delta(
     z: np.ndarray,
     a: np.ndarray,
     y: np.ndarray,
-    formulas: dict[str, tuple[Formula, Derivative]],
+    formulas: Mapping[str, tuple[Formula, Derivative]],
 ) -> np.ndarray:
     """`delta^H` of `independent_backprop`, with its own fused forms and softmax product."""
     if (output, cost) in FUSED_FORMS:
@@ -270,13 +283,16 @@ def _exact_tanh_prime(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     return 4 * e / (1 + e) ** 2  # sech^2, not 1 - a^2
 
 
-#: `FORMULAS` with derivatives exact to a few ulps where `h` saturates.
-EXACT_FORMULAS: dict[str, tuple[Formula, Derivative]] = {
-    **FORMULAS,
-    "sigmoid": (_exact_sigmoid, _exact_sigmoid_prime),
-    "tanh": (np.tanh, _exact_tanh_prime),
-    "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: _exact_sigmoid(z)),
-}
+#: `FORMULAS` with derivatives exact to a few ulps where `h` saturates (a view: a formula
+#: added to `FORMULAS` is here too unless overridden).
+EXACT_FORMULAS: Mapping[str, tuple[Formula, Derivative]] = ChainMap(
+    {
+        "sigmoid": (_exact_sigmoid, _exact_sigmoid_prime),
+        "tanh": (np.tanh, _exact_tanh_prime),
+        "softplus": (lambda z: np.logaddexp(0, z), lambda z, a: _exact_sigmoid(z)),
+    },
+    FORMULAS,
+)
 
 #: `stochastic_backprop`: a value within 1/EXACT_NEAR of a float64 spacing from a float64 is it.
 #: Measured: numpy's float32 tanh returns 1 - ulp where 1 - tanh(x) is 1/8 of an ulp, and
@@ -376,7 +392,7 @@ def _extended(
     Y: np.ndarray,
     jitter: Callable[[np.ndarray], np.ndarray] | None,
     *,
-    formulas: dict[str, tuple[Formula, Derivative]] | None = None,
+    formulas: Mapping[str, tuple[Formula, Derivative]] | None = None,
 ) -> np.ndarray:
     if float(np.finfo(np.longdouble).eps) >= EXTENDED_EPS:
         raise RuntimeError(

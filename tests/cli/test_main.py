@@ -12,7 +12,7 @@ import pytest
 from _helpers import run_cli, tree
 
 from gradcheck.cli.main import main
-from gradcheck.jobs.selfcheck import CONFIGURATIONS
+from gradcheck.jobs.selfcheck import default_configurations
 
 
 def test_main_job_passes_and_prints_the_table():
@@ -20,7 +20,7 @@ def test_main_job_passes_and_prints_the_table():
     assert main(["--quiet"], out=out) == 0
     text = out.getvalue()
     assert "hidden" in text and "vs loops" in text and "FAIL" not in text
-    n = len(CONFIGURATIONS)
+    n = len(default_configurations())
     assert f"{n} of {n} configurations verified" in text
 
 

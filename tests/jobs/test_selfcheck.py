@@ -6,11 +6,11 @@ import pytest
 from _helpers import TANH_NET, TANH_X, TANH_Y
 
 from gradcheck.jobs.selfcheck import (
-    CONFIGURATIONS,
     EQUATION_BATCH,
     EQUATION_SIZES,
     SHAPES,
     SelfCheckRow,
+    default_configurations,
     format_equation_table,
     run_equation_checks,
     run_selfcheck,
@@ -55,7 +55,7 @@ def test_main_job_table_marks_a_failing_configuration():
 
 
 def test_run_equation_checks_defaults_to_every_configuration():
-    reports = run_equation_checks(configurations=CONFIGURATIONS[:2], d=2)
+    reports = run_equation_checks(configurations=default_configurations()[:2], d=2)
     assert [label for label, _ in reports] == [
         "identity/identity/quadratic",
         "sigmoid/sigmoid/quadratic",

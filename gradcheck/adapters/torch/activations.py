@@ -1,16 +1,20 @@
 """Which reference activation `h` a PyTorch activation module computes, parameters included.
 
-PyTorch's parameterised modules (`nn.LeakyReLU(0.2)`, `nn.ELU(alpha)`,
-`nn.Softplus`'s linearisation above its threshold) become reference
-`Activation`s with the same parameters; `nn.Softmax` and `nn.LogSoftmax` are
-vector-valued and may only end a model (`nn.LogSoftmax` for `nn.NLLLoss`:
-gradcheck.adapters.torch.losses).
+The mapping is the registry's: each `reference.Activation` names the `torch.nn`
+classes that compute it (`Activation.torch`) and the module attribute of each
+parameter (`Activation.torch_parameters`), so `nn.LeakyReLU(0.2)` becomes the
+reference's leaky ReLU with slope 0.2, and an activation registered with
+``torch="SiLU"`` is found without an edit here. What is torch's own stays here:
+`nn.Softplus`'s linearisation above its threshold, the softmax's `dim`, and
+`nn.LogSoftmax`, which is vector-valued and, like `nn.Softmax`, may only end a
+model (for `nn.NLLLoss`: gradcheck.adapters.torch.losses).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,23 +28,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without PyTorch
 
 from scipy.special import expit, log_softmax
 
-from reference import ACTIVATIONS
-from reference.activations import ELU_ALPHA, LEAKY_RELU_SLOPE, Activation, softplus
+from reference import ACTIVATIONS, get_activation
+from reference.activations import Activation, softplus
 
-__all__ = ["LOG_SOFTMAX", "SUPPORTED_MODULES", "module_activation"]
-
-SUPPORTED_MODULES = (
-    "nn.Linear",
-    "nn.Sigmoid",
-    "nn.Tanh",
-    "nn.ReLU",
-    "nn.LeakyReLU",
-    "nn.ELU",
-    "nn.Softplus",
-    "nn.Identity",
-    "nn.Softmax (last only)",
-    "nn.LogSoftmax (last only, with nn.NLLLoss)",
-)
+__all__ = ["LOG_SOFTMAX", "module_activation", "supported_modules"]
 
 #: What `nn.LogSoftmax` computes: log-probabilities, which only `nn.NLLLoss` takes.  Never
 #: handed to the reference: gradcheck.adapters.torch.losses reads the pair as softmax + categorical
@@ -48,37 +39,54 @@ SUPPORTED_MODULES = (
 LOG_SOFTMAX = Activation("log_softmax", lambda Z: log_softmax(Z, axis=-1), elementwise=False)
 
 
-@functools.cache  # one object per parameter value: layers that agree share it
-def _leaky_relu(slope: float) -> Activation:
-    """Leaky ReLU with PyTorch's `negative_slope`: the registry's when it is the default."""
-    builtin = ACTIVATIONS["leaky_relu"]
-    if slope == LEAKY_RELU_SLOPE:
-        return builtin
-    return Activation(
-        f"leaky_relu[slope={slope:g}]",
-        lambda z: np.where(z.real > 0 if np.iscomplexobj(z) else z > 0, z, slope * z),
-        lambda z: np.where(z > 0, 1.0, slope),
-        kink=True,
-        smooth=False,
+def supported_modules() -> tuple[str, ...]:
+    """The modules `check_module` reads, as its messages list them: the registry's, as it stands.
+
+    Examples
+    --------
+    >>> supported_modules()[:3]
+    ('nn.Linear', 'nn.Identity', 'nn.Sigmoid')
+    """
+    return (
+        "nn.Linear",
+        *(
+            f"nn.{name}" + ("" if act.elementwise else " (last only)")
+            for act in ACTIVATIONS.values()
+            for name in act.torch
+        ),
+        "nn.LogSoftmax (last only, with nn.NLLLoss)",
     )
 
 
-@functools.cache  # one object per parameter value: layers that agree share it
-def _elu(alpha: float) -> Activation:
-    """ELU with PyTorch's `alpha`: the registry's when it is the default (1)."""
-    builtin = ACTIVATIONS["elu"]
-    if alpha == ELU_ALPHA:
-        return builtin
+@functools.cache  # one object per activation and parameter values: layers that agree share it
+def _with_parameters(act: Activation, values: tuple[float, ...]) -> Activation:
+    """`act` at the parameter `values` a module holds: `act` itself at its defaults.
 
-    def h(z: np.ndarray) -> np.ndarray:
-        positive = z.real > 0 if np.iscomplexobj(z) else z > 0
-        return np.where(positive, z, alpha * np.expm1(np.where(positive, 0.0, z)))
+    Elsewhere named with torch's values in brackets (``leaky_relu[slope=0.2]``).
+    """
+    if values == tuple(v for _, v in act.parameters):
+        return act
+    names = [k for k, _ in act.parameters]
+    label = ", ".join(f"{k}={v:g}" for k, v in zip(names, values))
+    return replace(
+        get_activation((act.name, dict(zip(names, values)))), name=f"{act.name}[{label}]"
+    )
 
-    def h_prime(z: np.ndarray) -> np.ndarray:
-        return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
 
-    # h' jumps at 0 from alpha to 1 unless alpha = 1
-    return Activation(f"elu[alpha={alpha:g}]", h, h_prime, lower=-alpha, kink=True, smooth=False)
+def _registered(module: nn.Module) -> Activation | None:
+    """The registry's activation whose `torch` classes `module` is an instance of, if any."""
+    for act in ACTIVATIONS.values():
+        if any(isinstance(module, kind) for kind in _classes(act.torch)):
+            values = tuple(
+                float(getattr(module, attribute)) for _, attribute in act.torch_parameters
+            )
+            return _with_parameters(act, values)
+    return None
+
+
+def _classes(names: tuple[str, ...]) -> tuple[type, ...]:
+    """The `torch.nn` classes of `names`; a name this torch lacks (an older release) matches none."""
+    return tuple(kind for name in names if isinstance(kind := getattr(nn, name, None), type))
 
 
 @functools.cache  # one object per parameter value: layers that agree share it
@@ -125,10 +133,6 @@ def module_activation(
     for kind, spec in custom.items():
         if isinstance(module, kind):
             return spec if isinstance(spec, Activation) else ACTIVATIONS[spec]
-    if isinstance(module, nn.LeakyReLU):
-        return _leaky_relu(float(module.negative_slope))
-    if isinstance(module, nn.ELU):
-        return _elu(float(module.alpha))
     if isinstance(module, nn.Softplus):
         if module.beta != 1:
             raise ValueError(
@@ -136,19 +140,13 @@ def module_activation(
                 "(the reference's softplus log(1 + e^z))"
             )
         return _softplus(float(module.threshold))
-    if isinstance(module, (nn.Softmax, nn.LogSoftmax)):
+    if isinstance(module, (nn.Softmax, nn.LogSoftmax)) and module.dim not in (-1, 1):
         softmax = isinstance(module, nn.Softmax)
-        if module.dim not in (-1, 1):
-            which, what = ("Softmax", "softmax") if softmax else ("LogSoftmax", "log-softmax")
-            raise ValueError(
-                f"model[{index}] is nn.{which}(dim={module.dim}); check_module needs the "
-                f"{what} over the outputs of each example: dim=-1 (or 1)"
-            )
-        return ACTIVATIONS["softmax"] if softmax else LOG_SOFTMAX
-    for kind, name in _SIMPLE.items():
-        if isinstance(module, kind):
-            return ACTIVATIONS[name]
-    return None
-
-
-_SIMPLE = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu", nn.Identity: "identity"}
+        which, what = ("Softmax", "softmax") if softmax else ("LogSoftmax", "log-softmax")
+        raise ValueError(
+            f"model[{index}] is nn.{which}(dim={module.dim}); check_module needs the "
+            f"{what} over the outputs of each example: dim=-1 (or 1)"
+        )
+    if isinstance(module, nn.LogSoftmax):
+        return LOG_SOFTMAX
+    return _registered(module)

@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without PyTorch
         "gradcheck.torch needs PyTorch: pip install 'backprop-gradcheck[torch]'"
     ) from exc
 
-from gradcheck.adapters.torch.activations import LOG_SOFTMAX, SUPPORTED_MODULES, module_activation
+from gradcheck.adapters.torch.activations import LOG_SOFTMAX, module_activation, supported_modules
 from gradcheck.adapters.torch.losses import (
     INTEGER_DTYPES,
     SUPPORTED_LOSSES,
@@ -49,7 +49,7 @@ from gradcheck.validate import batch_or_trials
 from reference import ACTIVATIONS, Network
 from reference.activations import Activation
 
-__all__ = ["check_module", "SUPPORTED_LOSSES", "SUPPORTED_MODULES"]
+__all__ = ["check_module", "SUPPORTED_LOSSES", "supported_modules"]
 
 DTYPES = (torch.float16, torch.float32, torch.float64)  # those numpy has: tolerances follow them
 
@@ -81,7 +81,7 @@ def _layers(model: Any, custom: Mapping[type, Any]) -> list[_Layer]:
         if act is None and not isinstance(module, nn.Linear):
             raise TypeError(
                 f"model[{i}] is {type(module).__name__}, which check_module cannot check; "
-                f"supported: {', '.join(SUPPORTED_MODULES)} (declare a custom activation module "
+                f"supported: {', '.join(supported_modules())} (declare a custom activation module "
                 "with activations={MyModule: 'sigmoid'})"
             )
         kinds.append(act)

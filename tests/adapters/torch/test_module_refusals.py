@@ -18,8 +18,8 @@ from gradcheck.torch import check_module  # noqa: E402
         (
             lambda: [nn.Conv1d(1, 1, 3)],
             TypeError,
-            "model[0] is Conv1d, which check_module cannot check; supported: nn.Linear, nn.Sigmoid, "
-            "nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Softplus, nn.Identity, nn.Softmax (last only), "
+            "model[0] is Conv1d, which check_module cannot check; supported: nn.Linear, nn.Identity, "
+            "nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.Softplus, nn.ELU, nn.Softmax (last only), "
             "nn.LogSoftmax (last only, with nn.NLLLoss) (declare a custom activation module with activations={MyModule: 'sigmoid'})",
         ),
         (

@@ -62,7 +62,8 @@ def supported_modules() -> tuple[str, ...]:
 def _with_parameters(act: Activation, values: tuple[float, ...]) -> Activation:
     """`act` at the parameter `values` a module holds: `act` itself at its defaults.
 
-    Elsewhere named with torch's values in brackets (``leaky_relu[slope=0.2]``).
+    Otherwise the reference's `act` at those values, named with them in
+    brackets (``leaky_relu[slope=0.2]``), as the model's report shows it.
     """
     if values == tuple(v for _, v in act.parameters):
         return act

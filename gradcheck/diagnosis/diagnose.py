@@ -27,23 +27,14 @@ import numpy as np
 from gradcheck.diagnosis.bugs import BUGS, BUGS_BY_NAME, Bug, always
 from gradcheck.results.causes import Cause
 from gradcheck.tolerance.compare import scaled_norm
+from gradcheck.tolerance.policy import CLEARLY_WRONG, NEGLIGIBLE, TIE, diagnosis_rtol
 from gradcheck.validate import check_network, check_rtol, checked_data, gradient_arrays
 from reference import Gradients, Network, backprop
 
 __all__ = ["DEFAULT_RTOL", "SCALED", "Diagnosis", "diagnose"]
 
-#: Rounding-level agreement for a float64 candidate; the oracle passes ~1e-4 for float32.
-DEFAULT_RTOL = 1e-6
-#: A bug is reported only if the candidate is at least this many times `rtol` away from
-#: the correct gradient: never a bug whose gradient equals the correct one on this input.
-_CLEARLY_WRONG = 10.0
-#: Residuals below this fraction of `rtol` count as equally exact; the catalogue order
-#: then breaks the tie (so rounding noise never ranks two coinciding bugs).
-_TIE = 1e-2
-#: A gradient this many times smaller than the reference's (in every block's norm) is
-#: negligible: matching it says nothing (on saturated nets a bug's gradient and the
-#: candidate's can both be ~1e-46 of the reference), and a candidate this small *vanishes*.
-NEGLIGIBLE = 1e-6
+#: Rounding-level agreement for a float64 candidate (`policy.diagnosis_rtol` gives every dtype's).
+DEFAULT_RTOL = diagnosis_rtol(np.float64)
 
 Blocks = list[np.ndarray]  # [dJ/dW^0, dJ/db^0, dJ/dW^1, ...]: the flat order of NOTATION.md
 
@@ -221,7 +212,7 @@ def diagnose(
     C, X, Y, R = _checked_diagnose(candidate, net, X, Y, reference, rtol)
     if not all(np.isfinite(block).all() for block in C):
         return []  # NaN/Inf: no known bug's, and the report says so already
-    if _distance(C, R) <= _CLEARLY_WRONG * rtol:
+    if _distance(C, R) <= CLEARLY_WRONG * rtol:
         return []  # right to rounding: nothing to diagnose
     d = X.shape[0]
     if _shapes(C) == _shapes(R) and _negligible(C, R):
@@ -231,7 +222,7 @@ def diagnose(
     found = [m for bug, B in variants if (m := _match_bug(bug, B, C, R, net, X, Y, d, rtol))]
     if found:  # exact matches; residuals at rounding level tie, and the catalogue order decides
         order = {bug.name: k for k, bug in enumerate(BUGS)}
-        return sorted(found, key=lambda m: (max(m.residual, _TIE * rtol), order[m.bug.name]))
+        return sorted(found, key=lambda m: (max(m.residual, TIE * rtol), order[m.bug.name]))
     if _shapes(C) != _shapes(R):
         return []  # no bug gives these shapes: diagnose_shapes says what they suggest
     return _explain_by_scale(C, R, variants, d, rtol) or _explain_by_place(C, R, d, rtol)

@@ -24,6 +24,7 @@ import numpy as np
 from gradcheck.diagnosis.diagnose import diagnose
 from gradcheck.results.causes import TINY, Cause, contradicts, localize
 from gradcheck.results.report import BlockSummary
+from gradcheck.tolerance.policy import diagnosis_rtol
 from reference import Gradients, Network
 
 __all__ = ["explain_trial", "block_verdicts", "tiny_difference"]
@@ -51,7 +52,7 @@ def explain_trial(
     blocks: Sequence[BlockSummary],
 ) -> tuple[Cause, ...]:
     """The likely causes of a failing trial, most likely first (flat `candidate` and `reference`)."""
-    rtol = 1e-4 if np.dtype(dtype).itemsize < 8 else 1e-6
+    rtol = diagnosis_rtol(dtype)  # rounding level for the candidate's dtype
     W_ok, b_ok, errors = block_verdicts(blocks, net.H)
     sizes = net.sizes
     matched = diagnose(

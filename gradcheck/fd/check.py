@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck.fd.numerical import NumericalGradient, numerical_gradient
+from gradcheck.tolerance.policy import CANDIDATE_ULPS, CHECK_SAFETY
 from gradcheck.validate import as_grad, as_theta, check_callable, evaluated_grad, is_real_number
 
 __all__ = [
@@ -31,11 +32,6 @@ __all__ = [
     "compare_gradient",
 ]
 
-# tolerance = safety x error estimate: estimates may be a few times low.  check_backprop
-# uses compare.FD_SAFETY = 30: a soak found a Richardson estimate 13x low on one entry of
-# a deep saturated tanh network; pass safety=30 for functions like that.
-CHECK_SAFETY = 10.0
-CANDIDATE_ULPS = 8.0  # the candidate's own rounding, in ulps of |grad_j| + ||grad||
 REPORT_ROWS = 10  # failing entries listed in a report: a screenful at most
 
 
@@ -130,7 +126,7 @@ def check_gradient(
         float32 candidate built from long sums).  Default 0.
     safety : float
         Multiple of the error estimate allowed.  Default 10 (`CHECK_SAFETY`);
-        `check_backprop` uses 30 (`compare.FD_SAFETY`), as estimates of
+        `check_backprop` uses 30 (`policy.FD_SAFETY`), as estimates of
         Richardson's method were seen 13x low deep in saturated networks:
         pass ``safety=30`` for functions like those.
 

@@ -17,15 +17,14 @@ import numpy as np
 
 from gradcheck.fd.evaluation import Evaluator
 from gradcheck.fd.steps import entry_scale, power_of_two
+from gradcheck.tolerance.policy import NOISE_SIGMAS, ROUNDING_ULPS
 
 __all__ = ["EPS", "ROUNDING_ULPS", "ecnoise", "noise_bound", "noise_sigma"]
 
 EPS = float(np.finfo(np.float64).eps)
-ROUNDING_ULPS = 4.0  # least error of one value of f, in units of eps |f|
 NOISE_POINTS = 9  # values of f along a line for the noise estimate (Moré & Wild use 7 to 9)
 NOISE_SPACINGS = (1e-6, 1e-9)  # relative: differences of order >= 3 of smooth f fall below eps
 NOISE_AGREEMENT = 4.0  # ECnoise accepts a level when three orders agree within this factor
-NOISE_SIGMAS = 4.0  # error bound of one value of f, in standard deviations of its noise
 NOISE_SEED = 0  # the noise-sampling direction is fixed: results are reproducible
 
 

@@ -58,6 +58,11 @@ from gradcheck.fd.steps import (
     power_of_two,
     within_sign,
 )
+from gradcheck.tolerance.policy import (  # noqa: F401 (CENTRAL_TRUNCATION_SAFETY: re-exported)
+    CENTRAL_TRUNCATION_SAFETY,
+    COMPLEX_ULPS,
+    CROSS_CHECK_MARGIN,
+)
 from gradcheck.validate import as_step, as_theta, check_callable, check_flag, is_real_number
 
 if TYPE_CHECKING:  # the comparison moved to gradient_check; see __getattr__ at the end
@@ -92,14 +97,11 @@ _MOVED_TO_GRADIENT_CHECK = (
 )
 
 METHODS = ("richardson", "central", "complex")
-CENTRAL_TRUNCATION_SAFETY = 2.0  # D(2s) - D(s) measures the s^2 term only; the s^4 term may add
 RICHARDSON_WINDOW = 4  # differences per extrapolation: cancels s^2, s^4, s^6 (error O(s^8))
 RICHARDSON_MAX_LEVELS = 24  # halvings per entry at most: down to 1e-7 of the first step
 RICHARDSON_GROWTH = 4.0  # stop once the estimate is this far above the best: past the optimum
 RICHARDSON_GAIN = 1e-2  # a window is asymptotic if it shrinks its differences' spread 100-fold
-CROSS_CHECK_MARGIN = 4.0  # a centred difference may be off by a few times its rounding bound
 COMPLEX_STEP_TRUNCATION = 1e-8  # relative steps above this may carry truncation: estimate it
-COMPLEX_ULPS = 32.0  # its error in ulps of the entry: Re-part roundings reach Im (seen: 20)
 
 
 @dataclass(frozen=True)

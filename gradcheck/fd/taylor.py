@@ -43,9 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.fd.check import CANDIDATE_ULPS
 from gradcheck.fd.evaluation import Evaluator
 from gradcheck.fd.noise import noise_bound, noise_sigma
+from gradcheck.tolerance.policy import CANDIDATE_ULPS, PASS_RATE
 from gradcheck.validate import (
     as_theta,
     as_vector,
@@ -59,7 +59,6 @@ __all__ = ["TaylorResult", "taylor_test"]
 
 EPSILONS = 2.0 ** -np.arange(34)  # 1 down to 6e-11 by halves: many points in every regime
 N_RANDOM = 4  # random directions: two scaled like θ, two flat
-PASS_RATE = 1.8  # a correct gradient gives 2 (or more); a wrong one 1
 TAYLOR_SAFETY = 30.0  # keep remainders this far above the rounding floor: < 4% noise in each
 TAYLOR_WINDOW = 5  # points per fit: a factor 16 in e, enough to average out what noise is left
 MAX_FIT_EPSILON = 2.0**-4  # larger moves (> 6% of each entry) are for the plot, not the fit

@@ -54,6 +54,7 @@ from gradcheck.tolerance.independent import (
     perturbed_backprop,
     stochastic_backprop,
 )
+from gradcheck.tolerance.policy import FLOOR_FACTOR, FLOOR_ULPS
 from gradcheck.validate import check_executor, check_flag, check_int
 from reference import ACTIVATIONS, Gradients, Network, backprop
 
@@ -68,8 +69,6 @@ __all__ = [
     "seed_outcome",
 ]
 
-FLOOR_FACTOR = 4.0  # undetectable: within 4x the actual float64 error of the true gradient
-FLOOR_ULPS = 4.0  # ... and never less than 4 ulps of the true gradient
 OUTPUT_COSTS = (
     (None, "quadratic"),
     ("identity", "quadratic"),

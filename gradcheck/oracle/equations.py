@@ -54,10 +54,10 @@ from gradcheck.results.equation_report import (
     EquationReport,
     EquationRow,
 )
+from gradcheck.tolerance.independent import delta_magnitudes, deltas_from_equations, h_prime_of
 
 # a finite difference may be off by FD_SAFETY times its error estimate
-from gradcheck.tolerance.compare import FD_SAFETY
-from gradcheck.tolerance.independent import delta_magnitudes, deltas_from_equations, h_prime_of
+from gradcheck.tolerance.policy import FD_SAFETY, ROUNDING_UNITS
 from gradcheck.validate import (
     EPS64,
     check_method,
@@ -74,8 +74,6 @@ __all__ = [
     "EquationRow",
     "check_equations",
 ]
-
-ROUNDING_UNITS = 64.0  # a backprop's own rounding: 64 eps of its dtype times the layer's scale
 
 
 def check_equations(

@@ -17,7 +17,8 @@ import numpy as np
 
 from gradcheck.fd.network import network_numerical_gradient
 from gradcheck.fd.numerical import numerical_gradient
-from gradcheck.tolerance.compare import FD_SAFETY, Comparison, compare
+from gradcheck.tolerance.compare import Comparison, compare
+from gradcheck.tolerance.policy import FD_SAFETY
 from reference import Network
 
 __all__ = ["FD_BUDGET", "DIRECTIONS", "FiniteDifferences", "vs_finite_differences"]

@@ -31,6 +31,7 @@ from gradcheck.results.error_maps import failing_trial_maps
 from gradcheck.results.report import TrialReport, block_summaries, worst_entries
 from gradcheck.tolerance.allowed import Allowed, allowed_values, candidate_comparison
 from gradcheck.tolerance.compare import Comparison, rounding_tolerance
+from gradcheck.tolerance.policy import LOOPS_TOLERANCE_FACTOR
 from reference import (
     Gradients,
     Network,
@@ -136,9 +137,24 @@ def _compare_trial(
     candidate = out.gradient.astype(np.float64)
     reference = backprop(net, X, Y).flat()
     block_dtypes = out.block_dtypes or (out.dtype,) * (2 * (net.H + 1))
-    allowed = allowed_values(net, X, Y, reference=reference, block_dtypes=block_dtypes)
+    reference_tolerance = rounding_tolerance(net, X, Y, np.float64)  # the reference's rounding
+    allowed = allowed_values(
+        net,
+        X,
+        Y,
+        reference=reference,
+        reference_tolerance=reference_tolerance,
+        block_dtypes=block_dtypes,
+    )
     steps = _comparisons(
-        net, X, Y, candidate=candidate, reference=reference, allowed=allowed, executor=executor
+        net,
+        X,
+        Y,
+        candidate=candidate,
+        reference=reference,
+        allowed=allowed,
+        reference_tolerance=reference_tolerance,
+        executor=executor,
     )
     vs_reference, fd, loops = steps.vs_reference, steps.fd, steps.loops
     report = trial.report(
@@ -187,10 +203,13 @@ def _comparisons(
     candidate: np.ndarray,
     reference: np.ndarray,
     allowed: Allowed,
+    reference_tolerance: np.ndarray,
     executor: Executor | None,
 ) -> _Comparisons:
-    """Steps 1 to 3: the candidate (flat, float64) vs the reference, both vs differences, loops."""
-    reference_tolerance = rounding_tolerance(net, X, Y, np.float64)  # the reference's rounding
+    """Steps 1 to 3: the candidate (flat, float64) vs the reference, both vs differences, loops.
+
+    `reference_tolerance` is the reference's own rounding (float64), as in `allowed`.
+    """
     # 1. candidate vs reference: each block in its own dtype, kinks held to the subgradient
     vs_reference = candidate_comparison(candidate, allowed)
     # 2. candidate (and reference) vs finite differences
@@ -208,7 +227,7 @@ def _comparisons(
     )
     # 3. the reference vs its loop form: it must agree to its own rounding (either slope at a kink)
     form = backprop_loops if net.layout.size * X.shape[0] <= LOOPS_BUDGET else backprop_examples
-    loops_allowed = replace(allowed, tolerance=2 * reference_tolerance)
+    loops_allowed = replace(allowed, tolerance=LOOPS_TOLERANCE_FACTOR * reference_tolerance)
     loops = candidate_comparison(form(net, X, Y).flat(), loops_allowed)
     return _Comparisons(vs_reference, fd, loops, form.__name__)
 

@@ -21,14 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradcheck.tolerance.policy import TINY
+
 __all__ = ["EQUATIONS", "Cause", "contradicts", "localize", "size_words"]
 
 #: The article's four equations, as `Cause.equation` names them.
 EQUATIONS = ("delta^H", "recursion", "dJ/dW", "dJ/db")
-
-#: Relative errors below this are "tiny": far above rounding perhaps, but no slip of
-#: the four equations makes a gradient this close (they change it by O(1) relative).
-TINY = 1e-6
 
 
 @dataclass(frozen=True)

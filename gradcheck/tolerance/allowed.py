@@ -21,13 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradcheck.tolerance.compare import (
-    SAFETY,
-    Comparison,
-    compare,
-    rounding_tolerance,
-    unit_roundoff,
-)
+from gradcheck.tolerance.compare import Comparison, compare, rounding_tolerance, unit_roundoff
+from gradcheck.tolerance.policy import SAFETY
 from gradcheck.tolerance.subgradient import subgradient_bounds
 from reference import Network, forward_pass
 
@@ -81,15 +76,16 @@ def allowed_values(
     Y: np.ndarray,
     *,
     reference: np.ndarray,
+    reference_tolerance: np.ndarray,
     block_dtypes: Sequence[np.dtype],
 ) -> Allowed:
     """The values the candidate may return, entry by entry, given the dtype of each of its blocks.
 
     `block_dtypes` holds one dtype per block in the flat order (`W^0`, `b^0`,
-    `W^1`, ...). The tolerance is the reference's own rounding (float64) plus,
-    for blocks in a narrower dtype, that dtype's.
+    `W^1`, ...). The tolerance is the reference's own rounding,
+    `reference_tolerance` (``rounding_tolerance(net, X, Y, np.float64)``, which
+    the caller needs too), plus, for blocks in a narrower dtype, that dtype's.
     """
-    reference_tolerance = rounding_tolerance(net, X, Y, np.float64)
     tolerance = reference_tolerance.copy()
     blocks = [block for _, block, _ in net.layout.blocks]
     narrowest = max((np.dtype(t) for t in block_dtypes), key=unit_roundoff)  # largest u

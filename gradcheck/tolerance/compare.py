@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gradcheck.tolerance.policy import FD_SAFETY, SAFETY, UNKNOWN_H_SECOND_BOUND
 from gradcheck.tolerance.saturation import (
     SATURATED,
     delta_sizes,
@@ -47,13 +48,6 @@ __all__ = [
 ]
 
 UNDERFLOW_GUARD = 1e-150  # standard deviations below this come from squares that may underflow
-SAFETY = (
-    32.0  # K: standard deviations of rounding allowed; soaked at 32 (correct float16-64 silent)
-)
-# A finite difference's own estimate bounds its error on >99.9% of entries; the soak found
-# it 13x low once in 1,500 networks (a deep, saturated tanh net): 30x covers that with room.
-# It costs the check no power: candidates are held to the reference at rounding level.
-FD_SAFETY = 30.0
 
 
 def scaled_norm(x: np.ndarray) -> float:
@@ -180,7 +174,7 @@ class _ForwardErrors:
         Z, Vz, p = self.fw.Z[L], self.z_var[L], self.p
         hp = self.P(h_prime_L(Z))
         bound = act.h_second_bound
-        c = 2.0 if bound is None else bound  # |h''| <= c |h'|; unknown: 2, as tanh
+        c = UNKNOWN_H_SECOND_BOUND if bound is None else bound  # |h''| <= c |h'|
         # No term for the jump of h' at a kink (ReLU): which slope applies there is not a
         # rounding matter; gradcheck.tolerance.allowed holds such entries to the subgradient interval.
         # a (1 - a), 1 - a^2: an error of u, or of h' itself once it is below u / SATURATED
@@ -351,20 +345,42 @@ def _kink_jump(act: Any, Z: np.ndarray, Vz: np.ndarray, u: float, p: int) -> np.
     return jump * (np.abs(Z) <= SAFETY * u * Vz ** (1 / p))
 
 
+def _quadratic_error(A, Y, VA, g, P):
+    return VA + P(A) + P(Y)  # a - y: a's error, and the rounding of the cancelling difference
+
+
+def _cross_entropy_error(A, Y, VA, g, P):
+    q = A * (1 - A)  # (a - y) / (a (1 - a)): its derivative in a, the difference and the quotient
+    return P((q - (A - Y) * (1 - 2 * A)) / q**2) * VA + (P(A) + P(Y)) / P(q) + P(g)
+
+
+def _categorical_cross_entropy_error(A, Y, VA, g, P):
+    return P(Y / A**2) * VA + P(g)  # -y / a: its derivative in a, and the quotient
+
+
+def _relative_error(A, Y, VA, g, P):
+    return P(g) * (VA / P(A) + 1.0)  # a cost of unknown form: its relative sensitivity to a
+
+
+#: The error model of each built-in cost's `dJ/da^H` formula, by the cost's name (a custom
+#: `reference.Cost` may not take a built-in's name): `(A, Y, V(a), dJ/da, P) -> V(dJ/da)`.
+#: A table here, not a field of `reference.Cost`: rounding is the checker's model of an
+#: implementation, not the article's math, and `reference` knows nothing of it.  A cost
+#: without an entry (`mse`, any custom cost) takes `_relative_error`.
+DJ_DA_ERRORS = {
+    "quadratic": _quadratic_error,
+    "cross_entropy": _cross_entropy_error,
+    "categorical_cross_entropy": _categorical_cross_entropy_error,
+}
+
+
 def _dJ_da_error(
     cost: str, A: np.ndarray, Y: np.ndarray, VA: np.ndarray, g: np.ndarray, P
 ) -> np.ndarray:
     """P-error of dJ/da: P(d(dJ/da)/da) V(a), plus the formula's own rounding (a - y cancels)."""
+    model = DJ_DA_ERRORS.get(cost, _relative_error)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if cost == "quadratic":  # a - y
-            V = VA + P(A) + P(Y)
-        elif cost == "cross_entropy":  # (a - y) / (a (1 - a))
-            q = A * (1 - A)
-            V = P((q - (A - Y) * (1 - 2 * A)) / q**2) * VA + (P(A) + P(Y)) / P(q) + P(g)
-        elif cost == "categorical_cross_entropy":  # -y / a
-            V = P(Y / A**2) * VA + P(g)
-        else:  # an unknown cost: its relative sensitivity to a
-            V = P(g) * (VA / P(A) + 1.0)
+        V = model(A, Y, VA, g, P)
     return np.nan_to_num(V, nan=0.0, posinf=np.finfo(float).max)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcheck.tolerance.policy import SATURATED, ZONE_ULPS
 from reference import ForwardPass, Network, forward_pass, output_delta
 
 __all__ = [
@@ -37,9 +38,6 @@ __all__ = [
     "systematic_bounds",
     "zone_bound",
 ]
-
-SATURATED = 64.0  # below u / SATURATED a cancelling formula's result rounds to 0
-ZONE_ULPS = 3.0  # above it, such a formula errs by at most this many u (1-ulp libm)
 
 
 def delta_sizes(net: Network, fw: ForwardPass, Y: np.ndarray) -> list[np.ndarray]:

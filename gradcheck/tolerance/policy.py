@@ -1,0 +1,187 @@
+"""The verdict policy: every constant that shapes a verdict, each with its reason, in one place.
+
+A verdict (pass or fail, and the likely cause a failure names) rests on
+derived bounds (`gradcheck.tolerance.compare`, the finite differences' own
+error estimates), but every derivation ends in a few numbers that are
+judgement: how many standard deviations of rounding, how many times an
+error estimate, how close is "equal to a known bug".  They live here, so
+that one page shows what the checker assumes, and a change to any of them
+is one reviewed line.  What stays elsewhere is algorithm (steps, windows,
+budgets, guards against overflow): it changes how a value is computed, not
+what counts as right.
+
+Every constant carries a ``#:`` comment with its reason (the tests pin
+that).  This module imports nothing from `gradcheck` (nor `reference`):
+`gradcheck.fd`, the lowest layer, reads it too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "CANDIDATE_ULPS",
+    "CENTRAL_TRUNCATION_SAFETY",
+    "CHECK_SAFETY",
+    "CLEARLY_WRONG",
+    "COMPLEX_ULPS",
+    "CROSS_CHECK_MARGIN",
+    "DIAGNOSIS_RTOL",
+    "FD_SAFETY",
+    "FLOOR_FACTOR",
+    "FLOOR_ULPS",
+    "FORMS_RTOL",
+    "LOOPS_TOLERANCE_FACTOR",
+    "NEGLIGIBLE",
+    "NOISE_SIGMAS",
+    "PASS_RATE",
+    "ROUNDING_ULPS",
+    "ROUNDING_UNITS",
+    "SAFETY",
+    "SATURATED",
+    "TIE",
+    "TINY",
+    "UNKNOWN_H_SECOND_BOUND",
+    "ZONE_ULPS",
+    "diagnosis_rtol",
+]
+
+# The rounding model (gradcheck.tolerance.compare, saturation, allowed)
+
+#: K, the standard deviations of rounding a candidate may differ from the reference by
+#: (`tol_j = K u S_j`); soaked at 32: correct float16, float32 and float64 candidates are silent.
+SAFETY = 32.0
+
+#: Below `u / SATURATED` a cancelling formula (`a (1 - a)`, `1 - a^2`) returns 0: numpy's
+#: float32 tanh gives 1 - ulp where 1 - tanh(x) is u/8 and exactly 1 from u/16 down; 64 leaves room.
+SATURATED = 64.0
+
+#: Above `u / SATURATED`, such a formula errs by at most this many `u`: `1 - a^2` takes 2 ulps
+#: from `a` and half of one from the square, for a libm accurate to 1 ulp.
+ZONE_ULPS = 3.0
+
+#: `|h''| <= c |h'|` for an activation that does not state its `c` (`h_second_bound`): tanh's 2,
+#: the largest of the built-ins, so a user's smooth activation is never held tighter than tanh.
+UNKNOWN_H_SECOND_BOUND = 2.0
+
+#: The reference against its loop form: twice the reference's own rounding tolerance, as both
+#: are float64 computations of the same gradient, each rounding by up to that tolerance.
+LOOPS_TOLERANCE_FACTOR = 2.0
+
+# Finite differences (gradcheck.fd, gradcheck.oracle.fd_comparison)
+
+#: Multiple of a finite difference's own error estimate that `check_backprop` allows: the estimate
+#: bounds the error on >99.9% of entries, the soak found it 13x low once in 1,500 networks (a deep,
+#: saturated tanh net), and 30 covers that with room.  No loss of power: candidates are held to
+#: the reference at rounding level.
+FD_SAFETY = 30.0
+
+#: `check_gradient`'s multiple of the error estimate, for any function: estimates may be a few
+#: times low; functions like deep saturated networks need `FD_SAFETY` (pass ``safety=30``).
+CHECK_SAFETY = 10.0
+
+#: `check_gradient`'s floor: the candidate's own rounding, in ulps (of its dtype) of
+#: `|grad_j| + ||grad||`, so exact zeros and tiny entries never cause false alarms.
+CANDIDATE_ULPS = 8.0
+
+#: Least error of one value of `f`, in units of `eps |f|`: a few roundings of the last operations.
+ROUNDING_ULPS = 4.0
+
+#: Error bound of one value of `f`, in standard deviations of its measured noise (ECnoise).
+NOISE_SIGMAS = 4.0
+
+#: `D(2s) - D(s)` measures the `s^2` term of a centred difference only; the `s^4` term may add
+#: as much again.
+CENTRAL_TRUNCATION_SAFETY = 2.0
+
+#: A centred difference may be off by a few times its rounding bound before it contradicts
+#: Richardson's estimate (and raises it).
+CROSS_CHECK_MARGIN = 4.0
+
+#: The complex step's error, in ulps of the entry: real-part roundings reach the imaginary part
+#: (seen: 20).
+COMPLEX_ULPS = 32.0
+
+#: The Taylor test passes at an observed convergence rate of at least this: a correct gradient
+#: gives 2 (or more), a wrong one 1; 1.8 leaves room for the noise of a fitted slope.
+PASS_RATE = 1.8
+
+# The equation check (gradcheck.oracle.equations)
+
+#: A backprop's own rounding of a `delta^L` or a block: this many eps of its dtype times the
+#: layer's scale; also how near `z = 0` a unit counts as at a kink.
+ROUNDING_UNITS = 64.0
+
+# The diagnosis (gradcheck.diagnosis.diagnose, .explain; gradcheck.results.causes)
+
+#: Per candidate dtype, the normwise relative distance (worst block `W^L`, `b^L`) within which a
+#: candidate equals a known bug's gradient; correct candidates measured over 600 networks
+#: (7 activation/cost pairs, depths 1 to 4, d = 1, 8, 32): float16 median 1.4e-3, 99% below
+#: 2e-2 (deep ReLU nets flip kinks); float32 at most 5.5e-6.  Each entry stays below 1e-2 so
+#: that `CLEARLY_WRONG` times it (0.1) is still below what a slip of the four equations does
+#: (O(1) relative).  float16 once had float32's 1e-4: a float16 gradient summed over the batch
+#: was then blamed on delta^H, not named `summed_not_averaged`.
+DIAGNOSIS_RTOL: dict[np.dtype, float] = {
+    np.dtype(np.float16): 1e-2,
+    np.dtype(np.float32): 1e-4,
+    np.dtype(np.float64): 1e-6,
+}
+
+#: A bug is named only if the candidate is at least this many times the dtype's diagnosis rtol
+#: from the correct gradient: never a bug whose gradient equals the correct one on this input.
+CLEARLY_WRONG = 10.0
+
+#: Residuals below this fraction of the rtol count as equally exact; the catalogue order then
+#: breaks the tie (so rounding noise never ranks two coinciding bugs).
+TIE = 1e-2
+
+#: A gradient this many times smaller than the reference's (in every block's norm) is negligible:
+#: matching it says nothing (on saturated nets a bug's gradient and the candidate's can both be
+#: ~1e-46 of the reference), and a candidate this small *vanishes*.
+NEGLIGIBLE = 1e-6
+
+#: Relative errors below this are "tiny": far above rounding perhaps, but no slip of the four
+#: equations makes a gradient this close (they change it by O(1) relative).
+TINY = 1e-6
+
+# The jobs (gradcheck.jobs.selfcheck, .soak)
+
+#: The self-check: the three float64 forms of the reference run the same operations in different
+#: orders and must agree to rounding, far inside this bound (issue 2 asks for 1e-12).
+FORMS_RTOL = 1e-12
+
+#: The soak: a drawn broken case is undetectable when every entry lies within this many times
+#: the actual float64 error of the true gradient ...
+FLOOR_FACTOR = 4.0
+
+#: ... and never less than this many ulps of the true gradient.
+FLOOR_ULPS = 4.0
+
+
+def diagnosis_rtol(dtype: npt.DTypeLike) -> float:
+    """The rtol of `DIAGNOSIS_RTOL` for a candidate of `dtype`.
+
+    A dtype outside the table takes the entry of the most precise listed dtype
+    that is no more precise than it (longdouble: float64's); one coarser than
+    every listed dtype, the coarsest entry scaled by its eps.  Integer and other
+    non-float dtypes count as float64 (the oracle reads them so).  Never
+    decreasing in eps.
+
+    Examples
+    --------
+    >>> diagnosis_rtol(np.float16), diagnosis_rtol(np.float32), diagnosis_rtol(np.longdouble)
+    (0.01, 0.0001, 1e-06)
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    if dtype in DIAGNOSIS_RTOL:
+        return DIAGNOSIS_RTOL[dtype]
+    eps = float(np.finfo(dtype).eps)
+    listed = sorted((float(np.finfo(t).eps), rtol) for t, rtol in DIAGNOSIS_RTOL.items())
+    for listed_eps, rtol in listed:
+        if listed_eps >= eps:
+            return rtol
+    coarsest_eps, rtol = listed[-1]
+    return rtol * eps / coarsest_eps

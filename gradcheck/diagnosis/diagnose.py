@@ -27,7 +27,13 @@ import numpy as np
 from gradcheck.diagnosis.bugs import BUGS, BUGS_BY_NAME, Bug, always
 from gradcheck.results.causes import Cause
 from gradcheck.tolerance.compare import scaled_norm
-from gradcheck.tolerance.policy import CLEARLY_WRONG, NEGLIGIBLE, TIE, diagnosis_rtol
+from gradcheck.tolerance.policy import (
+    CLEARLY_WRONG,
+    NAMED_CONSTANT_RTOL,
+    NEGLIGIBLE,
+    TIE,
+    diagnosis_rtol,
+)
 from gradcheck.validate import check_network, check_rtol, checked_data, gradient_arrays
 from reference import Gradients, Network, backprop
 
@@ -145,7 +151,7 @@ def _mentions(text: str, symbol: str) -> bool:
 
 def _constant_text(c: float, d: int | None) -> str:
     """`c` in words where it is a telling constant: ``"1/d = 0.0625"``, ``"-1"``, else ``"0.3"``."""
-    close = lambda value: abs(c - value) <= 1e-4 * abs(value)  # noqa: E731
+    close = lambda value: abs(c - value) <= NAMED_CONSTANT_RTOL * abs(value)  # noqa: E731
     if d is not None and d > 2:  # d = 2 reads better as "2"
         for name, value in (("d", d), ("-d", -d), ("1/d", 1 / d), ("-1/d", -1 / d)):
             if close(value):

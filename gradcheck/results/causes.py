@@ -28,6 +28,9 @@ __all__ = ["EQUATIONS", "Cause", "contradicts", "localize", "size_words"]
 #: The article's four equations, as `Cause.equation` names them.
 EQUATIONS = ("delta^H", "recursion", "dJ/dW", "dJ/db")
 
+#: Relative errors from `TINY` up to this are called "small" (wording only: no verdict rests on it).
+SMALL = 1e-2
+
 
 @dataclass(frozen=True)
 class Cause:
@@ -82,7 +85,7 @@ def size_words(relative_error: float) -> str:
     """How big a normwise relative error is, in words that never overstate it."""
     if relative_error < TINY:
         return f"tiny (relative error {relative_error:.1e})"
-    if relative_error < 1e-2:
+    if relative_error < SMALL:
         return f"small (relative error {relative_error:.1e})"
     return f"relative error {relative_error:.1e}"
 

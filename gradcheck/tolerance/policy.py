@@ -33,6 +33,7 @@ __all__ = [
     "FLOOR_ULPS",
     "FORMS_RTOL",
     "LOOPS_TOLERANCE_FACTOR",
+    "NAMED_CONSTANT_RTOL",
     "NEGLIGIBLE",
     "NOISE_SIGMAS",
     "PASS_RATE",
@@ -121,7 +122,8 @@ ROUNDING_UNITS = 64.0
 #: 2e-2 (deep ReLU nets flip kinks); float32 at most 5.5e-6.  Each entry stays below 1e-2 so
 #: that `CLEARLY_WRONG` times it (0.1) is still below what a slip of the four equations does
 #: (O(1) relative).  float16 once had float32's 1e-4: a float16 gradient summed over the batch
-#: was then blamed on delta^H, not named `summed_not_averaged`.
+#: was then blamed on delta^H, not named `summed_not_averaged`.  (A width-1 float16 net can still
+#: miss: its one-entry blocks carry ~2e-2 of rounding, and are then reported scaled by ~d.)
 DIAGNOSIS_RTOL: dict[np.dtype, float] = {
     np.dtype(np.float16): 1e-2,
     np.dtype(np.float32): 1e-4,
@@ -144,6 +146,10 @@ NEGLIGIBLE = 1e-6
 #: Relative errors below this are "tiny": far above rounding perhaps, but no slip of the four
 #: equations makes a gradient this close (they change it by O(1) relative).
 TINY = 1e-6
+
+#: A fitted constant within this relative distance of a telling one (d, 1/d, 2, -1, 1/2, ...) is
+#: named as such ("c = 1/d"); farther, it is printed as a number, never misnamed.
+NAMED_CONSTANT_RTOL = 1e-4
 
 # The jobs (gradcheck.jobs.selfcheck, .soak)
 

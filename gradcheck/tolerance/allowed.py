@@ -48,7 +48,7 @@ def kink_units(net: Network, X: np.ndarray, dtype: np.dtype) -> list[np.ndarray 
 
     The bound on `|fl(z) - z|` is the worst case of a dot product of `M` terms
     plus the bias, `(M + 2) u (|A^{L-1}| |W^L| + |b^L|)`, plus what the error of
-    `a^{L-1}` carries forward, times the `SAFETY` of `compare`; `z = 0` exactly
+    `a^{L-1}` carries forward, times `policy.SAFETY`; `z = 0` exactly
     is always a kink unit.  None for a layer without kinks (or without any such unit).
     """
     u = unit_roundoff(dtype)

@@ -76,16 +76,19 @@ def allowed_values(
     Y: np.ndarray,
     *,
     reference: np.ndarray,
-    reference_tolerance: np.ndarray,
     block_dtypes: Sequence[np.dtype],
+    reference_tolerance: np.ndarray | None = None,
 ) -> Allowed:
     """The values the candidate may return, entry by entry, given the dtype of each of its blocks.
 
     `block_dtypes` holds one dtype per block in the flat order (`W^0`, `b^0`,
     `W^1`, ...). The tolerance is the reference's own rounding,
-    `reference_tolerance` (``rounding_tolerance(net, X, Y, np.float64)``, which
-    the caller needs too), plus, for blocks in a narrower dtype, that dtype's.
+    `reference_tolerance` (``rounding_tolerance(net, X, Y, np.float64)``,
+    computed here if not given: a caller that needs it too passes it), plus,
+    for blocks in a narrower dtype, that dtype's.
     """
+    if reference_tolerance is None:
+        reference_tolerance = rounding_tolerance(net, X, Y, np.float64)
     tolerance = reference_tolerance.copy()
     blocks = [block for _, block, _ in net.layout.blocks]
     narrowest = max((np.dtype(t) for t in block_dtypes), key=unit_roundoff)  # largest u

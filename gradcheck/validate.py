@@ -41,7 +41,6 @@ __all__ = [
     "check_flag",
     "check_int",
     "check_labelled",
-    "check_layer_ok",
     "check_method",
     "check_network",
     "check_new_file",
@@ -505,23 +504,6 @@ def check_configurations(configurations: Any) -> list[tuple[Any, Any, Any]]:
                 f"('tanh', None, 'quadratic'); entry {k} is {item!r:.80}"
             )
     return [tuple(item) for item in configurations]
-
-
-def check_layer_ok(layer_ok: Any) -> list[bool]:
-    """`layer_ok` as a non-empty list of bools, one per layer."""
-    if isinstance(layer_ok, (str, bytes)) or not isinstance(layer_ok, (Sequence, np.ndarray)):
-        raise TypeError(
-            "`layer_ok` must be a list of bools, one per layer L = 0 .. H, "
-            f"got {type(layer_ok).__name__}"
-        )
-    if len(layer_ok) == 0:
-        raise ValueError("`layer_ok` is empty; give one bool per layer L = 0 .. H")
-    out = []
-    for L, value in enumerate(layer_ok):
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"`layer_ok[{L}]` must be a bool, got {value!r}")
-        out.append(bool(value))
-    return out
 
 
 def check_shape_lists(

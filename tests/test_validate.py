@@ -10,7 +10,6 @@ import pytest
 from gradcheck.validate import (
     batch_or_trials,
     check_finite_cost,
-    check_layer_ok,
     check_method,
     check_rtol,
     check_trial_options,
@@ -123,11 +122,6 @@ def test_gradient_arrays_copies_keeps_the_coarsest_eps_and_checks_shapes():
             lambda: check_trial_options(trials=1, batch_size=8, seed=0, edge_cases={"wide"}),
             ValueError,
             "unknown `edge_cases` 'wide'; known edge cases: width1, no_hidden, batch1",
-        ),
-        (
-            lambda: check_layer_ok(3),
-            TypeError,
-            "`layer_ok` must be a list of bools, one per layer L = 0 .. H, got int",
         ),
     ],
 )

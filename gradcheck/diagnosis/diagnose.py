@@ -18,7 +18,6 @@ article's equations is `gradcheck.diagnosis.localize`.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -519,18 +518,3 @@ def _checked_diagnose(
             "pass reference=backprop(net, X, Y) or leave it out"
         )
     return C, X, Y, R
-
-
-def __getattr__(name: str) -> Any:
-    """`gradcheck.diagnosis.diagnose.diagnose_shapes`: moved to `gradcheck.diagnosis.shapes`; a DeprecationWarning."""
-    if name != "diagnose_shapes":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        "`gradcheck.diagnosis.diagnose.diagnose_shapes` is deprecated and will be removed in the next "
-        "release; use `gradcheck.diagnosis.shapes.diagnose_shapes`",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    from gradcheck.diagnosis.shapes import diagnose_shapes
-
-    return diagnose_shapes

@@ -23,7 +23,8 @@ from gradcheck.fd.network import (
     check_memory_limit,
     differentiate_across_kinks,
 )
-from gradcheck.fd.numerical import EPS, METHODS, ROUNDING_ULPS
+from gradcheck.fd.noise import EPS, ROUNDING_ULPS
+from gradcheck.fd.numerical import METHODS
 from gradcheck.fd.perturbed import CACHE_CHUNK, crossings
 from gradcheck.validate import check_method, checked_data
 from reference import ForwardPass, Network, example_costs, forward_pass

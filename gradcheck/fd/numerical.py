@@ -3,7 +3,7 @@
 `numerical_gradient(f, theta)` differentiates `f` one coordinate at a time
 and reports, next to every entry, an estimate of its error (truncation plus
 rounding) that bounds the true error, so a check built on it needs no tuned
-tolerance (`gradient_check.check_gradient` is that check).
+tolerance (`gradcheck.fd.check.check_gradient` is that check).
 
 Three methods, `e_j` being the j-th unit vector and `s` a step:
 
@@ -37,19 +37,19 @@ Steps (`steps`): relative to the entry's scale `max(|θ_j|, 1)`, powers of
 two, the ones actually taken (`(θ_j + s) - θ_j`, divided by exactly), and
 never across zero.  Values of `f` come through an `evaluation.Evaluator`.
 
-This module is generic: it knows nothing of networks (see `network_fd`).
+This module is generic: it knows nothing of networks (see `gradcheck.fd.network`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from gradcheck.fd.evaluation import Evaluator
-from gradcheck.fd.noise import EPS, ROUNDING_ULPS, noise_bound, noise_sigma  # noqa: F401 (ROUNDING_ULPS: re-exported)
+from gradcheck.fd.noise import EPS, noise_bound, noise_sigma
 from gradcheck.fd.steps import (
     CENTRAL_STEP,
     RICHARDSON_STEP,
@@ -65,36 +65,7 @@ from gradcheck.tolerance.policy import (  # noqa: F401 (CENTRAL_TRUNCATION_SAFET
 )
 from gradcheck.validate import as_step, as_theta, check_callable, check_flag, is_real_number
 
-if TYPE_CHECKING:  # the comparison moved to gradient_check; see __getattr__ at the end
-    from gradcheck.fd.check import (  # noqa: F401
-        CANDIDATE_ULPS,
-        CHECK_SAFETY,
-        REPORT_ROWS,
-        GradientCheck,
-        check_gradient,
-        compare_gradient,
-    )
-
-__all__ = [
-    "METHODS",
-    "GradientCheck",
-    "NumericalGradient",
-    "check_gradient",
-    "compare_gradient",
-    "differentiate",
-    "numerical_gradient",
-]
-
-# Names importable from here for code written before the split (EPS, ROUNDING_ULPS,
-# RICHARDSON_STEP and power_of_two are imported above, from their modules).
-_MOVED_TO_GRADIENT_CHECK = (
-    "CANDIDATE_ULPS",
-    "CHECK_SAFETY",
-    "REPORT_ROWS",
-    "GradientCheck",
-    "check_gradient",
-    "compare_gradient",
-)
+__all__ = ["METHODS", "NumericalGradient", "differentiate", "numerical_gradient"]
 
 METHODS = ("richardson", "central", "complex")
 RICHARDSON_WINDOW = 4  # differences per extrapolation: cancels s^2, s^4, s^6 (error O(s^8))
@@ -371,12 +342,3 @@ def _validate_numerical_gradient(f, theta, method, step, vectorized, max_batch, 
     if f0 is not None and not (is_real_number(f0) and np.isfinite(f0)):
         raise ValueError(f"`f0` must be a finite real number, f(theta), got {f0!r}")
     return theta, as_step(step, theta.size), max_batch, None if f0 is None else float(f0)
-
-
-def __getattr__(name: str) -> Any:
-    """`from gradcheck.fd.numerical import check_gradient` keeps working (lazily: no cycle)."""
-    if name in _MOVED_TO_GRADIENT_CHECK:
-        from gradcheck.fd import check as gradient_check
-
-        return getattr(gradient_check, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

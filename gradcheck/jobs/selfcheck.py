@@ -13,7 +13,6 @@ rounding), and `backprop` against finite differences of the cost.
 from __future__ import annotations
 
 import textwrap
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -129,17 +128,6 @@ class SelfCheckRow:
             and self.loops_error <= FORMS_RTOL
             and self.fd_excess <= 1.0
         )
-
-    @property
-    def fd_error(self) -> float:
-        """Deprecated name of `fd_excess` (a ratio to the bound, not an error)."""
-        warnings.warn(
-            "`SelfCheckRow.fd_error` is deprecated and will be removed in the next release; "
-            "use `SelfCheckRow.fd_excess`",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return self.fd_excess
 
 
 def blockwise_relative_error(a: np.ndarray, b: np.ndarray, layout: ParameterLayout) -> float:

@@ -22,7 +22,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from gradcheck.fd.numerical import compare_gradient, numerical_gradient
+from gradcheck.fd.check import compare_gradient
+from gradcheck.fd.numerical import numerical_gradient
 from gradcheck.tolerance.compare import compare, rounding_tolerance
 from reference import Gradients, Network
 

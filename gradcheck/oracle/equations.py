@@ -28,9 +28,6 @@ job's table over every configuration in `gradcheck.jobs.selfcheck`.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -489,33 +486,3 @@ def _checked_words(deltas: Any, gradients: Any) -> str:
         weights, biases = gradient_lists(gradients)
         parts.append(f"candidate gradients ({dtype_of([*weights, *biases])})")
     return " and ".join(parts)
-
-
-# ------------------------------------------------------- deprecated names
-
-#: Names that lived here before the split, with their new homes; one release of grace.
-_MOVED = {
-    "Comparison": ("gradcheck.results.equation_report", "EquationComparison"),
-    "numerical_deltas": ("gradcheck.fd.delta", "numerical_deltas"),
-    "equation_deltas": ("gradcheck.tolerance.independent", "equation_deltas"),
-    "localize_from_gradients": ("gradcheck.diagnosis.localize", "localize_from_gradients"),
-    "format_equation_table": ("gradcheck.jobs.selfcheck", "format_equation_table"),
-    "run_equation_checks": ("gradcheck.jobs.selfcheck", "run_equation_checks"),
-    "EQUATION_SIZES": ("gradcheck.jobs.selfcheck", "EQUATION_SIZES"),
-    "EQUATION_BATCH": ("gradcheck.jobs.selfcheck", "EQUATION_BATCH"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    """`gradcheck.oracle.equations.<old name>`: the moved object, with a DeprecationWarning."""
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, new = _MOVED[name]
-    warnings.warn(
-        f"`gradcheck.oracle.equations.{name}` is deprecated and will be removed in the next release; "
-        f"use `{module}.{new}`",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    importlib.import_module(module)
-    return getattr(sys.modules[module], new)

@@ -8,7 +8,6 @@ job's table over many configurations is `gradcheck.jobs.selfcheck`'s).
 from __future__ import annotations
 
 import textwrap
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,14 +30,6 @@ OUTPUT, RECURSION, WEIGHTS, BIASES = "output", "recursion", "weights", "biases"
 #: Row verdicts; "upstream": the step holds on its inputs, which inherit an earlier error.
 OK, FAIL, UPSTREAM, UNVERIFIABLE = "ok", "FAIL", "upstream", "unverifiable"
 MAX_TABLE_ROWS = 36  # a report prints at most this many rows (a screenful)
-
-
-def _deprecated(old: str, new: str) -> None:
-    warnings.warn(
-        f"`{old}` is deprecated and will be removed in the next release; use `{new}`",
-        DeprecationWarning,
-        stacklevel=3,
-    )
 
 
 @dataclass(frozen=True)
@@ -70,12 +61,6 @@ class EquationComparison:
     def excess(self) -> float:
         """``error / tolerance`` at the worst entry: at most 1 passes."""
         return self.error / self.tolerance if self.tolerance > 0 else 0.0
-
-    @property
-    def ratio(self) -> float:
-        """Deprecated name of `excess`."""
-        _deprecated("EquationComparison.ratio", "EquationComparison.excess")
-        return self.excess
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
@@ -140,12 +125,6 @@ class EquationRow:
     def excess(self) -> float:
         """``error / tolerance``: at most 1 passes."""
         return self.governing.excess
-
-    @property
-    def ratio(self) -> float:
-        """Deprecated name of `excess`."""
-        _deprecated("EquationRow.ratio", "EquationRow.excess")
-        return self.excess
 
     @property
     def n_unverifiable(self) -> int:

@@ -3,14 +3,12 @@
 Entries are named in the notation (`W^1[3,0]`, `b^2[4]`); every trial carries
 what is needed to reproduce it (sizes, batch size, seed). One number sums up
 every comparison, under one name: the *excess* |c - r| / tolerance (> 1 fails).
-All parts are frozen: a report is built once and never changes; the old names
-of the excess (`vs_reference`, `worst_excess`, ...) are deprecated aliases.
+All parts are frozen: a report is built once and never changes.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -45,21 +43,6 @@ class GradientMismatch(AssertionError):
         self.report = report
 
 
-def _deprecated_alias(new: str, old: str) -> property:
-    """A read-only property `old` that warns and returns `new`: the old name lives one release."""
-
-    def read(self: Any) -> Any:
-        warnings.warn(
-            f"`{type(self).__name__}.{old}` is deprecated and will be removed in the next "
-            f"release; use `.{new}` (the same number: |c - r| / tolerance)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(self, new)
-
-    return property(read, doc=f"Deprecated alias of `{new}`.")
-
-
 @dataclass(frozen=True)
 class BlockSummary:
     """Worst agreement of one block `W^L` or `b^L` in one trial."""
@@ -70,8 +53,6 @@ class BlockSummary:
     excess: float  # the block's worst |c - r| / tolerance (> 1 fails)
     worst_entry: str
     relative_error: float  # ||c - r|| / ||r|| over the block
-
-    worst_excess = _deprecated_alias("excess", "worst_excess")
 
 
 @dataclass(frozen=True)
@@ -101,12 +82,6 @@ class TrialReport:
     causes: tuple[Cause, ...] = ()  # likely causes, most likely first (gradcheck.results.causes)
     # A failing trial's error maps, for the HTML report; not data: left out of to_dict() and ==
     maps: TrialMaps | None = field(default=None, compare=False, repr=False)
-
-    vs_reference = _deprecated_alias("excess_vs_reference", "vs_reference")
-    vs_finite_differences = _deprecated_alias(
-        "excess_vs_finite_differences", "vs_finite_differences"
-    )
-    reference_vs_loops = _deprecated_alias("excess_reference_vs_loops", "reference_vs_loops")
 
     def __post_init__(self) -> None:
         for name in ("sizes", "problems", "blocks", "worst", "causes"):
@@ -142,8 +117,6 @@ class BackpropReport:
     options: dict[str, Any]
     trials: tuple[TrialReport, ...]
     reference_problems: tuple[str, ...] = ()
-
-    layer_errors = _deprecated_alias("layer_excess", "layer_errors")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trials", tuple(self.trials))

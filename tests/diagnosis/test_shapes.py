@@ -207,10 +207,3 @@ def test_diagnose_shapes_validation_messages(args, error, message):
     with pytest.raises(error) as info:
         diagnose_shapes(*args)
     assert str(info.value) == message
-
-
-def test_old_home_still_works_with_a_deprecation_warning():
-    import gradcheck.diagnosis.diagnose as diagnose
-
-    with pytest.warns(DeprecationWarning, match="use `gradcheck.diagnosis.shapes.diagnose_shapes`"):
-        assert diagnose.diagnose_shapes is diagnose_shapes

@@ -115,8 +115,6 @@ def test_shapes_text_is_read_from_the_shapes():
 def test_selfcheck_row_names_its_ratio_fd_excess():
     (row,) = run_selfcheck(configurations=[("tanh", None, "quadratic")], shapes=[((3, 2), 2)])
     assert row.passed and 0.0 <= row.fd_excess <= 1.0
-    with pytest.warns(DeprecationWarning, match="`SelfCheckRow.fd_excess`"):
-        assert row.fd_error == row.fd_excess
     assert isinstance(row, SelfCheckRow)
 
 

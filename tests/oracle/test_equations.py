@@ -422,32 +422,6 @@ def test_excess_is_error_over_tolerance_in_rows_and_json():
         assert data["numerical"]["excess"] == row.numerical.excess
 
 
-def test_old_names_still_work_with_a_deprecation_warning():
-    import gradcheck.oracle.equations as equations
-    from gradcheck.fd.delta import numerical_deltas as new_numerical_deltas
-    from gradcheck.jobs.selfcheck import format_equation_table
-    from gradcheck.results.equation_report import EquationComparison
-
-    net, X, Y = _case("tanh", None, "quadratic", sizes=(3, 4, 2), d=4)
-    row = check_equations(net, X, Y).rows[0]
-    with pytest.warns(DeprecationWarning, match="use `EquationRow.excess`"):
-        assert row.ratio == row.excess
-    with pytest.warns(DeprecationWarning, match="use `EquationComparison.excess`"):
-        assert row.numerical.ratio == row.numerical.excess
-    with pytest.warns(
-        DeprecationWarning, match="use `gradcheck.results.equation_report.EquationComparison`"
-    ):
-        assert equations.Comparison is EquationComparison
-    with pytest.warns(
-        DeprecationWarning, match="use `gradcheck.jobs.selfcheck.format_equation_table`"
-    ):
-        assert equations.format_equation_table is format_equation_table
-    with pytest.warns(DeprecationWarning, match="use `gradcheck.fd.delta.numerical_deltas`"):
-        assert equations.numerical_deltas is new_numerical_deltas
-    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
-        equations.nothing_here  # noqa: B018
-
-
 # ---- validation: bad input is refused with a message naming the argument
 
 REFUSED = [

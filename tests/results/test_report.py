@@ -154,23 +154,6 @@ def test_layer_excess_is_the_worst_block_excess_over_the_trials(failed):
     assert worst["W^1"] > 1 and worst["W^0"] <= 1 and set(worst) == {"W^0", "b^0", "W^1", "b^1"}
 
 
-def test_each_old_name_is_a_deprecated_read_only_alias(failed):
-    trial = failed.trials[0]
-    block = trial.blocks[2]
-    aliases = [
-        (trial, "vs_reference", trial.excess_vs_reference),
-        (trial, "vs_finite_differences", trial.excess_vs_finite_differences),
-        (trial, "reference_vs_loops", trial.excess_reference_vs_loops),
-        (block, "worst_excess", block.excess),
-        (failed, "layer_errors", failed.layer_excess),
-    ]
-    for owner, old, value in aliases:
-        with pytest.warns(DeprecationWarning, match=rf"`{type(owner).__name__}\.{old}` is depr"):
-            assert getattr(owner, old) == value
-        with pytest.raises(AttributeError):  # read-only
-            setattr(owner, old, 1.0)
-
-
 def test_the_text_says_once_what_the_numbers_are(failed):
     text = str(failed)
     assert text.count("|c - r| / tolerance") == 1

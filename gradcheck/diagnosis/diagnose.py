@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck.diagnosis.bugs import BUGS, BUGS_BY_NAME, Bug, always
+from gradcheck.diagnosis.localize import layer_listing
 from gradcheck.results.causes import Cause
 from gradcheck.tolerance.compare import scaled_norm
 from gradcheck.tolerance.policy import (
@@ -108,7 +109,7 @@ class Diagnosis:
             text += f" ({'; '.join(facts)})"
         if self.layers and self.bug.name in BUGS_BY_NAME:  # the others name their blocks
             text += f", showing in layer{'s' if len(self.layers) > 1 else ''} "
-            text += ", ".join(map(str, self.layers))
+            text += layer_listing(self.layers)
         return f"{text}?\n  Fix: {self.bug.fix}."
 
     def cause(self) -> Cause:

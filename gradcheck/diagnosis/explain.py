@@ -6,11 +6,11 @@ Three sources, in this order:
    gradient, fitted constants and all; the strongest evidence there is;
 2. the size of the difference: a tiny one (far above rounding, far below any
    slip of the four equations) is said first, with what usually causes it;
-3. the article's logic (`gradcheck.results.causes.localize`): which equation, at
+3. the article's logic (`gradcheck.diagnosis.localize.localize`): which equation, at
    which layer, from which blocks `dJ/dW^L`, `dJ/db^L` are right.
 
 Every cause is then checked against the per-block verdicts
-(`gradcheck.results.causes.contradicts`) and dropped if they rule it out; duplicates
+(`gradcheck.diagnosis.localize.contradicts`) and dropped if they rule it out; duplicates
 go.  A catalogue match is an explanation on its own: the article's logic is
 consulted only when no catalogue bug (or constant factor) fits.
 """
@@ -22,9 +22,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from gradcheck.diagnosis.diagnose import diagnose
-from gradcheck.results.causes import TINY, Cause, contradicts, localize
+from gradcheck.diagnosis.localize import contradicts, localize
+from gradcheck.results.causes import Cause
 from gradcheck.results.report import BlockSummary
-from gradcheck.tolerance.policy import diagnosis_rtol
+from gradcheck.tolerance.policy import TINY, diagnosis_rtol
 from reference import Gradients, Network
 
 __all__ = ["explain_trial", "block_verdicts", "tiny_difference"]

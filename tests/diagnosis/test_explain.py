@@ -15,7 +15,7 @@ import pytest
 from gradcheck import check_backprop, check_backprop_at
 from gradcheck.diagnosis.bugs import BUGS
 from gradcheck.diagnosis.explain import block_verdicts
-from gradcheck.results.causes import contradicts
+from gradcheck.diagnosis.localize import contradicts
 from reference import ACTIVATIONS, Activation, Gradients, Network, backprop
 
 SIZES = [4, 5, 4, 3]  # H = 2, n_H = 3

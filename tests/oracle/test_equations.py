@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from gradcheck import (
     trial_case,
 )
+from gradcheck.diagnosis.localize import localize
 from gradcheck.fd.delta import numerical_deltas
 from gradcheck.oracle.equations import EquationReport, check_equations
-from gradcheck.results.causes import localize
 from gradcheck.tolerance.independent import equation_deltas
 from reference import (
     Gradients,

@@ -79,9 +79,9 @@ def test_no_other_module_defines_its_own_copy_of_a_policy_constant():
 
 
 def test_the_old_homes_hand_out_the_policy_values():
+    from gradcheck.diagnosis import explain
     from gradcheck.fd import check, noise, numerical, taylor
     from gradcheck.jobs import soak
-    from gradcheck.results import causes
     from gradcheck.tolerance import saturation
 
     assert compare.SAFETY is policy.SAFETY and compare.FD_SAFETY is policy.FD_SAFETY
@@ -91,7 +91,7 @@ def test_the_old_homes_hand_out_the_policy_values():
     assert numerical.CENTRAL_TRUNCATION_SAFETY is policy.CENTRAL_TRUNCATION_SAFETY
     assert taylor.PASS_RATE is policy.PASS_RATE
     assert saturation.SATURATED is policy.SATURATED
-    assert causes.TINY is policy.TINY
+    assert explain.TINY is policy.TINY
     assert soak.FLOOR_FACTOR is policy.FLOOR_FACTOR
 
 

@@ -182,7 +182,7 @@ class DeltaEvaluator:
 
     ``along(index, step)`` moves `Z^L[i, n]` (flat index ``i * N_L + n``) by each
     `step` and runs that example alone through layers `L .. H`; moves that cross
-    a kink come back NaN while ``mark_crossings``, their flags in ``last_crossed``.
+    a kink come back NaN unless ``mark_crossings=False``, their flags in ``last_crossed``.
     """
 
     def __init__(self, net: Network, fw: ForwardPass, Y: np.ndarray, L: int, *, memory_limit: int):
@@ -191,7 +191,6 @@ class DeltaEvaluator:
         self.theta = fw.Z[L].ravel()
         self.J = example_costs(fw.Z[-1], fw.output, Y, net.output, net.cost_function)
         self.count = 0
-        self.mark_crossings = True
         self.last_crossed = np.zeros(0, dtype=np.int8)
 
     def at(self, points: np.ndarray) -> np.ndarray:
@@ -209,7 +208,14 @@ class DeltaEvaluator:
         self.count += len(points)
         return np.array(values)
 
-    def along(self, index: np.ndarray, step: np.ndarray, *, imaginary: bool = False):
+    def along(
+        self,
+        index: np.ndarray,
+        step: np.ndarray,
+        *,
+        imaginary: bool = False,
+        mark_crossings: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """F with `Z^L` moved along each flat `index` by its `step`, and the steps taken."""
         if imaginary:
             taken = np.asarray(step, dtype=np.float64)
@@ -231,7 +237,7 @@ class DeltaEvaluator:
             values[part] = J - self.J[i[part]]
         self.count += index.size
         self.last_crossed = crossed
-        if self.mark_crossings and not imaginary:
+        if mark_crossings and not imaginary:
             values = np.where(crossed > 0, np.nan, values)
         return values, taken
 

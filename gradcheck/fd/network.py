@@ -245,9 +245,10 @@ def differentiate_across_kinks(
 ) -> KinkAwareGradient:
     """`finite_diff.differentiate` for a function with kinks, on an evaluator that reports them.
 
-    `evaluate` is as `differentiate` wants it, and also has ``mark_crossings``
-    (return NaN for a move that crossed a kink, so Richardson shrinks its
-    steps) and ``last_crossed`` (ROUGH/KINK flags of its last call). Entries
+    `evaluate` is as `differentiate` wants it, and reports kinks: its
+    ``along`` returns NaN for a move that crossed one (so Richardson shrinks
+    its steps) unless called with ``mark_crossings=False``, and its
+    ``last_crossed`` holds the ROUGH/KINK flags of its last call. Entries
     left without a usable step get a tight centred difference at `h` and
     `2h`: across a jump of `h''` (ELU) it converges as O(h), which
     `|D(h) - D(2h)|` bounds; across a jump of `h'` (ReLU) the entry is
@@ -261,9 +262,9 @@ def differentiate_across_kinks(
     stuck = np.flatnonzero(~np.isfinite(gradient))
     if stuck.size:
         h = power_of_two(KINK_STEP * scale[stuck])
-        evaluate.mark_crossings = False
-        values, taken = evaluate.along(np.tile(stuck, 4), np.concatenate([h, -h, 2 * h, -2 * h]))
-        evaluate.mark_crossings = True
+        values, taken = evaluate.along(
+            np.tile(stuck, 4), np.concatenate([h, -h, 2 * h, -2 * h]), mark_crossings=False
+        )
         v, t = values.reshape(4, -1), taken.reshape(4, -1)
         D1 = (v[0] - v[1]) / (t[0] - t[1])
         D2 = (v[2] - v[3]) / (t[2] - t[3])
@@ -379,21 +380,22 @@ class _Entries:
     def last_crossed(self) -> np.ndarray:
         return self.parent.last_crossed
 
-    @property
-    def mark_crossings(self) -> bool:
-        return bool(self.parent.mark_crossings)
-
-    @mark_crossings.setter
-    def mark_crossings(self, value: bool) -> None:
-        self.parent.mark_crossings = value
-
     def at(self, points: np.ndarray) -> np.ndarray:
         full = np.repeat(self.parent.theta[None, :], len(points), axis=0)
         full[:, self.index] = points
         return self.parent.at(full)
 
-    def along(self, index: np.ndarray, h: np.ndarray, *, imaginary: bool = False):
-        return self.parent.along(self.index[index], h, imaginary=imaginary)
+    def along(
+        self,
+        index: np.ndarray,
+        h: np.ndarray,
+        *,
+        imaginary: bool = False,
+        mark_crossings: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.parent.along(
+            self.index[index], h, imaginary=imaginary, mark_crossings=mark_crossings
+        )
 
 
 def _cost_size(net: Network, fw: ForwardPass, Y: np.ndarray) -> float:
@@ -409,9 +411,9 @@ class _CostEvaluator:
     """The cost `J` of `net` at perturbed parameters, for `finite_diff.differentiate`.
 
     ``along(index, h)`` gives `J(theta + h_i e_{index_i})` for every i (fast
-    path or naive), NaN where the move crossed a kink (while
-    ``mark_crossings``), and the steps actually taken; ``last_crossed`` holds
-    the ROUGH/KINK flags of the last call.
+    path or naive), NaN where the move crossed a kink (unless
+    ``mark_crossings=False``), and the steps actually taken; ``last_crossed``
+    holds the ROUGH/KINK flags of the last call.
     """
 
     def __init__(
@@ -432,7 +434,6 @@ class _CostEvaluator:
         self.base = Base.of(net, X, Y)
         self.fw = self.base.fw
         self.count = 0
-        self.mark_crossings = True
         self.last_crossed = np.zeros(0, dtype=np.int8)
         self.workspace = Workspace()
         self._is_weight = np.zeros(self.theta.size, dtype=bool)  # where the L2 penalty acts
@@ -456,7 +457,14 @@ class _CostEvaluator:
         self.count += len(points)
         return np.array([self._cost(*self.layout.split(p)) for p in points])
 
-    def along(self, index: np.ndarray, h: np.ndarray, *, imaginary: bool = False):
+    def along(
+        self,
+        index: np.ndarray,
+        h: np.ndarray,
+        *,
+        imaginary: bool = False,
+        mark_crossings: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
         theta = self.theta
         if imaginary:
             t = 1j * np.asarray(h, dtype=np.float64)
@@ -472,9 +480,8 @@ class _CostEvaluator:
             values = values + self.net.penalty() + self.net.l2 * is_W * (w * t + 0.5 * t * t)
         self.count += index.size
         self.last_crossed = crossed
-        if (
-            self.mark_crossings and not imaginary
-        ):  # the complex step is one-sided in i h: no crossing
+        # the complex step is one-sided in i h: no crossing
+        if mark_crossings and not imaginary:
             values = np.where(crossed > 0, np.nan, values)
         return values, taken
 

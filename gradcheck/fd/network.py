@@ -40,6 +40,7 @@ evaluation), which the tests hold equal to the fast one to rounding.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,10 @@ CHUNKS_PER_TASK = 8  # at least this many chunks a task: ~2 ms, above a thread p
 TASKS_PER_WORKER = 4  # at most this many tasks a worker per call: a process pool's or Dask's
 # per-task cost (pickling, a round trip) is ~0.1-1 ms, so tasks of ~1,000 chunks (784-256-10)
 # keep it small, while 4 a worker still balance the load
-DEFAULT_WORKERS = 8  # an executor that does not say how many workers it has
+# A caller's executor does not say how many workers it runs (concurrent.futures has no public
+# way to ask): tasks are sized for one a core of this machine, a default ProcessPoolExecutor's
+# count, and about a LocalCluster's. Only the speed depends on it, never the result.
+EXECUTOR_WORKERS = os.cpu_count() or 1
 KINK_STEP = 2.0**-30  # the last resort for entries near a kink: few z change sign within it
 MIN_STEP_ULPS = 64  # a first step is at least this many spacings of its entry (_natural_scale)
 STENCIL_STEP = 2.0**-10  # relative: R1's truncation (h^4) and rounding (1/h) both near 1e-11
@@ -157,6 +161,8 @@ def network_numerical_gradient(
         cluster's ``distributed.Client.get_executor()``. The network and data
         travel once per worker process, not with every chunk; chunks whose
         worker dies are rerun. The result is bit-identical to the serial one.
+        Tasks are sized for `EXECUTOR_WORKERS` workers (one per core of this
+        machine): an executor does not say how many it runs.
     workers : int, optional
         Evaluate on a pool of this many processes (`gradcheck.fd.scatter.process_pool`,
         each with one OpenBLAS thread), started and shut down here: worth it for
@@ -183,12 +189,29 @@ def network_numerical_gradient(
     _check_executor(executor, workers)
     if workers is not None and workers > 1:
         with process_pool(workers) as pool:
-            return network_numerical_gradient(
-                net, X, Y, method=method, structured=structured, memory_limit=memory_limit,
-                executor=pool,
-            )  # fmt: skip
+            return _on_executor(net, X, Y, method, structured, memory_limit, pool, workers)
+    return _on_executor(net, X, Y, method, structured, memory_limit, executor, None)
+
+
+def _on_executor(
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    method: str,
+    structured: bool,
+    memory_limit: int,
+    executor: Executor | None,
+    workers: int | None,
+) -> NetworkNumericalGradient:
+    """`network_numerical_gradient` on `executor` (None: here), which runs `workers` if known."""
     evaluate = _CostEvaluator(
-        net, X, Y, memory_limit=memory_limit, structured=structured, executor=executor
+        net,
+        X,
+        Y,
+        memory_limit=memory_limit,
+        structured=structured,
+        executor=executor,
+        workers=workers,
     )
     try:
         return _differentiate(evaluate, net, X, Y, method)
@@ -425,6 +448,7 @@ class _CostEvaluator:
         memory_limit: int,
         structured: bool,
         executor: Executor | None = None,
+        workers: int | None = None,
     ):
         self.net, self.X, self.Y = net, X, Y
         self.theta = net.flat()
@@ -441,7 +465,8 @@ class _CostEvaluator:
             self._is_weight[block] = name[0] == "W"
         # the naive path is the yardstick: it stays serial
         parallel = executor is not None and structured
-        self.scatter = Scatter(executor, self.base) if parallel else None
+        self.scatter = Scatter(executor, self.base, workers=workers) if parallel else None
+        self.workers = workers or EXECUTOR_WORKERS  # sizes the tasks (EXECUTOR_WORKERS)
 
     def close(self) -> None:
         """Let the workers' copies of the network go."""
@@ -516,8 +541,7 @@ class _CostEvaluator:
             space = self.workspace
             results = [perturbed_costs(self.base, L, m, n, t_, space) for L, m, n, t_ in chunks]
         else:  # tasks of consecutive chunks, each chunk computed as in the serial run
-            workers = getattr(self.scatter.executor, "_max_workers", DEFAULT_WORKERS)
-            size = max(CHUNKS_PER_TASK, -(-len(chunks) // (TASKS_PER_WORKER * workers)))
+            size = max(CHUNKS_PER_TASK, -(-len(chunks) // (TASKS_PER_WORKER * self.workers)))
             tasks = [chunks[k : k + size] for k in range(0, len(chunks), size)]
             results = [r for rs in self.scatter.map(costs_of_chunks, tasks) for r in rs]
         for part, (v, c) in zip(places, results, strict=True):

@@ -39,7 +39,7 @@ from typing import Any
 __all__ = ["RERUNS", "Scatter", "process_pool", "scatter"]
 
 RERUNS = 3  # submissions of a task whose worker died, before it runs in the caller's process
-FIRST_WITH_DATA = 2  # tasks sent with the data up front, when the executor hides its size
+FIRST_WITH_DATA = 2  # tasks sent with the data up front, when the caller does not say `workers`
 CACHE_ENTRIES = 4  # shared objects a worker keeps: the latest calls' (one per token)
 _LOST_WORKER = ("KilledWorker", "CommClosedError", "FutureCancelledError")  # Dask's, by name
 
@@ -58,10 +58,15 @@ class Scatter:
     task) for task in tasks]`` in order. The token (and so each worker's
     copy of `shared`) lasts as long as this object: use it as a context
     manager, or call `close`. With ``executor=None`` the tasks run here.
+    `workers`, how many workers `executor` runs when the caller knows it
+    (`concurrent.futures` has no public way to ask), is how many of the
+    first tasks carry `shared`; default `FIRST_WITH_DATA`, and the others
+    fetch it when they miss it.
     """
 
-    def __init__(self, executor: Executor | None, shared: Any):
+    def __init__(self, executor: Executor | None, shared: Any, *, workers: int | None = None):
         self.executor, self.shared = executor, shared
+        self.workers = workers
         self.token = uuid.uuid4().hex
         self.shipped = 0  # how many times `shared` was sent along with a task
         if executor is not None:
@@ -88,14 +93,17 @@ def scatter(
     shared: Any,
     work: Callable[[Any, Any], Any],
     tasks: Sequence[Any],
+    *,
+    workers: int | None = None,
 ) -> list[Any]:
     """``[work(shared, task) for task in tasks]``, on `executor`'s workers (in order).
 
     `work` must be a module-level function (picklable by reference), and
     `shared` and the tasks picklable, for executors in other processes.
     With ``executor=None`` the tasks run here, one after the other.
+    `workers`: how many workers `executor` runs, if known (see `Scatter`).
     """
-    with Scatter(executor, shared) as run:
+    with Scatter(executor, shared, workers=workers) as run:
         return run.map(work, tasks)
 
 
@@ -113,7 +121,7 @@ class _Run:
 
     def results(self) -> list[Any]:
         # The first few tasks carry the data, so that each worker likely has it early.
-        first = getattr(self.scatter.executor, "_max_workers", FIRST_WITH_DATA)
+        first = self.scatter.workers or FIRST_WITH_DATA
         for k in range(len(self.tasks)):
             self.submit(k, with_data=k < first)
         # Completed futures arrive on a queue (O(1) each): `wait()` on every pending future

@@ -7,7 +7,7 @@ middle of a task has that task rerun, and the result is still identical.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -49,6 +49,29 @@ def test_workers_is_bit_identical(case):
 def test_process_pool_is_bit_identical(case):
     net, X, Y, serial = case
     with process_pool(2) as pool:
+        _same(network_numerical_gradient(net, X, Y, memory_limit=2048, executor=pool), serial)
+
+
+class _Opaque(Executor):
+    """A thread pool whose private attributes must not be read: only `submit` is public."""
+
+    def __init__(self, workers):
+        self._inner = ThreadPoolExecutor(workers)
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._inner.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, **kwargs):
+        self._inner.shutdown(wait)
+
+    @property
+    def _max_workers(self):
+        raise RuntimeError("a private attribute of the executor was read")
+
+
+def test_only_the_executors_public_interface_is_used(case):
+    net, X, Y, serial = case
+    with _Opaque(2) as pool:
         _same(network_numerical_gradient(net, X, Y, memory_limit=2048, executor=pool), serial)
 
 

@@ -69,6 +69,14 @@ def test_in_process_workers_need_no_shipping():
         assert [t for _, _, t in run.map(_who_has, range(10))] == list(range(10))
 
 
+def test_the_first_tasks_carry_the_data_to_as_many_workers_as_the_caller_says():
+    with ThreadPoolExecutor(2) as pool:
+        for workers, shipped in [(None, 2), (3, 3), (5, 5)]:
+            with Scatter(pool, {"size": 3}, workers=workers) as run:
+                run.map(_who_has, range(10))
+            assert run.shipped == shipped, workers  # in-process: no task ever misses the data
+
+
 def test_an_error_in_the_work_is_raised_not_rerun():
     with ThreadPoolExecutor(1) as pool, pytest.raises(ZeroDivisionError):
         scatter(pool, 0, _divide, [1, 2])

@@ -1,24 +1,80 @@
-"""Evaluating `f` at perturbations of θ: in batches when `f` is vectorized, checked, and counted.
+"""Evaluating `f` at perturbations of θ: the interface the difference engines ask for, and `Evaluator`.
 
-`finite_diff`, `noise` and `taylor` ask for values of `f` through an
-`Evaluator`; it builds the perturbed parameter vectors (fresh ones for every
+`gradcheck.fd.numerical`, `noise` and `taylor` ask for values of `f` through
+a `FunctionEvaluator`: ``along`` (moves along coordinate axes), ``at``
+(whole parameter vectors) and ``count``. `Evaluator` is the one for any
+function: it builds the perturbed parameter vectors (fresh ones for every
 call, so `f` may keep or alter them), checks what `f` returns (one real
 number per vector, complex for complex input) and counts the evaluations.
-`network_fd` passes its own evaluator, with the same methods, that exploits a
-network's structure.
+`gradcheck.fd.network` and `gradcheck.fd.delta` pass their own, which exploit
+a network's structure and report kinks (`KinkEvaluator`).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["CHUNK_BYTES", "Evaluator"]
+__all__ = ["CHUNK_BYTES", "Evaluator", "FunctionEvaluator", "KinkEvaluator"]
 
 CHUNK_BYTES = 256 * 2**20  # vectorized mode: memory of one batch of perturbed vectors, at most
+
+
+@runtime_checkable
+class FunctionEvaluator(Protocol):
+    """What the difference engines need of an evaluator of `f` near θ (`Evaluator` is one)."""
+
+    @property
+    def theta(self) -> np.ndarray:
+        """θ, shape (n,): the point the moves start from."""
+        ...
+
+    @property
+    def count(self) -> int:
+        """How many parameter vectors `f` was evaluated at so far."""
+        ...
+
+    def at(self, points: np.ndarray) -> np.ndarray:
+        """f at each row of `points`, shape (k, n) -> (k,)."""
+        ...
+
+    def along(
+        self, index: np.ndarray, step: np.ndarray, *, imaginary: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """f(θ + step_i e_{index_i}) (``imaginary``: θ + i step_i e_{index_i}), and the steps taken.
+
+        A value may be NaN: that step is unusable (Richardson then takes smaller ones).
+        """
+        ...
+
+
+@runtime_checkable
+class KinkEvaluator(FunctionEvaluator, Protocol):
+    """An evaluator of a function with kinks that says which moves crossed one.
+
+    ``along`` returns NaN for a move that crossed a kink, unless called with
+    ``mark_crossings=False``; ``last_crossed`` holds the flags of its last
+    call, one per move (`gradcheck.fd.perturbed`'s ROUGH and KINK bits).
+    """
+
+    @property
+    def last_crossed(self) -> np.ndarray:
+        """int8 flags, one per move of the last ``along``: which kinds of kink it crossed."""
+        ...
+
+    def along(
+        self,
+        index: np.ndarray,
+        step: np.ndarray,
+        *,
+        imaginary: bool = False,
+        mark_crossings: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `FunctionEvaluator.along`; NaN where a move crossed a kink (if `mark_crossings`)."""
+        ...
 
 
 class Evaluator:
@@ -66,7 +122,9 @@ class Evaluator:
         """f at each row of `points`, shape (k, n) -> (k,)."""
         return self._evaluate(len(points), lambda part: points[part].copy(), complex_input=False)
 
-    def along(self, index: np.ndarray, step: np.ndarray, *, imaginary: bool = False):
+    def along(
+        self, index: np.ndarray, step: np.ndarray, *, imaginary: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """f(θ + step_i e_{index_i}) (or θ + i step_i e_{index_i}), and the steps taken."""
         theta = self.theta
         if imaginary:

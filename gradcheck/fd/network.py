@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck.fd.evaluation import KinkEvaluator
 from gradcheck.fd.noise import EPS, ROUNDING_ULPS, noise_bound, noise_sigma
 from gradcheck.fd.numerical import CENTRAL_TRUNCATION_SAFETY, METHODS, differentiate
 from gradcheck.fd.perturbed import (
@@ -258,7 +259,7 @@ class KinkAwareGradient:
 
 
 def differentiate_across_kinks(
-    evaluate: Any,
+    evaluate: KinkEvaluator,
     theta: np.ndarray,
     *,
     method: str,
@@ -301,7 +302,7 @@ def differentiate_across_kinks(
 
 
 def staged_richardson(
-    evaluate: Any,
+    evaluate: KinkEvaluator,
     theta: np.ndarray,
     *,
     scale: np.ndarray,
@@ -369,7 +370,7 @@ def staged_richardson(
     return KinkAwareGradient(gradient, error, unverifiable, step)
 
 
-def _centred(evaluate: Any, index: np.ndarray, h: np.ndarray):
+def _centred(evaluate: KinkEvaluator, index: np.ndarray, h: np.ndarray):
     """`D = (f(theta + h1 e_j) - f(theta - h2 e_j)) / (h1 + h2)` with the steps taken;
     also the mean step and `max |f|` of the two values."""
     m = index.size
@@ -392,8 +393,12 @@ def _block_max(values: np.ndarray, blocks: list[tuple[str, slice, tuple[int, ...
 class _Entries:
     """An evaluator restricted to some entries of theta: `differentiate` on a subset."""
 
-    def __init__(self, evaluate: Any, index: np.ndarray):
+    def __init__(self, evaluate: KinkEvaluator, index: np.ndarray):
         self.parent, self.index = evaluate, index
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self.parent.theta[self.index]
 
     @property
     def count(self) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcheck.fd.evaluation import Evaluator
+from gradcheck.fd.evaluation import FunctionEvaluator
 from gradcheck.fd.steps import entry_scale, power_of_two
 from gradcheck.tolerance.policy import NOISE_SIGMAS, ROUNDING_ULPS
 
@@ -28,13 +28,13 @@ NOISE_AGREEMENT = 4.0  # ECnoise accepts a level when three orders agree within 
 NOISE_SEED = 0  # the noise-sampling direction is fixed: results are reproducible
 
 
-def noise_sigma(evaluate: Evaluator, theta: np.ndarray, f0: float) -> float:
+def noise_sigma(evaluate: FunctionEvaluator, theta: np.ndarray, f0: float) -> float:
     """The noise of f near θ (std of its rounding errors) by ECnoise; 0 if too small to see.
 
     f is sampled at equally spaced points along a fixed random direction,
     in steps that are powers of two (so the points are exact), at a spacing
     of 1e-6 of the entries' scale, then 1e-9 if f's curvature still shows.
-    `evaluate` is an `evaluation.Evaluator` of f near θ (or one like it).
+    `evaluate` is an evaluator of f near θ (`evaluation.FunctionEvaluator`).
     """
     half = NOISE_POINTS // 2
     offsets = np.delete(np.arange(-half, half + 1), half)[:, None]  # the middle point is θ: f0

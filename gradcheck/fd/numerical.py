@@ -35,7 +35,7 @@ perfect fit.
 
 Steps (`steps`): relative to the entry's scale `max(|θ_j|, 1)`, powers of
 two, the ones actually taken (`(θ_j + s) - θ_j`, divided by exactly), and
-never across zero.  Values of `f` come through an `evaluation.Evaluator`.
+never across zero.  Values of `f` come through an `evaluation.FunctionEvaluator`.
 
 This module is generic: it knows nothing of networks (see `gradcheck.fd.network`).
 """
@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.fd.evaluation import Evaluator
+from gradcheck.fd.evaluation import Evaluator, FunctionEvaluator
 from gradcheck.fd.noise import EPS, noise_bound, noise_sigma
 from gradcheck.fd.steps import (
     CENTRAL_STEP,
@@ -178,7 +178,7 @@ def numerical_gradient(
 
 
 def differentiate(
-    evaluate: Any,
+    evaluate: FunctionEvaluator,
     theta: np.ndarray,
     *,
     method: str,
@@ -189,7 +189,7 @@ def differentiate(
     """The engine of `numerical_gradient`, on any evaluator of `f` near `theta`.
 
     `evaluate` provides ``along(index, step, imaginary=False) -> (values, steps
-    taken)``, ``at(points) -> values`` and ``count`` (see `evaluation.Evaluator`);
+    taken)``, ``at(points) -> values`` and ``count`` (`evaluation.FunctionEvaluator`);
     `gradcheck.fd.network` passes one that exploits a network's structure.
     A value it returns as NaN makes that step unusable: Richardson then
     takes smaller steps. `f_scale` is the size of the terms `f` is computed
@@ -209,7 +209,7 @@ def differentiate(
     return NumericalGradient(gradient, error, method, taken, evaluate.count)
 
 
-def _centred(evaluate: Evaluator, index: np.ndarray, step: np.ndarray):
+def _centred(evaluate: FunctionEvaluator, index: np.ndarray, step: np.ndarray):
     """D = (f(θ + s1 e_j) - f(θ - s2 e_j)) / (s1 + s2), with the steps s1, s2 actually taken.
 
     Returns D, the mean step (s1 + s2) / 2 and max(|f(θ + s1 e_j)|, |f(θ - s2 e_j)|).

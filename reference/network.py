@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from .costs import FUSED_FORMS, Cost, Fused, get_cost
 __all__ = [
     "ForwardPass",
     "Gradients",
+    "LayerBlock",
     "Network",
     "ParameterLayout",
     "checked_problem",
@@ -47,6 +48,20 @@ _OUTPUTS_FOR_COST = {
 # ------------------------------------------------------------- flat order
 
 
+class LayerBlock(NamedTuple):
+    """One block of the flat parameter vector, `W^L` or `b^L`, with its layer as a number."""
+
+    kind: str  # "W" or "b"
+    L: int
+    slice: slice  # where the block sits in the flat vector
+    shape: tuple[int, ...]  # (M, N) for W^L, (N,) for b^L
+
+    @property
+    def name(self) -> str:
+        """``"W^1"`` or ``"b^1"``."""
+        return f"{self.kind}^{self.L}"
+
+
 @dataclass(frozen=True)
 class ParameterLayout:
     """The flat parameter order of NOTATION.md for layer sizes ``[n_in, n_0, ..., n_H]``.
@@ -62,17 +77,22 @@ class ParameterLayout:
         return len(self.sizes) - 2
 
     @property
-    def blocks(self) -> list[tuple[str, slice, tuple[int, ...]]]:
-        """``(name, slice, shape)`` of each block: ``("W^0", slice(0, 12), (3, 4))``, ..."""
-        out: list[tuple[str, slice, tuple[int, ...]]] = []
+    def layer_blocks(self) -> list[LayerBlock]:
+        """Each block in the flat order: ``LayerBlock("W", 0, slice(0, 12), (3, 4))``, ..."""
+        out: list[LayerBlock] = []
         start = 0
         for L in range(self.H + 1):
             M, N = self.sizes[L], self.sizes[L + 1]
-            out.append((f"W^{L}", slice(start, start + M * N), (M, N)))
+            out.append(LayerBlock("W", L, slice(start, start + M * N), (M, N)))
             start += M * N
-            out.append((f"b^{L}", slice(start, start + N), (N,)))
+            out.append(LayerBlock("b", L, slice(start, start + N), (N,)))
             start += N
         return out
+
+    @property
+    def blocks(self) -> list[tuple[str, slice, tuple[int, ...]]]:
+        """``(name, slice, shape)`` of each block: ``("W^0", slice(0, 12), (3, 4))``, ..."""
+        return [(b.name, b.slice, b.shape) for b in self.layer_blocks]
 
     @property
     def size(self) -> int:
@@ -83,9 +103,8 @@ class ParameterLayout:
         """Flat index `j` -> ``(kind, L, index)``, e.g. ``("W", 1, (3, 0))`` or ``("b", 2, (4,))``."""
         if not 0 <= j < self.size:
             raise IndexError(f"flat index {j} out of range for {self.size} parameters")
-        for name, block, shape in self.blocks:
+        for kind, L, block, shape in self.layer_blocks:
             if block.start <= j < block.stop:
-                kind, L = name[0], int(name[2:])
                 return kind, L, tuple(int(k) for k in np.unravel_index(j - block.start, shape))
         raise AssertionError("unreachable")
 
@@ -98,8 +117,8 @@ class ParameterLayout:
         """Views of a flat vector as ``(weights, biases)``; any dtype (complex for complex step)."""
         weights: list[np.ndarray] = []
         biases: list[np.ndarray] = []
-        for name, block, shape in self.blocks:
-            (weights if name[0] == "W" else biases).append(theta[block].reshape(shape))
+        for kind, _, block, shape in self.layer_blocks:
+            (weights if kind == "W" else biases).append(theta[block].reshape(shape))
         return weights, biases
 
     def join(self, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> np.ndarray:

@@ -466,8 +466,8 @@ class _CostEvaluator:
         self.last_crossed = np.zeros(0, dtype=np.int8)
         self.workspace = Workspace()
         self._is_weight = np.zeros(self.theta.size, dtype=bool)  # where the L2 penalty acts
-        for name, block, _ in self.layout.blocks:
-            self._is_weight[block] = name[0] == "W"
+        for kind, _, block, _ in self.layout.layer_blocks:
+            self._is_weight[block] = kind == "W"
         # the naive path is the yardstick: it stays serial
         parallel = executor is not None and structured
         self.scatter = Scatter(executor, self.base, workers=workers) if parallel else None
@@ -524,12 +524,11 @@ class _CostEvaluator:
         values = np.empty(index.size, dtype=t.dtype)
         crossed = np.zeros(index.size, dtype=np.int8)
         chunks, places = [], []  # (L, m, n, t) of each chunk; where its results go
-        for name, block, shape in self.layout.blocks:
+        for kind, L, block, shape in self.layout.layer_blocks:
             rows = np.flatnonzero((index >= block.start) & (index < block.stop))
             if rows.size == 0:
                 continue
-            L = int(name[2:])
-            if name[0] == "W":  # sorted by unit n: moves of one n share a row of W^{L+1}
+            if kind == "W":  # sorted by unit n: moves of one n share a row of W^{L+1}
                 rows = rows[np.argsort((index[rows] - block.start) % shape[1], kind="stable")]
                 m, n = np.unravel_index(index[rows] - block.start, shape)
             else:
@@ -581,9 +580,8 @@ def _natural_scale(net: Network, X: np.ndarray, theta: np.ndarray) -> np.ndarray
     """
     scale = np.maximum(np.abs(theta), 1.0)
     fw = forward_pass(net.weights, net.biases, net.activations, X)
-    for name, block, shape in net.layout.blocks:
-        if name[0] == "W":
-            L = int(name[2:])
+    for kind, L, block, shape in net.layout.layer_blocks:
+        if kind == "W":
             a_prev = X if L == 0 else fw.A[L - 1]
             reach = np.maximum(np.abs(a_prev).max(axis=0), 1.0)  # (M,)
             scale[block] /= np.repeat(reach, shape[1])

@@ -13,8 +13,9 @@ so that no verdict rests on one computation alone:
 
 Each comparison is summed up by its worst *excess*, |c - r| / tolerance
 (> 1 fails). Every step returns a value; the report is built once per trial
-from them. This module validates the options and plans the trials; one
-trial's call and comparisons are `gradcheck.oracle.trial`'s.
+from them. This module plans the trials and runs them; the options travel as
+one validated `gradcheck.oracle.options.BackpropOptions`, and one trial's
+call and comparisons are `gradcheck.oracle.trial`'s.
 """
 
 from __future__ import annotations
@@ -28,26 +29,22 @@ import numpy as np
 from gradcheck.oracle.candidate import (
     LAYOUTS,
     check_candidate,
-    check_h_prime,
     check_signature,
     describe_candidate,
 )
 from gradcheck.oracle.data import random_targets
+from gradcheck.oracle.options import BackpropOptions
 from gradcheck.oracle.trial import LOOPS_BUDGET as LOOPS_BUDGET  # defined where it is used
 from gradcheck.oracle.trial import Outcome, Trial, run_trial
 from gradcheck.results.report import BackpropReport, GradientMismatch
 from gradcheck.validate import (
     check_choice,
-    check_edge_cases,
     check_finite_cost,
     check_int,
     check_network,
-    check_optional_callable,
-    check_timeout,
-    check_trial_options,
     check_weight_scale,
 )
-from reference import ACTIVATIONS, Network
+from reference import Network
 from reference.network import is_per_layer
 
 __all__ = [
@@ -175,8 +172,8 @@ def check_backprop(
     >>> check_backprop(mine, sizes=[3, 5, 2]).passed
     True
     """
-    options = _options(
-        candidate=candidate,
+    check_candidate(candidate)
+    options = BackpropOptions(
         sizes=sizes,
         hidden=hidden,
         output=output,
@@ -186,31 +183,14 @@ def check_backprop(
         seed=seed,
         batch_size=batch_size,
         edge_cases=edge_cases,
-        progress=progress,
         l2=l2,
         weight_scale=weight_scale,
-    )
-    timeout = None if timeout is None else check_timeout(timeout)
-    plan = _plan(
-        options["sizes"],
-        trials=options["trials"],
-        seed=options["seed"],
-        d=options["batch_size"],
-        edge_cases=check_edge_cases(edge_cases),
-    )
-    outcomes = _run_plan(
-        candidate,
-        plan,
-        hidden=hidden,
-        output=output,
-        cost=cost,
-        l2=l2,
-        weight_scale=weight_scale,
-        layout=layout,
         timeout=timeout,
         executor=executor,
         progress=progress,
-    )
+    ).validated()
+    check_signature(candidate, layout=options.layout)
+    outcomes = _run_plan(candidate, _plan(options), options)
     return _report(candidate, options, outcomes)
 
 
@@ -238,18 +218,7 @@ def check_backprop_at(
     X, Y = net.check_data(X, Y)
     check_finite_cost(net, X, Y)
     trial = Trial(index=0, kind="given", sizes=net.sizes, d=X.shape[0], seed=-1)
-    options = {
-        "sizes": net.sizes,
-        "hidden": net.hidden_name,
-        "output": net.output.name,
-        "cost": net.cost_function.name,
-        "layout": layout,
-        "trials": 1,
-        "seed": None,
-        "batch_size": X.shape[0],
-        "edge_cases": False,
-        "l2": net.l2,
-    }
+    options = BackpropOptions.given(net, X.shape[0], layout=layout)
     outcome = run_trial(candidate, net, X, Y, trial=trial, layout=layout)
     return _report(candidate, options, [outcome])
 
@@ -272,62 +241,14 @@ def assert_backprop(candidate: Callable[..., Any], **options: Any) -> BackpropRe
 
 
 def _report(
-    candidate: Callable[..., Any], options: dict[str, Any], outcomes: Sequence[Outcome]
+    candidate: Callable[..., Any], options: BackpropOptions, outcomes: Sequence[Outcome]
 ) -> BackpropReport:
     return BackpropReport(
         candidate=describe_candidate(candidate),
-        options=options,
+        options=options.record(),
         trials=tuple(o.report for o in outcomes),
         reference_problems=tuple(p for o in outcomes for p in o.reference_problems),
     )
-
-
-def _options(
-    *,
-    candidate: Any,
-    sizes: Any,
-    hidden: Any,
-    output: Any,
-    cost: Any,
-    layout: Any,
-    trials: Any,
-    seed: Any,
-    batch_size: Any,
-    edge_cases: Any,
-    progress: Any,
-    l2: Any = 0.0,
-    weight_scale: Any = 1.0,
-) -> dict[str, Any]:
-    """`check_backprop`'s arguments, validated, as the report records them.
-
-    The candidate's own checks (it is callable, its signature takes the
-    layout's call, its `(h, h')` pairs agree) are here; the plain options'
-    are `gradcheck.validate`'s, and the network's `reference.Network`'s.
-    """
-    check_candidate(candidate)
-    check_optional_callable(progress, "progress", takes="a line of text")
-    check_choice(layout, "layout", LAYOUTS)
-    check_signature(candidate, layout=layout)
-    drawn = check_trial_options(
-        trials=trials, batch_size=batch_size, seed=seed, edge_cases=edge_cases
-    )
-    weight_scale = check_weight_scale(weight_scale)
-    # Network.random validates sizes, the activation/cost names and l2 with clear messages.
-    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=0, l2=l2)
-    roles = [("hidden", act) for act in net.activations[:-1]] + [("output", net.output)]
-    for role, act in roles:
-        if act.elementwise and (act.name not in ACTIVATIONS or ACTIVATIONS[act.name] is not act):
-            check_h_prime(act, role=role)
-    return {
-        "sizes": net.sizes,
-        "hidden": net.hidden_name,
-        "output": net.output.name,
-        "cost": net.cost_function.name,
-        "layout": layout,
-        **drawn,  # trials, seed, batch_size, edge_cases
-        "l2": net.l2,
-        "weight_scale": weight_scale,
-    }
 
 
 def _trial_activations(hidden: Any, output: Any, H: int) -> dict[str, Any]:
@@ -341,11 +262,10 @@ def _trial_activations(hidden: Any, output: Any, H: int) -> dict[str, Any]:
     return {"hidden": [], "output": hidden[-1] if output is None else output}
 
 
-def _plan(
-    sizes: tuple[int, ...], *, trials: int, seed: int, d: int, edge_cases: frozenset[str]
-) -> list[Trial]:
+def _plan(options: BackpropOptions) -> list[Trial]:
     """The trials of one check: `trials` random networks, then the edge shapes named."""
-    plan = [("random", sizes, d)] * trials
+    sizes, d, edge_cases = tuple(options.sizes), options.batch_size, options.edge_trials
+    plan = [("random", sizes, d)] * options.trials
     if "width1" in edge_cases and len(sizes) > 2 and max(sizes[1:-1]) > 1:
         plan.append(("width-1", (sizes[0],) + (1,) * (len(sizes) - 2) + (sizes[-1],), d))
     if "no_hidden" in edge_cases and len(sizes) > 2:
@@ -354,7 +274,7 @@ def _plan(
         plan.append(("batch of 1", sizes, 1))
     # Readable, reproducible trial seeds: seed 7 gives networks 7000, 7001, ...
     # Python ints: a numpy integer seed would overflow (or wrap) for seeds above ~9e15.
-    seed, d = int(seed), int(d)
+    seed, d = int(options.seed or 0), int(d)
     return [
         Trial(index=k, kind=kind, sizes=s, d=dk, seed=TRIAL_SEEDS * seed + k)
         for k, (kind, s, dk) in enumerate(plan)
@@ -362,24 +282,13 @@ def _plan(
 
 
 def _run_plan(
-    candidate: Callable[..., Any],
-    plan: Sequence[Trial],
-    *,
-    hidden: Any,
-    output: Any,
-    cost: Any,
-    l2: float,
-    weight_scale: float,
-    layout: str,
-    timeout: float | None,
-    executor: Executor | None,
-    progress: Callable[[str], None] | None,
+    candidate: Callable[..., Any], plan: Sequence[Trial], options: BackpropOptions
 ) -> list[Outcome]:
     """Draw each planned trial's network and batch and run it; stop after a structural fault."""
     outcomes = []
     for trial in plan:
-        if progress is not None:
-            progress(
+        if options.progress is not None:
+            options.progress(
                 f"trial {trial.index + 1}/{len(plan)}: {trial.kind}, "
                 f"sizes {list(trial.sizes)}, d={trial.d}"
             )
@@ -387,14 +296,21 @@ def _run_plan(
             trial.sizes,
             trial.d,
             trial.seed,
-            **_trial_activations(hidden, output, len(trial.sizes) - 2),
-            cost=cost,
-            l2=l2,
-            weight_scale=weight_scale,
+            **_trial_activations(options.hidden, options.output, len(trial.sizes) - 2),
+            cost=options.cost,
+            l2=options.l2,
+            weight_scale=options.weight_scale or 1.0,
         )
         outcomes.append(
             run_trial(
-                candidate, net, X, Y, trial=trial, layout=layout, timeout=timeout, executor=executor
+                candidate,
+                net,
+                X,
+                Y,
+                trial=trial,
+                layout=options.layout,
+                timeout=options.timeout,
+                executor=options.executor,
             )
         )
         if outcomes[-1].structural:

@@ -18,11 +18,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradcheck.fd.network import (
-    DEFAULT_MEMORY_LIMIT,
-    check_memory_limit,
-    differentiate_across_kinks,
-)
+from gradcheck.fd.kinks import differentiate_across_kinks
+from gradcheck.fd.network import DEFAULT_MEMORY_LIMIT, check_memory_limit
 from gradcheck.fd.noise import EPS, ROUNDING_ULPS
 from gradcheck.fd.numerical import METHODS
 from gradcheck.fd.perturbed import CACHE_CHUNK, crossings

@@ -30,7 +30,8 @@ def test_evaluator_batches_counts_and_hands_out_fresh_rows():
 
 def test_every_evaluator_the_engines_are_given_has_the_protocols_interface():
     from gradcheck.fd.delta import DeltaEvaluator
-    from gradcheck.fd.network import _CostEvaluator, _Entries
+    from gradcheck.fd.kinks import _Entries
+    from gradcheck.fd.network import _CostEvaluator
     from reference import Network, forward_pass
 
     net = Network.random([3, 4, 2], hidden="relu", seed=0)

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from gradcheck import (
     network_numerical_gradient,
 )
-from gradcheck.fd.network import _CostEvaluator, differentiate_across_kinks
+from gradcheck.fd.kinks import differentiate_across_kinks
+from gradcheck.fd.network import _CostEvaluator
 from reference import (
     Network,
     backprop,

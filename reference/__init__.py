@@ -17,12 +17,12 @@ checks of `reference`).
 from ._validate import checked_l2, real_array, refuse_masked
 from .activations import ACTIVATIONS, Activation, get_activation, register_activation
 from .costs import COSTS, FUSED_FORMS, Cost, Fused, get_cost
+from .layout import LayerBlock, ParameterLayout
 from .loops import backprop_loops
 from .network import (
     ForwardPass,
     Gradients,
     Network,
-    ParameterLayout,
     checked_problem,
     example_costs,
     forward_pass,
@@ -38,6 +38,7 @@ __all__ = [
     "ForwardPass",
     "Fused",
     "Gradients",
+    "LayerBlock",
     "Network",
     "ParameterLayout",
     "backprop",

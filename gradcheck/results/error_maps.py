@@ -27,8 +27,7 @@ import numpy as np
 
 from gradcheck.tolerance.compare import compare, rounding_tolerance
 from gradcheck.validate import as_vector, check_flag, check_int, check_network
-from reference import Network, backprop
-from reference.network import ParameterLayout
+from reference import Network, ParameterLayout, backprop
 
 if TYPE_CHECKING:
     from gradcheck.tolerance.compare import Comparison

@@ -28,8 +28,7 @@ from gradcheck.results.error_maps import (
     step_curve,
     trial_maps,
 )
-from reference import Network, backprop
-from reference.network import ParameterLayout
+from reference import Network, ParameterLayout, backprop
 
 ROOT = Path(__file__).resolve().parents[2]
 

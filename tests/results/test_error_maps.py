@@ -12,8 +12,7 @@ from gradcheck.results.error_maps import (
     trial_maps,
 )
 from gradcheck.tolerance.compare import compare
-from reference import Gradients
-from reference.network import ParameterLayout
+from reference import Gradients, ParameterLayout
 
 
 def test_error_maps_known_answer():

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from gradcheck import (
     network_numerical_gradient,
 )
-from gradcheck.fd.kinks import differentiate_across_kinks
 from gradcheck.fd.network import _CostEvaluator
 from reference import (
     Network,
@@ -274,49 +273,3 @@ def test_marking_crossings_is_per_call_and_never_sticks():
     marked, _ = evaluate.along(index, h)  # the default marks them again
     assert np.isnan(marked[crossed]).all()
     np.testing.assert_array_equal(marked[~crossed], unmarked[~crossed])
-
-
-class _FailingUnmarked:
-    """An evaluator whose unmarked call (the tight stencil at kinks) raises."""
-
-    def __init__(self, parent):
-        self.parent, self.theta = parent, parent.theta
-        self.marks: list[bool] = []
-
-    @property
-    def count(self):
-        return self.parent.count
-
-    @property
-    def last_crossed(self):
-        return self.parent.last_crossed
-
-    def at(self, points):
-        return self.parent.at(points)
-
-    def along(self, index, h, *, imaginary=False, mark_crossings=True):
-        self.marks.append(mark_crossings)
-        if not mark_crossings:
-            raise RuntimeError("interrupted")
-        return self.parent.along(index, h, imaginary=imaginary)
-
-
-def test_an_interrupted_tight_stencil_leaves_crossings_marked():
-    # example 0 sits on the kink of z^0_0: b^0[0] is left to the tight stencil
-    W0, b0 = np.array([[1.0, 0.5], [0.0, -0.3]]), np.array([0.0, 0.1])
-    net = Network(
-        [W0, np.array([[1.0], [2.0]])], [b0, np.array([0.0])], hidden="relu", output="identity"
-    )
-    X, Y = np.array([[0.0, 1.0], [1.0, 1.0]]), np.array([[0.5], [0.0]])
-    evaluate = _FailingUnmarked(_CostEvaluator(net, X, Y, memory_limit=2**20, structured=True))
-    f0 = evaluate.parent.at_theta()
-    scale = np.ones(evaluate.theta.size)
-    with pytest.raises(RuntimeError, match="interrupted"):
-        differentiate_across_kinks(
-            evaluate, evaluate.theta, method="richardson", scale=scale, f0=f0
-        )
-    assert evaluate.marks[-1] is False and all(evaluate.marks[:-1])
-    index = np.arange(evaluate.theta.size)
-    values, _ = evaluate.parent.along(index, np.full(index.size, 0.25))
-    crossed = evaluate.parent.last_crossed > 0
-    assert crossed.any() and np.isnan(values[crossed]).all()

@@ -126,6 +126,15 @@ def test_a_module_over_800_lines_says_why_in_its_docstring():
     assert unexplained == []
 
 
+def test_no_test_file_is_over_800_lines():
+    # a long test file is several subjects: split it by subject (test_backprop_layouts.py, ...)
+    tests = sorted((ROOT / "tests").rglob("test_*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
+    long = {
+        _relative(p): n for p in tests if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}
+
+
 def test_no_function_is_over_60_lines_unless_listed_with_a_reason():
     assert set(long_functions()) <= set(LONG_FUNCTIONS), long_functions()
 

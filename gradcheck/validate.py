@@ -14,6 +14,7 @@ import math
 import os
 import shlex
 import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -561,7 +562,12 @@ def check_optional_callable(value: Any, name: str, *, takes: str) -> None:
 
 
 def check_new_file(path: Any, *, force: bool, what: str = "the file") -> Path:
-    """`path` as a Path a file may be written to: its directory exists, and it is new or `force`."""
+    """`path` as a Path a file may be written to: its directory exists and takes new files, and
+    nothing is at `path` (not even a dangling symbolic link) unless `force`.
+
+    Writability is probed with a real temporary file (permission bits say nothing to root,
+    nor of a read-only file system), so that a front door refuses before any work.
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`path` must be a file path, got {type(path).__name__}")
     target = Path(path)
@@ -572,8 +578,16 @@ def check_new_file(path: Any, *, force: bool, what: str = "the file") -> Path:
         )
     if target.is_dir():
         raise ValueError(f"cannot write {what} to {str(target)!r}: it is a directory")
-    if target.exists() and not force:
+    if os.path.lexists(target) and not force:
         raise FileExistsError(f"{str(target)!r} exists; pass force=True (--force) to overwrite it")
+    try:
+        with tempfile.TemporaryFile(dir=target.parent):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"cannot write {what} to {str(target)!r}: the directory {str(target.parent)!r} "
+            f"does not take new files ({exc.strerror or type(exc).__name__})"
+        ) from None
     return target
 
 

@@ -128,12 +128,15 @@ def render_html(
 def write_html(path: str | os.PathLike[str], page: str, *, force: bool = False) -> Path:
     """Write `page` to `path` atomically: a temporary file in the same directory, then a rename.
 
+    A new page gets the mode `open()` would give it (0666 less the umask); a page that
+    replaces a file (``force=True``) keeps that file's mode.
+
     Raises
     ------
     ValueError
         The directory of `path` does not exist, or `path` is a directory.
     FileExistsError
-        `path` exists and `force` is False.
+        `path` exists (a dangling symbolic link included) and `force` is False.
 
     Examples
     --------
@@ -146,15 +149,29 @@ def write_html(path: str | os.PathLike[str], page: str, *, force: bool = False) 
     if not isinstance(page, str):
         raise TypeError(f"`page` must be the HTML text (str), got {type(page).__name__}")
     target = check_new_file(path, force=force, what="the HTML report")
+    mode = _file_mode(target)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(page)
+        os.chmod(temporary, mode)  # mkstemp's 0600 is for its own safety, not the page's
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def _file_mode(target: Path) -> int:
+    """The mode a page at `target` gets: the replaced file's, or what open() gives under the umask."""
+    try:
+        if not target.is_symlink():
+            return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        pass
+    umask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def render_report(

@@ -456,6 +456,27 @@ def test_html_in_a_missing_directory_is_bad_usage(tmp_path, capsys):
     assert not missing.parent.exists()
 
 
+def test_html_to_an_unwritable_directory_or_a_dangling_link_is_refused_before_the_check(
+    tmp_path, capsys
+):
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    argv = ["check", f"{path}:good", "--sizes", "3,5,2", "--quiet"]
+    out = io.StringIO()
+    # /proc takes no new files, even from root: refused before any trial, so no verdict is hidden
+    assert main([*argv, "--html", "/proc/r.html"], out=out) == 2
+    assert out.getvalue() == ""
+    assert capsys.readouterr().err.startswith(
+        "error: --html: cannot write the HTML report to '/proc/r.html': "
+        "the directory '/proc' does not take new files"
+    )
+    link = tmp_path / "r.html"
+    link.symlink_to(tmp_path / "elsewhere.html")
+    assert main([*argv, "--html", str(link)], out=out) == 2
+    assert "exists; pass force=True (--force)" in capsys.readouterr().err
+    assert out.getvalue() == "" and not (tmp_path / "elsewhere.html").exists()
+
+
 def test_main_job_html_holds_both_tables(tmp_path):
     page = tmp_path / "selfcheck.html"
     out = io.StringIO()

@@ -484,3 +484,34 @@ def test_html_report_still_exports_the_data_it_first_published():
 
     for name in ("BlockMap", "StepCurve", "error_maps", "trial_maps", "step_curve", "MAX_CELLS"):
         assert getattr(page, name) is getattr(data, name)
+
+
+def test_write_html_gives_a_new_page_the_umask_mode_and_keeps_a_replaced_files(tmp_path):
+    page = render_html(title="t", verdict="PASSED")
+    old_umask = os.umask(0o022)
+    try:
+        fresh = write_html(tmp_path / "new.html", page)
+        assert fresh.stat().st_mode & 0o777 == 0o644  # as open() gives: 0666 less the umask
+        os.umask(0o077)
+        assert write_html(tmp_path / "private.html", page).stat().st_mode & 0o777 == 0o600
+        kept = tmp_path / "kept.html"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        assert write_html(kept, page, force=True).stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old_umask)
+
+
+def test_write_html_refuses_a_dangling_symlink_and_an_unwritable_directory(tmp_path):
+    page = render_html(title="t", verdict="PASSED")
+    link = tmp_path / "r.html"
+    link.symlink_to(tmp_path / "nowhere.html")
+    with pytest.raises(FileExistsError, match="exists; pass force=True"):
+        write_html(link, page)
+    assert not (tmp_path / "nowhere.html").exists()
+    # /proc takes no new files, even from root (a chmod-ed directory would not stop root)
+    with pytest.raises(ValueError) as info:
+        write_html("/proc/r.html", page)
+    assert str(info.value).startswith(
+        "cannot write the HTML report to '/proc/r.html': the directory '/proc' does not take new files"
+    )

@@ -39,6 +39,8 @@ __all__ = [
     "check_edge_cases",
     "check_executor",
     "check_finite_cost",
+    "check_penalty",
+    "MAX_PENALTY",
     "check_flag",
     "check_int",
     "check_labelled",
@@ -55,6 +57,10 @@ __all__ = [
     "gradient_lists",
     "is_real_number",
     "check_timeout",
+    "check_bytes",
+    "check_fits_in_memory",
+    "total_memory",
+    "MAX_TIMEOUT",
     "check_trial_options",
     "check_weight_scale",
     "real_block",
@@ -206,12 +212,21 @@ def check_network(net: Any, name: str = "net") -> None:
         )
 
 
+#: the longest wall-clock limit: a million seconds (11.6 days) stays below what the waits
+#: behind a timeout take (epoll counts int32 milliseconds: 24.8 days; threads' TIMEOUT_MAX)
+MAX_TIMEOUT = 1e6
+
+
 def check_timeout(value: Any, name: str = "timeout") -> float:
-    """A wall-clock limit in seconds: a positive finite number, as a float, or a clear error."""
+    """A wall-clock limit in seconds: a positive number up to `MAX_TIMEOUT`, or a clear error."""
     if not is_real_number(value):
         raise TypeError(f"`{name}` must be a number of seconds, got {value!r}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"`{name}` must be a positive, finite number of seconds, got {value!r}")
+    if value > MAX_TIMEOUT:
+        raise ValueError(
+            f"`{name}` must be at most {MAX_TIMEOUT:g} seconds (11.6 days), got {value!r}"
+        )
     return float(value)
 
 
@@ -247,6 +262,72 @@ def check_trial_options(
     edges = check_edge_cases(edge_cases)
     recorded = bool(edge_cases) if isinstance(edge_cases, (bool, np.bool_)) else sorted(edges)
     return {"trials": trials, "seed": seed, "batch_size": batch_size, "edge_cases": recorded}
+
+
+#: arrays the size of all parameters that certainly coexist in a check: the network's weights,
+#: the candidate's copy and its answer, the reference gradient, the finite differences' point,
+#: gradient and error estimate (a lower bound: the refusal is for what surely cannot work)
+PARAMETER_COPIES = 7
+#: arrays of `d` rows per layer that coexist: the batch (X, Y), then Z^L, A^L and Delta^L of
+#: the reference's forward and backward pass, and the finite differences' base forward pass
+LAYER_COPIES = 5
+#: bytes one trial leaves in a report at the least (its row, verdict and plan entry)
+TRIAL_RECORD_BYTES = 1024
+
+
+def total_memory() -> int | None:
+    """This machine's physical memory in bytes (`os.sysconf`, else /proc/meminfo); None if unknown."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_bytes(sizes: Any, d: Any, *, trials: int = 1, fd_chunk: int = 0) -> int:
+    """The bytes the largest arrays of a check of a `sizes` network at `d` examples take at once.
+
+    Weights and their gradients (`PARAMETER_COPIES` of them), the batch and `Z^L`, `A^L`,
+    `Delta^L` per layer (`LAYER_COPIES`), one chunk `fd_chunk` of the finite differences'
+    stacked activations, and `TRIAL_RECORD_BYTES` per trial.  0 when `sizes` or `d` are not
+    counts yet (their own validation speaks then).  Python ints: no overflow.
+    """
+    if isinstance(sizes, np.ndarray):
+        sizes = sizes.tolist()
+    if not isinstance(sizes, (list, tuple)) or not all(
+        isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in sizes
+    ):
+        return 0
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+        return 0
+    sizes = [int(n) for n in sizes]
+    parameters = sum(M * N + N for M, N in zip(sizes, sizes[1:], strict=False))
+    rows = int(d) * (sizes[0] + LAYER_COPIES * sum(sizes))
+    return 8 * (PARAMETER_COPIES * parameters + rows) + fd_chunk + trials * TRIAL_RECORD_BYTES
+
+
+def check_fits_in_memory(n_bytes: int, what: str) -> None:
+    """Refuse, before any work, a check whose arrays (`check_bytes`) exceed this machine's memory."""
+    memory = total_memory()
+    if memory is None or n_bytes <= memory:
+        return
+    raise ValueError(
+        f"{what} needs ~{_gigabytes(n_bytes)} of memory at the least (weights, batch, Z^L, A^L "
+        f"and Delta^L per layer, finite-difference buffers, a record per trial); this machine has "
+        f"{_gigabytes(memory)}: use smaller sizes, a smaller batch or fewer trials"
+    )
+
+
+def _gigabytes(n_bytes: int) -> str:
+    gb = n_bytes / 1e9
+    return f"{gb:.3g} GB" if gb < 1e6 else f"{gb:.2e} GB"
 
 
 def check_weight_scale(value: Any) -> float:
@@ -608,11 +689,33 @@ def batch_or_trials(trials: Any, X: Any, Y: Any, default: int) -> int:
     return int(trials)
 
 
+#: the largest L2 penalty `(lam/2) sum_L ||W^L||^2` a check takes: the tolerances multiply the
+#: gradient (which holds `lam W^L`) by factors up to ~1e150 before float64 overflows at 1.8e308
+MAX_PENALTY = 1e150
+
+
+def check_penalty(net: Network) -> None:
+    """Refuse an `l2` whose penalty is beyond `MAX_PENALTY` for `net`'s weights: the cost, its
+    gradient or their bounds would overflow float64, and the check could only fail."""
+    if net.l2 == 0.0:
+        return
+    with np.errstate(all="ignore"):
+        squares = sum(float(np.sum(np.square(W))) for W in net.weights)
+        penalty = 0.5 * net.l2 * squares
+    if not penalty <= MAX_PENALTY:
+        raise ValueError(
+            f"`l2` = {net.l2:g} makes the penalty (lam/2) sum_L ||W^L||^2 = {penalty:.3g} at "
+            f"these weights (sum of squares {squares:.3g}), beyond {MAX_PENALTY:g}: the cost, "
+            "its gradient and their bounds would overflow float64; use a smaller `l2`"
+        )
+
+
 def check_finite_cost(net: Network, X: np.ndarray, Y: np.ndarray) -> None:
     """Refuse a batch at which the cost `J` overflows: finite differences cannot check it there.
 
     `X` and `Y` are already checked (finite, float64, shapes matching `net`).
     """
+    check_penalty(net)
     with np.errstate(all="ignore"):
         J = net.cost(X, Y)
     if not np.isfinite(J):

@@ -8,15 +8,20 @@ import numpy as np
 import pytest
 
 from gradcheck.validate import (
+    MAX_TIMEOUT,
     batch_or_trials,
+    check_bytes,
     check_finite_cost,
+    check_fits_in_memory,
     check_method,
     check_rtol,
+    check_timeout,
     check_trial_options,
     delta_arrays,
     gradient_arrays,
     gradient_lists,
     real_block,
+    total_memory,
 )
 from reference import Gradients, Network
 
@@ -219,3 +224,32 @@ def test_check_finite_cost_refuses_an_overflowing_cost():
         "cannot check a gradient there: max |`X`| = 1e+200 (shape (2, 2)), max |`Y`| = 0 "
         "(shape (2, 2)); scale the data down"
     )
+
+
+def test_check_bytes_counts_the_arrays_a_check_holds_at_once():
+    # 3-4-2: 16 + 10 = 26 parameters; d = 5 rows of 3 + 5 x (3 + 4 + 2) values
+    assert check_bytes([3, 4, 2], 5, trials=2, fd_chunk=100) == 8 * (7 * 26 + 5 * 48) + 100 + 2048
+    assert check_bytes([3, "4"], 5) == check_bytes([3, 4], 0) == 0  # their own checks speak
+    assert check_bytes([10**5, 10**5, 10], 8) > 80 * 10**9  # Python ints: no overflow
+
+
+def test_check_fits_in_memory_refuses_beyond_this_machine(monkeypatch):
+    memory = total_memory()
+    assert memory is not None and memory > 2**20
+    check_fits_in_memory(memory, "all of it")  # no more than the machine has: allowed
+    monkeypatch.setattr("gradcheck.validate.total_memory", lambda: 24 * 10**9)
+    with pytest.raises(ValueError) as info:
+        check_fits_in_memory(80 * 10**9, "`sizes` [1, 2]")
+    assert str(info.value) == (
+        "`sizes` [1, 2] needs ~80 GB of memory at the least (weights, batch, Z^L, A^L and "
+        "Delta^L per layer, finite-difference buffers, a record per trial); this machine has "
+        "24 GB: use smaller sizes, a smaller batch or fewer trials"
+    )
+
+
+def test_check_timeout_refuses_what_the_waits_cannot_take():
+    assert check_timeout(MAX_TIMEOUT) == MAX_TIMEOUT
+    with pytest.raises(
+        ValueError, match=r"^`timeout` must be at most 1e\+06 seconds \(11.6 days\)"
+    ):
+        check_timeout(1e7)

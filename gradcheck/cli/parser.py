@@ -12,7 +12,7 @@ import math
 
 from gradcheck.adapters.protocol.program import DEFAULT_TIMEOUT
 from gradcheck.oracle.candidate import LAYOUTS
-from gradcheck.validate import check_timeout
+from gradcheck.validate import MAX_TIMEOUT, check_timeout
 
 __all__ = ["build_parser"]
 
@@ -64,6 +64,20 @@ def _positive_float(text: str) -> float:
     try:
         return check_timeout(float(text), "value")
     except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive, finite number, got {text!r}"
+        ) from None
+
+
+def _timeout(text: str) -> float:
+    """--timeout: positive seconds, at most `MAX_TIMEOUT` (the waits behind it take no more)."""
+    try:
+        return check_timeout(float(text), "--timeout")
+    except (TypeError, ValueError) as exc:
+        if "at most" in str(exc):
+            raise argparse.ArgumentTypeError(
+                f"expected at most {MAX_TIMEOUT:g} seconds, got {text!r}"
+            ) from None
         raise argparse.ArgumentTypeError(
             f"expected a positive, finite number, got {text!r}"
         ) from None
@@ -121,7 +135,7 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
     )
     check.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=_timeout,
         default=None,
         metavar="S",
         help="wall-clock seconds a call may take: an --exec program is killed then "

@@ -50,6 +50,7 @@ from gradcheck.fd.kinks import (
 )
 from gradcheck.fd.numerical import METHODS
 from gradcheck.fd.perturbed import (
+    CACHE_CHUNK,
     KINK,
     ROUGH,
     Base,
@@ -60,7 +61,13 @@ from gradcheck.fd.perturbed import (
     plan_chunks,
 )
 from gradcheck.fd.scatter import Scatter, process_pool
-from gradcheck.validate import check_executor, check_flag, check_network
+from gradcheck.validate import (
+    check_bytes,
+    check_executor,
+    check_fits_in_memory,
+    check_flag,
+    check_network,
+)
 from reference import Gradients, Network
 from reference.network import ForwardPass, example_costs, forward_pass
 
@@ -413,7 +420,11 @@ def _validate(
         raise ValueError(f"unknown `method` {method!r}; known methods: {', '.join(METHODS)}")
     check_memory_limit(memory_limit)
     check_flag(structured, "structured")
-    return net.check_data(X, Y)
+    X, Y = net.check_data(X, Y)
+    d = X.shape[0]
+    n_bytes = check_bytes(net.sizes, d, trials=0, fd_chunk=min(memory_limit, CACHE_CHUNK))
+    check_fits_in_memory(n_bytes, f"differentiating a {list(net.sizes)} network at d={d}")
+    return X, Y
 
 
 def _check_executor(executor: Any, workers: Any) -> None:

@@ -33,7 +33,7 @@ from gradcheck.oracle.candidate import (
     describe_candidate,
 )
 from gradcheck.oracle.data import random_targets
-from gradcheck.oracle.options import BackpropOptions
+from gradcheck.oracle.options import BackpropOptions, refuse_beyond_memory
 from gradcheck.oracle.trial import LOOPS_BUDGET as LOOPS_BUDGET  # defined where it is used
 from gradcheck.oracle.trial import Outcome, Trial, run_trial
 from gradcheck.results.report import BackpropReport, GradientMismatch
@@ -88,6 +88,7 @@ def trial_case(
     seed = check_int(seed, "seed", low=0)
     rng = np.random.default_rng(seed)
     weight_scale = check_weight_scale(weight_scale)
+    refuse_beyond_memory(sizes, d)
     net = Network.random(
         sizes, hidden=hidden, output=output, cost=cost, seed=rng, scale=weight_scale, l2=l2
     )
@@ -216,6 +217,7 @@ def check_backprop_at(
     check_choice(layout, "layout", LAYOUTS)
     check_signature(candidate, layout=layout)
     X, Y = net.check_data(X, Y)
+    refuse_beyond_memory(net.sizes, X.shape[0])
     check_finite_cost(net, X, Y)
     trial = Trial(index=0, kind="given", sizes=net.sizes, d=X.shape[0], seed=-1)
     options = BackpropOptions.given(net, X.shape[0], layout=layout)

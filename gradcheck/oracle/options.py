@@ -14,18 +14,22 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gradcheck.fd.perturbed import CACHE_CHUNK
 from gradcheck.oracle.candidate import LAYOUTS, check_h_prime
 from gradcheck.validate import (
+    check_bytes,
     check_choice,
     check_edge_cases,
+    check_fits_in_memory,
     check_optional_callable,
+    check_penalty,
     check_timeout,
     check_trial_options,
     check_weight_scale,
 )
 from reference import ACTIVATIONS, Network
 
-__all__ = ["BackpropOptions"]
+__all__ = ["BackpropOptions", "refuse_beyond_memory"]
 
 
 @dataclass(frozen=True)
@@ -74,10 +78,18 @@ class BackpropOptions:
             edge_cases=self.edge_cases,
         )
         weight_scale = check_weight_scale(self.weight_scale)
+        refuse_beyond_memory(self.sizes, drawn["batch_size"], trials=drawn["trials"])
         # Network.random validates sizes, the activation/cost names and l2 with clear messages.
         net = Network.random(
-            self.sizes, hidden=self.hidden, output=self.output, cost=self.cost, seed=0, l2=self.l2
+            self.sizes,
+            hidden=self.hidden,
+            output=self.output,
+            cost=self.cost,
+            seed=0,
+            scale=weight_scale,
+            l2=self.l2,
         )
+        check_penalty(net)  # before any trial: an `l2` whose penalty overflows can only fail
         roles = [("hidden", act) for act in net.activations[:-1]] + [("output", net.output)]
         for role, act in roles:
             builtin = act.name in ACTIVATIONS and ACTIVATIONS[act.name] is act
@@ -155,3 +167,12 @@ def _names(net: Network) -> tuple[Any, str, str]:
         net.output.name,
         net.cost_function.name,
     )
+
+
+def refuse_beyond_memory(sizes: Any, d: int, *, trials: int = 1) -> None:
+    """Refuse, before drawing anything, a check of `trials` `sizes` networks at `d` examples
+    whose arrays (`gradcheck.validate.check_bytes`) exceed this machine's memory."""
+    n_bytes = check_bytes(sizes, d, trials=trials, fd_chunk=CACHE_CHUNK)
+    described = list(sizes) if isinstance(sizes, (list, tuple)) else sizes
+    what = f"`sizes` {described} with `batch_size` {d}"
+    check_fits_in_memory(n_bytes, what + (f" and `trials` {trials}" if trials > 1 else ""))

@@ -477,6 +477,21 @@ def test_html_to_an_unwritable_directory_or_a_dangling_link_is_refused_before_th
     assert out.getvalue() == "" and not (tmp_path / "elsewhere.html").exists()
 
 
+def test_a_check_beyond_this_machines_memory_exits_2_with_one_line(tmp_path, capsys):
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    out = io.StringIO()
+    # a raw MemoryError traceback before
+    argv = ["check", f"{path}:good", "--sizes", "100000,100000,10", "--quiet"]
+    assert main(argv, out=out) == 2
+    err = capsys.readouterr().err
+    assert out.getvalue() == "" and err.count("\n") == 1
+    assert err.startswith(
+        "error: `sizes` [100000, 100000, 10] with `batch_size` 8 and `trials` 3 needs ~"
+    )
+    assert "; this machine has " in err
+
+
 def test_main_job_html_holds_both_tables(tmp_path):
     page = tmp_path / "selfcheck.html"
     out = io.StringIO()

@@ -93,6 +93,7 @@ def test_vectors_needs_out():
             "--edge-cases must be all, none or a comma-separated list of names, got 'batch1,'",
         ),
         (["check", "--timeout", "0"], "expected a positive, finite number, got '0'"),
+        (["check", "--timeout", "1e7"], "expected at most 1e+06 seconds, got '1e7'"),
         (["check", "--weight-scale", "inf"], "expected a positive, finite number, got 'inf'"),
         (["check", "--l2", "-1"], "expected a non-negative number, got '-1'"),
         (["check", "--l2", "nan"], "expected a non-negative number, got 'nan'"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from _data import CONFIGS, blockwise_relative, targets
@@ -273,3 +275,14 @@ def test_marking_crossings_is_per_call_and_never_sticks():
     marked, _ = evaluate.along(index, h)  # the default marks them again
     assert np.isnan(marked[crossed]).all()
     np.testing.assert_array_equal(marked[~crossed], unmarked[~crossed])
+
+
+def test_a_network_this_machine_cannot_differentiate_is_refused_with_the_estimate(monkeypatch):
+    monkeypatch.setattr("gradcheck.validate.total_memory", lambda: 10_000)
+    with pytest.raises(ValueError) as info:
+        network_numerical_gradient(TANH_NET, TANH_X, TANH_Y)
+    assert re.match(
+        rf"differentiating a {re.escape(str(list(TANH_NET.sizes)))} network at "
+        rf"d={TANH_X.shape[0]} needs ~\S+ GB of memory at the least",
+        str(info.value),
+    ), str(info.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from _data import CONFIGS
@@ -141,3 +143,49 @@ def test_integers_and_booleans_are_converted_not_refused():
     )
     X, Y = np.arange(6).reshape(2, 3), np.zeros((2, 2), dtype=bool)
     assert check_backprop_at(reference_candidate(hidden="tanh"), net, X, Y).passed
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        # each ended in a raw MemoryError (one with an empty message) after validation
+        (dict(sizes=[100000, 100000, 10]), "`sizes` [100000, 100000, 10] with `batch_size` 8 "),
+        (
+            dict(sizes=[4, 8, 3], batch_size=10**10),
+            "`sizes` [4, 8, 3] with `batch_size` 10000000000 ",
+        ),
+        (
+            dict(sizes=[4, 8, 3], trials=10**12),
+            "`sizes` [4, 8, 3] with `batch_size` 8 and `trials` 1000000000000 ",
+        ),
+    ],
+)
+def test_a_check_that_cannot_fit_in_memory_is_refused_before_any_work_with_the_estimate(
+    options, message
+):
+    with pytest.raises(ValueError) as info:
+        check_backprop(reference_candidate(), **options)
+    text = str(info.value)
+    assert text.startswith(message), text
+    assert re.search(r"needs ~\S+ GB of memory at the least .*; this machine has \S+ GB", text)
+
+
+def test_check_backprop_at_refuses_what_this_machine_cannot_hold(monkeypatch):
+    monkeypatch.setattr("gradcheck.validate.total_memory", lambda: 10_000)
+    net = Network.random([3, 4, 2], seed=0)
+    with pytest.raises(ValueError, match=r"^`sizes` \[3, 4, 2\] with `batch_size` 5 needs ~"):
+        check_backprop_at(reference_candidate(), net, np.ones((5, 3)), np.zeros((5, 2)))
+
+
+def test_an_l2_whose_penalty_overflows_is_refused_before_any_trial():
+    # it gave RuntimeWarnings, then a failing report about a `reference=` nobody passed
+    with pytest.raises(ValueError) as info:
+        check_backprop(reference_candidate(), sizes=[4, 8, 3], l2=1e308)
+    assert str(info.value).startswith(
+        "`l2` = 1e+308 makes the penalty (lam/2) sum_L ||W^L||^2 = inf at these weights"
+    )
+    net = Network.random([3, 4, 2], seed=0, l2=1e308)
+    with pytest.raises(ValueError, match=r"^`l2` = 1e\+308 makes the penalty"):
+        check_backprop_at(reference_candidate(), net, np.ones((5, 3)), np.zeros((5, 2)))
+    candidate = reference_candidate(l2=10.0)
+    assert check_backprop(candidate, sizes=[3, 4, 2], l2=10.0, trials=1).passed

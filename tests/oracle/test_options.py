@@ -94,6 +94,8 @@ def test_options_not_validated_are_not_recorded():
         (dict(trials=0), ValueError, "`trials` must be at least 1, got 0"),
         (dict(weight_scale=-1.0), ValueError, "`weight_scale` must be a positive finite number"),
         (dict(timeout=0), ValueError, "`timeout` must be a positive, finite number of seconds"),
+        # 1e7 s passed, then the wait behind it overflowed and failed a right candidate
+        (dict(timeout=1e7), ValueError, "`timeout` must be at most 1e\\+06 seconds"),
         (dict(edge_cases={"wide"}), ValueError, "unknown `edge_cases` 'wide'"),
         (dict(progress=3), TypeError, "`progress`"),
     ],

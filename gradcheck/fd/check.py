@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from gradcheck.fd.numerical import NumericalGradient, numerical_gradient
-from gradcheck.tolerance.policy import CANDIDATE_ULPS, CHECK_SAFETY
+from gradcheck.tolerance.policy import CANDIDATE_ULPS, CHECK_SAFETY, NOISY_CHECK_RESOLUTION
 from gradcheck.validate import as_grad, as_theta, check_callable, evaluated_grad, is_real_number
 
 __all__ = [
@@ -65,6 +65,15 @@ class GradientCheck:
         The tolerance rule's parameters, for the report.
     names : callable
         Index -> entry name, for the report.
+    resolution : float
+        The smallest error the check can see by its own bounds (`rtol` aside),
+        relative to an entry: the median over entries of ``tolerance /
+        |numerical|`` (0 when no entry is nonzero).
+    inconclusive : bool
+        No entry is beyond its tolerance, but the noise of `f`
+        (``numerical.noise``) widened the bounds beyond `NOISY_CHECK_RESOLUTION`
+        of an entry (and beyond `rtol`): a small error would pass unseen, so
+        the check has not passed.
     """
 
     passed: bool
@@ -77,6 +86,8 @@ class GradientCheck:
     safety: float = CHECK_SAFETY
     rtol: float = 0.0
     names: Callable[[int], str] = field(default=_default_name, repr=False)
+    resolution: float = 0.0
+    inconclusive: bool = False
 
     def __bool__(self) -> bool:
         return self.passed
@@ -136,6 +147,20 @@ def check_gradient(
         ``.passed``, per-entry ``.tolerance`` and ``.error``, ``.failures``
         worst first; ``str()`` of it is a readable report.
 
+    Notes
+    -----
+    A noisy `f` (one computed by a simulation, with random sampling, or in
+    low precision) is measured first (ECnoise, `gradcheck.fd.noise`), and its
+    noise widens the error estimates.  The report then says so: the noise,
+    how many times it widened the rounding bound, and ``.resolution``, the
+    error relative to an entry below which a wrong entry passes unseen.  It
+    grows in proportion to the noise: for an `f` of size ~1 with entries ~2
+    (tests/fd/test_check.py), noise 1e-9 hides errors below ~1e-3 % of an
+    entry, 1e-7 below ~0.08%, 1e-6 below ~0.8%, 1e-5 below ~9%.  Where that
+    exceeds `NOISY_CHECK_RESOLUTION` (0.1%) and `rtol`, a check with no entry
+    beyond its bound is ``.inconclusive``, prints INCONCLUSIVE and has not
+    passed: reduce the noise, or state the precision you need with `rtol`.
+
     Examples
     --------
     >>> import numpy as np
@@ -180,8 +205,14 @@ def compare_gradient(
         error = np.abs(grad - numerical.gradient)
     verifiable = np.isfinite(numerical.gradient) & np.isfinite(numerical.error)
     failing = verifiable & ~(error <= tolerance)  # NaN/Inf candidates fail too
+    resolution = _resolution(numerical, tolerance - rtol * np.abs(numerical.gradient), verifiable)
+    inconclusive = bool(
+        not failing.any()
+        and numerical.noise_widening > 1.0
+        and resolution > max(NOISY_CHECK_RESOLUTION, rtol)
+    )
     return GradientCheck(
-        passed=not failing.any(),
+        passed=not failing.any() and not inconclusive,
         gradient=grad,
         numerical=numerical,
         tolerance=tolerance,
@@ -191,7 +222,19 @@ def compare_gradient(
         safety=safety,
         rtol=rtol,
         names=names,
+        resolution=resolution,
+        inconclusive=inconclusive,
     )
+
+
+def _resolution(numerical: NumericalGradient, tolerance: np.ndarray, verifiable) -> float:
+    """The median over nonzero verifiable entries of tolerance / |numerical| (`tolerance`
+    without the caller's `rtol`): the relative error below which a wrong entry passes unseen."""
+    size = np.abs(numerical.gradient)
+    seen = verifiable & (size > 0) & np.isfinite(tolerance)
+    if not seen.any():
+        return 0.0
+    return float(np.median(tolerance[seen] / size[seen]))
 
 
 def _tolerance(grad, numerical, eps_candidate, rtol, safety):
@@ -245,11 +288,12 @@ def _format_check(check: GradientCheck) -> str:
     if check.rtol:
         rule += f" + {check.rtol:g} x |numerical|"
     rule += f" + {CANDIDATE_ULPS:g} ulp x (|grad_j| + ||grad||)"
+    verdict = "INCONCLUSIVE" if check.inconclusive else "passed" if check.passed else "FAILED"
     lines = [
-        f"Gradient check {'passed' if check.passed else 'FAILED'} "
-        f"({numerical.method}, {numerical.n_evaluations} evaluations of f)",
+        f"Gradient check {verdict} ({numerical.method}, {numerical.n_evaluations} evaluations of f)",
         f"rule: {rule}",
         f"{k} of {n} entries mismatch ({100 * k / n:.3g}%)",
+        *_noise_lines(check),
     ]
     finite = np.isfinite(check.error)
     if finite.any():
@@ -268,6 +312,31 @@ def _format_check(check: GradientCheck) -> str:
             f"{shown}{more}"
         )
     return "\n".join(lines)
+
+
+def _noise_lines(check: GradientCheck) -> list[str]:
+    """What the noise of f did to the bounds, and what the check can still see: never silent."""
+    numerical = check.numerical
+    widening = numerical.noise_widening
+    if widening <= 1.0:
+        return []
+    lines = [
+        f"f is noisy: its values scatter by {numerical.noise:.3g} near theta (ECnoise), "
+        f"{widening:.3g}x its rounding; that widened the bounds: an entry wrong by less than "
+        f"~{_percent(check.resolution)} of itself (median over entries) passes unseen"
+    ]
+    if check.inconclusive:
+        lines.append(
+            "no entry is beyond its bound, but at this noise a right gradient cannot be told from "
+            f"one {_percent(check.resolution)} off (the least a pass must see: "
+            f"{_percent(NOISY_CHECK_RESOLUTION)}): reduce the noise of f, or pass "
+            f"an rtol of at least {check.resolution:.2g} to accept errors of that size"
+        )
+    return lines
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.2g}%"
 
 
 def _table(check: GradientCheck, rows: np.ndarray) -> str:

@@ -62,6 +62,7 @@ from gradcheck.tolerance.policy import (  # noqa: F401 (CENTRAL_TRUNCATION_SAFET
     CENTRAL_TRUNCATION_SAFETY,
     COMPLEX_ULPS,
     CROSS_CHECK_MARGIN,
+    NOISE_SIGMAS,
 )
 from gradcheck.validate import as_step, as_theta, check_callable, check_flag, is_real_number
 
@@ -95,6 +96,14 @@ class NumericalGradient:
     n_evaluations : int
         How many parameter vectors `f` was evaluated at (including `theta`
         and, for the real-step methods, the 8 or 16 of the noise estimate).
+    noise : float
+        The noise of `f` near `theta` as measured (ECnoise: the standard
+        deviation of its values' scatter); 0 for the complex step, which
+        needs none.
+    rounding : float
+        The error bound one value of `f` would get from rounding alone (a few
+        ulps of ``|f|``): where ``NOISE_SIGMAS * noise`` exceeds it, the
+        noise widened the error estimates, by that ratio.
     """
 
     gradient: np.ndarray
@@ -102,6 +111,15 @@ class NumericalGradient:
     method: str
     step: np.ndarray
     n_evaluations: int
+    noise: float = 0.0
+    rounding: float = 0.0
+
+    @property
+    def noise_widening(self) -> float:
+        """How many times the noise of `f` widened the rounding part of the bounds (1: not)."""
+        if self.rounding <= 0.0:
+            return 1.0
+        return max(1.0, NOISE_SIGMAS * self.noise / self.rounding)
 
 
 def numerical_gradient(
@@ -196,17 +214,22 @@ def differentiate(
     from, when the caller knows it exceeds `|f|` (a sum of large terms that
     nearly cancel): each value of `f` then errs by at least `eps f_scale`.
     """
+    measured = 0.0
     with np.errstate(all="ignore"):
         if method == "complex":  # needs no noise level: nothing cancels
             gradient, error, taken = _complex_step(evaluate, theta, step)
         else:
-            sigma = max(noise_sigma(evaluate, theta, f0), EPS * f_scale)
+            measured = noise_sigma(evaluate, theta, f0)
+            sigma = max(measured, EPS * f_scale)
             method_of = _richardson if method == "richardson" else _central
             gradient, error, taken = method_of(evaluate, theta, step, f0, sigma)
             if method == "richardson":
                 error = _cross_checked(evaluate, theta, step, f0, sigma, gradient, error)
     error = np.where(np.isfinite(gradient) & np.isfinite(error), error, np.inf)
-    return NumericalGradient(gradient, error, method, taken, evaluate.count)
+    rounding = float(noise_bound(max(abs(f0), f_scale), 0.0))
+    return NumericalGradient(
+        gradient, error, method, taken, evaluate.count, noise=measured, rounding=rounding
+    )
 
 
 def _centred(evaluate: FunctionEvaluator, index: np.ndarray, step: np.ndarray):

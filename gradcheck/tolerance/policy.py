@@ -36,6 +36,7 @@ __all__ = [
     "NAMED_CONSTANT_RTOL",
     "NEGLIGIBLE",
     "NOISE_SIGMAS",
+    "NOISY_CHECK_RESOLUTION",
     "PASS_RATE",
     "ROUNDING_ULPS",
     "ROUNDING_UNITS",
@@ -91,6 +92,14 @@ ROUNDING_ULPS = 4.0
 
 #: Error bound of one value of `f`, in standard deviations of its measured noise (ECnoise).
 NOISE_SIGMAS = 4.0
+
+#: `check_gradient` on a noisy `f`: when the measured noise widened the bounds so that the check
+#: cannot see an error below this fraction of a typical entry (the median of
+#: bound / |numerical|), a check with no entry beyond its bound is INCONCLUSIVE, not passed.
+#: A pass means "beyond doubt"; bugs far subtler than a factor (a 0.5% slip passed 9 of 30 runs
+#: on a noisy `f` before) hide under bounds wider than 0.1%.  An `rtol` the caller gives at
+#: least as wide states the precision they need, and the verdict is then theirs.
+NOISY_CHECK_RESOLUTION = 1e-3
 
 #: `D(2s) - D(s)` measures the `s^2` term of a centred difference only; the `s^4` term may add
 #: as much again.

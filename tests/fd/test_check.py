@@ -288,3 +288,46 @@ def test_callable_grad_validation_messages(grad, error, message):
         with pytest.raises(error) as info:
             check(rosen, grad, np.zeros(4))
         assert message in str(info.value)
+
+
+NOISY_THETA = np.linspace(-1.0, 1.0, 6) + 0.3
+NOISY_GRAD = 2 * NOISY_THETA + np.cos(NOISY_THETA)  # of sum(x^2) + sum(sin x)
+
+
+def _noisy(sigma: float, seed: int = 0):
+    """sum(x^2) + sum(sin x) plus seeded noise of std `sigma` (a simulation, a sampled loss)."""
+    rng = np.random.default_rng(seed)
+    return lambda x: float(np.sum(x**2) + np.sum(np.sin(x)) + sigma * rng.standard_normal())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_noisy_f_never_silently_passes_a_half_percent_wrong_gradient(seed):
+    # noise 1e-5 widened the bounds to ~9%: a 0.5%-wrong gradient passed, with no mention
+    wrong = check_gradient(_noisy(1e-5, seed), 1.005 * NOISY_GRAD, NOISY_THETA)
+    right = check_gradient(_noisy(1e-5, seed), NOISY_GRAD, NOISY_THETA)
+    for check in (wrong, right):
+        assert not check.passed and not check and check.inconclusive
+        assert 0.02 < check.resolution < 0.5  # what this noise lets through: a few % of an entry
+        text = str(check)
+        assert text.startswith("Gradient check INCONCLUSIVE")
+        assert re.search(
+            r"f is noisy: its values scatter by [\d.]+e-0[56] near theta \(ECnoise\)", text
+        )
+        assert "that widened the bounds: an entry wrong by less than ~" in text
+        assert "cannot be told from one" in text and "reduce the noise of f" in text
+    # the caller may state the precision they need: then the verdict is theirs
+    assert check_gradient(_noisy(1e-5, seed), NOISY_GRAD, NOISY_THETA, rtol=0.5).passed
+
+
+def test_a_mildly_noisy_f_still_decides_and_says_what_its_noise_hides():
+    # noise 1e-9: the bounds widen to ~1e-5 of an entry; 0.5% is far beyond them
+    wrong = check_gradient(_noisy(1e-9), 1.005 * NOISY_GRAD, NOISY_THETA)
+    right = check_gradient(_noisy(1e-9), NOISY_GRAD, NOISY_THETA)
+    assert not wrong.passed and not wrong.inconclusive and wrong.failures.size == 6
+    assert right.passed and not right.inconclusive and 1e-6 < right.resolution < 1e-4
+    for check in (wrong, right):
+        assert check.numerical.noise_widening > 1e3
+        assert "f is noisy: its values scatter by" in str(check)
+    # a smooth f says nothing of noise
+    smooth = check_gradient(lambda x: np.sum(x**2), 2 * NOISY_THETA, NOISY_THETA)
+    assert smooth.passed and "noisy" not in str(smooth) and smooth.resolution < 1e-8

@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -100,6 +101,7 @@ def _load(spec: str):
         except Exception as exc:  # a SyntaxError, or whatever the file raises as it runs
             raise _UsageError(f"cannot import {target!r}: {type(exc).__name__}: {exc}") from None
     else:
+        _put_cwd_on_path()
         try:
             module = importlib.import_module(target)
         except Exception as exc:  # ImportError, or whatever the module raises as it runs
@@ -108,6 +110,17 @@ def _load(spec: str):
         return getattr(module, name)
     except AttributeError:
         raise _UsageError(f"module {target!r} has no attribute {name!r}") from None
+
+
+def _put_cwd_on_path() -> None:
+    """The current directory first on `sys.path`, as ``python -m gradcheck`` has it.
+
+    ``python -m`` puts the current directory on the path; the installed
+    `gradcheck` script puts its own bin directory there instead, so without
+    this ``gradcheck check vec:vec`` could not find ``./vec.py``.
+    """
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
 
 
 def _progress(line: str) -> None:
@@ -278,7 +291,11 @@ def _write_plot(result, args: argparse.Namespace, title: str, out: TextIO) -> in
     try:
         from gradcheck.html.plots import plot_taylor
     except ImportError:
-        print("error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
+        print(
+            "error: --plot needs matplotlib, in the `plot` extra: "
+            "pip install 'backprop-gradcheck[plot]'",
+            file=sys.stderr,
+        )
         return 2
     try:
         plot_taylor(result, args.plot, title=title)

@@ -117,9 +117,17 @@ def _binds(signature: Any, call: tuple[str, ...]) -> bool:
 
 
 def describe_candidate(candidate: Callable[..., Any]) -> str:
-    """The name a report gives the candidate: ``module.qualname`` (no module for ``__main__``)."""
+    """The name a report gives the candidate: ``module.qualname`` (no module for ``__main__``).
+
+    A closure reads as its own name and where it was made, ``candidate (made in
+    students.make)``, rather than ``students.make.<locals>.candidate``.
+    """
     module = getattr(candidate, "__module__", None)
     name = getattr(candidate, "__qualname__", None) or type(candidate).__name__
+    outer, _, inner = name.rpartition(".<locals>.")
+    if outer:
+        where = f"{module}.{outer}" if module and module != "__main__" else outer
+        return f"{inner} (made in {where})"
     return f"{module}.{name}" if module and module != "__main__" else name
 
 
@@ -286,11 +294,21 @@ def check_repeatable(
     if c.passed:
         return first
     j = int(c.failing[0])
+    before, after = _distinct_texts(float(first.gradient[j]), float(again.gradient[j]))
     return first.with_problems(
         "the candidate returned a different answer when called twice on the same input "
-        f"({net.layout.name(j)}: {first.gradient[j]:.6g}, then {again.gradient[j]:.6g}): "
+        f"({net.layout.name(j)}: {before}, then {after}): "
         "hidden state, such as gradients accumulated across calls and never reset?"
     )
+
+
+def _distinct_texts(a: float, b: float) -> tuple[str, str]:
+    """`a` and `b` printed with the fewest digits (at least 6) that show them different."""
+    for digits in range(6, 18):
+        texts = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if texts[0] != texts[1]:
+            return texts
+    return repr(a), repr(b)
 
 
 # Reading what the candidate returned.

@@ -665,3 +665,27 @@ def test_cli_vectors_refuses_a_non_empty_out_without_force_and_keeps_other_files
         out / "keep.txt"
     ).read_text() == "precious"  # --force overwrites vectors, deletes nothing
     assert all(p.parent == out for p in tree(tmp_path) if p not in before)
+
+
+# ---- the installed script and `python -m` load candidates alike
+
+
+def test_cli_loads_module_function_from_the_current_directory(tmp_path, monkeypatch):
+    # the installed `gradcheck` script has its bin directory on sys.path, not the cwd
+    (tmp_path / "vec_cwd_candidate.py").write_text(
+        "from reference import Network, backprop\n"
+        "def vec(weights, biases, X, Y):\n"
+        "    g = backprop(Network(weights, biases), X, Y)\n"
+        "    return g.weights, g.biases\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    monkeypatch.delitem(sys.modules, "vec_cwd_candidate", raising=False)
+    code, stdout = run_cli(["check", "vec_cwd_candidate:vec", "--sizes", "3,4,2"])
+    assert code == 0 and "PASSED" in stdout
+
+
+def test_cli_plot_without_matplotlib_names_the_extra(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "gradcheck.html.plots", None)  # import fails: no matplotlib
+    assert main(["taylor", "--plot", "taylor.png"], out=io.StringIO()) == 2
+    assert "pip install 'backprop-gradcheck[plot]'" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -50,7 +51,8 @@ class _Backprop:
 
 
 def test_describe_candidate_gives_module_and_qualified_name():
-    assert describe_candidate(CORRECT) == "candidates.make_numpy_backprop.<locals>.candidate"
+    # a closure: its own name and where it was made, not `<locals>`
+    assert describe_candidate(CORRECT) == "candidate (made in candidates.make_numpy_backprop)"
     assert describe_candidate(_Backprop()) == f"{__name__}._Backprop"  # an instance: its class
     assert describe_candidate(len) == "builtins.len"
 
@@ -58,7 +60,10 @@ def test_describe_candidate_gives_module_and_qualified_name():
         pass
 
     main_module.__module__ = "__main__"
-    assert describe_candidate(main_module) == main_module.__qualname__
+    # defined in this test: a closure of __main__, named without the module
+    assert describe_candidate(main_module) == (
+        "main_module (made in test_describe_candidate_gives_module_and_qualified_name)"
+    )
 
 
 def test_check_h_prime_refuses_a_wrong_derivative_and_names_the_point():
@@ -169,6 +174,21 @@ def test_check_repeatable_adds_a_problem_for_hidden_state(case):
     assert again.problems[0].endswith(
         "hidden state, such as gradients accumulated across calls and never reset?"
     )
+
+
+def test_check_repeatable_prints_enough_digits_to_show_the_difference(case):
+    net, X, Y = case
+    calls = []
+
+    def drifts(weights, biases, X, Y):
+        calls.append(1)
+        dW, db = CORRECT(weights, biases, X, Y)
+        return [g * (1 + 1e-9 * len(calls)) for g in dW], db
+
+    first = call_candidate(drifts, net, X, Y, layout="article")
+    again = check_repeatable(drifts, net, X, Y, layout="article", first=first)
+    before, after = re.search(r"\(W\^\d\[\d,\d\]: (\S+), then (\S+)\)", again.problems[0]).groups()
+    assert before != after
 
 
 def test_check_repeatable_reports_a_candidate_that_fails_the_second_time(case):

@@ -18,7 +18,7 @@ article's equations is `gradcheck.diagnosis.localize`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -159,7 +159,16 @@ def _constant_text(c: float, d: int | None) -> str:
     for name, value in (("2", 2.0), ("-1", -1.0), ("1/2", 0.5), ("-2", -2.0), ("-1/2", -0.5)):
         if close(value):
             return name
-    return f"{c:.4g}"
+    return _number_text(c)
+
+
+def _number_text(c: float) -> str:
+    """`c` with enough digits to be true: within `NAMED_CONSTANT_RTOL` of itself (1.0005, not 1)."""
+    for digits in range(4, 17):
+        text = f"{c:.{digits}g}"
+        if abs(float(text) - c) <= NAMED_CONSTANT_RTOL * abs(c):
+            return text
+    return repr(c)
 
 
 # ------------------------------------------------------------------ diagnose
@@ -306,24 +315,86 @@ def _explain_by_scale(
 def _blocks_scaled(C: Blocks, R: Blocks, ratios: list[float], d: int, rtol: float) -> Diagnosis:
     """Each block of the candidate is a constant times the reference's, not all the same one."""
     scaled = [k for k, r in enumerate(ratios) if abs(r - 1.0) > rtol]
+    layers = tuple(sorted({k // 2 for k in scaled}))
+    bug = _through_recursion(scaled, ratios, len(C) // 2 - 1, d) or _scaled_blocks_bug(
+        scaled, ratios, d
+    )
+    bug = replace(bug, gradient=lambda net, X, Y: _scaled(backprop(net, X, Y), ratios))
+    residual = max(_relative(Cb, r * Rb) for Cb, Rb, r in zip(C, R, ratios, strict=True))
+    return Diagnosis(bug, residual, layers, batch_size=d)
+
+
+def _scaled_blocks_bug(scaled: list[int], ratios: list[float], d: int) -> Bug:
+    """Blocks scaled one by one: which blocks, by which constants (0: all zeros, never computed)."""
     groups: dict[str, list[str]] = {}
     for k in scaled:
-        groups.setdefault(_constant_text(ratios[k], d), []).append(_block_name(k))
+        groups.setdefault(_times_text(ratios[k], d), []).append(_block_name(k))
     parts = [
-        f"{' and '.join(names)} {'is' if len(names) == 1 else 'are'} {c} times the reference"
+        f"{' and '.join(names)} {'is' if len(names) == 1 else 'are'} {c}"
         for c, names in groups.items()
     ]
-    bug = Bug(
+    zeros = all(ratios[k] == 0 for k in scaled)
+    fix = (
+        "look for the loop or the assignment that should fill these blocks (a loop range one "
+        "short, a gradient initialised to zeros and never written)"
+        if zeros
+        else "look for the constant factor in the lines computing these blocks "
+        "(a missing or extra 1/d, a 2, a minus sign, a learning rate)"
+    )
+    return Bug(
         "blocks_scaled",
         "; ".join(parts) + "; the other blocks are right",
-        "look for the constant factor in the lines computing these blocks "
-        "(a missing or extra 1/d, a 2, a minus sign, a learning rate)",
-        lambda net, X, Y: _scaled(backprop(net, X, Y), ratios),
+        fix,
+        _reference,
         always,
         equation=_block_equation(scaled),
     )
-    residual = max(_relative(Cb, r * Rb) for Cb, Rb, r in zip(C, R, ratios, strict=True))
-    return Diagnosis(bug, residual, tuple(sorted({k // 2 for k in scaled})), batch_size=d)
+
+
+def _through_recursion(scaled: list[int], ratios: list[float], H: int, d: int) -> Bug | None:
+    """Both blocks of layers 0 .. top off by one factor, every layer above right: delta^top is.
+
+    A wrong `delta^top` spoils `dJ/dW^top` and `dJ/db^top` alike and is passed
+    down, so the same factor in both blocks of layers 0 .. top, with layer
+    top + 1 right, is the recursion into layer top (`gradcheck.diagnosis.localize`
+    says the same from right and wrong blocks alone).
+    """
+    top = max(k // 2 for k in scaled)
+    c = ratios[scaled[0]]
+    if top >= H or scaled != list(range(2 * top + 2)):
+        return None
+    if any(abs(ratios[k] - c) > NAMED_CONSTANT_RTOL * max(abs(c), 1.0) for k in scaled):
+        return None
+    blocks = " and ".join(_block_name(k) for k in scaled)
+    if c == 0:
+        below = f"delta^{top}" if top == 0 else f"delta^{top} .. delta^0"
+        return Bug(
+            "blocks_scaled",
+            f"{blocks} are all zeros while layer {top + 1} is right: {below} was never computed "
+            f"(the recursion never reached layer {top})",
+            f"look for a loop over layers one short, e.g. range(H, {top}, -1) where "
+            "range(H, -1, -1) belongs: it must run down to layer 0",
+            _reference,
+            always,
+            equation="recursion",
+        )
+    return Bug(
+        "blocks_scaled",
+        f"{blocks} are {_times_text(c, d)} while layer {top + 1} is right: delta^{top + 1} is "
+        f"right and delta^{top} is off by that factor, so the recursion into layer {top} "
+        f"carries it{' and every layer below inherits it' if top else ''}",
+        f"look for the constant in delta^{top} = (W^{top + 1} delta^{top + 1}) ⊙ h'(z^{top}) "
+        "(a hand-written backward of a layer, such as a custom autograd Function returning a "
+        "scaled grad_input)",
+        _reference,
+        always,
+        equation="recursion",
+    )
+
+
+def _times_text(c: float, d: int) -> str:
+    """ "1/2 times the reference", or "all zeros" for c = 0."""
+    return "all zeros" if c == 0 else f"{_constant_text(c, d)} times the reference"
 
 
 def _block_equation(blocks: list[int]) -> str | None:

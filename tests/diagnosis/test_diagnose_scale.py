@@ -111,3 +111,48 @@ def test_only_some_blocks_wrong(blocks, start, layers):
     (found,) = diagnose(Gradients(C[:3], C[3:]), net, X, Y)
     assert found.bug.name == "wrong_blocks" and found.layers == layers
     assert str(found).startswith(start)
+
+
+def test_a_constant_near_one_is_printed_with_enough_digits_to_be_true():
+    net, X, Y = case(SIG, DEEP, 1)
+    R = backprop(net, X, Y)
+    (found,) = diagnose(
+        Gradients([1.0005 * W for W in R.weights], [1.0005 * b for b in R.biases]), net, X, Y
+    )
+    assert "(c = 1.0005)" in str(found)
+
+
+def _layers_scaled(net, X, Y, c, layers):
+    R = backprop(net, X, Y)
+    return Gradients(
+        [c * W if L in layers else W for L, W in enumerate(R.weights)],
+        [c * b if L in layers else b for L, b in enumerate(R.biases)],
+    )
+
+
+def test_a_layer_never_computed_is_called_all_zeros_in_the_recursion():
+    net, X, Y = case(SIG, DEEP, 0)  # a loop over layers one short: dJ/dW^0, dJ/db^0 stay zeros
+    (found,) = diagnose(_layers_scaled(net, X, Y, 0.0, {0}), net, X, Y)
+    text = str(found)
+    assert text.startswith("dJ/dW^0 and dJ/db^0 are all zeros while layer 1 is right")
+    assert "never computed" in text and "times the reference" not in text
+    assert (found.cause().equation, found.layers) == ("recursion", (0,))
+
+
+def test_a_factor_confined_to_the_lower_layers_is_located_in_the_recursion():
+    net, X, Y = case(SIG, DEEP, 0)  # a custom backward halving grad_input below layer 2
+    (found,) = diagnose(_layers_scaled(net, X, Y, 0.5, {0, 1}), net, X, Y)
+    assert str(found).startswith(
+        "dJ/dW^0 and dJ/db^0 and dJ/dW^1 and dJ/db^1 are 1/2 times the reference while layer 2 "
+        "is right: delta^2 is right and delta^1 is off by that factor, so the recursion into "
+        "layer 1 carries it"
+    )
+    assert (found.cause().equation, found.layers) == ("recursion", (0, 1))
+
+
+def test_a_weight_block_of_zeros_is_called_all_zeros():
+    net, X, Y = case(SIG, DEEP, 0)
+    R = backprop(net, X, Y)
+    g = Gradients([R.weights[0], 0 * R.weights[1], R.weights[2]], R.biases)
+    (found,) = diagnose(g, net, X, Y)
+    assert str(found).startswith("dJ/dW^1 is all zeros; the other blocks are right")

@@ -240,7 +240,11 @@ def diagnose(
         return sorted(found, key=lambda m: (max(m.residual, TIE * rtol), order[m.bug.name]))
     if _shapes(C) != _shapes(R):
         return []  # no bug gives these shapes: diagnose_shapes says what they suggest
-    return _explain_by_scale(C, R, variants, d, rtol) or _explain_by_place(C, R, d, rtol)
+    return (
+        _explain_by_scale(C, R, variants, d, rtol)
+        or _explain_by_transposition(C, R, d, rtol)
+        or _explain_by_place(C, R, d, rtol)
+    )
 
 
 def _bug_gradients(net: Network, X: np.ndarray, Y: np.ndarray, d: int) -> list[tuple[Bug, Blocks]]:
@@ -436,6 +440,43 @@ def _scaled(g: Gradients, ratios: list[float]) -> Gradients:
         [r * W for W, r in zip(g.weights, ratios[0::2], strict=True)],
         [r * b for b, r in zip(g.biases, ratios[1::2], strict=True)],
     )
+
+
+def _explain_by_transposition(C: Blocks, R: Blocks, d: int, rtol: float) -> list[Diagnosis]:
+    """Square `dJ/dW^L` blocks returned transposed, every other block right; [] otherwise.
+
+    A transposed `dJ/dW^L` of a non-square layer has the wrong shape and
+    `gradcheck.diagnosis.shapes` names it; on a square layer (M = N) only the
+    numbers can tell, and they do: the block equals the reference's transpose.
+    """
+    wrong = [k for k, (Cb, Rb) in enumerate(zip(C, R, strict=True)) if _relative(Cb, Rb) > rtol]
+    transposed = [
+        k
+        for k in wrong
+        if k % 2 == 0 and C[k].shape[0] == C[k].shape[1] and _relative(C[k], R[k].T) <= rtol
+    ]
+    if not wrong or transposed != wrong:
+        return []
+    names = " and ".join(_block_name(k) for k in wrong)
+    one = len(wrong) == 1
+    bug = Bug(
+        "square_dW_transposed",
+        f"{names} {'is' if one else 'are'} transposed: {'it equals' if one else 'they equal'} "
+        f"the reference's transpose (a square layer, M = N, so the shape could not tell); "
+        "every other block is right",
+        "dJ/dW^L = a^{L-1} (delta^L)^T, the outer product in this order: (M, N) in the "
+        "article's layout, its transpose under layout='torch'",
+        lambda net, X, Y: _transposed_at(backprop(net, X, Y), [k // 2 for k in wrong]),
+        always,
+        equation="dJ/dW",
+    )
+    residual = max(_relative(C[k], R[k].T if k in wrong else R[k]) for k in range(len(C)))
+    return [Diagnosis(bug, residual, tuple(k // 2 for k in wrong), batch_size=d)]
+
+
+def _transposed_at(g: Gradients, layers: list[int]) -> Gradients:
+    """`g` with `dJ/dW^L` transposed at `layers`."""
+    return Gradients([W.T if L in layers else W for L, W in enumerate(g.weights)], g.biases)
 
 
 def _explain_by_place(C: Blocks, R: Blocks, d: int, rtol: float) -> list[Diagnosis]:

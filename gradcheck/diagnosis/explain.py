@@ -28,7 +28,14 @@ from gradcheck.results.report import BlockSummary
 from gradcheck.tolerance.policy import TINY, diagnosis_rtol
 from reference import Gradients, Network
 
-__all__ = ["explain_trial", "block_verdicts", "tiny_difference"]
+__all__ = [
+    "FEW_ENTRIES",
+    "FEW_FRACTION",
+    "block_verdicts",
+    "explain_trial",
+    "few_entries",
+    "tiny_difference",
+]
 
 
 def block_verdicts(
@@ -67,11 +74,48 @@ def explain_trial(
     # "only these blocks are wrong" is what `localize` says, by the article's logic
     causes = [m.cause() for m in matched if m.bug.name != "wrong_blocks"]
     if not causes:
+        few = few_entries(blocks)
         size = max(errors.values(), default=0.0)
-        if 0 < size < TINY:
+        if few is not None:
+            causes.append(few)  # a smoothing constant moves every entry: not "tiny" then
+        elif 0 < size < TINY:
             causes.append(tiny_difference(size))
         causes += localize(W_ok, b_ok, relative_errors=errors)
     return _consistent(causes, W_ok, b_ok)
+
+
+#: At most this many wrong entries, and at most `FEW_FRACTION` of all, read as a slip in a few
+#: cells (wording only: no verdict rests on it).
+FEW_ENTRIES = 3
+FEW_FRACTION = 0.1
+
+
+def few_entries(blocks: Sequence[BlockSummary]) -> Cause | None:
+    """A handful of wrong entries among many: an indexing slip, said first; None otherwise.
+
+    A smoothing constant, a clip or a different cost moves every entry; a
+    wrong index (off by one, a loop bound, one cell overwritten) moves one.
+    """
+    failing = sum(b.failing for b in blocks)
+    total = sum(b.entries for b in blocks)
+    if not 0 < failing <= min(FEW_ENTRIES, FEW_FRACTION * total):
+        return None
+    wrong = [b for b in blocks if b.failing]
+    where = (
+        wrong[0].worst_entry
+        if failing == 1
+        else ", ".join(f"{b.failing} in {b.name}, worst {b.worst_entry}" for b in wrong)
+    )
+    kinds = {b.name[0] for b in wrong}
+    equation = {"W": "dJ/dW", "b": "dJ/db"}[kinds.pop()] if len(kinds) == 1 else None
+    layers = tuple(sorted({int(b.name.split("^")[1]) for b in wrong}))
+    text = (
+        f"only {failing} of {total:,} entries {'is' if failing == 1 else 'are'} wrong ({where}): "
+        "an indexing slip (an index off by one, a loop bound, one cell overwritten or "
+        "skipped)? A smoothing constant, a clip or a different cost would move every entry. "
+        "Fix: look at how the index of that entry is computed"
+    )
+    return Cause(None, equation, layers, text, {"failing": failing, "entries": total})
 
 
 def tiny_difference(relative_error: float) -> Cause:

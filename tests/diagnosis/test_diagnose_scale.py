@@ -156,3 +156,19 @@ def test_a_weight_block_of_zeros_is_called_all_zeros():
     g = Gradients([R.weights[0], 0 * R.weights[1], R.weights[2]], R.biases)
     (found,) = diagnose(g, net, X, Y)
     assert str(found).startswith("dJ/dW^1 is all zeros; the other blocks are right")
+
+
+def test_a_transposed_square_weight_gradient_is_called_transposed():
+    net, X, Y = case(SIG, [3, 4, 4, 2], 0)  # W^1 is 4 x 4: a transposed dJ/dW^1 keeps its shape
+    R = backprop(net, X, Y)
+    g = Gradients([R.weights[0], R.weights[1].T, R.weights[2]], R.biases)
+    (found,) = diagnose(g, net, X, Y)
+    assert str(found).startswith("dJ/dW^1 is transposed: it equals the reference's transpose")
+    assert (found.cause().equation, found.layers) == ("dJ/dW", (1,))
+
+
+def test_a_square_weight_gradient_wrong_otherwise_is_not_called_transposed():
+    net, X, Y = case(SIG, [3, 4, 4, 2], 0)
+    R = backprop(net, X, Y)
+    g = Gradients([R.weights[0], R.weights[1] + 1.0, R.weights[2]], R.biases)
+    assert all("transposed" not in str(found) for found in diagnose(g, net, X, Y))

@@ -386,3 +386,23 @@ def test_timeout_validation(timeout, error, message):
     with pytest.raises(error) as info:
         check_backprop(reference_candidate(), sizes=[2, 3, 1], timeout=timeout)
     assert str(info.value) == message
+
+
+def test_a_single_wrong_entry_is_an_indexing_slip_not_a_smoothing_constant():
+    def one_cell(dW, db, X):  # tiny next to the whole gradient, but in one cell only
+        dW[0][1, 2] *= 1 + 1e-7
+
+    report = check(edited(one_cell))
+    cause = first_cause(report)
+    assert cause.text.startswith("only 1 of 64 entries is wrong (W^0[1,2]): an indexing slip")
+    assert "smoothing constant" not in cause.text.split("?")[0]
+    assert (cause.equation, cause.layers) == ("dJ/dW", (0,))
+    assert_consistent(report)
+
+
+def test_every_entry_slightly_wrong_is_not_called_an_indexing_slip():
+    def every_cell(dW, db, X):
+        for W in dW:
+            W *= 1 + 1e-4
+
+    assert "indexing slip" not in str(check(edited(every_cell)))

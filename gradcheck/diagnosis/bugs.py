@@ -383,7 +383,7 @@ BUGS: tuple[Bug, ...] = (
         "the weight and bias gradients swapped: (dJ/db, dJ/dW) returned where (dJ/dW, dJ/db) "
         "belongs",
         "return the weight gradients first: (dW_list, db_list), or a dict with 'weights' and "
-        "'biases'",
+        "'biases' (Nielsen's network.py returns (nabla_b, nabla_w): swap them)",
         gradients_swapped,
         # shapes only: gradcheck.diagnosis.shapes names it before any number is compared
         lambda net, d: False,

@@ -20,7 +20,11 @@ __all__ = ["diagnose_shapes", "shape_causes"]
 
 
 def diagnose_shapes(
-    shapes_W: Sequence[Sequence[int]], shapes_b: Sequence[Sequence[int]], net: Network
+    shapes_W: Sequence[Sequence[int]],
+    shapes_b: Sequence[Sequence[int]],
+    net: Network,
+    *,
+    layout: str = "article",
 ) -> list[str]:
     """What wrong gradient shapes suggest, one plain sentence each; [] if the shapes are right.
 
@@ -33,6 +37,11 @@ def diagnose_shapes(
         The shapes of its `dJ/db^L`; the article's are `(N,)`.
     net : Network
         The network the gradients are for.
+    layout : {"article", "torch"}
+        The candidate's layout. Under ``"torch"``, `shapes_W` are still in the
+        article's orientation (the candidate's own, transposed, as the oracle
+        reads them) and every message prints the candidate's own shapes,
+        expected `(N, M)`.
 
     Returns
     -------
@@ -46,15 +55,19 @@ def diagnose_shapes(
     'every dJ/dW^L is transposed, (N, M) inst'
     """
     check_network(net)
+    if layout not in ("article", "torch"):
+        raise ValueError(f"`layout` must be 'article' or 'torch', got {layout!r}")
     got_W, got_b = check_shape_lists(shapes_W, shapes_b)
     want_W = [W.shape for W in net.weights]
     want_b = [b.shape for b in net.biases]
-    if (got_W, got_b) == (want_b, want_W) and want_W != want_b:
+    # a bias block is not transposed: a swapped torch candidate's "biases" are its (N, M) weights
+    own_W = want_W if layout == "article" else [w[::-1] for w in want_W]
+    if (got_W, got_b) == (want_b, own_W) and want_W != want_b:
         swapped = BUGS_BY_NAME["gradients_swapped"]
         return [f"{swapped.description}? Fix: {swapped.fix}"]
     messages = _list_messages("dJ/dW", got_W, want_W)
     if messages is None:
-        messages = _weight_messages(got_W, want_W)
+        messages = _weight_messages(got_W, want_W, torch=layout == "torch")
     bias_messages = _list_messages("dJ/db", got_b, want_b)
     messages += _bias_messages(got_b, want_b) if bias_messages is None else bias_messages
     return messages
@@ -92,24 +105,37 @@ def _list_messages(
     return None
 
 
-def _weight_messages(got: list[tuple[int, ...]], want: list[tuple[int, ...]]) -> list[str]:
+def _weight_messages(
+    got: list[tuple[int, ...]], want: list[tuple[int, ...]], *, torch: bool = False
+) -> list[str]:
+    """Per layer, in the candidate's own terms: article shapes `(M, N)`, or `(N, M)` under torch."""
+    own = (lambda shape: shape[::-1]) if torch else (lambda shape: shape)  # noqa: E731
+    order, other = ("(N, M)", "(M, N)") if torch else ("(M, N)", "(N, M)")
+    retry = "article" if torch else "torch"
     transposed = [g == w[::-1] for g, w in zip(got, want, strict=True)]
     if all(transposed) and got != want:
         return [
-            "every dJ/dW^L is transposed, (N, M) instead of (M, N): (N, M) is PyTorch's "
-            "nn.Linear.weight layout; try layout='torch', or return a^{L-1} (delta^L)^T, "
-            "not delta^L (a^{L-1})^T"
+            f"every dJ/dW^L is transposed, {other} instead of {order}: "
+            + (
+                "(M, N) is the article's layout; try layout='article', or return "
+                "delta^L (a^{L-1})^T, PyTorch's nn.Linear.weight layout"
+                if torch
+                else "(N, M) is PyTorch's nn.Linear.weight layout; try layout='torch', or "
+                "return a^{L-1} (delta^L)^T, not delta^L (a^{L-1})^T"
+            )
         ]
     messages = []
     for L, (g, w) in enumerate(zip(got, want, strict=True)):
         M, N = w
-        name = f"dJ/dW^{L} has shape {g}, expected (M, N) = {w}"
+        name = f"dJ/dW^{L} has shape {own(g)}, expected {order} = {own(w)}"
         if g == w:
             continue
         if g == (N, M):
             messages.append(
-                f"{name}: transposed? (N, M) is PyTorch's nn.Linear.weight layout; "
-                "try layout='torch', or return a^{L-1} (delta^L)^T"
+                f"{name}: transposed? {other} is "
+                f"{'the article' if torch else 'PyTorch'}'s "
+                f"{'' if torch else 'nn.Linear.weight '}layout; try layout='{retry}'"
+                + ("" if torch else ", or return a^{L-1} (delta^L)^T")
             )
         elif g == (N, N):
             messages.append(
@@ -169,7 +195,11 @@ _NAMED_BY = (
 
 
 def shape_causes(
-    shapes_W: Sequence[Sequence[int]], shapes_b: Sequence[Sequence[int]], net: Network
+    shapes_W: Sequence[Sequence[int]],
+    shapes_b: Sequence[Sequence[int]],
+    net: Network,
+    *,
+    layout: str = "article",
 ) -> list[Cause]:
     """`diagnose_shapes` as `gradcheck.results.causes.Cause` objects, with the catalogue bug where one is named.
 
@@ -181,7 +211,7 @@ def shape_causes(
     'gradients_swapped'
     """
     causes = []
-    for text in diagnose_shapes(shapes_W, shapes_b, net):
+    for text in diagnose_shapes(shapes_W, shapes_b, net, layout=layout):
         bug = next((name for phrase, name in _NAMED_BY if phrase in text), None)
         equation = BUGS_BY_NAME[bug].equation if bug else None
         causes.append(

@@ -111,7 +111,11 @@ def run_trial(
     if not out.problems and trial.index == 0:  # once per check: a second call must agree
         out = check_repeatable(candidate, net, X, Y, layout=layout, first=out, timeout=timeout)
     if out.gradient is None:  # nothing to compare: what it returned says it all
-        causes = () if out.shapes is None else shape_causes(*out.shapes, net)
+        causes = (
+            ()
+            if out.shapes is None
+            else shape_causes(*out.shapes, net, layout="torch" if layout == "torch" else "article")
+        )
         report = trial.report(problems=out.problems, causes=causes)
         return Outcome(report, structural=True)
     outcome = _compare_trial(out, net, X, Y, trial=trial, executor=executor)

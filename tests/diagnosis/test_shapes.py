@@ -207,3 +207,27 @@ def test_diagnose_shapes_validation_messages(args, error, message):
     with pytest.raises(error) as info:
         diagnose_shapes(*args)
     assert str(info.value) == message
+
+
+def test_torch_layout_swap_is_named():
+    net, X, Y = case()
+    g = backprop(net, X, Y)  # shapes as the oracle reads a torch candidate: weights transposed back
+    shapes_W = [np.shape(b) for b in g.biases]  # "dW" are the biases: 1-D, transposing keeps them
+    shapes_b = [np.shape(W.T) for W in g.weights]  # "db" are the torch (N, M) weights
+    (text,) = diagnose_shapes(shapes_W, shapes_b, net, layout="torch")
+    assert text.startswith("the weight and bias gradients swapped")
+    assert diagnose_shapes(shapes_W, shapes_b, net) != [text]  # the article layout: not a swap
+
+
+def test_torch_layout_messages_print_the_candidates_own_shapes():
+    net, X, Y = case()
+    shapes_W, shapes_b = shapes_of(backprop(net, X, Y))
+    shapes_W[0] = (4, 4)  # read back from a torch candidate's (4, 4): a^L for a^{L-1}
+    (text,) = diagnose_shapes(shapes_W, shapes_b, net, layout="torch")
+    assert text.startswith("dJ/dW^0 has shape (4, 4), expected (N, M) = (4, 3)")
+
+
+def test_diagnose_shapes_refuses_an_unknown_layout():
+    net, X, Y = case()
+    with pytest.raises(ValueError, match="`layout` must be 'article' or 'torch', got 'flat'"):
+        diagnose_shapes(*shapes_of(backprop(net, X, Y)), net, layout="flat")

@@ -71,3 +71,27 @@ def test_returned_deltas_of_the_wrong_shape_are_reported():
 
     report = check_backprop(wrong_shape, sizes=[3, 5, 2], edge_cases=False)
     assert "the candidate's deltas:" in str(report) and "Delta^0" in str(report)
+
+
+def nielsen_order_torch(weights, biases, X, Y):
+    """Nielsen's return order, (nabla_b, nabla_w), with torch's (N, M) weights."""
+    dW, db = CORRECT([W.T for W in weights], biases, X, Y)
+    return db, [g.T for g in dW]
+
+
+def test_swapped_gradients_are_named_under_the_torch_layout():
+    report = check_backprop(nielsen_order_torch, sizes=[4, 8, 8, 3], layout="torch")
+    assert not report.passed
+    assert report.causes[0].bug == "gradients_swapped", str(report)
+    assert "(nabla_b, nabla_w)" in report.causes[0].text
+
+
+def test_torch_shape_messages_speak_the_torch_layout():
+    def one_layer_article(weights, biases, X, Y):  # W^1 returned (M, N), the article's way
+        dW, db = CORRECT([W.T for W in weights], biases, X, Y)
+        return [dW[0].T, dW[1], dW[2].T], db
+
+    text = str(check_backprop(one_layer_article, sizes=[4, 8, 6, 3], layout="torch"))
+    assert "dJ/dW^1 has shape (8, 6), expected (6, 8)" in text  # the per-block problem
+    assert "dJ/dW^1 has shape (8, 6), expected (N, M) = (6, 8): transposed?" in text  # the cause
+    assert "try layout='article'" in text and "(M, N) =" not in text

@@ -14,6 +14,7 @@ with what explains a failure (likely causes, the derivation, the error maps).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
@@ -119,12 +120,34 @@ def run_trial(
         report = trial.report(problems=out.problems, causes=causes)
         return Outcome(report, structural=True)
     outcome = _compare_trial(out, net, X, Y, trial=trial, executor=executor)
+    if layout == "torch":
+        outcome = replace(outcome, report=_in_torch_terms(outcome.report))
     if not out.problems:
         return outcome
     # Modified its inputs, or answered otherwise a second time: a failure on its own, and
     # the gradient it returned (from the copies it was given) is still judged.
     report = replace(outcome.report, problems=out.problems + outcome.report.problems)
     return replace(outcome, report=report)
+
+
+_WEIGHT_ENTRY = re.compile(r"W\^(\d+)\[(\d+),(\d+)\]")
+
+
+def _in_torch_terms(report: TrialReport) -> TrialReport:
+    """Weight entries named in both layouts, ``W^1[5,1] (= weights[1][1,5])``: the candidate's own index."""
+
+    def named(name: str) -> str:
+        match = _WEIGHT_ENTRY.fullmatch(name)
+        if match is None:
+            return name  # a bias entry: the same index in both layouts
+        L, m, n = match.groups()
+        return f"{name} (= weights[{L}][{n},{m}])"
+
+    return replace(
+        report,
+        worst=tuple(replace(e, name=named(e.name)) for e in report.worst),
+        blocks=tuple(replace(b, worst_entry=named(b.worst_entry)) for b in report.blocks),
+    )
 
 
 def _compare_trial(

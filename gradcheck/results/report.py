@@ -308,14 +308,16 @@ def _format_failure(first: TrialReport, diagnosis: list[str], o: dict[str, Any])
             )
         )
     if first.worst:
+        shown = first.worst[:MAX_ENTRIES]
+        width = max([12] + [len(e.name) + 2 for e in shown])  # names in two layouts are long
         lines.append(
-            f"  {'entry':<12}{'candidate':>14}{'reference':>14}{'finite diff':>14}"
+            f"  {'entry':<{width}}{'candidate':>14}{'reference':>14}{'finite diff':>14}"
             f"{'|c - r|':>11}{'tolerance':>11}"
         )
-        for e in first.worst[:MAX_ENTRIES]:
+        for e in shown:
             fd = "-" if e.finite_difference is None else f"{e.finite_difference:.6e}"
             lines.append(
-                f"  {e.name:<12}{e.candidate:>14.6e}{e.reference:>14.6e}{fd:>14}"
+                f"  {e.name:<{width}}{e.candidate:>14.6e}{e.reference:>14.6e}{fd:>14}"
                 f"{abs(e.candidate - e.reference):>11.2e}{e.tolerance:>11.1e}"
             )
     if first.unverifiable:

@@ -95,3 +95,22 @@ def test_torch_shape_messages_speak_the_torch_layout():
     assert "dJ/dW^1 has shape (8, 6), expected (6, 8)" in text  # the per-block problem
     assert "dJ/dW^1 has shape (8, 6), expected (N, M) = (6, 8): transposed?" in text  # the cause
     assert "try layout='article'" in text and "(M, N) =" not in text
+
+
+def test_torch_layout_names_entries_in_the_candidates_own_indices_too():
+    def one_cell_off(weights, biases, X, Y):  # weights[1] is (8, 6): index [1, 5] is W^1[5,1]
+        dW, db = CORRECT([W.T for W in weights], biases, X, Y)
+        dW = [g.T.copy() for g in dW]
+        dW[1][1, 5] += 1.0
+        return dW, db
+
+    report = check_backprop(one_cell_off, sizes=[4, 6, 8, 3], layout="torch", edge_cases=False)
+    trial = report.failed_trials[0]
+    assert trial.worst[0].name == "W^1[5,1] (= weights[1][1,5])"
+    assert "W^1[5,1] (= weights[1][1,5])" in str(report)
+    assert {b.name: b.worst_entry for b in trial.blocks}["W^1"] == "W^1[5,1] (= weights[1][1,5])"
+    lines = str(report).splitlines()
+    header = next(line for line in lines if line.strip().startswith("entry"))
+    row = next(line for line in lines if line.strip().startswith("W^1[5,1] (="))
+    # long names widen the column: every number still ends under its heading
+    assert row.index("e+00") + 4 == header.index("candidate") + len("candidate")

@@ -472,6 +472,7 @@ _ENTRY = re.compile(r"([Wb])\^(\d+)\[(\d+)(?:,(\d+))?\]")
 
 def _torch_name(name: str, indices: list[int]) -> str:
     """`W^0[m,n]` -> `W^0[m,n] (= model[i].weight[n,m])`; `b^0[n]` -> `... (= model[i].bias[n])`."""
+    name = name.partition(" (= ")[0]  # layout="torch" names `weights[L][n,m]`: the model's instead
     match = _ENTRY.fullmatch(name)
     if match is None:
         return name

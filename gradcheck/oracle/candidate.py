@@ -244,10 +244,11 @@ def call_candidate(
         return CandidateOutput(problems=(str(exc),))
     except Exception as exc:  # the candidate's own failure is a finding, not a crash of ours
         frame = traceback.extract_tb(exc.__traceback__)[-1]
+        hint = _torch_layout_hint(candidate, net, X, Y, layout, exc, timeout)
         return CandidateOutput(
             problems=(
                 f"the candidate raised {type(exc).__name__}: {exc} "
-                f"(at {frame.filename}:{frame.lineno}, in {frame.name})",
+                f"(at {frame.filename}:{frame.lineno}, in {frame.name}){hint}",
             )
         )
     out = _read(returned, net, layout)
@@ -264,6 +265,41 @@ def call_candidate(
             f"({', '.join(aliased)}); return new arrays"
         )
     return out
+
+
+#: Words of numpy's and PyTorch's shape errors ("shapes (4,8) and (4,1) not aligned").
+_SHAPE_WORDS = ("shape", "align", "broadcast", "dimension", "size mismatch", "matmul")
+
+
+def _torch_layout_hint(
+    candidate: Callable[..., Any],
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    layout: str,
+    exc: Exception,
+    timeout: float | None,
+) -> str:
+    """A hint to try ``layout='torch'`` when a shape error goes away with the weights transposed.
+
+    Nielsen's network.py and PyTorch keep `W^L` as (N, M); such code given the
+    article's (M, N) fails in its first product. One more call, with the
+    transposes, tells that apart from any other shape slip.
+    """
+    text = str(exc).lower()
+    if layout != "article" or not any(word in text for word in _SHAPE_WORDS):
+        return ""
+    if all(W.shape[0] == W.shape[1] for W in net.weights):
+        return ""  # square everywhere: the transposes cannot fit where the weights did not
+    args = [[W.T.copy() for W in net.weights], [b.copy() for b in net.biases], X.copy(), Y.copy()]
+    try:
+        _call(candidate, args, timeout)
+    except Exception:  # it fails either way: not a matter of layout
+        return ""
+    return (
+        "; with every W^L transposed, (N, M) as in Nielsen's network.py and PyTorch's "
+        "nn.Linear.weight, it runs: try layout='torch'"
+    )
 
 
 def check_repeatable(

@@ -349,3 +349,28 @@ def test_a_candidates_own_fault_is_a_reported_failure(candidate, layout, expecte
 def test_flat_layout_none_hint_speaks_of_the_flat_gradient():
     report = check_backprop_at(lambda theta, X, Y: None, TANH_NET, TANH_X, TANH_Y, layout="flat")
     assert "(dW_list, db_list)" not in str(report)
+
+
+def nielsen_shaped(weights, biases, X, Y):
+    """Weights used as (N, M), as in Nielsen's network.py: np.dot(w, a)."""
+    a = X.T
+    for w, b in zip(weights, biases):
+        a = np.tanh(np.dot(w, a) + b[:, None])
+    return [np.zeros_like(w) for w in weights], [np.zeros_like(b) for b in biases]
+
+
+def test_a_shape_error_that_transposed_weights_cure_hints_at_the_torch_layout(case):
+    net, X, Y = case
+    out = call_candidate(nielsen_shaped, net, X, Y, layout="article")
+    (problem,) = out.problems
+    assert "not aligned" in problem and problem.endswith("it runs: try layout='torch'")
+
+
+def test_a_shape_error_that_transposes_do_not_cure_gets_no_layout_hint(case):
+    net, X, Y = case
+
+    def always_wrong(weights, biases, X, Y):
+        return np.dot(np.ones((2, 3)), np.ones((2, 3)))
+
+    (problem,) = call_candidate(always_wrong, net, X, Y, layout="article").problems
+    assert "not aligned" in problem and "layout='torch'" not in problem

@@ -91,3 +91,26 @@ def test_wrong_weight_entries_are_named_in_both_notations():
     layer.forward = lambda x: OneWrong.apply(x, layer.weight, layer.bias)
     report = check_module(model, *make_data(), nn.MSELoss())
     assert [e.name for e in report.worst_entries] == ["W^0[1,4] (= model[0].weight[4,1])"]
+
+
+def test_a_custom_backward_halving_grad_input_is_located_in_the_recursion():
+    """grad_input halved by layer 1's own backward: layer 0 is 1/2 times right, layer 1 right."""
+
+    class HalvesGradInput(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, weight, bias):
+            ctx.save_for_backward(x, weight)
+            return x @ weight.T + bias
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            x, weight = ctx.saved_tensors
+            return 0.5 * (grad_output @ weight), grad_output.T @ x, grad_output.sum(0)
+
+    model = make_model(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3))
+    layer = model[2]
+    layer.forward = lambda x: HalvesGradInput.apply(x, layer.weight, layer.bias)
+    report = check_module(model, *make_data(), nn.MSELoss())
+    cause = report.causes[0]
+    assert (cause.equation, cause.layers) == ("recursion", (0,)), cause.text
+    assert "the recursion into layer 0 carries it" in cause.text

@@ -21,7 +21,12 @@ from typing import Any
 import numpy as np
 
 from gradcheck.fd.numerical import NumericalGradient, numerical_gradient
-from gradcheck.tolerance.policy import CANDIDATE_ULPS, CHECK_SAFETY, NOISY_CHECK_RESOLUTION
+from gradcheck.tolerance.policy import (
+    CANDIDATE_ULPS,
+    CHECK_SAFETY,
+    NOISE_WORTH_SAYING,
+    NOISY_CHECK_RESOLUTION,
+)
 from gradcheck.validate import as_grad, as_theta, check_callable, evaluated_grad, is_real_number
 
 __all__ = [
@@ -318,7 +323,7 @@ def _noise_lines(check: GradientCheck) -> list[str]:
     """What the noise of f did to the bounds, and what the check can still see: never silent."""
     numerical = check.numerical
     widening = numerical.noise_widening
-    if widening <= 1.0:
+    if widening <= 1.0 or check.resolution <= NOISE_WORTH_SAYING:
         return []
     lines = [
         f"f is noisy: its values scatter by {numerical.noise:.3g} near theta (ECnoise), "

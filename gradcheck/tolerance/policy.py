@@ -37,6 +37,7 @@ __all__ = [
     "NEGLIGIBLE",
     "NOISE_SIGMAS",
     "NOISY_CHECK_RESOLUTION",
+    "NOISE_WORTH_SAYING",
     "PASS_RATE",
     "ROUNDING_ULPS",
     "ROUNDING_UNITS",
@@ -100,6 +101,12 @@ NOISE_SIGMAS = 4.0
 #: on a noisy `f` before) hide under bounds wider than 0.1%.  An `rtol` the caller gives at
 #: least as wide states the precision they need, and the verdict is then theirs.
 NOISY_CHECK_RESOLUTION = 1e-3
+
+#: `check_gradient`'s report says what the noise of `f` hides once the bounds it widened let an
+#: error of this fraction of a typical entry pass unseen; below, it is float64 rounding that
+#: `eps |f|` underrates (a sum that cancels to ~0 scatters by eps times its terms), and a line
+#: calling such an `f` "noisy" would be false.  1e-6 is a thousand times finer than any pass needs.
+NOISE_WORTH_SAYING = 1e-6
 
 #: `D(2s) - D(s)` measures the `s^2` term of a centred difference only; the `s^4` term may add
 #: as much again.

@@ -331,3 +331,16 @@ def test_a_mildly_noisy_f_still_decides_and_says_what_its_noise_hides():
     # a smooth f says nothing of noise
     smooth = check_gradient(lambda x: np.sum(x**2), 2 * NOISY_THETA, NOISY_THETA)
     assert smooth.passed and "noisy" not in str(smooth) and smooth.resolution < 1e-8
+
+
+def test_a_smooth_f_whose_value_cancels_to_zero_is_not_called_noisy():
+    # sum(sin(t) t^2) over a symmetric theta is ~1e-17: its float64 rounding scatter is eps times
+    # its terms, far above eps |f|, which once made the report call this smooth f "noisy"
+    theta = np.linspace(-1, 1, 7)
+    f = lambda t: np.sum(np.sin(t) * t**2)
+    grad = np.cos(theta) * theta**2 + 2 * theta * np.sin(theta)
+    check = check_gradient(f, grad, theta)
+    assert check.passed and "noisy" not in str(check)
+    wrong = grad.copy()
+    wrong[3] += 1e-3
+    assert "noisy" not in str(check_gradient(f, wrong, theta))

@@ -66,7 +66,7 @@ from gradcheck.tolerance.policy import (  # noqa: F401 (CENTRAL_TRUNCATION_SAFET
 )
 from gradcheck.validate import as_step, as_theta, check_callable, check_flag, is_real_number
 
-__all__ = ["METHODS", "NumericalGradient", "differentiate", "numerical_gradient"]
+__all__ = ["METHODS", "NumericalGradient", "cross_checked", "differentiate", "numerical_gradient"]
 
 METHODS = ("richardson", "central", "complex")
 RICHARDSON_WINDOW = 4  # differences per extrapolation: cancels s^2, s^4, s^6 (error O(s^8))
@@ -224,7 +224,7 @@ def differentiate(
             method_of = _richardson if method == "richardson" else _central
             gradient, error, taken = method_of(evaluate, theta, step, f0, sigma)
             if method == "richardson":
-                error = _cross_checked(evaluate, theta, step, f0, sigma, gradient, error)
+                error = cross_checked(evaluate, theta, step, f0, sigma, gradient, error)
     error = np.where(np.isfinite(gradient) & np.isfinite(error), error, np.inf)
     rounding = float(noise_bound(max(abs(f0), f_scale), 0.0))
     return NumericalGradient(
@@ -307,7 +307,7 @@ def _richardson(evaluate, theta, step, f0, sigma):
     return best, best_error, np.where(np.isnan(best_step), S[:, K - 1], best_step)
 
 
-def _cross_checked(evaluate, theta, step, f0, sigma, gradient, error):
+def cross_checked(evaluate, theta, step, f0, sigma, gradient, error):
     """Richardson's estimate, raised where a plain centred difference contradicts it.
 
     A tableau can look converged by accident on a function whose structure

@@ -85,3 +85,20 @@ def test_an_interrupted_tight_stencil_leaves_crossings_marked():
     values, _ = evaluate.parent.along(index, np.full(index.size, 0.25))
     crossed = evaluate.parent.last_crossed > 0
     assert crossed.any() and np.isnan(values[crossed]).all()
+
+
+def test_an_r2_that_agrees_with_itself_by_accident_is_cross_checked():
+    # the soak's seed 9000879: a 5-layer tanh net at weight scale 7.8. R2 of W^0[8,2] from
+    # D(h), D(2h), D(4h) (h = 2^-9) was -2.876788 with an estimate of 6.6e-7; mpmath (40
+    # digits) gives -2.8762750504578261: off by 5.1e-4, 773 times its estimate. A classical
+    # centred difference contradicts it, and the full Richardson (off by 1e-10) is kept.
+    from gradcheck.fd.network import network_numerical_gradient
+    from gradcheck.jobs.soak import correct_case
+
+    case = correct_case(9000879)
+    net, X, Y = case.net, case.X, case.Y
+    fd = network_numerical_gradient(net, X, Y)
+    j = [net.layout.name(i) for i in range(net.layout.size)].index("W^0[8,2]")
+    truth = -2.8762750504578261
+    assert abs(fd.flat()[j] - truth) <= fd.error.flat()[j]
+    assert abs(fd.flat()[j] - truth) < 1e-8

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gradcheck.tolerance.policy import FD_SAFETY, SAFETY, UNKNOWN_H_SECOND_BOUND
+from gradcheck.tolerance.policy import FD_SAFETY, LINEAR_ULPS, SAFETY, UNKNOWN_H_SECOND_BOUND
 from gradcheck.tolerance.saturation import (
     SATURATED,
     delta_sizes,
@@ -129,6 +129,8 @@ def rounding_scale(
         outside = ~((S >= UNDERFLOW_GUARD) & np.isfinite(S))
         if outside.any():
             S = np.where(outside, _propagate(net, X, Y, u, p=1), S)
+        # never above LINEAR_ULPS times the first-order worst case (NaN there: no cap)
+        S = np.fmin(S, LINEAR_ULPS / SAFETY * _linear_scale(net, X, Y, u, zone_worst))
         # a worst case, whole, and twice: a correct code's 0 sits exactly that far from the
         # value, and the reference's own rounding of it must not tip the comparison
         S = S + 2 * deep_loss / (u * SAFETY)
@@ -138,14 +140,39 @@ def rounding_scale(
     return np.where(np.isnan(S), np.inf, np.maximum(S, entry_rounding))
 
 
+def _linear_scale(
+    net: Network, X: np.ndarray, Y: np.ndarray, u: float, zone_worst: np.ndarray
+) -> np.ndarray:
+    """The first-order worst case, in units of `u`: every rounding `|e| <= u |x|` added with one
+    sign (p = 1), every worst case (partial sums, a softmax rounded to 1, the cancelling
+    formulas' `ZONE_ULPS u`: `zone_worst`, already in units of `u K`) whole.
+
+    `K u S` with `K` standard deviations is a random walk's tail; where one rounding or a
+    few dominate (the soak's seed 9000884: `a_1 = 1 - 1.3e-12` of a softmax, one rounding
+    that `g_1 - s` cancels down to 3.8e-13), no walk happens and this bound is the tighter
+    of the two: `b^0[0]` there was allowed 1.6e-14, 54 times the largest error of eight
+    float64 backprops (3.0e-16), while this bound is 3.9e-15.
+    """
+    return _propagate(net, X, Y, u, p=1, zone=False, divisor=1.0) + SAFETY * zone_worst
+
+
 def _propagate(
-    net: Network, X: np.ndarray, Y: np.ndarray, u: float, *, p: int, zone: bool = True
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    u: float,
+    *,
+    p: int,
+    zone: bool = True,
+    divisor: float = SAFETY,
 ) -> np.ndarray:
     """The error propagation of `rounding_scale` in the p-norm: p = 2 sums variances (a
     random walk), p = 1 sums absolute bounds (a worst case, immune to underflow). Every
     quantity is the p-th power of a magnitude or of an error (`P(x) = |x|^p`). `zone`:
-    with the cancelling formulas' `u` near saturation (off, to measure their share)."""
-    forward = _forward_errors(net, X, u, p=p, zone=zone)
+    with the cancelling formulas' `u` near saturation (off, to measure their share).
+    `divisor`: the worst cases (partial sums, a softmax rounded to 1) enter divided by it,
+    `SAFETY` for `K u S` (so that it holds them whole), 1 for a linear bound `u S`."""
+    forward = _forward_errors(net, X, u, p=p, zone=zone, divisor=divisor)
     delta, V = _output_delta_errors(forward, Y)
     return _backward_errors(forward, delta, V, _delta_sizes(forward, Y))
 
@@ -162,6 +189,7 @@ class _ForwardErrors:
     z_var: list[np.ndarray]
     a_var: list[np.ndarray]
     zone: bool = True  # the cancelling formulas' u (off: their share is measured apart)
+    divisor: float = SAFETY  # the worst cases' divisor (`_propagate`)
 
     def P(self, x: np.ndarray | float) -> np.ndarray:
         return np.abs(x) ** self.p
@@ -194,7 +222,7 @@ def _formula_rounding(distance: np.ndarray, u: float, zone: bool = True) -> np.n
 
 
 def _forward_errors(
-    net: Network, X: np.ndarray, u: float, *, p: int, zone: bool = True
+    net: Network, X: np.ndarray, u: float, *, p: int, zone: bool = True, divisor: float = SAFETY
 ) -> _ForwardErrors:
     """Forward: `V(z^L)` from `V(a^{L-1})`, then `V(a^L)` through `h` (softmax's Jacobian too)."""
 
@@ -211,7 +239,7 @@ def _forward_errors(
         Vz = prev_var @ WP + prev @ WP + P(net.biases[L])
         # z = sum of M products and b: M + 1 terms
         terms = np.abs(X if L == 0 else fw.A[L - 1]) @ np.abs(net.weights[L])
-        Vz = Vz + _partial_sums(terms + np.abs(net.biases[L]), M + 1, u, p)
+        Vz = Vz + _partial_sums(terms + np.abs(net.biases[L]), M + 1, u, p, divisor)
         A = fw.A[L]
         # A bounded element-wise h may be computed by a cancelling formula: an error of u,
         # not u |a| ((1 + tanh(z/2)) / 2 gives 0, not e^-168), or of a's distance from its
@@ -235,16 +263,16 @@ def _forward_errors(
             Va = P(A) * (P(rest) * Vz + spread) + formula_rounding
             # a_k = e_k / sum e rounds by u a_k, but to exactly 1 where the other a_n add up to
             # less than u / SATURATED: the error is then that sum, whole
-            Va = Va + np.where(saturated, P(rest / (u * SAFETY)), P(A))
+            Va = Va + np.where(saturated, P(rest / (u * divisor)), P(A))
             # the normaliser sum_n e^{z_n} (n_H positive terms) errs by gamma_{n_H - 1} of itself,
             # and by no more than the terms added to the largest, sum_{n != max} a_n, of it
-            gamma = _partial_sums(np.ones_like(A[:, :1]), A.shape[1], u, 1)
-            normaliser = np.minimum(gamma, others / (u * SAFETY))
+            gamma = _partial_sums(np.ones_like(A[:, :1]), A.shape[1], u, 1, divisor)
+            normaliser = np.minimum(gamma, others / (u * divisor))
             Va = Va + P(A * normaliser)
         z_var.append(Vz)
         a_var.append(Va)
         prev, prev_var = P(A), Va
-    return _ForwardErrors(net, X, u, p, fw, z_var, a_var, zone)
+    return _ForwardErrors(net, X, u, p, fw, z_var, a_var, zone, divisor)
 
 
 def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +310,7 @@ def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, 
         products = np.where(saturated, 0.0, P(A_H * g)).sum(axis=1, keepdims=True)
         terms = np.abs(A_H * g).sum(axis=1, keepdims=True)
         row_saturated = saturated.any(axis=1, keepdims=True)
-        sums = np.where(row_saturated, 0.0, _partial_sums(terms, A_H.shape[1], e.u, e.p))
+        sums = np.where(row_saturated, 0.0, _partial_sums(terms, A_H.shape[1], e.u, e.p, e.divisor))
         delta = P(A_H * (g - s))
         V = V + P(A_H) * (products + sums + P(g - s)) + delta
     return delta, V
@@ -296,20 +324,20 @@ def _backward_errors(
     `size[L]` is `|Delta^L|` itself (`delta` here is a random-walk magnitude): the terms
     whose partial sums the batch sums and `W^L delta^L` round.
     """
-    P, net, X, u, p = e.P, e.net, e.X, e.u, e.p
+    P, net, X, u, p, divisor = e.P, e.net, e.X, e.u, e.p, e.divisor
     d = X.shape[0]
     weights, biases = [], []
     for L in range(net.H, -1, -1):
         a, Va = (P(X), P(X)) if L == 0 else (P(e.fw.A[L - 1]), e.a_var[L - 1])
-        batch = _partial_sums(np.abs(X if L == 0 else e.fw.A[L - 1]).T @ size[L], d, u, p)
+        batch = _partial_sums(np.abs(X if L == 0 else e.fw.A[L - 1]).T @ size[L], d, u, p, divisor)
         weights.append((Va.T @ delta + a.T @ (V + delta) + batch) / d**p)  # (1/d) A^T Delta
-        batch = _partial_sums(size[L].sum(axis=0), d, u, p)
+        batch = _partial_sums(size[L].sum(axis=0), d, u, p, divisor)
         biases.append(((V + delta).sum(axis=0) + batch) / d**p)  # (1/d) 1^T Delta
         if L > 0:
             WP = P(net.weights[L]).T
             q = delta @ WP  # W^{L} delta^{L}, before h'
             N = net.weights[L].shape[1]
-            Vq = V @ WP + q + _partial_sums(size[L] @ np.abs(net.weights[L]).T, N, u, p)
+            Vq = V @ WP + q + _partial_sums(size[L] @ np.abs(net.weights[L]).T, N, u, p, divisor)
             hp, Vhp = e.h_prime(L - 1)
             delta, V = q * hp, Vq * hp + q * Vhp + q * hp
     weights.reverse()
@@ -317,18 +345,20 @@ def _backward_errors(
     return net.layout.join(weights, biases)
 
 
-def _partial_sums(terms: np.ndarray, n: int, u: float, p: int) -> np.ndarray:
+def _partial_sums(
+    terms: np.ndarray, n: int, u: float, p: int, divisor: float = SAFETY
+) -> np.ndarray:
     """P-error of the partial sums of a sum of `n` terms whose magnitudes add to `terms`.
 
     Any order of summation errs by at most `gamma_{n-1} sum |x_i|`, `gamma_k = k u / (1 - k u)`
     (Higham 2002, eq. 4.4), and a loop over equal terms reaches 0.1 to 0.2 of it (the
     same rounding recurs at every step of a binade): a systematic error, so it enters
-    at its worst-case size, in units of `u` and divided by `K` so that the tolerance
-    `K u S` holds it whole. Past `(n - 1) u >= 1` nothing is bounded: inf.
+    at its worst-case size, in units of `u` and divided by `K` (`divisor`) so that the
+    tolerance `K u S` holds it whole. Past `(n - 1) u >= 1` nothing is bounded: inf.
     """
     k = max(n - 1, 0) * u
     gamma = k / (1 - k) if k < 1 else np.inf
-    return np.abs(gamma / (u * SAFETY) * terms) ** p
+    return np.abs(gamma / (u * divisor) * terms) ** p
 
 
 def _delta_sizes(e: _ForwardErrors, Y: np.ndarray) -> list[np.ndarray]:

@@ -117,6 +117,37 @@ def test_the_soaks_saturated_misses_stay_caught(seed, why):
     assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed, why
 
 
+def test_a_float32_softmax_rounded_to_one_loses_g_k_times_the_rest_too():
+    # seed 7000603 (issue 22): relu, softmax + quadratic, float32. One example's a_6 is
+    # 1 - 4.5e-12, exactly 1 in float32, and its delta^H_6 = 2.986e-12 (longdouble) is lost
+    # whole: (1 - a_k) |g_k| = 2.39e-12 of it, the other a_n g_n only 6.0e-13. The loss
+    # counted only the second, and W^1's column 2 failed at 1.003 x the tolerance.
+    case = correct_case(7000603)
+    assert "float32" in case.description and "output=softmax" in case.description
+    with np.errstate(all="ignore"):
+        report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
+    assert report.passed, str(report)
+
+
+def test_a_deep_saturated_tanh_net_is_no_fault_of_the_reference():
+    # seed 9000879 (issue 22): the reference is right to 2.8e-14 (mpmath: W^0[8,2] =
+    # -2.8762750504578261); staged Richardson's R2 was off by 5.1e-4 with an estimate of
+    # 6.6e-7, and the report called it a fault of the reference and failed the candidate
+    case = correct_case(9000879)
+    report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
+    assert report.passed and not report.reference_problems, str(report)
+
+
+def test_an_error_of_54x_one_dominant_rounding_is_caught():
+    # seed 9000884 (issue 22): softplus, a softmax with a_1 = 1 - 1.3e-12; b^0[0] = 2.49e-12
+    # off by 1.59e-14 (4.75e-3 of its block). Eight float64 backprops err by 3.0e-16 at
+    # most; K = 32 standard deviations allowed 1.6e-14. The first-order worst case (one
+    # sign, u S_1 = 7.6e-15) caps it at LINEAR_ULPS u S_1 = 1.5e-14.
+    case = broken_case(9000884)
+    assert case is not None and not case.undetectable
+    assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
 def test_a_correct_candidate_at_exact_kinks_is_no_reference_problem():
     # seed 1003683: leaky_relu z exactly at 0; the differences measure the mean of both
     # slopes there, and the reference's own slope must be held to the interval as well

@@ -34,6 +34,7 @@ from gradcheck.tolerance.compare import (
     scaled_norm,
     unit_roundoff,
 )
+from gradcheck.tolerance.policy import LINEAR_ULPS
 from reference import Gradients, Network, backprop, get_activation
 
 # ----------------------------------------------------------------------------- units and norms
@@ -82,13 +83,23 @@ def test_rounding_scale_of_a_dot_product_by_hand():
     #   delta = dJ/da h':  V = V(dJ/da) + z^2 V(h') + z^2 = V(z) + 4 z^2
     #   dJ/db: V + delta^2 = 2 s2 + t^2 + 5 z^2            (one example: no batch sum)
     #   dJ/dW[m]: V(x_m) z^2 + x_m^2 (V + z^2) = x_m^2 (2 s2 + t^2 + 6 z^2)
+    # and never above LINEAR_ULPS / K times the same rules added linearly (p = 1), with
+    # s1 = sum |x_m w_m| and the partial sums whole (7 s1): V(z) = 9 s1, dJ/db: 9 s1 + 5 |z|,
+    # dJ/dW[m]: |x_m| (9 s1 + 6 |z|); and never below (H + 2) |dJ/dtheta_j|: 2 |z|, 2 |x_m z|
     rng = np.random.default_rng(1)
     x, w = rng.normal(size=7), rng.normal(size=7)
     z, s2 = float(x @ w), float(np.sum((x * w) ** 2))
-    t = 7 * float(np.sum(np.abs(x * w))) / SAFETY
+    s1 = float(np.sum(np.abs(x * w)))
+    t = 7 * s1 / SAFETY
+    cap = LINEAR_ULPS / SAFETY
     S = rounding_scale(*_dot_product_net(x, w))
-    assert S[-1] == pytest.approx(np.sqrt(2 * s2 + t**2 + 5 * z**2), rel=1e-12)
-    assert S[:-1] == pytest.approx(np.abs(x) * np.sqrt(2 * s2 + t**2 + 6 * z**2), rel=1e-12)
+    walk_b = np.sqrt(2 * s2 + t**2 + 5 * z**2)
+    capped_b = max(min(walk_b, cap * (9 * s1 + 5 * abs(z))), 2 * abs(z))
+    assert S[-1] == pytest.approx(capped_b, rel=1e-12)
+    walk_W = np.abs(x) * np.sqrt(2 * s2 + t**2 + 6 * z**2)
+    linear_W = cap * np.abs(x) * (9 * s1 + 6 * abs(z))
+    capped_W = np.maximum(np.minimum(walk_W, linear_W), 2 * np.abs(x * z))
+    assert S[:-1] == pytest.approx(capped_W, rel=1e-12)
 
 
 @pytest.mark.parametrize("n", [*range(1, 13), 100, 1000, 100_000])

@@ -79,6 +79,11 @@ def _write_page(args: argparse.Namespace, render: Callable[[], str], out: TextIO
     print(f"wrote {path}", file=sys.stderr if getattr(args, "json", False) else out)
 
 
+#: `check`'s exit status by the report's status: 2 is bad usage (`_UsageError`), so an
+#: inconclusive verdict (the oracle disagrees with itself: not the candidate's fault) is 3.
+EXIT_STATUS = {"passed": 0, "failed": 1, "inconclusive": 3}
+
+
 class _UsageError(Exception):
     """Bad usage of the command line: `main` prints "error: ..." on stderr and exits with status 2."""
 
@@ -204,7 +209,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         return 2
     print(json.dumps(report.to_dict(), indent=1) if args.json else str(report), file=out)
     _write_page(args, lambda: page.render_report(report), out)
-    return 0 if report.passed else 1
+    return EXIT_STATUS[report.status]
 
 
 def _equations(args: argparse.Namespace, out: TextIO) -> int:

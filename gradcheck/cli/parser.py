@@ -122,7 +122,8 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
         description="Check candidate(weights, biases, X, Y) -> (dW_list, db_list) against the "
         "reference and finite differences; or, with --exec, a program in any language speaking "
         "the protocol of docs/PROTOCOL.md on stdin/stdout. Exit status 0 if it passes, 1 if "
-        "not, 2 on bad usage.",
+        "not, 2 on bad usage, 3 if the verdict is inconclusive (the oracle's reference and "
+        "finite differences disagree: its own fault, to be reported, not the candidate's).",
     )
     check.add_argument(
         "candidate", nargs="?", default=None, help="module:function or path/to/file.py:function"

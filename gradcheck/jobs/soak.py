@@ -326,7 +326,7 @@ def seed_outcome(case_seed: int, *, correct: bool = True) -> SeedOutcome:
     if broken.undetectable:
         return SeedOutcome(case_seed, correct, false_alarm, "undetectable")
     report = check_backprop_at(broken.candidate, broken.net, broken.X, broken.Y)
-    if report.passed:
+    if report.status != "failed":  # inconclusive is no catch
         miss = f"seed {case_seed}: {broken.description}"
         return SeedOutcome(case_seed, correct, false_alarm, "missed", miss=miss)
     delta, detectable = _detection(broken)

@@ -8,6 +8,11 @@ and judges what it returns by the three comparisons of `gradcheck.oracle.backpro
 3. the reference vs its loop form, so that a fault of the reference is
    reported as such, never blamed on the candidate.
 
+Where the reference and the differences disagree, step 2 escalates
+(`gradcheck.oracle.fd_comparison.escalated`); a disagreement that survives
+makes the trial *inconclusive* (`TrialReport.status`): the oracle cannot
+judge it, and a candidate that agrees with the reference is not failed.
+
 Each step returns a value; the trial's `TrialReport` is built once from them,
 with what explains a failure (likely causes, the derivation, the error maps).
 """
@@ -26,7 +31,7 @@ from gradcheck.diagnosis.explain import explain_trial
 from gradcheck.diagnosis.shapes import shape_causes
 from gradcheck.oracle.candidate import CandidateOutput, call_candidate, check_repeatable
 from gradcheck.oracle.equations import check_equations
-from gradcheck.oracle.fd_comparison import FiniteDifferences, vs_finite_differences
+from gradcheck.oracle.fd_comparison import FiniteDifferences, escalated, vs_finite_differences
 from gradcheck.results.causes import Cause
 from gradcheck.results.error_maps import failing_trial_maps
 from gradcheck.results.report import TrialReport, block_summaries, worst_entries
@@ -190,6 +195,7 @@ def _compare_trial(
         excess_vs_finite_differences=float(fd.candidate.excess.max()),
         excess_reference_vs_loops=float(loops.excess.max()),
         finite_difference_method=fd.method,
+        oracle_disagrees=not fd.reference.passed,
         unverifiable=fd.unverifiable,
         kinked=allowed.kinked,
         blocks=block_summaries(vs_reference, net.layout),
@@ -206,9 +212,7 @@ def _compare_trial(
         vs_reference=vs_reference,
         finite_differences=fd.values,
     )
-    problems = _reference_problems(
-        trial.index, net.layout, loops=loops, form=steps.form, vs_fd=fd.reference
-    )
+    problems = _reference_problems(trial.index, net.layout, loops=loops, form=steps.form, fd=fd)
     return Outcome(report, reference_problems=problems)
 
 
@@ -239,19 +243,16 @@ def _comparisons(
     """
     # 1. candidate vs reference: each block in its own dtype, kinks held to the subgradient
     vs_reference = candidate_comparison(candidate, allowed)
-    # 2. candidate (and reference) vs finite differences
-    fd = vs_finite_differences(
-        net,
-        X,
-        Y,
-        candidate=candidate,
-        reference=reference,
-        # at a kink the candidate may take any slope, the differences measure one side's
-        # (or, with z exactly at the kink, the mean of both): so may the reference's
-        tolerance=allowed.tolerance + (allowed.upper - allowed.lower),
-        reference_tolerance=reference_tolerance + (allowed.upper - allowed.lower),
-        executor=executor,
-    )
+    # 2. candidate (and reference) vs finite differences, escalated where the reference
+    # disagrees with them; at a kink the candidate may take any slope, the differences
+    # measure one side's (or, with z exactly at the kink, the mean of both): so may the reference's
+    tolerances = {
+        "tolerance": allowed.tolerance + (allowed.upper - allowed.lower),
+        "reference_tolerance": reference_tolerance + (allowed.upper - allowed.lower),
+    }
+    given = {"candidate": candidate, "reference": reference, **tolerances}
+    fd = vs_finite_differences(net, X, Y, **given, executor=executor)
+    fd = escalated(fd, net, X, Y, **given)
     # 3. the reference vs its loop form: it must agree to its own rounding (either slope at a kink)
     form = backprop_loops if net.layout.size * X.shape[0] <= LOOPS_BUDGET else backprop_examples
     loops_allowed = replace(allowed, tolerance=LOOPS_TOLERANCE_FACTOR * reference_tolerance)
@@ -276,7 +277,7 @@ def _explained(
     A passing trial gains nothing, unless the candidate returned its deltas: those are
     checked equation by equation whatever the verdict.
     """
-    if not report.passed:
+    if report.status == "failed":
         causes = explain_trial(
             net,
             X,
@@ -292,7 +293,7 @@ def _explained(
         report, equation_table = _check_derivation(
             report, net, X, Y, deltas=out.deltas, candidate=candidate
         )
-    if not report.passed:  # what the HTML report draws, kept for failing trials only
+    if report.status == "failed":  # what the HTML report draws, kept for failing trials only
         maps = failing_trial_maps(
             net,
             X,
@@ -305,20 +306,32 @@ def _explained(
     return report
 
 
+#: Where a trial the oracle cannot judge is to be reported.
+REPORT_TO = (
+    "please report it as an issue of backprop-gradcheck, with this report (the trial "
+    "reproduces from its sizes, d and seed, or from the network and batch you gave)"
+)
+
+
 def _reference_problems(
-    index: int, layout: ParameterLayout, *, loops: Comparison, form: str, vs_fd: Comparison
+    index: int, layout: ParameterLayout, *, loops: Comparison, form: str, fd: FiniteDifferences
 ) -> tuple[str, ...]:
-    """Faults of the reference itself (step 3, and step 2 for it): never blamed on the candidate."""
+    """Faults of the oracle itself (step 3, and step 2 for the reference): never blamed on the
+    candidate; each makes the verdict inconclusive unless the candidate failed on its own."""
     problems = []
     if not loops.passed:
         problems.append(
             f"trial {index}: backprop and {form} disagree at "
-            f"{layout.name(int(loops.failing[0]))}: a fault of the reference, not of the candidate"
+            f"{layout.name(int(loops.failing[0]))}: a fault of the reference, not of the "
+            f"candidate; {REPORT_TO}"
         )
-    if not vs_fd.passed:
+    if not fd.reference.passed:
+        vs_fd = fd.reference
         problems.append(
-            f"trial {index}: the reference disagrees with finite differences "
-            f"(worst {vs_fd.excess.max():.3g} x tolerance): a fault of the reference"
+            f"trial {index}: INCONCLUSIVE: the reference and the finite differences disagree at "
+            f"{layout.name(int(vs_fd.failing[0]))} (worst {vs_fd.excess.max():.3g} x tolerance), "
+            f"even after escalating ({fd.escalation}): a fault of the oracle, not of the "
+            f"candidate, which is not failed for it; {REPORT_TO}"
         )
     return tuple(problems)
 

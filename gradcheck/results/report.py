@@ -74,6 +74,9 @@ class TrialReport:
     excess_vs_finite_differences: float = math.nan  # candidate vs finite differences
     excess_reference_vs_loops: float = math.nan  # the reference's own check: vs its loop form
     finite_difference_method: str = ""
+    # the reference and the finite differences disagree even after escalation: the oracle
+    # cannot judge this trial (`status`)
+    oracle_disagrees: bool = False
     unverifiable: int = 0  # entries no difference can verify (ReLU kinks)
     # entries whose allowed value spans an interval: h' at a kink may take any subgradient
     kinked: int = 0
@@ -93,11 +96,25 @@ class TrialReport:
         return tuple(c.text for c in self.causes)
 
     @property
+    def status(self) -> str:
+        """``"passed"``, ``"failed"`` or ``"inconclusive"``.
+
+        Failed: a problem of the candidate's answer, or an excess above 1 (NaN, no number,
+        is no pass). Where the oracle disagrees with itself (`oracle_disagrees`), only a
+        candidate that agrees with neither the reference nor the differences fails; one
+        that agrees with either is inconclusive, never failed for the oracle's fault.
+        """
+        vs_reference = self.excess_vs_reference <= 1.0
+        vs_differences = self.excess_vs_finite_differences <= 1.0
+        if self.problems:
+            return "failed"
+        if self.oracle_disagrees:
+            return "inconclusive" if vs_reference or vs_differences else "failed"
+        return "passed" if vs_reference and vs_differences else "failed"
+
+    @property
     def passed(self) -> bool:
-        # A comparison that produced no number (NaN) is no pass: only "<= 1" passes.
-        return not self.problems and all(
-            v <= 1.0 for v in (self.excess_vs_reference, self.excess_vs_finite_differences)
-        )
+        return self.status == "passed"
 
     @property
     def label(self) -> str:
@@ -109,8 +126,12 @@ class TrialReport:
 class BackpropReport:
     """The verdict of `check_backprop` on a candidate.
 
-    ``passed`` is True when every trial passed. ``str(report)`` is a table of
-    at most a screenful; ``to_dict()`` is JSON-serialisable.
+    ``status`` is ``"failed"`` when a trial failed, else ``"inconclusive"`` when a
+    trial is or the reference has a problem of its own (the oracle's fault: it
+    cannot vouch for the candidate, and does not fail it), else ``"passed"``.
+    ``passed`` is ``status == "passed"``: False for an inconclusive verdict, so
+    code that asks "may I trust this gradient?" gets no. ``str(report)`` is a
+    table of at most a screenful; ``to_dict()`` is JSON-serialisable.
     """
 
     candidate: str
@@ -123,12 +144,22 @@ class BackpropReport:
         object.__setattr__(self, "reference_problems", tuple(self.reference_problems))
 
     @property
+    def status(self) -> str:
+        """``"passed"``, ``"failed"`` or ``"inconclusive"`` (see the class docstring)."""
+        statuses = {t.status for t in self.trials}
+        if "failed" in statuses:
+            return "failed"
+        if "inconclusive" in statuses or self.reference_problems:
+            return "inconclusive"
+        return "passed"
+
+    @property
     def passed(self) -> bool:
-        return not self.reference_problems and all(t.passed for t in self.trials)
+        return self.status == "passed"
 
     @property
     def failed_trials(self) -> list[TrialReport]:
-        return [t for t in self.trials if not t.passed]
+        return [t for t in self.trials if t.status == "failed"]
 
     @property
     def causes(self) -> list[Cause]:
@@ -164,6 +195,7 @@ class BackpropReport:
         return _jsonable(
             {
                 "passed": self.passed,
+                "status": self.status,
                 "candidate": self.candidate,
                 "options": self.options,
                 "reference_problems": self.reference_problems,
@@ -227,6 +259,9 @@ def worst_entries(
 # Formatting: the text form of a report, at most a screenful.
 
 
+_TRIAL_MARK = {"passed": "ok", "failed": "FAIL", "inconclusive": "INCONCLUSIVE"}
+
+
 def _format_excess(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -237,7 +272,7 @@ def _format_excess(value: float) -> str:
 
 def _format(report: BackpropReport) -> str:
     o = report.options
-    verdict = "PASSED" if report.passed else "FAILED"
+    verdict = report.status.upper()
     head = (
         f"check_backprop {verdict}: {report.candidate}\n"
         f"  hidden={o['hidden']!r} output={o['output']!r} cost={o['cost']!r} "
@@ -289,7 +324,7 @@ def _format_trials(trials: Sequence[TrialReport]) -> list[str]:
         fd = _format_excess(t.excess_vs_finite_differences)
         lines.append(
             f"  {t.label:<{width}}{t.dtype:<9}{_format_excess(t.excess_vs_reference):>13}{fd:>16}"
-            f"{_format_excess(t.excess_reference_vs_loops):>14}  {'ok' if t.passed else 'FAIL'}"
+            f"{_format_excess(t.excess_reference_vs_loops):>14}  {_TRIAL_MARK[t.status]}"
         )
     return lines
 
@@ -375,7 +410,8 @@ def _trial_dict(trial: TrialReport) -> dict[str, Any]:
     """A trial's fields as a dict, without its maps (drawn in HTML, not data), with its verdict."""
     data = asdict(replace(trial, maps=None))
     del data["maps"]
-    return dict(data, passed=trial.passed, causes=[c.to_dict() for c in trial.causes])
+    causes = [c.to_dict() for c in trial.causes]
+    return dict(data, passed=trial.passed, status=trial.status, causes=causes)
 
 
 def _jsonable(value: Any) -> Any:

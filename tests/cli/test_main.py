@@ -96,6 +96,31 @@ def test_check_command_exit_status_and_json(tmp_path):
     assert json.loads(out.getvalue())["passed"] is False
 
 
+def test_check_command_exits_3_on_an_inconclusive_verdict(tmp_path, monkeypatch):
+    # the oracle disagreeing with itself (forced: the differences off by 1 at entry 0, and
+    # nothing to escalate to): the candidate, which agrees with the reference, is not failed
+    import gradcheck.oracle.fd_comparison as fd_comparison
+    from gradcheck.cli.main import EXIT_STATUS
+
+    real = fd_comparison.network_numerical_gradient
+
+    def off_by_one(net, X, Y, **kwargs):
+        fd = real(net, X, Y, **kwargs)
+        fd.weights[0][0, 0] += 1.0
+        return fd
+
+    monkeypatch.setattr(fd_comparison, "network_numerical_gradient", off_by_one)
+    monkeypatch.setattr(fd_comparison, "_richardson_again", lambda *args: None)
+    monkeypatch.setattr(fd_comparison, "_extended_applies", lambda net: False)
+    path = tmp_path / "cand.py"
+    path.write_text(CANDIDATES)
+    out = io.StringIO()
+    argv = ["check", f"{path}:good", "--sizes", "3,5,2", "--hidden", "tanh", "--trials", "1"]
+    assert main(argv, out=out) == EXIT_STATUS["inconclusive"] == 3
+    assert "check_backprop INCONCLUSIVE" in out.getvalue()
+    assert "a fault of the oracle" in out.getvalue()
+
+
 def test_check_command_usage_errors(tmp_path, capsys):
     path = tmp_path / "cand.py"
     path.write_text(CANDIDATES)

@@ -67,3 +67,81 @@ def test_large_networks_use_directional_differences(monkeypatch):
     wrong = break_correct(lambda dW, db: db[1].__setitem__(2, db[1][2] * 1.01))
     failed = check_backprop(wrong, sizes=[6, 9, 4], trials=1, edge_cases=False)
     assert not failed.passed and failed.trials[0].excess_vs_finite_differences > 1
+
+
+def _disputed(values_shift):
+    """`_vs(reference)` with the differences moved by `values_shift` (the reference disputed)."""
+    from gradcheck.tolerance.compare import compare
+
+    reference = backprop(TANH_NET, TANH_X, TANH_Y).flat()
+    tolerance = rounding_tolerance(TANH_NET, TANH_X, TANH_Y, np.float64)
+    fd = _vs(reference)
+    values = fd.values + values_shift
+    wrong = FiniteDifferences(
+        candidate=compare(reference, values, fd.candidate.tolerance),
+        reference=compare(reference, values, fd.reference.tolerance),
+        values=values,
+        method=fd.method,
+        unverifiable=0,
+    )
+    given = {"candidate": reference, "reference": reference, "tolerance": tolerance}
+    return wrong, dict(given, reference_tolerance=tolerance)
+
+
+def test_a_wrong_difference_is_settled_by_richardson_again():
+    shift = np.zeros(TANH_NET.layout.size)
+    shift[3] = 1e-3
+    wrong, given = _disputed(shift)
+    assert not wrong.reference.passed
+    fd = fd_comparison.escalated(wrong, TANH_NET, TANH_X, TANH_Y, **given)
+    assert fd.reference.passed and fd.candidate.passed
+    assert fd.escalation.startswith("1 of 1 disputed entries by Richardson again")
+
+
+def test_what_differences_cannot_settle_the_true_gradient_does(monkeypatch):
+    monkeypatch.setattr(fd_comparison, "_richardson_again", lambda *args: None)
+    shift = np.zeros(TANH_NET.layout.size)
+    shift[[0, 5]] = 1e-3
+    wrong, given = _disputed(shift)
+    fd = fd_comparison.escalated(wrong, TANH_NET, TANH_X, TANH_Y, **given)
+    assert fd.reference.passed and fd.escalation == "2 by the true gradient in extended precision"
+
+
+def test_a_reference_that_is_wrong_stays_disputed():
+    # the differences are right; the reference is off at one entry: nothing settles it
+    wrong, given = _disputed(0.0)
+    reference = given["reference"].copy()
+    reference[2] += 1e-3
+    from gradcheck.tolerance.compare import compare
+
+    wrong = FiniteDifferences(
+        candidate=wrong.candidate,
+        reference=compare(reference, wrong.values, wrong.reference.tolerance),
+        values=wrong.values,
+        method=wrong.method,
+        unverifiable=0,
+    )
+    fd = fd_comparison.escalated(
+        wrong, TANH_NET, TANH_X, TANH_Y, **dict(given, reference=reference)
+    )
+    assert list(fd.reference.failing) == [2]
+
+
+def test_an_agreeing_reference_is_not_escalated():
+    reference = backprop(TANH_NET, TANH_X, TANH_Y).flat()
+    fd = _vs(reference)
+    tolerance = rounding_tolerance(TANH_NET, TANH_X, TANH_Y, np.float64)
+    same = fd_comparison.escalated(
+        fd, TANH_NET, TANH_X, TANH_Y, candidate=reference, reference=reference,
+        tolerance=tolerance, reference_tolerance=tolerance,
+    )  # fmt: skip
+    assert same is fd and fd.escalation == ""
+
+
+def test_the_true_gradient_is_used_only_for_networks_it_computes():
+    from reference import Network
+
+    assert fd_comparison._extended_applies(TANH_NET)
+    assert not fd_comparison._extended_applies(Network.random([2, 3, 1], seed=0, l2=0.1))
+    mse = Network.random([2, 3, 1], cost="mse", seed=0)
+    assert not fd_comparison._extended_applies(mse)

@@ -89,7 +89,7 @@ def test_a_fault_of_the_reference_is_reported_as_such_never_blamed_on_the_candid
     assert outcome.report.passed  # the candidate is right
     assert outcome.reference_problems == (
         "trial 0: backprop and backprop_loops disagree at b^0[1]: a fault of the reference, not "
-        "of the candidate",
+        f"of the candidate; {trial_module.REPORT_TO}",
     )
 
 
@@ -114,3 +114,57 @@ def test_trial_report_carries_the_plan():
         7,
     )
     assert report.dtype == "float32"
+
+
+def _oracle_disagrees(monkeypatch):
+    """Force the oracle to disagree with itself: differences off by 1 at W^0[0,0], nothing to
+    escalate to (no Richardson settles it, no extended-precision gradient)."""
+    import gradcheck.oracle.fd_comparison as fd_comparison
+
+    real = fd_comparison.network_numerical_gradient
+
+    def off_by_one(net, X, Y, **kwargs):
+        fd = real(net, X, Y, **kwargs)
+        fd.weights[0][0, 0] += 1.0
+        return fd
+
+    monkeypatch.setattr(fd_comparison, "network_numerical_gradient", off_by_one)
+    monkeypatch.setattr(fd_comparison, "_richardson_again", lambda *args: None)
+    monkeypatch.setattr(fd_comparison, "_extended_applies", lambda net: False)
+
+
+def test_a_candidate_that_agrees_with_the_reference_is_never_failed_for_the_oracles_fault(
+    monkeypatch,
+):
+    _oracle_disagrees(monkeypatch)
+    outcome = _run(TANH_CANDIDATE)
+    report = outcome.report
+    assert report.status == "inconclusive" and not report.passed and report.oracle_disagrees
+    assert report.excess_vs_reference <= 1 < report.excess_vs_finite_differences
+    assert report.causes == () and report.maps is None  # nothing blamed on the candidate
+    (problem,) = outcome.reference_problems
+    assert problem.startswith("trial 0: INCONCLUSIVE: the reference and the finite differences ")
+    assert "disagree at W^0[0,0]" in problem and "nothing more to try" in problem
+    assert "a fault of the oracle, not of the candidate" in problem
+    assert problem.endswith(trial_module.REPORT_TO)
+
+
+def test_a_candidate_wrong_against_both_oracles_still_fails_when_they_disagree(monkeypatch):
+    _oracle_disagrees(monkeypatch)
+    report = _run(_doubled_W1).report
+    assert report.oracle_disagrees and report.status == "failed"
+
+
+def test_a_disagreement_that_escalation_settles_is_no_problem(monkeypatch):
+    import gradcheck.oracle.fd_comparison as fd_comparison
+
+    real = fd_comparison.network_numerical_gradient
+
+    def off(net, X, Y, **kwargs):
+        fd = real(net, X, Y, **kwargs)
+        fd.weights[0][0, 0] += 1e-3
+        return fd
+
+    monkeypatch.setattr(fd_comparison, "network_numerical_gradient", off)
+    outcome = _run(TANH_CANDIDATE)
+    assert outcome.report.status == "passed" and outcome.reference_problems == ()

@@ -196,3 +196,45 @@ def test_the_html_page_reads_the_excesses_under_their_new_keys(failed):
         text = f"{value:.2g}" if value < 100 else f"{value:.1e}"
         assert f"<td class=num>{text}</td>" in page
     assert "<td class=num>-</td>" not in page  # every trial compared: no number is missing
+
+
+@pytest.mark.parametrize(
+    "vs_reference, vs_differences, oracle_disagrees, status",
+    [
+        (0.5, 0.5, False, "passed"),
+        (2.0, 0.5, False, "failed"),
+        (0.5, 2.0, False, "failed"),
+        (math.nan, 0.5, False, "failed"),  # no number is no pass
+        (0.5, 30.0, True, "inconclusive"),  # agrees with the reference: never failed for it
+        (30.0, 0.5, True, "inconclusive"),  # agrees with the differences
+        (30.0, 30.0, True, "failed"),  # agrees with neither
+    ],
+)
+def test_a_trials_status(vs_reference, vs_differences, oracle_disagrees, status):
+    trial = TrialReport(
+        index=0, sizes=(2, 2), d=3, seed=0, kind="random",
+        excess_vs_reference=vs_reference, excess_vs_finite_differences=vs_differences,
+        oracle_disagrees=oracle_disagrees,
+    )  # fmt: skip
+    assert trial.status == status and trial.passed == (status == "passed")
+
+
+def test_the_reports_status_inconclusive_is_not_passed_and_failed_wins():
+    def trial(**fields):
+        excess = {"excess_vs_reference": 0.5, "excess_vs_finite_differences": 0.5}
+        return TrialReport(
+            index=0, sizes=(2, 2), d=3, seed=0, kind="random", **{**excess, **fields}
+        )
+
+    inconclusive = trial(oracle_disagrees=True, excess_vs_finite_differences=9.0)
+    report = BackpropReport("c", OPTIONS, (trial(), inconclusive))
+    assert report.status == "inconclusive" and report.passed is False
+    assert report.failed_trials == []
+    assert str(report).startswith("check_backprop INCONCLUSIVE")
+    assert report.to_dict()["status"] == "inconclusive"
+    assert report.to_dict()["trials"][1]["status"] == "inconclusive"
+    # a problem of the reference alone (its loop form): inconclusive, not failed
+    loops = BackpropReport("c", OPTIONS, (trial(),), reference_problems=("loops",))
+    assert loops.status == "inconclusive"
+    failed = BackpropReport("c", OPTIONS, (trial(excess_vs_reference=2.0), inconclusive))
+    assert failed.status == "failed"

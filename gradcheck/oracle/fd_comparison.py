@@ -201,7 +201,7 @@ def _richardson_again(
     def cost(t: np.ndarray) -> float:
         moved = theta.copy()
         moved[index] = t
-        return float(net.cost(X, Y, theta=moved))
+        return float(np.real(net.cost(X, Y, theta=moved)))
 
     runs = []
     with np.errstate(all="ignore"):

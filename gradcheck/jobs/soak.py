@@ -13,6 +13,22 @@ reproduces from the seed alone):
   `delta * max|block|`, `delta` from 1e-6 to 1e-1 (float64), or a known bug
   from `gradcheck.diagnosis.bugs` where it changes the gradient. The oracle must fail it.
 
+Each seed also draws its **regime** (`soak_regime`, a stream of its own):
+``classic`` (three in four: the cases above, as every earlier soak drew
+them, so a seed reported by one reproduces with ``correct_case(seed)``) or
+one aimed at what the fresh-seed finds of issue 22 share:
+
+- ``deep-saturated``: 4 or 5 hidden layers at weight scales 3 to 10, a
+  sigmoid or softmax output (seed 9000879);
+- ``cancelling``: one hidden unit's outgoing row of weights projected off the
+  batch's `delta^{L+1}`, so that `delta^L` of that unit, and the column of
+  `dJ/dW^L` it feeds, is a sum that cancels (seed 7000603);
+- ``float32-softmax``: a softmax output at scales 1 to 10 and a float32
+  correct candidate (seeds 7000603, 9000884).
+
+``correct_case(seed, regime)`` and ``broken_case(seed, regime)`` reproduce any
+of them; the summary counts the cases of each regime.
+
 A broken candidate no checker could tell from a correct float64 one is
 counted as undetectable, not run. The rule does not use the oracle's
 tolerance (it would then vouch for itself): `miss_floor` computes the true
@@ -49,6 +65,7 @@ from gradcheck.oracle.backprop import check_backprop_at
 from gradcheck.oracle.data import random_targets
 from gradcheck.tolerance.compare import rounding_tolerance
 from gradcheck.tolerance.independent import (
+    equation_deltas,
     extended_backprop,
     independent_backprop,
     perturbed_backprop,
@@ -67,6 +84,7 @@ __all__ = [
     "miss_floor",
     "run_soak",
     "seed_outcome",
+    "soak_regime",
 ]
 
 OUTPUT_COSTS = (
@@ -84,6 +102,11 @@ WAVE_MARGIN = 1.1  # a wave after the first covers 10% more seeds than the count
 TASK_SEEDS = 10  # seeds in one task at most (a second or so of work) ...
 TASKS_PER_WAVE = 16  # ... and fewer where a wave would otherwise have fewer tasks than this
 CONNECT_TIMEOUT = 5.0  # seconds `--scheduler` waits for the Dask scheduler to answer
+#: The regimes a seed may draw, with their shares: the classic generator, and three aimed at
+#: where the fresh-seed finds of issue 22 were (deep saturated nets, cancelling sums, float32
+#: with softmax).
+CANCEL_ROUNDS = 8  # projections of the `cancelling` regime: each undoes most of what remains
+REGIMES = {"classic": 0.75, "deep-saturated": 0.1, "cancelling": 0.075, "float32-softmax": 0.075}
 
 
 @dataclass
@@ -109,6 +132,7 @@ class SoakResult:
     skipped: int = 0  # drawn broken cases that do not apply (an all-zero block, a bug's guard)
     undetectable: int = 0  # broken cases within `miss_floor` of the true gradient
     seconds: float = 0.0
+    regimes: dict[str, int] = field(default_factory=dict)  # cases run (correct + broken) by regime
 
     def done(self, cases: int) -> bool:
         """Have `cases` correct and `cases` broken candidates run?"""
@@ -118,6 +142,7 @@ class SoakResult:
         """Count the next seed's outcome as the serial loop does: each kind until `cases` ran."""
         if outcome.correct_ran and self.correct < cases:
             self.correct += 1
+            self.regimes[outcome.regime] = self.regimes.get(outcome.regime, 0) + 1
             if outcome.false_alarm is not None:
                 self.false_alarms.append(outcome.false_alarm)
         if self.broken >= cases:
@@ -128,6 +153,7 @@ class SoakResult:
             self.undetectable += 1
         else:
             self.broken += 1
+            self.regimes[outcome.regime] = self.regimes.get(outcome.regime, 0) + 1
             if outcome.miss is not None:
                 self.misses.append(outcome.miss)
             if outcome.delta is not None:
@@ -141,6 +167,9 @@ class SoakResult:
             f"{self.undetectable} drawn broken cases undetectable (within {FLOOR_FACTOR:g}x the "
             f"actual float64 error of the true gradient), {self.skipped} not applicable",
         ]
+        if self.regimes:
+            counts = ", ".join(f"{name} {self.regimes.get(name, 0)}" for name in REGIMES)
+            lines.append(f"cases run by regime (correct + broken): {counts}")
         if self.detectable:
             lines.append(
                 f"smallest single-entry error caught: {self.smallest_detected:.1e} x max|block|; "
@@ -172,7 +201,24 @@ def hidden_activations() -> tuple[str, ...]:
     )
 
 
-def _network(rng: np.random.Generator) -> tuple[Network, np.ndarray, np.ndarray, str]:
+def soak_regime(seed: int) -> str:
+    """The regime of case seed `seed`: drawn from `REGIMES` by a stream of its own.
+
+    Examples
+    --------
+    >>> sorted({soak_regime(seed) for seed in range(100)}) == sorted(REGIMES)
+    True
+    """
+    rng = np.random.default_rng([seed, 3])
+    names = list(REGIMES)
+    return names[rng.choice(len(names), p=list(REGIMES.values()))]
+
+
+def _network(
+    rng: np.random.Generator, regime: str = "classic"
+) -> tuple[Network, np.ndarray, np.ndarray, str]:
+    if regime != "classic":
+        return _aimed_network(rng, regime)
     choices = hidden_activations()
     hidden = choices[rng.integers(len(choices))]
     output, cost = OUTPUT_COSTS[rng.integers(len(OUTPUT_COSTS))]
@@ -202,11 +248,73 @@ def _network(rng: np.random.Generator) -> tuple[Network, np.ndarray, np.ndarray,
     return net, X, Y, description
 
 
-def correct_case(seed: int) -> Case:
-    """An independent correct candidate (float64 or float32) on a random network."""
+def _aimed_network(
+    rng: np.random.Generator, regime: str
+) -> tuple[Network, np.ndarray, np.ndarray, str]:
+    """A network of one of the aimed regimes of the module docstring."""
+    if regime not in REGIMES:
+        raise ValueError(f"`regime` must be one of {sorted(REGIMES)}, not {regime!r}")
+    choices = hidden_activations()
+    hidden = choices[rng.integers(len(choices))]
+    outputs = {
+        "deep-saturated": [(o, c) for o, c in OUTPUT_COSTS if o in ("sigmoid", "softmax")],
+        "cancelling": list(OUTPUT_COSTS),
+        "float32-softmax": [(o, c) for o, c in OUTPUT_COSTS if o == "softmax"],
+    }[regime]
+    output, cost = outputs[rng.integers(len(outputs))]
+    low, high = {"deep-saturated": (4, 6), "cancelling": (1, 5), "float32-softmax": (2, 6)}[regime]
+    depth = int(rng.integers(low, high))
+    sizes = [int(w) for w in np.exp(rng.uniform(0, np.log(64), depth + 2)).round().clip(1, 64)]
+    sizes[-1] = max(sizes[-1], 2) if output == "softmax" or "categorical" in cost else sizes[-1]
+    d = int(np.exp(rng.uniform(0, np.log(64))).round())
+    lowest = {"deep-saturated": 3.0, "cancelling": 0.3, "float32-softmax": 1.0}[regime]
+    scale = float(np.exp(rng.uniform(np.log(lowest), np.log(10.0))))
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng, scale=scale)
+    X = rng.normal(size=(d, sizes[0]))
+    Y = random_targets(net, d, rng)
+    if regime == "cancelling":
+        net = _cancelling(net, X, Y, rng)
+    description = (
+        f"sizes={sizes} d={d} hidden={hidden} output={net.output.name} cost={cost} "
+        f"scale={scale:.2g} regime={regime}"
+    )
+    return net, X, Y, description
+
+
+def _cancelling(net: Network, X: np.ndarray, Y: np.ndarray, rng: np.random.Generator) -> Network:
+    """`net` with one hidden unit's outgoing row `W^{L+1}[m, :]` projected off the span of the
+    `delta^{L+1}` of the batch's first `N - 1` examples at most: `delta^L_m = h'(z) W^{L+1}[m, :]
+    . delta^{L+1}` then cancels for them, and so does column `m` of `dJ/dW^L`. The row moves
+    `delta^{L+1}` too: `CANCEL_ROUNDS` projections, each from the deltas the last one left."""
+    if net.H == 0:
+        return net
+    L = int(rng.integers(net.H))  # hidden layer L, its outgoing weights W^{L+1}
+    m = int(rng.integers(net.weights[L + 1].shape[0]))
+    k = min(X.shape[0], net.weights[L + 1].shape[1] - 1)
+    if k == 0:
+        return net  # one unit in layer L + 1: no direction to cancel along
+    for _ in range(CANCEL_ROUNDS):
+        with np.errstate(all="ignore"):
+            deltas = equation_deltas(net, X, Y)[L + 1][:k]  # (k, N)
+        if not np.all(np.isfinite(deltas)):
+            return net
+        Q, _ = np.linalg.qr(deltas.T)  # an orthonormal basis of their span
+        weights = [W.copy() for W in net.weights]
+        row = weights[L + 1][m]
+        weights[L + 1][m] = row - Q @ (Q.T @ row)
+        net = Network(
+            weights, net.biases, hidden=net.hidden_spec, output=net.output, cost=net.cost_function
+        )
+    return net
+
+
+def correct_case(seed: int, regime: str = "classic") -> Case:
+    """An independent correct candidate (float64 or float32) on a random network of `regime`."""
     rng = np.random.default_rng([seed, 1])
-    net, X, Y, description = _network(rng)
+    net, X, Y, description = _network(rng, regime)
     dtype = np.float32 if rng.uniform() < 0.4 else np.float64
+    if regime == "float32-softmax":
+        dtype = np.float32
     candidate = independent_backprop(
         net.hidden.name, net.output.name, net.cost_function.name, dtype
     )
@@ -258,14 +366,14 @@ def _undetectable(wrong: Gradients, net: Network, X: np.ndarray, Y: np.ndarray) 
         return bool(np.all(np.abs(wrong.flat() - g_true) <= floor))
 
 
-def broken_case(seed: int) -> Case | None:
+def broken_case(seed: int, regime: str = "classic") -> Case | None:
     """A candidate wrong in one entry (float64) or by a known bug; None where none applies.
 
     A case whose every entry lies within `miss_floor` of the true gradient is
     returned with ``undetectable=True``.
     """
     rng = np.random.default_rng([seed, 2])
-    net, X, Y, description = _network(rng)
+    net, X, Y, description = _network(rng, regime)
     correct = backprop(net, X, Y)
     if rng.uniform() < 0.7:
         theta = correct.flat()
@@ -311,28 +419,42 @@ class SeedOutcome:
     miss: str | None = None  # "seed S: description" where the broken candidate passed
     delta: float | None = None  # a caught single-entry error, relative to max|block|
     detectable: tuple[float, ...] = ()  # median tolerance / max|block| per block, where caught
+    regime: str = "classic"  # `soak_regime` of the seed
 
 
 def seed_outcome(case_seed: int, *, correct: bool = True) -> SeedOutcome:
-    """Run the broken case of `case_seed`, and its correct case if `correct`: what each gave."""
+    """Run the broken case of `case_seed`, and its correct case if `correct`: what each gave.
+
+    A false alarm or a miss is reported as "seed S: description", with the
+    call that reproduces it (`correct_case` or `broken_case` with its regime).
+    """
+    regime = soak_regime(case_seed)
     false_alarm = None
     if correct:
-        case = correct_case(case_seed)
+        case = correct_case(case_seed, regime)
         if not _passes(case):
-            false_alarm = f"seed {case_seed}: {case.description}"
-    broken = broken_case(case_seed)
+            false_alarm = (
+                f"seed {case_seed}: {case.description} ({_rerun('correct', case_seed, regime)})"
+            )
+    broken = broken_case(case_seed, regime)
     if broken is None:
-        return SeedOutcome(case_seed, correct, false_alarm, "skipped")
+        return SeedOutcome(case_seed, correct, false_alarm, "skipped", regime=regime)
     if broken.undetectable:
-        return SeedOutcome(case_seed, correct, false_alarm, "undetectable")
+        return SeedOutcome(case_seed, correct, false_alarm, "undetectable", regime=regime)
     report = check_backprop_at(broken.candidate, broken.net, broken.X, broken.Y)
     if report.status != "failed":  # inconclusive is no catch
-        miss = f"seed {case_seed}: {broken.description}"
-        return SeedOutcome(case_seed, correct, false_alarm, "missed", miss=miss)
+        miss = f"seed {case_seed}: {broken.description} ({_rerun('broken', case_seed, regime)})"
+        return SeedOutcome(case_seed, correct, false_alarm, "missed", miss=miss, regime=regime)
     delta, detectable = _detection(broken)
     return SeedOutcome(
-        case_seed, correct, false_alarm, "caught", delta=delta, detectable=detectable
-    )
+        case_seed, correct, false_alarm, "caught", delta=delta, detectable=detectable,
+        regime=regime,
+    )  # fmt: skip
+
+
+def _rerun(kind: str, case_seed: int, regime: str) -> str:
+    """The call that reproduces a case."""
+    return f"rerun: gradcheck.jobs.soak.{kind}_case({case_seed}, {regime!r})"
 
 
 def _passes(case: Case) -> bool:

@@ -87,7 +87,7 @@ __all__ = [
     "soak_regime",
 ]
 
-OUTPUT_COSTS = (
+OUTPUT_COSTS: tuple[tuple[str | None, str], ...] = (
     (None, "quadratic"),
     ("identity", "quadratic"),
     ("sigmoid", "quadratic"),
@@ -256,11 +256,12 @@ def _aimed_network(
         raise ValueError(f"`regime` must be one of {sorted(REGIMES)}, not {regime!r}")
     choices = hidden_activations()
     hidden = choices[rng.integers(len(choices))]
-    outputs = {
+    by_regime: dict[str, list[tuple[str | None, str]]] = {
         "deep-saturated": [(o, c) for o, c in OUTPUT_COSTS if o in ("sigmoid", "softmax")],
         "cancelling": list(OUTPUT_COSTS),
         "float32-softmax": [(o, c) for o, c in OUTPUT_COSTS if o == "softmax"],
-    }[regime]
+    }
+    outputs = by_regime[regime]
     output, cost = outputs[rng.integers(len(outputs))]
     low, high = {"deep-saturated": (4, 6), "cancelling": (1, 5), "float32-softmax": (2, 6)}[regime]
     depth = int(rng.integers(low, high))

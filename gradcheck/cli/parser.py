@@ -113,17 +113,22 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cost", default="quadratic", help="cost (default quadratic)")
 
 
+CHECK_DESCRIPTION = (
+    "Check candidate(weights, biases, X, Y) -> (dW_list, db_list) against the "
+    "reference and finite differences; or, with --exec, a program in any language speaking "
+    "the protocol of docs/PROTOCOL.md on stdin/stdout. Exit status 0 if it passes, 1 if "
+    "not, 2 on bad usage, 3 if the verdict is inconclusive (the oracle's reference and "
+    "finite differences disagree: its own fault, to be reported, not the candidate's)."
+)
+
+
 def _add_check(commands: argparse._SubParsersAction) -> None:
     """The `check` subcommand: a candidate against the reference and finite differences."""
     check = commands.add_parser(
         "check",
         allow_abbrev=False,
         help="check a backprop implementation: module:function, or a program with --exec",
-        description="Check candidate(weights, biases, X, Y) -> (dW_list, db_list) against the "
-        "reference and finite differences; or, with --exec, a program in any language speaking "
-        "the protocol of docs/PROTOCOL.md on stdin/stdout. Exit status 0 if it passes, 1 if "
-        "not, 2 on bad usage, 3 if the verdict is inconclusive (the oracle's reference and "
-        "finite differences disagree: its own fault, to be reported, not the candidate's).",
+        description=CHECK_DESCRIPTION,
     )
     check.add_argument(
         "candidate", nargs="?", default=None, help="module:function or path/to/file.py:function"

@@ -108,3 +108,16 @@ def test_nothing_saturated_loses_nothing():
     deep, zone = systematic_bounds(net, X, Y, U)
     np.testing.assert_array_equal(deep, saturation_loss(net, X, Y, U))
     np.testing.assert_array_equal(zone, zone_bound(net, X, Y, U))
+
+
+def test_a_softmax_rounded_to_one_loses_g_k_times_the_other_outputs_too():
+    # delta^H_k = a_k (g_k - s) = (1 - a_k) g_k - sum_{n != k} a_n g_n exactly: with a_k
+    # rounded to 1 (float32: 1 - 1e-12), both terms are lost, not only the second
+    from gradcheck.tolerance.saturation import _softmax_sum_loss
+
+    net = Network.random([1, 2], output="softmax", cost="quadratic", seed=0)
+    A, Y = np.array([[1 - 1e-12, 1e-12]]), np.array([[0.2, 0.7]])
+    loss = _softmax_sum_loss(net, A, Y, 2.0**-24)
+    g = A - Y
+    assert loss[0, 0] == pytest.approx(1e-12 * (abs(g[0, 0]) + abs(g[0, 1])), rel=1e-12, abs=0)
+    assert loss[0, 1] == 0.0

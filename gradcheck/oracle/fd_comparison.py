@@ -35,6 +35,7 @@ from reference import FUSED_FORMS, Network
 __all__ = [
     "FD_BUDGET",
     "DIRECTIONS",
+    "ESCALATION_ENTRIES",
     "ESCALATION_STEPS",
     "FiniteDifferences",
     "escalated",
@@ -46,6 +47,9 @@ DIRECTIONS = 4  # random directions for the directional check (plus one per bloc
 # first steps of the escalation's two Richardson runs, relative to the default (2^-4 of the
 # entry's scale): 4x larger (a rounding-bound entry) and 64x smaller (structure below the stencil)
 ESCALATION_STEPS = (4.0, 1 / 64)
+# disputed entries differenced again at most (the worst first): each costs ~100 full forward
+# passes; more than this disputed is a fault no better difference explains away
+ESCALATION_ENTRIES = 64
 
 
 @dataclass(frozen=True)
@@ -146,8 +150,8 @@ def escalated(
 ) -> FiniteDifferences:
     """`fd` settled further where the reference disagrees with it (unchanged where it agrees).
 
-    1. The disputed entries by two Richardson runs from other first steps
-       (`ESCALATION_STEPS`); where the two agree within their estimates, the
+    1. The disputed entries (the worst `ESCALATION_ENTRIES`) by two Richardson
+       runs from other first steps (`ESCALATION_STEPS`); where the two agree within their estimates, the
        one with the smaller estimate replaces the difference, its error at
        least their distance.
     2. Entries still disputed: the true gradient in extended precision, where
@@ -161,7 +165,7 @@ def escalated(
         return fd
     values, checked = fd.values.copy(), fd.reference.checked
     fd_tolerance = fd.reference.tolerance - reference_tolerance  # FD_SAFETY x the estimates
-    disputed = fd.reference.failing
+    disputed = fd.reference.failing[:ESCALATION_ENTRIES]  # worst first
     steps = []
     better = _richardson_again(net, X, Y, disputed)
     if better is not None:
@@ -169,7 +173,8 @@ def escalated(
         values[disputed[settled]] = value[settled]
         fd_tolerance[disputed[settled]] = FD_SAFETY * error[settled]
         steps.append(
-            f"{int(settled.sum())} of {disputed.size} disputed entries by Richardson again"
+            f"{int(settled.sum())} of {fd.reference.failing.size} disputed entries by Richardson "
+            "again"
         )
     reference_vs = compare(reference, values, fd_tolerance + reference_tolerance, checked=checked)
     still = reference_vs.failing

@@ -168,3 +168,13 @@ def test_the_escalation_alone_would_have_cleared_the_reference_of_seed_9000879(m
     report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
     assert escalations == ["1 of 1 disputed entries by Richardson again"]
     assert report.status == "passed" and not report.reference_problems
+
+
+def test_only_the_worst_disputed_entries_are_differenced_again(monkeypatch):
+    monkeypatch.setattr(fd_comparison, "ESCALATION_ENTRIES", 1)
+    shift = np.zeros(TANH_NET.layout.size)
+    shift[[3, 6]] = [1e-3, 1e-2]  # entry 6 is the worst
+    wrong, given = _disputed(shift)
+    fd = fd_comparison.escalated(wrong, TANH_NET, TANH_X, TANH_Y, **given)
+    assert fd.escalation.startswith("1 of 2 disputed entries by Richardson again; 1 by the true")
+    assert fd.reference.passed

@@ -71,8 +71,8 @@ def render_html(
     title : str
         The page's heading (e.g. the candidate's name).
     verdict : str
-        ``"PASSED"``, ``"FAILED"`` or a sentence; shown in green unless it
-        contains "FAIL".
+        ``"PASSED"``, ``"FAILED"``, ``"INCONCLUSIVE"`` or a sentence; shown in red
+        when it contains "FAIL", in amber when it contains "INCONCLUSIVE", else green.
     causes : sequence of gradcheck.results.causes.Cause or str
         Likely causes, most likely first (their texts end with the fix).
     trials : sequence of dict
@@ -101,7 +101,7 @@ def render_html(
     _validate_render(title, verdict, causes, trials, maps, step_curves, notes)
     body = [
         f"<h1>{escape(title)}</h1>",
-        f'<p class="verdict {"fail" if "FAIL" in verdict.upper() else "pass"}">{escape(verdict)}</p>',
+        f'<p class="verdict {_verdict_class(verdict)}">{escape(verdict)}</p>',
     ]
     if causes:
         body.append(sections.causes_section(causes))
@@ -174,6 +174,14 @@ def _file_mode(target: Path) -> int:
     return 0o666 & ~umask
 
 
+def _verdict_class(verdict: str) -> str:
+    """The verdict's colour class: a failure, an inconclusive check (the oracle's fault), or a pass."""
+    upper = verdict.upper()
+    if "FAIL" in upper:
+        return "fail"
+    return "inconclusive" if "INCONCLUSIVE" in upper else "pass"
+
+
 def render_report(
     report: Any,
     *,
@@ -207,7 +215,7 @@ def render_report(
     data = report.to_dict()
     causes = getattr(report, "causes", None) or list(report.diagnosis)
     reference_problems = [f"reference problem: {p}" for p in data.get("reference_problems", [])]
-    verdict = "check_backprop " + ("PASSED" if report.passed else "FAILED")
+    verdict = "check_backprop " + report.status.upper()  # PASSED, FAILED or INCONCLUSIVE
     options = data.get("options", {})
     shown = ("hidden", "output", "cost", "layout", "seed")
     setting = ", ".join(f"{k}={options[k]!r}" for k in shown if options.get(k) is not None)
@@ -324,6 +332,7 @@ h3 { font-size: 1em; }
            display: inline-block; }
 .verdict.pass { background: #e2f3e4; color: #14532d; }
 .verdict.fail { background: #fde2e1; color: #7f1d1d; }
+.verdict.inconclusive { background: #fef3c7; color: #78350f; }
 ol.causes li { margin: .5em 0; }
 .tag { display: inline-block; font-size: .8em; background: #eef; border-radius: 3px;
        padding: 0 .4em; margin-right: .4em; }

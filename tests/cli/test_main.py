@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from _helpers import run_cli, tree
+from _oracle_cases import force_oracle_disagreement
 
 from gradcheck.cli.main import main
 from gradcheck.jobs.selfcheck import default_configurations
@@ -99,19 +100,9 @@ def test_check_command_exit_status_and_json(tmp_path):
 def test_check_command_exits_3_on_an_inconclusive_verdict(tmp_path, monkeypatch):
     # the oracle disagreeing with itself (forced: the differences off by 1 at entry 0, and
     # nothing to escalate to): the candidate, which agrees with the reference, is not failed
-    import gradcheck.oracle.fd_comparison as fd_comparison
     from gradcheck.cli.main import EXIT_STATUS
 
-    real = fd_comparison.network_numerical_gradient
-
-    def off_by_one(net, X, Y, **kwargs):
-        fd = real(net, X, Y, **kwargs)
-        fd.weights[0][0, 0] += 1.0
-        return fd
-
-    monkeypatch.setattr(fd_comparison, "network_numerical_gradient", off_by_one)
-    monkeypatch.setattr(fd_comparison, "_richardson_again", lambda *args: None)
-    monkeypatch.setattr(fd_comparison, "_extended_applies", lambda net: False)
+    force_oracle_disagreement(monkeypatch)
     path = tmp_path / "cand.py"
     path.write_text(CANDIDATES)
     out = io.StringIO()

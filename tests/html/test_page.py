@@ -515,3 +515,18 @@ def test_write_html_refuses_a_dangling_symlink_and_an_unwritable_directory(tmp_p
     assert str(info.value).startswith(
         "cannot write the HTML report to '/proc/r.html': the directory '/proc' does not take new files"
     )
+
+
+def test_an_inconclusive_report_is_shown_inconclusive_not_failed(monkeypatch):
+    # the oracle disagreeing with itself is its own fault: the page must not say FAILED
+    from _helpers import TANH_CANDIDATE
+    from _oracle_cases import force_oracle_disagreement
+
+    force_oracle_disagreement(monkeypatch)
+    report = check_backprop(
+        TANH_CANDIDATE, sizes=[3, 4, 2], hidden="tanh", trials=1, edge_cases=False
+    )
+    assert report.status == "inconclusive"
+    page = render_report(report)
+    assert '<p class="verdict inconclusive">check_backprop INCONCLUSIVE (' in page
+    assert "FAILED" not in page

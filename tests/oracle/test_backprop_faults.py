@@ -9,7 +9,7 @@ import pytest
 from _helpers import (
     TANH_CANDIDATE,
 )
-from _oracle_cases import CORRECT, break_correct
+from _oracle_cases import CORRECT, break_correct, force_oracle_disagreement
 
 from gradcheck import (
     GradientMismatch,
@@ -114,18 +114,7 @@ def test_gradient_mismatch_carries_a_reported_structural_fault():
 
 
 def test_assert_backprop_warns_not_raises_when_the_oracle_disagrees_with_itself(monkeypatch):
-    import gradcheck.oracle.fd_comparison as fd_comparison
-
-    real = fd_comparison.network_numerical_gradient
-
-    def off_by_one(net, X, Y, **kwargs):
-        fd = real(net, X, Y, **kwargs)
-        fd.weights[0][0, 0] += 1.0
-        return fd
-
-    monkeypatch.setattr(fd_comparison, "network_numerical_gradient", off_by_one)
-    monkeypatch.setattr(fd_comparison, "_richardson_again", lambda *args: None)
-    monkeypatch.setattr(fd_comparison, "_extended_applies", lambda net: False)
+    force_oracle_disagreement(monkeypatch)
     with pytest.warns(RuntimeWarning, match="INCONCLUSIVE"):
         report = assert_backprop(TANH_CANDIDATE, sizes=[3, 4, 2], hidden="tanh", trials=1)
     assert report.status == "inconclusive"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from _helpers import TANH_CANDIDATE, TANH_NET, TANH_X, TANH_Y
+from _oracle_cases import force_oracle_disagreement
 
 import gradcheck.oracle.trial as trial_module
 from gradcheck.oracle.trial import Outcome, Trial, run_trial
@@ -116,27 +117,10 @@ def test_trial_report_carries_the_plan():
     assert report.dtype == "float32"
 
 
-def _oracle_disagrees(monkeypatch):
-    """Force the oracle to disagree with itself: differences off by 1 at W^0[0,0], nothing to
-    escalate to (no Richardson settles it, no extended-precision gradient)."""
-    import gradcheck.oracle.fd_comparison as fd_comparison
-
-    real = fd_comparison.network_numerical_gradient
-
-    def off_by_one(net, X, Y, **kwargs):
-        fd = real(net, X, Y, **kwargs)
-        fd.weights[0][0, 0] += 1.0
-        return fd
-
-    monkeypatch.setattr(fd_comparison, "network_numerical_gradient", off_by_one)
-    monkeypatch.setattr(fd_comparison, "_richardson_again", lambda *args: None)
-    monkeypatch.setattr(fd_comparison, "_extended_applies", lambda net: False)
-
-
 def test_a_candidate_that_agrees_with_the_reference_is_never_failed_for_the_oracles_fault(
     monkeypatch,
 ):
-    _oracle_disagrees(monkeypatch)
+    force_oracle_disagreement(monkeypatch)
     outcome = _run(TANH_CANDIDATE)
     report = outcome.report
     assert report.status == "inconclusive" and not report.passed and report.oracle_disagrees
@@ -150,7 +134,7 @@ def test_a_candidate_that_agrees_with_the_reference_is_never_failed_for_the_orac
 
 
 def test_a_candidate_wrong_against_both_oracles_still_fails_when_they_disagree(monkeypatch):
-    _oracle_disagrees(monkeypatch)
+    force_oracle_disagreement(monkeypatch)
     report = _run(_doubled_W1).report
     assert report.oracle_disagrees and report.status == "failed"
 

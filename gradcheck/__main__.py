@@ -1,7 +1,7 @@
-"""`python -m gradcheck`: see gradcheck.cli.main."""
+"""`python -m gradcheck`: see gradcheck.cli.main (run under gradcheck.cli.guard)."""
 
 import sys
 
-from gradcheck.cli.main import main
+from gradcheck.cli.main import run
 
-sys.exit(main())
+sys.exit(run())

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from gradcheck.adapters.protocol.program import DEFAULT_TIMEOUT
+from gradcheck.cli.guard import NO_VERDICT, run_guarded
 from gradcheck.cli.parser import build_parser
 from gradcheck.html import page
 from gradcheck.jobs.selfcheck import (
@@ -38,7 +39,7 @@ from gradcheck.oracle.candidate import check_signature
 from gradcheck.validate import check_command, check_new_file
 from reference import Gradients, Network, backprop
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 
 def _selfcheck(args: argparse.Namespace, out: TextIO) -> int:
@@ -103,12 +104,16 @@ def _load(spec: str):
             assert module_spec is not None and module_spec.loader is not None
             module = importlib.util.module_from_spec(module_spec)
             module_spec.loader.exec_module(module)
+        except SystemExit as exc:
+            raise _UsageError(_exited_on_import(target, exc)) from None
         except Exception as exc:  # a SyntaxError, or whatever the file raises as it runs
             raise _UsageError(f"cannot import {target!r}: {type(exc).__name__}: {exc}") from None
     else:
         _put_cwd_on_path()
         try:
             module = importlib.import_module(target)
+        except SystemExit as exc:
+            raise _UsageError(_exited_on_import(target, exc)) from None
         except Exception as exc:  # ImportError, or whatever the module raises as it runs
             raise _UsageError(f"cannot import module {target!r}: {exc}") from None
     try:
@@ -126,6 +131,14 @@ def _put_cwd_on_path() -> None:
     """
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+
+
+def _exited_on_import(target: str, exc: SystemExit) -> str:
+    """What an import that called sys.exit gets: the candidate never became a function to check."""
+    return (
+        f"cannot import {target!r}: it called sys.exit({exc.code!r}) as it ran; "
+        'guard its script part with `if __name__ == "__main__":`'
+    )
 
 
 def _progress(line: str) -> None:
@@ -423,3 +436,16 @@ def main(
     except _UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SystemExit as exc:  # only user code exits: the job did not run to its end
+        print(
+            f"error: the check did not finish: sys.exit({exc.code!r}) was called during it "
+            "(by the candidate?); only a check that runs to the end passes",
+            file=sys.stderr,
+        )
+        return NO_VERDICT
+
+
+def run() -> int:
+    """The installed ``gradcheck`` command and ``python -m gradcheck``: `main`, under
+    `gradcheck.cli.guard`, so that no candidate can end the process with a false status 0."""
+    return run_guarded(main)

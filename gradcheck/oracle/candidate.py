@@ -242,7 +242,9 @@ def call_candidate(
         returned = _call(candidate, args, timeout)
     except CandidateFailure as exc:  # its message says it all
         return CandidateOutput(problems=(str(exc),))
-    except Exception as exc:  # the candidate's own failure is a finding, not a crash of ours
+    # the candidate's own failure is a finding, not a crash of ours; so is its sys.exit,
+    # which would otherwise end the check with the status it chose
+    except (Exception, SystemExit) as exc:
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         hint = _torch_layout_hint(candidate, net, X, Y, layout, exc, timeout)
         return CandidateOutput(

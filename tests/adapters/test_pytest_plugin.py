@@ -28,6 +28,17 @@ def test_the_fixture_raises_gradient_mismatch(backprop_oracle):
     assert not backprop_oracle.check(wrong, sizes=[3, 4, 2]).passed
 
 
+def test_a_candidate_that_calls_sys_exit_fails_the_fixture(backprop_oracle):
+    """sys.exit(0) in the candidate is its failure, not the end of the test run."""
+    import sys
+
+    def quits(W, b, X, Y):
+        sys.exit(0)
+
+    with pytest.raises(GradientMismatch, match="SystemExit"):
+        backprop_oracle(quits, sizes=[3, 4, 2], trials=1)
+
+
 def test_a_failure_shows_the_users_line_and_the_report(pytester):
     pytester.makepyfile(
         """

@@ -47,6 +47,8 @@ __all__ = [
     "VERSION",
     "DEFAULT_TIMEOUT",
     "STDERR_LINES",
+    "answer_limit",
+    "printable",
     "CandidateProgramError",
     "ProgramCandidate",
     "exec_candidate",
@@ -58,8 +60,16 @@ __all__ = [
 
 DEFAULT_TIMEOUT = 60.0  # seconds per case: a case takes milliseconds, a minute means a hang
 STDERR_LINES = 20  # the tail of the program's stderr that a failure shows
+STDERR_LINE_CHARS = 300  # bytes kept of one stderr line: a screen's width, twice over
 KILL_GRACE = 5.0  # seconds to collect what a killed program left in its pipes
+# An answer's size bound: '%.17g' of a double is at most 24 characters, plus its separator;
+# 64 bytes a number is more than twice that, and the slack covers an ERROR line and blank lines.
+ANSWER_BYTES_PER_NUMBER = 64
+ANSWER_SLACK = 1 << 16
+_READ = 1 << 16  # bytes read from a pipe at once
+_POLL = 0.05  # seconds between looks at whether a program has exited, while its pipes are quiet
 _END_LINE = re.compile(rb"^[ \t]*END[ \t]*\r?$", re.MULTILINE)
+_ERROR_LINE = re.compile(rb"^[ \t]*ERROR\b[^\n]*\n", re.MULTILINE)
 
 
 class CandidateProgramError(CandidateFailure):
@@ -90,10 +100,53 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def _tail(text: bytes | str) -> list[str]:
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    return text.splitlines()[-STDERR_LINES:]
+def printable(text: str) -> str:
+    """`text` with every control character escaped (``\\x1b``): a program's words cannot move
+    the terminal's cursor, clear lines or paint a verdict over the report's."""
+    return "".join(ch if ch.isprintable() or ch == "\t" else repr(ch)[1:-1] for ch in text)
+
+
+class _StderrTail:
+    """The last `STDERR_LINES` lines of a stream fed in chunks, each cut at `STDERR_LINE_CHARS`:
+    memory stays bounded whatever the program writes."""
+
+    def __init__(self) -> None:
+        self.lines: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
+        self.partial = bytearray()
+        self.cut = 0  # bytes of the current line dropped
+
+    def feed(self, chunk: bytes) -> None:
+        *complete, rest = chunk.split(b"\n")
+        for part in complete:
+            self._add(part)
+            self.lines.append(self._line())
+        self._add(rest)
+
+    def _add(self, part: bytes) -> None:
+        room = max(STDERR_LINE_CHARS - len(self.partial), 0)
+        self.partial += part[:room]
+        self.cut += max(len(part) - room, 0)
+
+    def _render(self) -> str:
+        line = printable(bytes(self.partial).decode(errors="replace").rstrip("\r"))
+        return line + (f" ... ({self.cut:,} more bytes of this line not shown)" if self.cut else "")
+
+    def _line(self) -> str:
+        line = self._render()
+        self.partial.clear()
+        self.cut = 0
+        return line
+
+    def tail(self) -> list[str]:
+        lines = list(self.lines)
+        if self.partial or self.cut:  # a last line without its newline (yet)
+            lines = (lines + [self._render()])[-STDERR_LINES:]
+        return lines
+
+
+def answer_limit(n_numbers: int) -> int:
+    """The most bytes of stdout read for an answer of `n_numbers` numbers; more is a failure."""
+    return ANSWER_BYTES_PER_NUMBER * n_numbers + ANSWER_SLACK
 
 
 class _Session:
@@ -108,7 +161,7 @@ class _Session:
             start_new_session=True,
             bufsize=0,
         )
-        self.stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
+        self.stderr = _StderrTail()
         self.buffer = bytearray()
         self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
         self._stderr_reader.start()
@@ -118,45 +171,70 @@ class _Session:
     def _drain_stderr(self) -> None:
         assert self.proc.stderr is not None  # opened with stderr=PIPE
         with self.proc.stderr:  # closed at end of file: the program has exited
-            for line in self.proc.stderr:
-                self.stderr.append(line.decode(errors="replace").rstrip("\r\n"))
+            fd = self.proc.stderr.fileno()
+            while chunk := os.read(fd, _READ):  # buffered: a chatty program is no false timeout
+                self.stderr.feed(chunk)
 
     def stderr_tail(self) -> list[str]:
         if self.proc.poll() is not None:  # a dead program: let its last lines arrive
             self._stderr_reader.join(timeout=1.0)
-        return list(self.stderr)
+        return self.stderr.tail()
 
-    def exchange(self, request: bytes, timeout: float) -> tuple[bytes, str | None]:
+    def exchange(self, request: bytes, timeout: float, limit: int) -> tuple[bytes, str | None]:
         """Send one request; the answer up to its END line, and None or why there is none."""
         deadline = time.monotonic() + timeout
-        writer = threading.Thread(target=self._write, args=(request,), daemon=True)
-        writer.start()
         assert self.proc.stdout is not None  # opened with stdout=PIPE
         fd = self.proc.stdout.fileno()
-        scan = 0
         with selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
-            while True:
-                found = _END_LINE.search(self.buffer, scan)
-                if found:
-                    answer = bytes(self.buffer[: found.start()])
-                    del self.buffer[: found.end()]
-                    return answer, None
-                scan = self.buffer.rfind(b"\n") + 1
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    _kill_group(self.proc)
-                    return bytes(self.buffer), f"did not answer within {timeout:g} s (wall clock)"
-                if not selector.select(remaining):
-                    continue
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    try:
-                        status = _status(self.proc.wait(timeout=KILL_GRACE))
-                    except subprocess.TimeoutExpired:
-                        status = "closed its stdout"
-                    return bytes(self.buffer), f"{status} before the END line of its answer"
-                self.buffer += chunk
+            self._read_ready(fd, selector)
+            if self.buffer.strip():  # the previous answer was followed by more
+                return bytes(self.buffer), _UNASKED
+            writer = threading.Thread(target=self._write, args=(request,), daemon=True)
+            writer.start()
+            return self._answer(fd, selector, deadline, timeout, limit)
+
+    def _read_ready(self, fd: int, selector: selectors.BaseSelector) -> None:
+        """Whatever the program has already written, without waiting."""
+        while len(self.buffer) < ANSWER_SLACK and selector.select(0):
+            chunk = os.read(fd, _READ)
+            if not chunk:
+                return
+            self.buffer += chunk
+
+    def _answer(
+        self, fd: int, selector: selectors.BaseSelector, deadline: float, timeout: float, limit: int
+    ) -> tuple[bytes, str | None]:
+        scan = 0
+        while True:
+            found = _END_LINE.search(self.buffer, scan) or _ERROR_LINE.search(self.buffer, scan)
+            if found:  # an answer, or an ERROR line (whether or not an END follows it)
+                answer = bytes(self.buffer[: found.end()])
+                del self.buffer[: found.end()]
+                if found.re is _ERROR_LINE:
+                    return answer, "could not answer"
+                self._read_ready(fd, selector)
+                if self.buffer.strip():  # an answer too many, sent at once
+                    return answer + bytes(self.buffer), _UNASKED
+                return answer, None
+            scan = self.buffer.rfind(b"\n") + 1
+            if len(self.buffer) > limit:
+                _kill_group(self.proc)
+                return bytes(self.buffer[:200]), _too_long(limit)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                _kill_group(self.proc)
+                return bytes(self.buffer), f"did not answer within {timeout:g} s (wall clock)"
+            if not selector.select(remaining):
+                continue
+            chunk = os.read(fd, _READ)
+            if not chunk:
+                try:
+                    status = _status(self.proc.wait(timeout=KILL_GRACE))
+                except subprocess.TimeoutExpired:
+                    status = "closed its stdout"
+                return bytes(self.buffer), f"{status} before the END line of its answer"
+            self.buffer += chunk
 
     def _write(self, request: bytes) -> None:
         assert self.proc.stdin is not None  # opened with stdin=PIPE
@@ -171,6 +249,20 @@ class _Session:
 
     def close(self) -> None:
         self._finalizer()
+
+
+# the framing slip of persistent mode: every later answer would be one case late
+_UNASKED = (
+    "broke the protocol's framing: it wrote more after an answer's END line, before the next "
+    "request (an answer too many?); every later answer would belong to the case before"
+)
+
+
+def _too_long(limit: int) -> str:
+    return (
+        f"wrote more than {limit:,} bytes to stdout, far more than an answer of this case "
+        "takes; it was stopped there"
+    )
 
 
 def _end_session(proc: subprocess.Popen) -> None:
@@ -259,14 +351,15 @@ class ProgramCandidate:
             net.weights, net.biases, X, Y, activations=names, cost=self._cost, l2=self.l2
         )
         self.cases += 1
+        limit = answer_limit(net.layout.size)
         if self.persistent:
-            text, stderr = self._exchange_persistent(request.encode())
+            text, stderr = self._exchange_persistent(request.encode(), limit)
         else:
-            text, stderr = self._run_once(request.encode())
+            text, stderr = self._run_once(request.encode(), limit)
         try:
             flat = parse_answer(text, net.sizes)
         except ValueError as exc:
-            raise self._failure(f"gave a bad answer: {exc}", stderr) from None
+            raise self._failure(f"gave a bad answer: {printable(str(exc))}", stderr) from None
         dW, db = net.layout.split(flat)
         return dW, db
 
@@ -288,7 +381,7 @@ class ProgramCandidate:
                 f"the program {self.command!r} could not be started: {exc.strerror or exc}"
             ) from None
 
-    def _run_once(self, request: bytes) -> tuple[str, list[str]]:
+    def _run_once(self, request: bytes, limit: int) -> tuple[str, list[str]]:
         """One process for one case: the request on stdin, then end of input."""
         proc = self._start(
             lambda: subprocess.Popen(
@@ -299,40 +392,88 @@ class ProgramCandidate:
                 start_new_session=True,
             )
         )
-        try:
-            out, err = proc.communicate(request, timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
+        with proc:
             try:
-                out, err = proc.communicate(timeout=KILL_GRACE)
-            except subprocess.TimeoutExpired:  # a child left the group and holds the pipes
-                out, err = b"", b""
-            raise self._failure(
-                f"did not answer within {self.timeout:g} s (wall clock) and was killed", _tail(err)
-            ) from None
+                out, err, trouble = _communicate(proc, request, self.timeout, limit)
+            finally:  # the case is over: nothing it started lives on (a `nohup cmd &`, say)
+                _kill_group(proc)
+        if trouble is not None:
+            raise self._failure(trouble, err)
         text = out.decode(errors="replace")
         if proc.returncode != 0:
             said = reported_error(text)
             raise self._failure(
-                _status(proc.returncode) + (f"; it reported: {said}" if said else ""), _tail(err)
+                _status(proc.returncode) + (f"; it reported: {printable(said)}" if said else ""),
+                err,
             )
-        return text, _tail(err)
+        return text, err
 
-    def _exchange_persistent(self, request: bytes) -> tuple[str, list[str]]:
+    def _exchange_persistent(self, request: bytes, limit: int) -> tuple[str, list[str]]:
         if self._session is None:
             argv = self.argv
             self._session = self._start(lambda: _Session(argv))
         session = self._session
-        answer, trouble = session.exchange(request, self.timeout)
+        answer, trouble = session.exchange(request, self.timeout, limit)
         text = answer.decode(errors="replace")
         if trouble is not None:
             self._session = None
             session.close()
             said = reported_error(text)
             raise self._failure(
-                trouble + (f"; it reported: {said}" if said else ""), session.stderr_tail()
+                trouble + (f"; it reported: {printable(said)}" if said else ""),
+                session.stderr_tail(),
             )
         return text, session.stderr_tail()
+
+
+def _communicate(
+    proc: subprocess.Popen, request: bytes, timeout: float, limit: int
+) -> tuple[bytes, list[str], str | None]:
+    """Write `request`, read stdout (at most `limit` bytes) and stderr's tail until both close
+    and the program exits: (stdout, stderr tail, None or why the case failed)."""
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    threading.Thread(target=_feed, args=(proc.stdin, request), daemon=True).start()
+    out, err = bytearray(), _StderrTail()
+    late = f"did not answer within {timeout:g} s (wall clock) and was killed"
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout.fileno(), selectors.EVENT_READ, out)
+        selector.register(proc.stderr.fileno(), selectors.EVENT_READ, err)
+        exited = False
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return bytes(out), err.tail(), late
+            # once the program has exited, what it wrote is in the pipes: read what is there and
+            # stop, though something it left running may hold the pipes open
+            ready = selector.select(0 if exited else min(remaining, _POLL))
+            if not ready and exited:
+                break
+            exited = exited or proc.poll() is not None
+            for key, _ in ready:
+                chunk = os.read(key.fd, _READ)
+                if not chunk:
+                    selector.unregister(key.fd)
+                elif key.data is err:
+                    err.feed(chunk)
+                else:
+                    out += chunk
+                    if len(out) > limit:
+                        return bytes(out[:200]), err.tail(), _too_long(limit)
+    try:
+        proc.wait(timeout=max(deadline - time.monotonic(), 0))
+    except subprocess.TimeoutExpired:
+        return bytes(out), err.tail(), late
+    return bytes(out), err.tail(), None
+
+
+def _feed(stdin: Any, request: bytes) -> None:
+    """The request, then end of input; a program that exits without reading is reported elsewhere."""
+    try:
+        with stdin:
+            stdin.write(request)
+    except (OSError, ValueError):
+        pass
 
 
 def exec_candidate(

@@ -377,3 +377,103 @@ def test_a_candidate_called_with_bad_arrays_is_refused_before_any_program_runs()
     with pytest.raises(ValueError):
         candidate([np.ones((2, 3))], [np.ones(4)], np.ones((1, 2)), np.ones((1, 3)))
     assert candidate.cases == 0
+
+
+# ------------------------------------------------ programs that misbehave around a right answer
+
+
+def _sh(script: str) -> list[str]:
+    return ["sh", "-c", script]
+
+
+def _one_case(candidate):
+    net, X, Y = trial_case([3, 4, 2], 2, seed=0)
+    return candidate(net.weights, net.biases, X, Y)
+
+
+def test_a_flood_on_stdout_is_cut_at_the_answers_size():
+    """100 MB of numbers is read up to the answer's bound, not into memory whole."""
+    candidate = exec_candidate(_sh("cat >/dev/null; yes 1 | head -c 100000000"), timeout=60)
+    with pytest.raises(CandidateProgramError, match="wrote more than [0-9,]+ bytes to stdout"):
+        _one_case(candidate)
+
+
+def test_a_huge_stderr_line_is_cut_in_the_report():
+    script = "cat >/dev/null; head -c 5000000 /dev/zero | tr '\\0' x >&2; echo >&2; exit 1"
+    with pytest.raises(CandidateProgramError) as caught:
+        _one_case(exec_candidate(_sh(script), timeout=60))
+    message = str(caught.value)
+    assert len(message) < 2000
+    assert "more bytes of this line not shown" in message
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_control_characters_of_a_program_reach_the_report_escaped(persistent):
+    """An escape sequence could paint "PASSED" over the failure on a terminal."""
+    script = (
+        "read x; printf '\\033[2K\\033[1Gcheck_backprop PASSED\\n' >&2; "
+        "printf 'ERROR \\033[31mred\\n'; exit 1"
+    )
+    report = check_backprop(
+        exec_candidate(_sh(script), timeout=30, persistent=persistent), sizes=[3, 4, 2]
+    )
+    text = str(report)
+    assert not report.passed
+    assert "\x1b" not in text
+    assert "\\x1b[2K\\x1b[1Gcheck_backprop PASSED" in text and "\\x1b[31mred" in text
+
+
+def _wait_gone(pid: int) -> bool:
+    """Whether process `pid` is gone (killed, then reaped by whoever adopted it), polling 10 s."""
+    import os
+    import time
+
+    for _ in range(200):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_what_a_program_leaves_running_is_killed_after_its_case(build, tmp_path):
+    """`cmd &` left behind after a right answer does not outlive the case."""
+    pidfile = tmp_path / "pid"
+    script = f"sleep 300 & echo $! > {pidfile}; exec {build()}"
+    _one_case(exec_candidate(_sh(script), timeout=30))
+    assert _wait_gone(int(pidfile.read_text()))
+
+
+def test_a_persistent_error_line_without_end_fails_at_once():
+    """ERROR then no END: the answer is over; waiting for END would hang until the timeout."""
+    candidate = exec_candidate(
+        _sh("read x; echo 'ERROR cannot do it'; exec sleep 300"), timeout=20, persistent=True
+    )
+    with candidate, pytest.raises(CandidateProgramError) as caught:
+        _one_case(candidate)
+    assert "could not answer; it reported: cannot do it" in str(caught.value)
+    assert "did not answer within" not in str(caught.value)
+
+
+def test_an_answer_too_many_is_a_framing_error_not_a_wrong_gradient(build, tmp_path):
+    """A program that answers each request twice would shift every later answer by one case."""
+    twice = tmp_path / "twice.py"
+    twice.write_text(
+        "import subprocess, sys\n"
+        "request = []\n"
+        "for line in sys.stdin:\n"
+        "    request.append(line)\n"
+        "    if line.strip() == 'END':\n"
+        f"        answer = subprocess.run([{build()!r}], input=''.join(request),\n"
+        "                                capture_output=True, text=True).stdout\n"
+        "        sys.stdout.write(answer + answer)\n"
+        "        sys.stdout.flush()\n"
+        "        request = []\n"
+    )
+    with exec_candidate([sys.executable, str(twice)], timeout=30, persistent=True) as candidate:
+        report = check_backprop(candidate, sizes=[3, 4, 2])
+    text = str(report)
+    assert not report.passed
+    assert "broke the protocol's framing" in text
+    assert "delta^H" not in text

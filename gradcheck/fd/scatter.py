@@ -127,9 +127,14 @@ class _Run:
         # Completed futures arrive on a queue (O(1) each): `wait()` on every pending future
         # per completion was O(tasks^2) in this thread, under the GIL, and made 2 workers
         # slower than 1 (784-256-10: 1,500 tasks a call).
-        while self.pending:
-            future = self.finished.get()
-            self.collect(future, self.pending.pop(future))
+        try:
+            while self.pending:
+                future = self.finished.get()
+                self.collect(future, self.pending.pop(future))
+        except KeyboardInterrupt as stop:  # the tasks done so far, in order, for who keeps them
+            first_missing = self.done.index(False) if False in self.done else len(self.done)
+            stop.done_first = self.values[:first_missing]  # type: ignore[attr-defined]
+            raise
         return self.values
 
     def collect(self, future: Future, k: int) -> None:

@@ -96,6 +96,8 @@ OUTPUT_COSTS: tuple[tuple[str | None, str], ...] = (
     ("softmax", "quadratic"),
     ("sigmoid", "categorical_cross_entropy"),
 )
+SHOWN = 20  # false alarms or misses described one a line; past that, their seeds in one line
+INTERRUPTED = 130  # the exit status of a soak ended by Ctrl-C with nothing failed: 128 + SIGINT
 WAVE_SEEDS = 1000  # seeds sent to an executor at most at once: progress lines, bounded memory
 MIN_WAVE = 8  # ... and at least (a few tasks for each worker near the end)
 WAVE_MARGIN = 1.1  # a wave after the first covers 10% more seeds than the counting rate needs
@@ -133,6 +135,8 @@ class SoakResult:
     undetectable: int = 0  # broken cases within `miss_floor` of the true gradient
     seconds: float = 0.0
     regimes: dict[str, int] = field(default_factory=dict)  # cases run (correct + broken) by regime
+    # the seeds merged when Ctrl-C ended the soak early; None: it ran to the end
+    interrupted: int | None = None
 
     def done(self, cases: int) -> bool:
         """Have `cases` correct and `cases` broken candidates run?"""
@@ -162,7 +166,12 @@ class SoakResult:
 
     def __str__(self) -> str:
         lines = [
-            f"soak: {self.correct} correct candidates, {len(self.false_alarms)} false alarms; "
+            (
+                ""
+                if self.interrupted is None
+                else f"INTERRUPTED (Ctrl-C) after {self.interrupted} seeds; what ran until then:\n"
+            )
+            + f"soak: {self.correct} correct candidates, {len(self.false_alarms)} false alarms; "
             f"{self.broken} broken candidates, {len(self.misses)} misses ({self.seconds:.0f} s); "
             f"{self.undetectable} drawn broken cases undetectable (within {FLOOR_FACTOR:g}x the "
             f"actual float64 error of the true gradient), {self.skipped} not applicable",
@@ -176,7 +185,10 @@ class SoakResult:
                 f"median detection threshold (tolerance / max|block|): {np.median(self.detectable):.1e}"
             )
         for kind, cases in (("FALSE ALARM", self.false_alarms), ("MISS", self.misses)):
-            lines.extend(f"{kind}: {c}" for c in cases[:20])
+            lines.extend(f"{kind}: {c}" for c in cases[:SHOWN])
+            if len(cases) > SHOWN:  # every seed that failed, if not every description
+                seeds = ", ".join(c.split(":")[0].removeprefix("seed ") for c in cases[SHOWN:])
+                lines.append(f"{kind}: {len(cases) - SHOWN} more, seeds {seeds}")
         return "\n".join(lines)
 
 
@@ -509,6 +521,8 @@ def run_soak(
     Returns
     -------
     SoakResult
+        Ctrl-C (KeyboardInterrupt) ends the soak early: the result of the
+        seeds merged until then, with `interrupted` set to their number.
 
     Examples
     --------
@@ -525,11 +539,14 @@ def run_soak(
     with Scatter(executor, (seed, cases)) as run:
         outcomes = _outcomes(run, seed, cases, result)
         k = 0
-        while not result.done(cases):
-            result.add(next(outcomes), cases)
-            k += 1
-            if progress and k % 100 == 0:
-                _print_progress(k, result)
+        try:
+            while not result.done(cases):
+                result.add(next(outcomes), cases)
+                k += 1
+                if progress and k % 100 == 0:
+                    _print_progress(k, result)
+        except KeyboardInterrupt:  # a long soak's findings so far are worth keeping
+            result.interrupted = k
     result.seconds = time.perf_counter() - start
     return result
 
@@ -554,7 +571,13 @@ def _outcomes(run: Scatter, seed: int, cases: int, result: SoakResult) -> Iterat
             size = min(max(math.ceil(needed), MIN_WAVE), WAVE_SEEDS)
         per_task = max(1, min(TASK_SEEDS, size // TASKS_PER_WAVE))
         tasks = [(j, min(j + per_task, k + size)) for j in range(k, k + size, per_task)]
-        for outcomes in run.map(_seed_outcomes, tasks):
+        try:
+            waves = run.map(_seed_outcomes, tasks)
+        except KeyboardInterrupt as stop:  # Ctrl-C: the wave's first tasks done still count
+            for outcomes in getattr(stop, "done_first", []):
+                yield from outcomes
+            raise
+        for outcomes in waves:
             yield from outcomes
         k += size
 
@@ -603,12 +626,25 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.ExitStack() as stack:
             executor, place = _executor(args, stack)
             result = run_soak(args.cases, seed=args.seed, progress=True, executor=executor)
+            if result.interrupted is not None and executor is not None:
+                _stop(executor)
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(result)
     print(f"ran {place}")
-    return 0 if not result.false_alarms and not result.misses else 1
+    if result.false_alarms or result.misses:
+        return 1
+    return INTERRUPTED if result.interrupted is not None else 0
+
+
+def _stop(executor: Executor) -> None:
+    """Drop the queued tasks and end a process pool's workers (its forkserver's children ignore
+    Ctrl-C): closing the pool would otherwise wait for every task already sent to them."""
+    workers = list((getattr(executor, "_processes", None) or {}).values())  # gone after shutdown
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
 
 
 def _executor(args: argparse.Namespace, stack: contextlib.ExitStack) -> tuple[Executor | None, str]:

@@ -317,6 +317,73 @@ def _fake_outcome(case_seed, *, correct=True):
     return soak.SeedOutcome(case_seed, correct, alarm, broken, delta=1.0 / (k + 1))
 
 
+def _interrupted_at(k_stop):
+    """`_fake_outcome` until seed k_stop, where Ctrl-C arrives."""
+
+    def outcome(case_seed, *, correct=True):
+        if case_seed % 10**6 == k_stop:
+            raise KeyboardInterrupt
+        return _fake_outcome(case_seed, correct=correct)
+
+    return outcome
+
+
+def test_ctrl_c_ends_the_soak_with_what_ran_and_every_seed_that_failed(monkeypatch):
+    monkeypatch.setattr(soak, "seed_outcome", _interrupted_at(300))
+    result = run_soak(5000, seed=0)
+    assert result.interrupted == 300
+    assert result.false_alarms == [f"seed {k}: alarm" for k in (5, 102, 199, 296)]
+    assert "INTERRUPTED (Ctrl-C) after 300 seeds" in str(result)
+    assert "FALSE ALARM: seed 296: alarm" in str(result)
+
+
+def test_ctrl_c_in_the_cli_prints_the_partial_summary_not_a_traceback(monkeypatch, capsys):
+    monkeypatch.setattr(soak, "seed_outcome", _interrupted_at(7))
+    assert soak.main(["--cases", "100"]) == 1  # a false alarm (seed 5) was found: it fails
+    out = capsys.readouterr().out
+    assert "INTERRUPTED (Ctrl-C) after 7 seeds" in out and "FALSE ALARM: seed 5: alarm" in out
+    monkeypatch.setattr(soak, "seed_outcome", _interrupted_at(3))
+    assert soak.main(["--cases", "100"]) == soak.INTERRUPTED  # nothing failed, nothing finished
+
+
+def test_ctrl_c_on_a_pool_keeps_the_tasks_done_before_it(monkeypatch):
+    """The wave's tasks done before the interrupted one count, merged in seed order."""
+    import threading
+
+    done = set()
+    lock = threading.Lock()
+
+    def outcome(case_seed, *, correct=True):
+        k = case_seed % 10**6
+        if k == 300:  # Ctrl-C once every seed before it has run (or a minute has passed)
+            for _ in range(600):
+                with lock:
+                    if len(done) >= 300:
+                        break
+                threading.Event().wait(0.1)
+            raise KeyboardInterrupt
+        with lock:
+            done.add(k)
+        return _fake_outcome(case_seed, correct=correct)
+
+    monkeypatch.setattr(soak, "seed_outcome", outcome)
+    with ThreadPoolExecutor(2) as pool:
+        result = run_soak(5000, seed=0, executor=pool)
+    assert 0 < result.interrupted <= 300
+    assert (
+        result.false_alarms
+        == [f"seed {k}: alarm" for k in (5, 102, 199, 296)][
+            : sum(k < result.interrupted for k in (5, 102, 199, 296))
+        ]
+    )
+    assert result.correct == result.interrupted
+
+
+def test_every_failed_seed_is_listed_past_the_described_ones():
+    result = soak.SoakResult(false_alarms=[f"seed {k}: why" for k in range(25)])
+    assert "FALSE ALARM: 5 more, seeds 20, 21, 22, 23, 24" in str(result)
+
+
 def test_big_soaks_take_several_waves_and_print_the_serial_progress_lines(monkeypatch, capsys):
     monkeypatch.setattr(soak, "seed_outcome", _fake_outcome)
     serial = run_soak(1500, seed=3, progress=True)

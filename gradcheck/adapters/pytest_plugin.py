@@ -7,9 +7,10 @@ A user's test is two lines::
 
 A failure raises `GradientMismatch`, whose message is the report; pytest
 shows it from the user's line.  With ``pytest --gradcheck-html DIR`` every
-failing oracle call also writes one self-contained HTML page into DIR, named
-after the test (its node id, made safe for a file name), and the failure
-message says where.  A test's page from an earlier run is overwritten.
+failing oracle call also writes one self-contained HTML page into DIR (created
+if missing), named after the test (its node id, made safe for a file name, and
+a digest that keeps every test's name its own), and the failure message says
+where.  A test's page from an earlier run is overwritten.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["BackpropOracle", "backprop_oracle", "page_name"]
 
 OPTION = "--gradcheck-html"
-MAX_NAME = 120  # characters of a page's file name before the node id is shortened
+MAX_NAME = 120  # characters of a page's file name stem: readable, and far below a file system's 255
+DIGEST = 8  # hex digits of the node id's SHA-1 in a page's name: 4e9 names, collisions unheard of
 
 
 class BackpropOracle:
@@ -91,18 +93,20 @@ class BackpropOracle:
 
 
 def page_name(nodeid: str) -> str:
-    """A file name stem for a test: its node id with every unsafe run of characters as ``_``.
+    """A file name stem for a test, one per node id: the id with every unsafe run of characters as
+    ``_`` (cut to `MAX_NAME` characters), then a digest of the whole id.
+
+    The digest keeps ids apart that read alike once made safe (``[a b]``, ``[a_b]``, ``[a/b]``)
+    or once cut; the same test gets the same name in every run.
 
     Examples
     --------
     >>> page_name("tests/test_mine.py::test_it[tanh-4,8,3]")
-    'tests_test_mine.py_test_it_tanh-4_8_3'
+    'tests_test_mine.py_test_it_tanh-4_8_3-bf76cae9'
     """
+    digest = hashlib.sha1(nodeid.encode()).hexdigest()[:DIGEST]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", nodeid).strip("._") or "test"
-    if len(stem) > MAX_NAME:  # keep it readable and unique: head of the id, then a digest
-        digest = hashlib.sha1(nodeid.encode()).hexdigest()[:10]
-        stem = f"{stem[: MAX_NAME - 11]}-{digest}"
-    return stem
+    return f"{stem[: MAX_NAME - DIGEST - 1]}-{digest}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -123,10 +127,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if Path(folder).exists() and not Path(folder).is_dir():
         raise pytest.UsageError(f"{OPTION} {folder!r} is a file; give a directory for the pages")
-    if not Path(folder).is_dir():
-        raise pytest.UsageError(
-            f"{OPTION} {folder!r}: no such directory; create it first (mkdir -p {folder})"
-        )
+    try:  # created as `mkdir -p` would: the README's `pytest --gradcheck-html reports/` just works
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise pytest.UsageError(f"{OPTION} {folder!r}: cannot create it: {exc}") from None
     # absolute, so that the failure messages name a page that opens from anywhere, and
     # a test that changes the working directory still writes where the user asked
     config.option.gradcheck_html = str(Path(folder).resolve())

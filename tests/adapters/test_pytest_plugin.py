@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from candidates import make_numpy_backprop
 from hypothesis import given
 
 from gradcheck import GradientMismatch
+from gradcheck.adapters.pytest_plugin import page_name
 from gradcheck.strategies import networks, problems, sizes
 from reference import backprop
 
@@ -103,15 +106,13 @@ def test_gradcheck_html_writes_one_page_per_failing_call_named_after_the_test(py
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gradcheck-html", "pages")
     result.assert_outcomes(failed=2, passed=1)
     pages = sorted(p.name for p in folder.iterdir())
-    assert pages == [
-        "test_pages.py_test_mine_4.html",
-        "test_pages.py_test_twice-2.html",
-        "test_pages.py_test_twice.html",
-    ]
+    mine, twice = page_name("test_pages.py::test_mine[4]"), page_name("test_pages.py::test_twice")
+    assert pages == sorted([f"{mine}.html", f"{twice}-2.html", f"{twice}.html"])
+    assert mine.startswith("test_pages.py_test_mine_4-")
     text = result.stdout.str()
-    assert f"HTML report: {folder / 'test_pages.py_test_mine_4.html'}" in text
-    assert f"HTML report: {folder / 'test_pages.py_test_twice-2.html'}" in text
-    page = (folder / "test_pages.py_test_mine_4.html").read_text(encoding="utf-8")
+    assert f"HTML report: {folder / f'{mine}.html'}" in text
+    assert f"HTML report: {folder / f'{twice}-2.html'}" in text
+    page = (folder / f"{mine}.html").read_text(encoding="utf-8")
     assert "check_backprop FAILED" in page and 'data-block="W^0"' in page
     # dJ/dW doubled: W^0 is 3 x 4 and W^1 is 4 x 2, every one of their cells fails
     assert page.count('<rect class="cell"') == 3 * 4 + 4 + 4 * 2 + 2
@@ -129,22 +130,34 @@ def test_without_gradcheck_html_no_page_and_the_message_is_the_report(pytester):
     assert not list(pytester.path.glob("**/*.html"))
 
 
-def test_gradcheck_html_needs_an_existing_directory(pytester):
+def test_gradcheck_html_creates_its_directory(pytester):
+    """`pytest --gradcheck-html reports/`, as the README writes it, with no reports/ yet."""
     pytester.makepyfile(test_pages=BROKEN_AND_RIGHT)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gradcheck-html", "nope")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["ERROR: --gradcheck-html 'nope': no such directory; create it first (mkdir -p nope)"]
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-k", "mine", "--gradcheck-html", "reports/new/"
     )
+    result.assert_outcomes(failed=1)
+    assert len(list((pytester.path / "reports" / "new").glob("*.html"))) == 1
 
 
-def test_page_names_are_safe_and_bounded():
-    from gradcheck.adapters.pytest_plugin import page_name
+def test_gradcheck_html_refuses_a_file(pytester):
+    pytester.makepyfile(test_pages=BROKEN_AND_RIGHT)
+    (pytester.path / "taken").write_text("")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--gradcheck-html", "taken")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
 
-    assert page_name("tests/test_x.py::test_y[a/b-c d]") == "tests_test_x.py_test_y_a_b-c_d"
+
+def test_page_names_are_safe_bounded_and_one_per_test():
+    assert page_name("tests/test_x.py::test_y[a/b-c d]").startswith(
+        "tests_test_x.py_test_y_a_b-c_d-"
+    )
+    ids = [f"t.py::test[a{sep}b]" for sep in " _/:,"]
+    assert len({page_name(i) for i in ids}) == len(ids)  # alike once made safe, yet apart
+    assert page_name(ids[0]) == page_name(ids[0])  # a rerun overwrites the test's own page
     long = page_name("t.py::test_" + "x" * 500)
     assert len(long) == 120 and long != page_name("t.py::test_" + "x" * 499)
-    assert page_name("::") == "test"
+    assert page_name("::").startswith("test-")
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", page_name(i)) for i in ids)
 
 
 def test_the_fixture_without_the_option_writes_nothing(backprop_oracle):

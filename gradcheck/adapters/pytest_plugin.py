@@ -11,12 +11,20 @@ failing oracle call also writes one self-contained HTML page into DIR (created
 if missing), named after the test (its node id, made safe for a file name, and
 a digest that keeps every test's name its own), and the failure message says
 where.  A test's page from an earlier run is overwritten.
+
+Each oracle call runs its check in a forked copy of the test's process (POSIX),
+so that a candidate calling ``os._exit(0)`` fails its test instead of ending
+the session with status 0 (`run_forked`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
 import re
+import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +37,13 @@ if TYPE_CHECKING:
     from gradcheck.results.report import BackpropReport
     from reference import Gradients
 
-__all__ = ["BackpropOracle", "backprop_oracle", "page_name"]
+__all__ = [
+    "BackpropOracle",
+    "CandidateEndedTheProcess",
+    "backprop_oracle",
+    "page_name",
+    "run_forked",
+]
 
 OPTION = "--gradcheck-html"
 MAX_NAME = 120  # characters of a page's file name stem: readable, and far below a file system's 255
@@ -68,7 +82,7 @@ class BackpropOracle:
     def check(self, candidate: Callable[..., Any], **options: Any) -> BackpropReport:
         from gradcheck.oracle.backprop import check_backprop
 
-        report = check_backprop(candidate, **options)
+        report = run_forked(lambda: check_backprop(candidate, **options))
         if not report.passed and self.html_dir is not None:
             self._write(report)
         return report
@@ -90,6 +104,63 @@ class BackpropOracle:
             self._where = f"HTML report: {self.pages[-1]}"
         except (OSError, ValueError) as exc:  # the verdict stands; the page is a convenience
             self._where = f"HTML report not written: {exc}"
+
+
+class CandidateEndedTheProcess(AssertionError):
+    """The check's process ended (``os._exit``) before the check did: no verdict, a failure."""
+
+
+def run_forked(job: Callable[[], Any]) -> Any:
+    """`job()`, run in a forked copy of this process: what it returns or raises, or
+    `CandidateEndedTheProcess` if the copy ended before it returned.
+
+    A candidate that calls ``os._exit(0)`` would otherwise end the whole test
+    session with status 0, read as a pass by CI. The copy sees every fixture
+    and monkeypatch of the test; what the candidate changes in memory stays
+    in the copy. Without ``os.fork`` (Windows) the job runs here.
+    """
+    if not hasattr(os, "fork"):
+        return job()
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12 warns of forking with threads: the copy
+        warnings.simplefilter("ignore", DeprecationWarning)  # runs the check, nothing else
+        pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        _child(job, write_end)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, wait_status = os.waitpid(pid, 0)
+    if not data:
+        raise CandidateEndedTheProcess(
+            "the check did not finish: its process ended with status "
+            f"{os.waitstatus_to_exitcode(wait_status)} in the middle of it (does the candidate "
+            "call os._exit?); a backprop must return its gradient"
+        )
+    kind, value = pickle.loads(data)
+    if kind == "raised":
+        raise value
+    return value
+
+
+def _child(job: Callable[[], Any], write_end: int) -> None:
+    """In the forked copy: run `job`, send its outcome, and end without running pytest on."""
+    try:
+        outcome: tuple[str, Any] = ("returned", job())
+    except BaseException as exc:  # re-raised in the test's own process
+        outcome = ("raised", exc)
+    try:
+        data = pickle.dumps(outcome)
+    except Exception as exc:  # an exception that cannot travel: its text does
+        data = pickle.dumps(("raised", RuntimeError(f"{type(outcome[1]).__name__}: {exc}")))
+    try:
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(data)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def page_name(nodeid: str) -> str:

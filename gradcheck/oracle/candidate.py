@@ -242,9 +242,15 @@ def call_candidate(
         returned = _call(candidate, args, timeout)
     except CandidateFailure as exc:  # its message says it all
         return CandidateOutput(problems=(str(exc),))
-    # the candidate's own failure is a finding, not a crash of ours; so is its sys.exit,
-    # which would otherwise end the check with the status it chose
-    except (Exception, SystemExit) as exc:
+    except SystemExit as exc:  # not the end of the check, with the exit status it chose
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        return CandidateOutput(
+            problems=(
+                f"the candidate called sys.exit({exc.code!r}) (at {frame.filename}:"
+                f"{frame.lineno}, in {frame.name}); a backprop must return its gradient",
+            )
+        )
+    except Exception as exc:  # the candidate's own failure is a finding, not a crash of ours
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         hint = _torch_layout_hint(candidate, net, X, Y, layout, exc, timeout)
         return CandidateOutput(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -38,8 +39,27 @@ def test_a_candidate_that_calls_sys_exit_fails_the_fixture(backprop_oracle):
     def quits(W, b, X, Y):
         sys.exit(0)
 
-    with pytest.raises(GradientMismatch, match="SystemExit"):
+    with pytest.raises(GradientMismatch, match=r"called sys.exit\(0\)"):
         backprop_oracle(quits, sizes=[3, 4, 2], trials=1)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the fixture's guard forks (POSIX)")
+def test_a_candidate_that_calls_os_exit_fails_its_test_not_ends_the_session(pytester):
+    """os._exit(0) would end pytest with status 0: a pass to CI, with every later test unrun."""
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_quits(backprop_oracle):
+            backprop_oracle(lambda W, b, X, Y: os._exit(0), sizes=[3, 4, 2], trials=1)
+
+        def test_after():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, passed=1)
+    assert "the check did not finish" in result.stdout.str()
 
 
 def test_a_failure_shows_the_users_line_and_the_report(pytester):

@@ -81,3 +81,17 @@ def test_run_guarded_keeps_usage_exits():
         raise SystemExit(2)
 
     assert run_guarded(usage) == 2
+
+
+@pytest.mark.parametrize("program", ["true", "sh -c 'exec 1>&-; exit 0'"])
+def test_an_exec_program_that_exits_0_without_an_answer_fails(tmp_path, program):
+    """The program runs in its own process: its exit status is never the command's."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gradcheck", "check", "--exec", program, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED" in done.stdout

@@ -477,3 +477,18 @@ def test_an_answer_too_many_is_a_framing_error_not_a_wrong_gradient(build, tmp_p
     assert not report.passed
     assert "broke the protocol's framing" in text
     assert "delta^H" not in text
+
+
+def test_the_stderr_tail_is_bounded_and_joins_lines_split_across_reads():
+    from gradcheck.adapters.protocol.program import STDERR_LINE_CHARS, STDERR_LINES, _StderrTail
+
+    tail = _StderrTail()
+    for k in range(100):
+        tail.feed(f"line {k}\r\nha".encode())
+        tail.feed(b"lf ")
+    tail.feed(b"x" * (10 * STDERR_LINE_CHARS))
+    lines = tail.tail()
+    assert len(lines) == STDERR_LINES
+    assert lines[-2] == "half line 99" and lines[0] == f"half line {100 - STDERR_LINES + 1}"
+    assert lines[-1].startswith("half ") and "more bytes of this line not shown" in lines[-1]
+    assert tail.tail() == lines  # looking does not consume

@@ -70,6 +70,7 @@ _READ = 1 << 16  # bytes read from a pipe at once
 _POLL = 0.05  # seconds between looks at whether a program has exited, while its pipes are quiet
 _END_LINE = re.compile(rb"^[ \t]*END[ \t]*\r?$", re.MULTILINE)
 _ERROR_LINE = re.compile(rb"^[ \t]*ERROR\b[^\n]*\n", re.MULTILINE)
+_ENDS = (_END_LINE, _ERROR_LINE)  # what ends an answer in persistent mode, whichever comes first
 
 
 class CandidateProgramError(CandidateFailure):
@@ -207,7 +208,8 @@ class _Session:
     ) -> tuple[bytes, str | None]:
         scan = 0
         while True:
-            found = _END_LINE.search(self.buffer, scan) or _ERROR_LINE.search(self.buffer, scan)
+            ends = [m for m in (rx.search(self.buffer, scan) for rx in _ENDS) if m is not None]
+            found = min(ends, key=lambda m: m.start(), default=None)
             if found:  # an answer, or an ERROR line (whether or not an END follows it)
                 answer = bytes(self.buffer[: found.end()])
                 del self.buffer[: found.end()]

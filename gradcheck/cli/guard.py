@@ -63,7 +63,9 @@ def _child(job: Callable[[], int], write_end: int) -> None:
         status = job()
         os.write(write_end, f"{status}\n".encode())
     except SystemExit as exc:  # argparse's --help and usage errors: before any user code ran
-        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        status = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+        if not isinstance(exc.code, (int, type(None))):  # sys.exit("message"), as Python does
+            print(exc.code, file=sys.stderr)
         os.write(write_end, f"{status}\n".encode())
     except KeyboardInterrupt:  # Ctrl-C: end as Python does, killed by SIGINT (status 130)
         sys.stderr.flush()

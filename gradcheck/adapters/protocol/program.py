@@ -18,18 +18,22 @@ trial.
 from __future__ import annotations
 
 import collections
+import errno
 import os
 import re
 import selectors
 import shlex
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from gradcheck.adapters.protocol import reaper
 from gradcheck.adapters.protocol.format import (
     MAGIC,
     VERSION,
@@ -68,6 +72,7 @@ ANSWER_BYTES_PER_NUMBER = 64
 ANSWER_SLACK = 1 << 16
 _READ = 1 << 16  # bytes read from a pipe at once
 _POLL = 0.05  # seconds between looks at whether a program has exited, while its pipes are quiet
+_REAPED = sys.platform == "linux"  # a child subreaper (prctl) is Linux's
 _END_LINE = re.compile(rb"^[ \t]*END[ \t]*\r?$", re.MULTILINE)
 _ERROR_LINE = re.compile(rb"^[ \t]*ERROR\b[^\n]*\n", re.MULTILINE)
 _ENDS = (_END_LINE, _ERROR_LINE)  # what ends an answer in persistent mode, whichever comes first
@@ -93,8 +98,40 @@ def _status(returncode: int) -> str:
     return f"exited with status {returncode}"
 
 
+def _launch(argv: list[str], **options: Any) -> subprocess.Popen:
+    """Start `argv` with pipes, leading its own session; on Linux under `reaper`, which kills
+    what the program leaves behind even outside its group (``setsid``). OSError if it cannot start."""
+    if _REAPED:
+        _check_startable(argv[0])
+        argv = [sys.executable, "-I", "-S", reaper.__file__, *argv]
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        **options,
+    )
+
+
+def _check_startable(program: str) -> None:
+    """The OSError that starting `program` would give, said before the reaper runs it."""
+    path = program if os.sep in program else shutil.which(program)
+    if path is None or not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    if os.path.isdir(path) or not os.access(path, os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the program and everything it started (it leads its own process group)."""
+    """Kill the program and everything it started: the reaper's sweep first (SIGTERM), for
+    what left the group, then the group (the program leads it, or its reaper)."""
+    if _REAPED and proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=KILL_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -154,14 +191,7 @@ class _Session:
     """One long-lived program (``persistent=True``): requests in, answers framed by END lines."""
 
     def __init__(self, argv: list[str]) -> None:
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            bufsize=0,
-        )
+        self.proc = _launch(argv, bufsize=0)
         self.stderr = _StderrTail()
         self.buffer = bytearray()
         self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
@@ -385,15 +415,7 @@ class ProgramCandidate:
 
     def _run_once(self, request: bytes, limit: int) -> tuple[str, list[str]]:
         """One process for one case: the request on stdin, then end of input."""
-        proc = self._start(
-            lambda: subprocess.Popen(
-                self.argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        )
+        proc = self._start(lambda: _launch(self.argv))
         with proc:
             try:
                 out, err, trouble = _communicate(proc, request, self.timeout, limit)

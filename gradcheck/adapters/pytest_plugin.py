@@ -110,6 +110,15 @@ class CandidateEndedTheProcess(AssertionError):
     """The check's process ended (``os._exit``) before the check did: no verdict, a failure."""
 
 
+#: Libraries whose worker threads do not survive a fork: once one is loaded, a forked copy of
+#: this process can hang in its first parallel operation (seen: torch after a multithreaded matmul).
+FORK_UNSAFE = ("torch", "jax", "jaxlib", "tensorflow")
+
+
+def _fork_unsafe() -> bool:
+    return any(name in sys.modules for name in FORK_UNSAFE)
+
+
 def run_forked(job: Callable[[], Any]) -> Any:
     """`job()`, run in a forked copy of this process: what it returns or raises, or
     `CandidateEndedTheProcess` if the copy ended before it returned.
@@ -117,9 +126,12 @@ def run_forked(job: Callable[[], Any]) -> Any:
     A candidate that calls ``os._exit(0)`` would otherwise end the whole test
     session with status 0, read as a pass by CI. The copy sees every fixture
     and monkeypatch of the test; what the candidate changes in memory stays
-    in the copy. Without ``os.fork`` (Windows) the job runs here.
+    in the copy. Without ``os.fork`` (Windows), or once a library whose thread
+    pools do not survive a fork is loaded (`FORK_UNSAFE`: PyTorch's OpenMP pool
+    hangs the copy's first parallel operation), the job runs here, and an
+    ``os._exit`` in the candidate is not caught.
     """
-    if not hasattr(os, "fork"):
+    if not hasattr(os, "fork") or _fork_unsafe():
         return job()
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():  # Python 3.12 warns of forking with threads: the copy

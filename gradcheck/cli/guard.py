@@ -28,6 +28,7 @@ import atexit
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable
 
 __all__ = ["run_guarded", "NO_VERDICT"]
@@ -49,7 +50,11 @@ def run_guarded(job: Callable[[], int]) -> int:
     read_end, write_end = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # JAX warns at any fork once it is loaded; the command line forks before any user code
+        # (the parent imports no framework), and a test's job that forks has no JAX in it
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pid = os.fork()
     if pid == 0:  # the child: run the job, report its status, never return to the caller
         os.close(read_end)
         _child(job, write_end)

@@ -1,11 +1,12 @@
-"""Regenerate the sample outputs in README.md, so that they cannot go stale.
+"""Regenerate the sample outputs of README.md and the guides (docs/*.md), so they cannot go stale.
 
 Run it from anywhere::
 
-    python docs/generate.py            # rewrite README.md's samples in place
+    python docs/generate.py            # rewrite the samples of every page in place
     python docs/generate.py --check    # exit 1 if a sample is out of date (see `agree`)
 
-Every output shown in the README sits between two marker comments::
+Every output shown on a page (`PAGES`: the README and each guide) sits between two
+marker comments::
 
     <!-- sample: NAME -->
     ```
@@ -13,13 +14,14 @@ Every output shown in the README sits between two marker comments::
     ```
     <!-- /sample -->
 
-and is produced by ``SAMPLES[NAME]``: either the output of a command run
-in-process (``python -m gradcheck``), or what the README's own Python code
-above the marker prints (the ```python blocks of its section, run one after
-another in one fresh namespace, as tests/test_readme.py runs them).  Every
-computation is seeded; a long output is abridged by `abridge`, a fixed rule,
-never by hand.  tests/test_readme.py regenerates the samples in memory and
-compares them with the README.
+and is produced by ``SAMPLES[NAME]`` (each name on one page only): either the
+output of a command run in-process (``python -m gradcheck``), or what the page's
+own Python code above the marker prints (its ```python blocks, run one after
+another in one fresh namespace, as tests/test_readme.py runs them: in the
+README those of the marker's `## ` section, in a guide those of the whole
+page).  Every computation is seeded; a long output is abridged by `abridge`, a
+fixed rule, never by hand.  tests/test_readme.py regenerates the samples in
+memory and compares them with the pages.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 COMMAND = "python docs/generate.py"  # what regenerates the samples (said by the test on failure)
 
 # The README documents this tree: import its `gradcheck` and `reference`, wherever we run from.
@@ -50,32 +53,48 @@ SECTION = re.compile(r"^## ", re.M)
 ELLIPSIS = "..."
 
 
+def pages() -> list[Path]:
+    """The pages whose code runs and whose samples are generated: README.md, then each guide."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def page_name(path: Path) -> str:
+    """A page as the tests and messages name it: its path from the repository root."""
+    return path.resolve().relative_to(ROOT).as_posix()
+
+
 @dataclass(frozen=True)
 class Block:
-    """A ```python block of the README: its section's heading, where it starts, its code."""
+    """A ```python block of a page: its page, its run's heading, where it starts, its code.
+
+    The README's blocks run per `## ` section (`section` is its heading); a guide's run
+    as one script (`section` is "")."""
 
     section: str
     start: int
     code: str
+    page: str = "README.md"
 
 
-def python_blocks(text: str) -> list[Block]:
-    """Every ```python block of `text` (a README), in order, with the `## ` section it is in."""
+def python_blocks(text: str, page: str = "README.md") -> list[Block]:
+    """Every ```python block of `text` (the page `page`), in order, with its run's heading."""
     blocks = []
     for match in PYTHON_BLOCK.finditer(text):
         heading = [m.start() for m in SECTION.finditer(text, 0, match.start())]
         section = text[heading[-1] :].split("\n", 1)[0] if heading else ""
-        blocks.append(Block(section, match.start(), match.group("code")))
+        if page != "README.md":
+            section = ""  # a guide is one script
+        blocks.append(Block(section, match.start(), match.group("code"), page))
     return blocks
 
 
-def run_blocks(blocks: list[Block], *, filename: str = "README.md") -> str:
+def run_blocks(blocks: list[Block]) -> str:
     """Run `blocks` one after another in one fresh namespace; what they print."""
     namespace: dict = {"__name__": "__main__"}  # as if run as a script
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         for block in blocks:
-            exec(compile(block.code, filename, "exec"), namespace)
+            exec(compile(block.code, block.page, "exec"), namespace)
     return out.getvalue()
 
 
@@ -92,7 +111,7 @@ def abridge(text: str, *, lines: int | None = None) -> str:
     return "\n\n".join(paragraphs)
 
 
-def _selfcheck(readme: str, at: int) -> str:
+def _selfcheck(text: str, at: int, page: str) -> str:
     """`python -m gradcheck`: the main job's two tables, each cut to its first rows."""
     from gradcheck.cli.main import main
 
@@ -102,11 +121,11 @@ def _selfcheck(readme: str, at: int) -> str:
     return abridge(out.getvalue(), lines=8)
 
 
-def _code_above(**options: int) -> Callable[[str, int], str]:
-    """What the README's Python code of the marker's section, up to the marker, prints."""
+def _code_above(**options: int) -> Callable[[str, int, str], str]:
+    """What the page's Python code of the marker's run (see `Block`), up to the marker, prints."""
 
-    def produce(readme: str, at: int) -> str:
-        blocks = python_blocks(readme)
+    def produce(text: str, at: int, page: str) -> str:
+        blocks = python_blocks(text, page)
         here = [b for b in blocks if b.start < at]
         if not here:
             raise ValueError(f"no ```python block above the sample at offset {at}")
@@ -116,38 +135,40 @@ def _code_above(**options: int) -> Callable[[str, int], str]:
     return produce
 
 
-#: name -> producer(readme text, offset of the marker) -> the sample's text
-SAMPLES: dict[str, Callable[[str, int], str]] = {
+#: name -> producer(page text, offset of the marker, page name) -> the sample's text
+SAMPLES: dict[str, Callable[[str, int, str], str]] = {
     "selfcheck": _selfcheck,
+    "check_backprop_brief": _code_above(lines=3),
     "check_backprop": _code_above(lines=8),
     "reference": _code_above(),
     "finite_differences": _code_above(lines=8),
 }
 
 
-def generate(readme: str) -> dict[str, str]:
-    """Every sample of `readme`, freshly computed: name -> text (without the code fence)."""
+def generate(text: str, page: str = "README.md") -> dict[str, str]:
+    """Every sample of `text` (the page `page`), freshly computed: name -> text (unfenced)."""
     samples = {}
-    for match in SAMPLE.finditer(readme):
+    for match in SAMPLE.finditer(text):
         name = match.group("name")
         if name not in SAMPLES:
-            raise ValueError(f"README.md has a sample {name!r} that {COMMAND} does not know")
-        samples[name] = SAMPLES[name](readme, match.start())
+            raise ValueError(f"{page} has a sample {name!r} that {COMMAND} does not know")
+        samples[name] = SAMPLES[name](text, match.start(), page)
     return samples
 
 
-def shown(readme: str) -> dict[str, str]:
-    """Every sample as the README shows it now: name -> text (without the code fence)."""
-    return {m.group("name"): _unfence(m.group("body")) for m in SAMPLE.finditer(readme)}
+def shown(text: str) -> dict[str, str]:
+    """Every sample as the page shows it now: name -> text (without the code fence)."""
+    return {m.group("name"): _unfence(m.group("body")) for m in SAMPLE.finditer(text)}
 
 
-def stale(readme: str) -> list[tuple[str, str, str]]:
-    """The samples of `readme` that `agree` says are out of date: (name, shown, fresh)."""
-    now = shown(readme)
+def stale(text: str, page: str = "README.md") -> list[tuple[str, str, str]]:
+    """The samples of `text` (the page `page`) that `agree` says are out of date:
+    (name, shown, fresh)."""
+    now = shown(text)
     return [
-        (name, now[name], text)
-        for name, text in generate(readme).items()
-        if not agree(now[name], text)
+        (name, now[name], fresh)
+        for name, fresh in generate(text, page).items()
+        if not agree(now[name], fresh)
     ]
 
 
@@ -189,7 +210,7 @@ def _last_digit(number: str) -> float:
 
 
 def rewrite(readme: str, samples: dict[str, str]) -> str:
-    """`readme` with each sample's body replaced by `samples[name]`, fenced."""
+    """`readme` (a page) with each sample's body replaced by `samples[name]`, fenced."""
 
     def body(match: re.Match) -> str:
         text = samples[match.group("name")]
@@ -210,21 +231,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a sample is stale")
     args = parser.parse_args(argv)
-    readme = README.read_text(encoding="utf-8")
+    out_of_date = []
+    for path in pages():
+        text, page = path.read_text(encoding="utf-8"), page_name(path)
+        if args.check:
+            out_of_date += [f"{page}: {name}" for name, _, _ in stale(text, page)]
+            continue
+        updated = rewrite(text, generate(text, page))
+        if updated != text:
+            path.write_text(updated, encoding="utf-8")
+            print(f"rewrote the samples of {page}")
     if args.check:
-        names = [name for name, _, _ in stale(readme)]
         print(
-            f"README.md samples out of date: {', '.join(names)}; run {COMMAND}"
-            if names
-            else "README.md samples are up to date"
+            f"samples out of date: {', '.join(out_of_date)}; run {COMMAND}"
+            if out_of_date
+            else "every sample is up to date"
         )
-        return int(bool(names))
-    updated = rewrite(readme, generate(readme))
-    if updated != readme:
-        README.write_text(updated, encoding="utf-8")
-        print(f"rewrote the samples of {README}")
-    else:
-        print(f"{README}: samples already up to date")
+        return int(bool(out_of_date))
+    print("every page's samples are up to date")
     return 0
 
 

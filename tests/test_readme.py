@@ -1,16 +1,19 @@
-"""The README runs as written: its Python and shell examples, its generated samples, its claims.
+"""The README and the guides run as written: their Python and shell examples, their generated
+samples, their claims; and the documentation site (mkdocs.yml) names every guide.
 
-How the README's code is run:
+The pages are `docs/generate.py`'s `pages()`: README.md, then every docs/*.md. How their code
+is run:
 
-- ```python blocks run cumulatively per `## ` section: the blocks of one
-  section, in order, in one fresh namespace (`docs/generate.py`'s
-  `run_blocks`, the same runner that generates the samples), so a later block
-  may use what an earlier one of its section defined, never another section's;
+- ```python blocks run cumulatively, in order, in one fresh namespace
+  (`docs/generate.py`'s `run_blocks`, the same runner that generates the
+  samples): in the README, the blocks of one `## ` section; in a guide, the
+  blocks of the whole page. A later block may use what an earlier one of its
+  run defined, never another run's;
 - blocks that define ``test_`` functions are test files, not scripts: they
   are written to a temporary directory beside a `mymodule.py` holding a
   correct `my_backprop` (the README's "your backprop in mymodule.py") and run
   by pytest in a subprocess, through the installed plugin;
-- ```sh blocks: each `python -m gradcheck ...` line runs in-process with the
+- ```sh blocks (of every page, each line once): each `python -m gradcheck ...` line runs in-process with the
   same `mymodule.py` (a torch-layout `path/to/model.py`, and `./backprop`
   compiled from tests/c/backprop.c) in the working directory; every other
   line is listed in `NOT_RUN` with the reason.
@@ -36,6 +39,7 @@ from reference import ACTIVATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+MKDOCS = ROOT / "mkdocs.yml"
 
 
 def _load_generator():
@@ -48,27 +52,38 @@ def _load_generator():
 
 
 generate = _load_generator()
-TEXT = README.read_text(encoding="utf-8")
+#: page name (its path from the root: "README.md", "docs/networks.md") -> its text
+TEXTS = {generate.page_name(path): path.read_text(encoding="utf-8") for path in generate.pages()}
+TEXT = TEXTS["README.md"]
 # Taken at collection, before any test (or doctest) registers an activation of its own.
 BUILT_IN_ACTIVATIONS = sorted(ACTIVATIONS)
-BLOCKS = generate.python_blocks(TEXT)
+BLOCKS = [block for page, text in TEXTS.items() for block in generate.python_blocks(text, page)]
 
 
 def _is_test_file(block) -> bool:
     return re.search(r"^def test_", block.code, re.M) is not None
 
 
-SECTIONS = sorted({b.section for b in BLOCKS if not _is_test_file(b)}, key=lambda s: TEXT.index(s))
+#: (page, section): each run of blocks, in page order (a guide's section is "": the whole page)
+RUNS = list(dict.fromkeys((b.page, b.section) for b in BLOCKS if not _is_test_file(b)))
 
-#: What each section's code must print (beyond running without an exception).
+#: What each run's code must print (beyond running without an exception).
 PRINTS = {
-    "## Check your backprop (import)": [
+    ("README.md", "## Check your backprop (import)"): [
         "check_backprop FAILED: my_backprop",
         "h' applied to a instead of z in the output layer",
     ],
-    "## The reference as a plain oracle": ["[(4, 8), (8, 3)] [(8,), (3,)] (67,)"],
-    "## PyTorch and JAX": ["True\nTrue\n"],
-    "## Finite differences of any function": ["Gradient check FAILED", "FIRST ORDER"],
+    ("README.md", "## PyTorch"): ["True\n"],
+    ("README.md", "## JAX"): ["True\n"],
+    ("docs/networks.md", ""): [
+        "check_backprop FAILED: my_backprop",
+        "h' applied to a instead of z in the output layer",
+        "[(4, 8), (8, 3)] [(8,), (3,)] (67,)",
+    ],
+    ("docs/reports.md", ""): ["None dJ/db (0,)\n[0]\n"],  # shown after "prints", not a sample
+    ("docs/pytorch.md", ""): ["True\n"],
+    ("docs/jax.md", ""): ["True\n"],
+    ("docs/finite-differences.md", ""): ["Gradient check FAILED", "FIRST ORDER"],
 }
 
 #: Optional extras: a section whose code imports one is skipped where it is not installed.
@@ -124,47 +139,55 @@ NOT_RUN = {
 
 
 def _shell_lines() -> list[str]:
-    """Every command line of the README's ```sh blocks, without its trailing comment."""
+    """Every command line of the pages' ```sh blocks, each once, without its trailing comment."""
     lines = []
-    for block in re.findall(r"^```sh\n(.*?)^```\n", TEXT, re.S | re.M):
-        lines += [
-            line
-            for line in (re.sub(r"\s+#.*", "", raw).strip() for raw in block.splitlines())
-            if line
-        ]
-    return lines
+    for text in TEXTS.values():
+        for block in re.findall(r"^```sh\n(.*?)^```\n", text, re.S | re.M):
+            lines += [
+                line
+                for line in (re.sub(r"\s+#.*", "", raw).strip() for raw in block.splitlines())
+                if line
+            ]
+    return list(dict.fromkeys(lines))
 
 
-@pytest.mark.parametrize("section", SECTIONS)
-def test_python_blocks_run_as_written(section, tmp_path, monkeypatch):
+@pytest.mark.parametrize("page, section", RUNS, ids=[f"{p}{s}" for p, s in RUNS])
+def test_python_blocks_run_as_written(page, section, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the HTML section writes report.html
-    blocks = [b for b in BLOCKS if b.section == section and not _is_test_file(b)]
+    blocks = [b for b in BLOCKS if (b.page, b.section) == (page, section) and not _is_test_file(b)]
     for package in OPTIONAL:
         if any(re.search(rf"^(import|from) {package}\b", b.code, re.M) for b in blocks):
             pytest.importorskip(package)
     printed = generate.run_blocks(blocks)
-    for expected in PRINTS.get(section, []):
+    for expected in PRINTS.get((page, section), []):
         assert expected in printed
 
 
-def test_every_section_with_printed_output_is_checked():
-    assert set(PRINTS) <= set(SECTIONS)
+def test_every_run_with_printed_output_is_checked():
+    assert set(PRINTS) <= set(RUNS)
 
 
-def test_samples_are_up_to_date(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)  # the generator finds the README from anywhere
-    stale = generate.stale(TEXT)
+def test_the_readme_keeps_the_two_set_up_commands_literally():
+    for command in ("pip install . && python -m gradcheck", 'pip install ".[test]" && pytest'):
+        assert command in _shell_lines() and command in TEXT
+
+
+@pytest.mark.parametrize("page", sorted(TEXTS))
+def test_samples_are_up_to_date(page, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the generator finds the pages from anywhere
+    stale = generate.stale(TEXTS[page], page)
     message = "\n\n".join(
-        f"sample {name!r} in README.md is out of date. Shown:\n{shown}\n\nNow:\n{fresh}"
+        f"sample {name!r} in {page} is out of date. Shown:\n{shown}\n\nNow:\n{fresh}"
         for name, shown, fresh in stale
     )
     assert not stale, f"{message}\n\nRegenerate with: {generate.COMMAND}"
 
 
 def test_every_sample_has_a_generator():
-    names = [m.group("name") for m in generate.SAMPLE.finditer(TEXT)]
-    assert sorted(names) == sorted(generate.SAMPLES), "README markers and SAMPLES differ"
-    assert TEXT.count("<!-- sample:") == TEXT.count("<!-- /sample -->") == len(names)
+    names = [m.group("name") for text in TEXTS.values() for m in generate.SAMPLE.finditer(text)]
+    assert sorted(names) == sorted(generate.SAMPLES), "the pages' markers and SAMPLES differ"
+    for text in TEXTS.values():
+        assert text.count("<!-- sample:") == text.count("<!-- /sample -->")
 
 
 def test_abridge_keeps_each_paragraphs_first_lines():
@@ -192,7 +215,7 @@ def test_rewrite_replaces_only_the_sample_bodies():
 
 def test_pytest_blocks_run_as_test_files(tmp_path):
     test_blocks = [b for b in BLOCKS if _is_test_file(b)]
-    assert len(test_blocks) == 2
+    assert len(test_blocks) == 3  # the README's, and the pytest guide's two
     (tmp_path / "mymodule.py").write_text(MYMODULE)
     # a few hypothesis examples suffice to show the block runs; the suite's own profile is ci
     (tmp_path / "conftest.py").write_text(
@@ -212,7 +235,7 @@ def test_pytest_blocks_run_as_test_files(tmp_path):
         timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "2 passed" in run.stdout
+    assert "3 passed" in run.stdout
 
 
 def test_command_lines_run_as_written(tmp_path, monkeypatch, capsys):
@@ -236,7 +259,7 @@ def test_command_lines_run_as_written(tmp_path, monkeypatch, capsys):
             continue
         words = shlex.split(line)
         assert words[:3] == ["python", "-m", "gradcheck"], (
-            f"README line neither run nor listed: {line}"
+            f"documented line neither run nor listed: {line}"
         )
         if ("--plot" in words and importlib.util.find_spec("matplotlib") is None) or (
             "--exec" in words and compiler is None
@@ -284,8 +307,9 @@ def test_benchmark_only_summary_drops_the_non_benchmark_skips(tmp_path):
 def test_claims_about_the_catalogues():
     from gradcheck.diagnosis.bugs import BUGS
 
-    assert f"recognises {len(BUGS)} known bugs" in TEXT
-    listed = re.search(r"Activations: (.*?), or your own", TEXT, re.S).group(1)
+    networks = TEXTS["docs/networks.md"]
+    assert f"recognises {len(BUGS)} known bugs" in networks
+    listed = re.search(r"Activations: (.*?), or your own", networks, re.S).group(1)
     names = [name.split(" ")[0] for name in re.split(r",\s*", listed.replace("\n", " "))]
     assert sorted(names) == BUILT_IN_ACTIVATIONS
 
@@ -317,3 +341,36 @@ def test_module_map_names_every_module_under_its_package():
     mapped = _mapped_modules(section)
     assert sorted(modules - mapped) == []  # every module is on the map
     assert sorted(mapped - modules) == []  # and the map names no module that is gone
+
+
+def _nav_pages() -> list[str]:
+    """The pages mkdocs.yml's `nav` names, as paths under docs/."""
+    return re.findall(r"^\s*- [^:\n]+: (\S+\.md)$", MKDOCS.read_text(encoding="utf-8"), re.M)
+
+
+def test_the_docs_site_names_every_page_once():
+    config = MKDOCS.read_text(encoding="utf-8")
+    assert re.search(r"^docs_dir: docs$", config, re.M)
+    pages = sorted(
+        path.relative_to(ROOT / "docs").as_posix() for path in (ROOT / "docs").rglob("*.md")
+    )
+    nav = _nav_pages()
+    assert sorted(set(nav)) == sorted(nav), "a page is in the nav twice"
+    assert sorted(nav) == pages  # no orphan page, and no nav entry without its page
+
+
+def test_the_readme_links_every_guide():
+    guides = [page for page in _nav_pages() if "/" not in page]
+    not_linked = [g for g in guides if f"](docs/{g})" not in TEXT]
+    # index.md is the site's own front page (the README is the repository's);
+    # how-it-is-built.md includes the README's map.
+    assert sorted(not_linked) == ["how-it-is-built.md", "index.md"]
+
+
+def test_the_docs_page_of_the_map_includes_the_readmes_map():
+    page = (ROOT / "docs" / "how-it-is-built.md").read_text(encoding="utf-8")
+    assert '--8<-- "README.md:map"' in page
+    start, end = TEXT.index("--8<-- [start:map]"), TEXT.index("--8<-- [end:map]")
+    assert _mapped_modules(TEXT[start:end]) == _mapped_modules(
+        TEXT[TEXT.index("## How it is built") :]
+    )

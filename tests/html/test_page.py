@@ -289,11 +289,11 @@ def test_write_report_checks_the_path_before_rendering(tmp_path):
     assert "check_backprop PASSED" in path.read_text(encoding="utf-8")
 
 
-def test_readme_html_example_runs(tmp_path, monkeypatch):
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"## HTML reports.*?```python\n(.*?)```", readme, re.S).group(1)
+def test_docs_html_example_runs(tmp_path, monkeypatch):
+    guide = (ROOT / "docs" / "reports.md").read_text()
+    block = re.search(r"## HTML reports.*?```python\n(.*?)```", guide, re.S).group(1)
     monkeypatch.chdir(tmp_path)
-    exec(compile(block, "README.md", "exec"), {})
+    exec(compile(block, "docs/reports.md", "exec"), {})
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "check_backprop FAILED" in page and 'data-block="W^0"' in page
 
@@ -377,7 +377,7 @@ def test_screenshot_of_a_bug_page(tmp_path):
 def test_docs_keep_one_screenshot_per_bug():
     for name in BUGS:
         assert (ROOT / "docs" / "html" / f"{name}.png").exists()
-        assert f"docs/html/{name}.png" in (ROOT / "README.md").read_text()
+        assert f"(html/{name}.png)" in (ROOT / "docs" / "reports.md").read_text()
 
 
 def test_summaries_keep_worst_entries_table():

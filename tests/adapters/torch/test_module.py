@@ -179,12 +179,11 @@ def test_frozen_parameters_are_checked_and_stay_frozen():
     assert not model[0].weight.requires_grad
 
 
-def test_readme_pytorch_example_runs(capsys):
+def test_docs_pytorch_example_runs(capsys):
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
-    section = readme[readme.index("## PyTorch and JAX") :]
-    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "pytorch.md").read_text()
+    block = re.search(r"```python\n(.*?)```", guide, re.S).group(1)
     assert "check_module" in block
-    exec(compile(block, "README.md", "exec"), {})
+    exec(compile(block, "docs/pytorch.md", "exec"), {})
     assert capsys.readouterr().out == "True\n"

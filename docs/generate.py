@@ -142,6 +142,7 @@ SAMPLES: dict[str, Callable[[str, int, str], str]] = {
     "check_backprop": _code_above(lines=8),
     "reference": _code_above(),
     "finite_differences": _code_above(lines=8),
+    "to_dict": _code_above(),
 }
 
 

@@ -374,3 +374,11 @@ def test_the_docs_page_of_the_map_includes_the_readmes_map():
     assert _mapped_modules(TEXT[start:end]) == _mapped_modules(
         TEXT[TEXT.index("## How it is built") :]
     )
+
+
+def test_ci_builds_the_docs_site_with_warnings_as_errors_after_the_tests():
+    run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    second_pass = run.index('GRADCHECK_EXTRAS_REQUIRED=1 pytest "${extra_tests[@]}"')
+    install, build = run.index('pip install --quiet ".[docs]"'), run.index("mkdocs build --strict")
+    assert second_pass < install < build
+    assert "[docs]" not in run[:second_pass]  # the test passes never see mkdocs

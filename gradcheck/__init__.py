@@ -12,7 +12,9 @@ from gradcheck.fd.numerical import NumericalGradient, numerical_gradient
 from gradcheck.fd.taylor import TaylorResult, taylor_test
 from gradcheck.oracle.backprop import assert_backprop, check_backprop, check_backprop_at, trial_case
 from gradcheck.oracle.equations import check_equations
+from gradcheck.oracle.layers import check_layer, check_vjp
 from gradcheck.results.report import BackpropReport, GradientMismatch
+from gradcheck.results.vjp_report import VJPReport
 
 __all__ = [
     "BackpropReport",
@@ -21,11 +23,14 @@ __all__ = [
     "NetworkNumericalGradient",
     "NumericalGradient",
     "TaylorResult",
+    "VJPReport",
     "assert_backprop",
     "check_backprop",
     "check_backprop_at",
     "check_equations",
     "check_gradient",
+    "check_layer",
+    "check_vjp",
     "network_numerical_gradient",
     "numerical_gradient",
     "taylor_test",

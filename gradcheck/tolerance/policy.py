@@ -24,6 +24,8 @@ __all__ = [
     "CANDIDATE_ULPS",
     "CENTRAL_TRUNCATION_SAFETY",
     "CHECK_SAFETY",
+    "KINK_JUMP_RATIO",
+    "KINK_NOISE_ULPS",
     "CLEARLY_WRONG",
     "COMPLEX_ULPS",
     "CROSS_CHECK_MARGIN",
@@ -95,6 +97,14 @@ CHECK_SAFETY = 10.0
 #: `check_gradient`'s floor: the candidate's own rounding, in ulps (of its dtype) of
 #: `|grad_j| + ||grad||`, so exact zeros and tiny entries never cause false alarms.
 CANDIDATE_ULPS = 8.0
+
+#: `check_vjp`'s kink test: an entry beyond its bound sits on a kink when the jump of its one-sided
+#: differences, |g(x+s) + g(x-s) - 2 g(x)| / s, does not shrink when s is halved (smooth: it halves,
+#: or shrinks 2-8x; a kink inside the stencil keeps it whole).  0.75 lies between the two.
+KINK_JUMP_RATIO = 0.75
+
+#: ... and the jump is above the rounding of g: this many ulps of |g|, over the step.
+KINK_NOISE_ULPS = 1000.0
 
 #: Least error of one value of `f`, in units of `eps |f|`: a few roundings of the last operations.
 ROUNDING_ULPS = 4.0

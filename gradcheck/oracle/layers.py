@@ -1,0 +1,344 @@
+"""Checking a hand-written backward of any numpy function: `check_vjp` and `check_layer`.
+
+The truth never comes from the candidate's backward.  For each of a few seeded
+random cotangents `c` (standard normal), the scalar ``g(x) = sum(c * f(x))`` has
+the gradient ``vjp(c)``; `check_gradient` compares it, entry by entry, with
+finite differences of `g`, each entry held to the differences' own error
+estimate (times the safety) plus the candidate dtype's rounding.  Several
+random cotangents, not an all-ones one: an error that sums to zero over the
+output (a backward reading `dout` with two entries swapped) hides under ones.
+
+An entry beyond its bound is first tested for a kink (ReLU at 0, a max-pool
+tie): when the jump of its one-sided differences does not shrink as the step
+halves, `f` is not smooth there, no difference can verify the entry, and it is
+counted as a kink, never failed.  Entries whose differences are not finite
+(`check_gradient`'s unverifiable ones) are counted the same way.
+
+`f` and the vjp get copies of the inputs on every call; an input they change in
+place is reported by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from gradcheck.fd.check import GradientCheck, check_gradient
+from gradcheck.fd.steps import RICHARDSON_STEP, power_of_two
+from gradcheck.results.vjp_report import VJP_ROWS, EntryRow, InputSummary, VJPReport
+from gradcheck.tolerance.policy import KINK_JUMP_RATIO, KINK_NOISE_ULPS
+from gradcheck.validate import check_callable, check_int
+
+__all__ = ["check_layer", "check_vjp"]
+
+
+class _Inputs:
+    """The caller's inputs (float64 copies), their names, and the flat vector of the differentiated."""
+
+    def __init__(self, names: list[str], arrays: list[np.ndarray]) -> None:
+        self.names, self.arrays = names, arrays
+        self.mutated: set[str] = set()
+        self.differentiated: list[int] = []
+        self.offsets = np.zeros(1, dtype=int)
+
+    def select(self, differentiated: list[int]) -> np.ndarray:
+        self.differentiated = differentiated
+        sizes = [self.arrays[i].size for i in differentiated]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        return np.concatenate([self.arrays[i].ravel() for i in differentiated])
+
+    def unpacked(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Fresh arrays: the differentiated inputs taken from `theta`, the others copied."""
+        arrays = [a.copy() for a in self.arrays]
+        for k, i in enumerate(self.differentiated):
+            part = theta[self.offsets[k] : self.offsets[k + 1]]
+            arrays[i] = part.reshape(self.arrays[i].shape).copy()
+        return arrays
+
+    def entry(self, j: int) -> str:
+        k = int(np.searchsorted(self.offsets, j, side="right")) - 1
+        i = self.differentiated[k]
+        index = np.unravel_index(j - self.offsets[k], self.arrays[i].shape)
+        return (
+            f"{self.names[i]}[{','.join(str(int(n)) for n in index)}]" if index else self.names[i]
+        )
+
+    def call(self, fn: Callable[..., Any], leading: tuple, arrays: list[np.ndarray]) -> Any:
+        """`fn(*leading, *copies)`, noting any input it changes in place."""
+        copies = [a.copy() for a in arrays]
+        result = fn(*leading, *copies)
+        for name, before, after in zip(self.names, arrays, copies, strict=True):
+            if not np.array_equal(before, after, equal_nan=True):
+                self.mutated.add(name)
+        return result
+
+
+def check_vjp(
+    f: Callable[..., Any],
+    vjp: Callable[..., Any],
+    inputs: Sequence[Any] | Mapping[str, Any],
+    *,
+    names: Sequence[str] | None = None,
+    seed: int = 0,
+    cotangents: int = 3,
+) -> VJPReport:
+    """Check a hand-written vector-Jacobian product of `f` entry by entry, by finite differences.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(*inputs) -> array`` of any shape.
+    vjp : callable
+        ``vjp(cotangent, *inputs) -> grads``: one gradient per input, of its
+        shape, or None for an input that is not differentiated.
+    inputs : sequence of arrays, or dict name -> array
+        The point.  Never modified: `f` and `vjp` get copies.
+    names : sequence of str, optional
+        The inputs' names in the report (default: the dict's keys, or
+        ``x0, x1, ...``).
+    seed : int
+        Seeds the random cotangents (standard normal); the report prints it.
+    cotangents : int
+        How many random cotangents.  Default 3.
+
+    Returns
+    -------
+    VJPReport
+        ``.passed``; per input the entries checked, failing and on a kink, the
+        worst entries named as ``W[3,1]``; ``str()`` is a screenful.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W = np.arange(6.0).reshape(2, 3)
+    >>> f = lambda x, W: x @ W
+    >>> vjp = lambda c, x, W: (c @ W.T, np.outer(x, c))
+    >>> check_vjp(f, vjp, {"x": np.ones(2), "W": W}).passed
+    True
+    """
+    check_callable(f, "f")
+    check_callable(vjp, "vjp")
+    seed, count = check_int(seed, "seed", low=0), check_int(cotangents, "cotangents", low=1)
+    given = _as_inputs(inputs, names)
+    out = _output(given.call(f, (), given.arrays))
+    rng = np.random.default_rng(seed)
+    cs = [rng.standard_normal(out.shape) for _ in range(count)]
+    grads = [_gradients(given.call(vjp, (c,), given.arrays), given) for c in cs]
+    differentiated = [i for i, g in enumerate(grads[0]) if g is not None]
+    _check_same_inputs(grads, given)
+    if not differentiated:
+        raise ValueError("`vjp` returned None for every input: there is nothing to check")
+    theta = given.select(differentiated)
+    verdicts = []
+    for c, grad in zip(cs, grads, strict=True):
+        candidate = np.concatenate([np.ravel(g) for g in grad if g is not None])
+        verdicts.append(_verdict(f, c, candidate, theta, given))
+    return _report(verdicts, given, seed, out.shape)
+
+
+def check_layer(
+    forward: Callable[..., Any],
+    backward: Callable[..., Any],
+    inputs: Sequence[Any] | Mapping[str, Any],
+    *,
+    names: Sequence[str] | None = None,
+    seed: int = 0,
+    cotangents: int = 3,
+) -> VJPReport:
+    """`check_vjp` for a course-style layer: ``forward(*inputs) -> (out, cache)``,
+    ``backward(dout, cache) -> grads`` (one per input; a bare array for one input).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> forward = lambda x: (np.tanh(x), x)
+    >>> backward = lambda dout, x: dout * (1 - np.tanh(x) ** 2)
+    >>> check_layer(forward, backward, [np.linspace(-1, 1, 5)]).passed
+    True
+    """
+    check_callable(forward, "forward")
+    check_callable(backward, "backward")
+
+    def f(*xs: np.ndarray) -> Any:
+        return _forward_pair(forward(*xs))[0]
+
+    def vjp(dout: np.ndarray, *xs: np.ndarray) -> Any:
+        return backward(dout, _forward_pair(forward(*xs))[1])
+
+    return check_vjp(f, vjp, inputs, names=names, seed=seed, cotangents=cotangents)
+
+
+def _forward_pair(result: Any) -> tuple[Any, Any]:
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise TypeError(
+            f"`forward` must return a pair (out, cache), got {type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+        )
+    return result
+
+
+def _verdict(f, c, candidate, theta, given: _Inputs) -> tuple[GradientCheck, np.ndarray, int]:
+    """The comparison under one cotangent, the kink entries among those beyond their bound,
+    and the evaluations the kink tests took."""
+
+    def g(x: np.ndarray) -> float:
+        return float(np.sum(c * np.asarray(given.call(f, (), given.unpacked(x)), dtype=float)))
+
+    check = check_gradient(g, candidate, theta, names=given.entry)
+    suspects = check.failures
+    g0 = g(theta) if suspects.size else 0.0
+    kinks = [int(j) for j in suspects if _on_kink(g, theta, int(j), g0)]
+    return check, np.union1d(check.unverifiable, kinks).astype(int), 4 * suspects.size
+
+
+def _on_kink(g: Callable[[np.ndarray], float], theta: np.ndarray, j: int, g0: float) -> bool:
+    """Whether `g` has a kink along entry `j` near `theta`: the jump of the one-sided differences,
+    |g(x+s) + g(x-s) - 2 g(x)| / s, keeps its size when `s` halves (smooth: it shrinks)."""
+    step = float(power_of_two(np.array(RICHARDSON_STEP * max(abs(theta[j]), 1.0))))
+    jumps, scale = [], abs(g0)
+    for s in (step, step / 2):
+        plus, minus = theta.copy(), theta.copy()
+        plus[j] += s
+        minus[j] -= s
+        up, down = g(plus), g(minus)
+        scale = max(scale, abs(up), abs(down))
+        jumps.append(abs(up + down - 2 * g0) / s)
+    floor = KINK_NOISE_ULPS * np.finfo(np.float64).eps * scale / (step / 2)
+    return bool(jumps[1] > floor and jumps[1] >= KINK_JUMP_RATIO * jumps[0])
+
+
+def _report(verdicts, given: _Inputs, seed: int, shape: tuple[int, ...]) -> VJPReport:
+    kinks = np.unique(np.concatenate([k for _, k, _ in verdicts])).astype(int)
+    rows: dict[int, EntryRow] = {}
+    for index, (check, _, _) in enumerate(verdicts):
+        for j in np.setdiff1d(check.failures, kinks):
+            row = _row(check, int(j), index, given)
+            old = rows.get(int(j))
+            if old is None or _excess(row) > _excess(old):
+                rows[int(j)] = row
+    summaries = []
+    for i, name in enumerate(given.names):
+        if i not in given.differentiated:
+            summaries.append(InputSummary(name, given.arrays[i].shape, False, 0, 0, 0))
+            continue
+        k = given.differentiated.index(i)
+        low, high = given.offsets[k], given.offsets[k + 1]
+        mine = sorted((r for j, r in rows.items() if low <= j < high), key=_excess, reverse=True)
+        kink_here = kinks[(kinks >= low) & (kinks < high)]
+        summaries.append(
+            InputSummary(
+                name=name,
+                shape=given.arrays[i].shape,
+                differentiated=True,
+                entries=int(high - low),
+                failing=len(mine),
+                kinks=int(kink_here.size),
+                worst=tuple(mine[:VJP_ROWS]),
+                kink_entries=tuple(given.entry(int(j)) for j in kink_here[:VJP_ROWS]),
+            )
+        )
+    inconclusive = not rows and any(check.inconclusive for check, _, _ in verdicts)
+    return VJPReport(
+        passed=not rows and not inconclusive,
+        seed=seed,
+        cotangents=len(verdicts),
+        output_shape=tuple(shape),
+        inputs=tuple(summaries),
+        n_evaluations=sum(c.numerical.n_evaluations + extra for c, _, extra in verdicts),
+        mutated=tuple(n for n in given.names if n in given.mutated),
+        inconclusive=inconclusive,
+    )
+
+
+def _row(check: GradientCheck, j: int, cotangent: int, given: _Inputs) -> EntryRow:
+    return EntryRow(
+        entry=given.entry(j),
+        cotangent=cotangent,
+        candidate=float(check.gradient[j]),
+        numerical=float(check.numerical.gradient[j]),
+        difference=float(check.error[j]),
+        bound=float(check.tolerance[j]),
+    )
+
+
+def _excess(row: EntryRow) -> float:
+    ratio = row.difference / row.bound if row.bound > 0 else np.inf
+    return np.inf if np.isnan(ratio) else float(ratio)
+
+
+def _as_inputs(inputs: Any, names: Sequence[str] | None) -> _Inputs:
+    if isinstance(inputs, Mapping):
+        if names is not None:
+            raise ValueError("`names` must be None when `inputs` is a dict: the keys name them")
+        names, values = [str(k) for k in inputs], list(inputs.values())
+    elif isinstance(inputs, (list, tuple)):
+        values = list(inputs)
+        names = [f"x{i}" for i in range(len(values))] if names is None else list(names)
+    else:
+        raise TypeError(
+            f"`inputs` must be a list or tuple of arrays or a dict name -> array, "
+            f"got {type(inputs).__name__}"
+        )
+    if not values:
+        raise ValueError("`inputs` is empty: give at least one array")
+    if len(names) != len(values) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"`names` must be {len(values)} strings, one per input, got {names!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"`names` must be distinct, got {names!r}")
+    return _Inputs(list(names), [_input_array(v, n) for v, n in zip(values, names, strict=True)])
+
+
+def _input_array(value: Any, name: str) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"input `{name}` must be real numbers, got dtype {array.dtype}")
+    if array.size == 0:
+        raise ValueError(f"input `{name}` is empty (shape {array.shape})")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"input `{name}` has NaN or Inf entries")
+    return array.astype(np.float64)  # a copy: the caller's array is never touched
+
+
+def _output(value: Any) -> np.ndarray:
+    out = np.asarray(value)
+    if out.dtype.kind not in "iuf":
+        raise TypeError(f"`f` must return real numbers, got dtype {out.dtype}")
+    if out.size == 0:
+        raise ValueError(f"`f` returned an empty array (shape {out.shape})")
+    if not np.all(np.isfinite(out)):
+        bad = int(np.sum(~np.isfinite(out)))
+        raise ValueError(f"`f` returned {bad} NaN or Inf entries of {out.size} at the inputs")
+    return out
+
+
+def _gradients(value: Any, given: _Inputs) -> list[np.ndarray | None]:
+    n = len(given.names)
+    if n == 1 and isinstance(value, np.ndarray):
+        value = (value,)
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        got = f"{len(value)} values" if isinstance(value, (list, tuple)) else type(value).__name__
+        raise ValueError(f"`vjp` must return {n} gradients, one per input, got {got}")
+    grads: list[np.ndarray | None] = []
+    for g, name, x in zip(value, given.names, given.arrays, strict=True):
+        if g is None:
+            grads.append(None)
+            continue
+        g = np.asarray(g)
+        if g.dtype.kind not in "iuf":
+            raise TypeError(f"the gradient of `{name}` must be real numbers, got dtype {g.dtype}")
+        if g.shape != x.shape:
+            raise ValueError(
+                f"the gradient of `{name}` has shape {g.shape}, but `{name}` has shape {x.shape}"
+            )
+        grads.append(g)
+    return grads
+
+
+def _check_same_inputs(grads: list[list[np.ndarray | None]], given: _Inputs) -> None:
+    first = [g is None for g in grads[0]]
+    for later in grads[1:]:
+        for name, was, now in zip(given.names, first, [g is None for g in later], strict=True):
+            if was != now:
+                raise ValueError(f"`vjp` returned None for `{name}` under one cotangent only")

@@ -1,0 +1,134 @@
+"""`VJPReport`: the verdict of `check_vjp` and `check_layer`, as a screenful and as a dict.
+
+Entries are named in the user's terms (`x[2,0,5,7]`, `W[3,1]`); the report says
+which seeded random cotangents were used (`seed` reproduces them), per input how
+many entries were checked, failed, or sat on a kink (counted, never failed), and
+the worst entries with candidate, finite difference, |diff| and bound.
+All parts are frozen: a report is built once and never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["EntryRow", "InputSummary", "VJPReport", "VJP_ROWS"]
+
+VJP_ROWS = 6  # worst entries shown per input: enough to see a pattern, still a screenful
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    """One entry of one input under one cotangent: the candidate against the differences."""
+
+    entry: str  # e.g. "W[3,1]"
+    cotangent: int  # which of the seeded cotangents (0-based)
+    candidate: float
+    numerical: float
+    difference: float  # |candidate - numerical|
+    bound: float  # what the difference may be: the differences' error x safety + rounding
+
+
+@dataclass(frozen=True)
+class InputSummary:
+    """One input's verdict over every cotangent."""
+
+    name: str
+    shape: tuple[int, ...]
+    differentiated: bool  # False: the vjp returned None for it, nothing was checked
+    entries: int  # entries checked (0 when not differentiated)
+    failing: int  # entries beyond their bound under at least one cotangent
+    kinks: int  # entries where the function is not smooth: unverifiable, never failed
+    worst: tuple[EntryRow, ...] = ()  # failing entries, worst (largest |diff| / bound) first
+    kink_entries: tuple[str, ...] = ()  # the first few kink entries, by name
+
+
+@dataclass(frozen=True)
+class VJPReport:
+    """The verdict of `check_vjp`: every differentiated input, entry by entry."""
+
+    passed: bool
+    seed: int
+    cotangents: int
+    output_shape: tuple[int, ...]
+    inputs: tuple[InputSummary, ...]
+    n_evaluations: int  # evaluations of f by the finite differences and the kink tests
+    mutated: tuple[str, ...] = ()  # inputs that f or the vjp changed in place (they got copies)
+    inconclusive: bool = False  # the noise of f hid errors the check must see (see check_gradient)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        """The failing entries shown in the report, by name, worst first per input."""
+        return tuple(row.entry for summary in self.inputs for row in summary.worst)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types: tuples become lists."""
+        return _plain(asdict(self))
+
+    def __str__(self) -> str:
+        return _format(self)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _format(report: VJPReport) -> str:
+    verdict = "INCONCLUSIVE" if report.inconclusive else "passed" if report.passed else "FAILED"
+    lines = [
+        f"VJP check {verdict}: output of shape {report.output_shape}, "
+        f"{report.cotangents} random cotangents (seed={report.seed}), "
+        f"{report.n_evaluations} evaluations of f",
+        "rule: |vjp(c) - d/dx sum(c * f(x))| <= safety x error estimate of the differences "
+        "+ the candidate's rounding",
+    ]
+    for summary in report.inputs:
+        lines.extend(_input_lines(summary))
+    if report.mutated:
+        names = ", ".join(f"`{name}`" for name in report.mutated)
+        lines.append(f"changed in place by f or the vjp (each call got a copy): {names}")
+    return "\n".join(lines)
+
+
+def _input_lines(summary: InputSummary) -> list[str]:
+    head = f"  {summary.name} {summary.shape}: "
+    if not summary.differentiated:
+        return [head + "not differentiated (the vjp returned None)"]
+    line = head + f"{summary.entries} entries checked, {summary.failing} failing"
+    if summary.kinks:
+        shown = ", ".join(summary.kink_entries)
+        more = ", ..." if summary.kinks > len(summary.kink_entries) else ""
+        line += f", {summary.kinks} on a kink (not smooth there: unverifiable): {shown}{more}"
+    lines = [line]
+    if summary.worst:
+        lines.append(_table(summary.worst))
+        if summary.failing > len(summary.worst):
+            lines.append(f"    ... and {summary.failing - len(summary.worst)} more")
+    return lines
+
+
+def _table(rows: tuple[EntryRow, ...]) -> str:
+    header = ("entry", "cotangent", "candidate", "finite diff", "|diff|", "bound")
+    body = [
+        (
+            row.entry,
+            str(row.cotangent),
+            f"{row.candidate:.9g}",
+            f"{row.numerical:.9g}",
+            f"{row.difference:.3e}",
+            f"{row.bound:.3e}",
+        )
+        for row in rows
+    ]
+    widths = [max(len(r[c]) for r in [header, *body]) for c in range(len(header))]
+    return "\n".join(
+        "    " + "  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True))
+        for r in [header, *body]
+    )

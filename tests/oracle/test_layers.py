@@ -1,0 +1,334 @@
+"""check_vjp and check_layer on numpy layers written here: each correct one passes, each slip is
+caught and named by entry, kinks are counted and never failed, the caller's arrays are untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradcheck import check_gradient, check_layer, check_vjp
+
+RNG = np.random.default_rng(20)
+X, W, B = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 3)), RNG.standard_normal(3)
+
+
+# --- the layers, course style: forward(*inputs) -> (out, cache), backward(dout, cache) -> grads
+
+
+def affine_forward(x, w, b):
+    return x @ w + b, (x, w)
+
+
+def affine_backward(dout, cache):
+    x, w = cache
+    return dout @ w.T, x.T @ dout, dout.sum(axis=0)
+
+
+def affine_backward_transposed_dw(dout, cache):
+    dx, dw, db = affine_backward(dout, cache)
+    return dx, dw.T, db
+
+
+def affine_backward_one_slip(dout, cache):
+    dx, dw, db = affine_backward(dout, cache)
+    dw = dw.copy()
+    dw[2, 1] = dw[2, 0]  # an indexing slip: one entry read from its neighbour
+    return dx, dw, db
+
+
+def affine_backward_swapped_dout(dout, cache):
+    """Reads dout with columns 0 and 1 swapped: under an all-ones dout the error sums to zero."""
+    x, w = cache
+    return dout[:, [1, 0, 2]] @ w.T, x.T @ dout, dout.sum(axis=0)
+
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout, x):
+    return dout * (x > 0)
+
+
+def maxpool_forward(x):
+    n, c, h, w = x.shape
+    out = x.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+    return out, x
+
+
+def maxpool_backward(dout, x):
+    n, c, h, w = x.shape
+    dx = np.zeros_like(x)
+    for i in range(h // 2):
+        for j in range(w // 2):
+            window = x[:, :, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].reshape(n, c, 4)
+            k = np.argmax(window, axis=2)  # the first maximum takes the whole gradient
+            for a in range(n):
+                for b in range(c):
+                    dx[a, b, 2 * i + k[a, b] // 2, 2 * j + k[a, b] % 2] = dout[a, b, i, j]
+    return dx
+
+
+def _im2col(xp, k, ho, wo):
+    n, c = xp.shape[:2]
+    cols = np.empty((n, ho, wo, c * k * k))
+    for i in range(ho):
+        for j in range(wo):
+            cols[:, i, j] = xp[:, :, i : i + k, j : j + k].reshape(n, -1)
+    return cols
+
+
+def conv_forward(x, w, b):
+    """Stride 1, padding 1, through im2col."""
+    f, _, k, _ = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    ho, wo = xp.shape[2] - k + 1, xp.shape[3] - k + 1
+    cols = _im2col(xp, k, ho, wo)
+    out = cols @ w.reshape(f, -1).T + b  # (n, ho, wo, f)
+    return out.transpose(0, 3, 1, 2), (x, w, cols)
+
+
+def conv_backward(dout, cache, *, skip_last_column=False):
+    x, w, cols = cache
+    f, c, k, _ = w.shape
+    d = dout.transpose(0, 2, 3, 1)  # (n, ho, wo, f)
+    dw = np.einsum("nhwf,nhwp->fp", d, cols).reshape(w.shape)
+    db = d.sum(axis=(0, 1, 2))
+    dcols = d @ w.reshape(f, -1)
+    dxp = np.zeros((x.shape[0], c, x.shape[2] + 2, x.shape[3] + 2))
+    ho, wo = d.shape[1:3]
+    for i in range(ho):
+        for j in range(wo - 1 if skip_last_column else wo):  # the border bug: a range off by one
+            dxp[:, :, i : i + k, j : j + k] += dcols[:, i, j].reshape(-1, c, k, k)
+    return dxp[:, :, 1:-1, 1:-1], dw, db
+
+
+def layernorm_forward(x, gamma, beta, eps=1e-5):
+    mu = x.mean(axis=1, keepdims=True)
+    inv = 1.0 / np.sqrt(x.var(axis=1, keepdims=True) + eps)
+    xhat = (x - mu) * inv
+    return gamma * xhat + beta, (xhat, inv, gamma)
+
+
+def layernorm_backward(dout, cache, *, n_factor=True):
+    xhat, inv, gamma = cache
+    n = xhat.shape[1]
+    dxhat = dout * gamma
+    inner = (
+        n * dxhat
+        - dxhat.sum(axis=1, keepdims=True)
+        - xhat * (dxhat * xhat).sum(axis=1, keepdims=True)
+    )
+    dx = (inv / n if n_factor else inv) * inner  # the slip: the 1/N of the mean forgotten
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+# --- correct layers pass
+
+
+@pytest.mark.parametrize(
+    ("forward", "backward", "inputs"),
+    [
+        (affine_forward, affine_backward, {"x": X, "W": W, "b": B}),
+        (relu_forward, relu_backward, {"x": RNG.standard_normal((3, 4))}),
+        (maxpool_forward, maxpool_backward, {"x": RNG.standard_normal((1, 2, 4, 4))}),
+        (
+            conv_forward,
+            conv_backward,
+            {
+                "x": RNG.standard_normal((1, 2, 4, 4)),
+                "w": RNG.standard_normal((2, 2, 3, 3)),
+                "b": RNG.standard_normal(2),
+            },
+        ),
+        (
+            layernorm_forward,
+            layernorm_backward,
+            {"x": RNG.standard_normal((3, 4)), "gamma": RNG.standard_normal(4), "beta": B[:1]},
+        ),
+    ],
+    ids=["affine", "relu", "maxpool", "conv", "layernorm"],
+)
+def test_a_correct_layer_passes(forward, backward, inputs):
+    if forward is layernorm_forward:
+        inputs = {**inputs, "beta": RNG.standard_normal(4)}
+    report = check_layer(forward, backward, inputs)
+    assert report.passed, str(report)
+    assert all(s.failing == 0 and s.entries == np.size(inputs[s.name]) for s in report.inputs)
+
+
+# --- slips are caught and named by entry
+
+
+def test_a_transposed_dw_on_a_square_w_is_caught_off_the_diagonal():
+    report = check_layer(affine_forward, affine_backward_transposed_dw, {"x": X, "W": W, "b": B})
+    assert not report.passed
+    by_name = {s.name: s for s in report.inputs}
+    assert by_name["x"].failing == 0 and by_name["b"].failing == 0
+    assert by_name["W"].failing == 6  # every entry off the diagonal; the diagonal is right
+    assert not {"W[0,0]", "W[1,1]", "W[2,2]"} & set(report.failures)
+    assert "W[" in str(report)
+
+
+def test_one_wrong_entry_is_named():
+    report = check_layer(affine_forward, affine_backward_one_slip, [X, W, B], names=["x", "W", "b"])
+    assert not report.passed
+    assert report.failures == ("W[2,1]",)
+    assert "W[2,1]" in str(report)
+
+
+def test_a_missing_one_over_n_in_layer_norm_fails_every_entry_of_x():
+    inputs = {"x": RNG.standard_normal((3, 4)), "gamma": RNG.standard_normal(4), "beta": B[:1]}
+    inputs["beta"] = RNG.standard_normal(4)
+    report = check_layer(
+        layernorm_forward, lambda d, c: layernorm_backward(d, c, n_factor=False), inputs
+    )
+    by_name = {s.name: s for s in report.inputs}
+    assert by_name["x"].failing == 12
+    assert by_name["gamma"].failing == 0 and by_name["beta"].failing == 0
+
+
+def test_a_conv_backward_with_a_border_bug_fails_only_at_the_border():
+    inputs = {
+        "x": RNG.standard_normal((1, 2, 4, 4)),
+        "w": RNG.standard_normal((2, 2, 3, 3)),
+        "b": RNG.standard_normal(2),
+    }
+    report = check_layer(
+        conv_forward, lambda d, c: conv_backward(d, c, skip_last_column=True), inputs
+    )
+    by_name = {s.name: s for s in report.inputs}
+    assert not report.passed
+    assert by_name["w"].failing == 0 and by_name["b"].failing == 0
+    # the skipped output column reaches the input's last two columns only
+    assert by_name["x"].failing > 0
+    assert all(row.entry.endswith((",2]", ",3]")) for row in by_name["x"].worst)
+
+
+def test_random_cotangents_catch_an_error_that_sums_to_zero_under_ones():
+    x, w = X, W
+
+    def f(x):
+        return x @ w
+
+    def wrong_vjp(c, x):
+        return (affine_backward_swapped_dout(c, (x, w))[0],)
+
+    ones = np.ones((2, 3))
+    under_ones = check_gradient(
+        lambda t: float(np.sum(f(t.reshape(2, 3)))), wrong_vjp(ones, x)[0].ravel(), x.ravel()
+    )
+    assert under_ones.passed  # the all-ones cotangent hides the slip
+    report = check_vjp(f, wrong_vjp, {"x": x})
+    assert not report.passed and report.inputs[0].failing > 0
+
+
+# --- kinks are counted, never failed
+
+
+def test_relu_at_zero_and_max_pool_ties_are_kinks_not_failures():
+    x = np.array([[0.0, 1.0, -1.0, 0.5]])
+    relu = check_layer(relu_forward, relu_backward, {"x": x})
+    assert relu.passed and relu.inputs[0].kinks == 1
+    assert relu.inputs[0].kink_entries == ("x[0,0]",)
+    tie = np.array([[[[1.0, 1.0], [0.5, 0.2]]]])
+    pool = check_layer(maxpool_forward, maxpool_backward, {"x": tie})
+    assert pool.passed and pool.inputs[0].kinks == 2
+    assert "on a kink" in str(pool)
+
+
+def test_a_wrong_entry_next_to_a_kink_still_fails():
+    x = np.array([[0.0, 1.0, -1.0, 0.5]])
+    report = check_layer(
+        relu_forward, lambda d, x: relu_backward(d, x) * np.array([1, 1, 1, 2]), {"x": x}
+    )
+    assert report.failures == ("x[0,3]",)
+
+
+# --- seeds, names, None, the caller's data
+
+
+def test_the_seed_is_printed_and_reproduces_the_report():
+    args = (affine_forward, affine_backward_one_slip, {"x": X, "W": W, "b": B})
+    a, b = check_layer(*args, seed=7), check_layer(*args, seed=7)
+    assert a == b and "seed=7" in str(a)
+    assert check_layer(*args, seed=8).inputs[1].worst[0].candidate != a.inputs[1].worst[0].candidate
+
+
+def test_an_input_with_a_none_gradient_is_not_checked():
+    report = check_vjp(lambda x, w: x @ w, lambda c, x, w: (c @ w.T, None), [X, W])
+    assert report.passed
+    assert [s.differentiated for s in report.inputs] == [True, False]
+    assert "x1 (3, 3): not differentiated" in str(report)
+
+
+def test_the_callers_arrays_are_never_changed_and_a_mutating_f_is_reported():
+    x = X.copy()
+
+    def f(x):
+        out = x * 2
+        x += 1.0  # in place: the harness handed a copy
+        return out
+
+    report = check_vjp(f, lambda c, x: (2 * c,), {"x": x})
+    assert np.array_equal(x, X)
+    assert report.passed and report.mutated == ("x",)
+    assert "changed in place" in str(report)
+
+
+def test_float32_candidates_are_judged_at_float32_rounding():
+    report = check_layer(
+        affine_forward,
+        lambda d, c: tuple(g.astype(np.float32) for g in affine_backward(d, c)),
+        {"x": X, "W": W, "b": B},
+    )
+    assert report.passed, str(report)
+
+
+# --- bad input, named
+
+
+def test_vjp_returning_the_wrong_number_of_gradients_is_refused():
+    with pytest.raises(ValueError, match="`vjp` must return 2 gradients.*got 1 values"):
+        check_vjp(lambda x, w: x @ w, lambda c, x, w: (c @ w.T,), [X, W])
+
+
+def test_a_gradient_of_the_wrong_shape_names_the_input_and_both_shapes():
+    with pytest.raises(
+        ValueError, match=r"gradient of `W` has shape \(3,\), but `W` has shape \(3, 3\)"
+    ):
+        check_vjp(lambda x, W: x @ W, lambda c, x, W: (c @ W.T, np.ones(3)), {"x": X, "W": W})
+
+
+@pytest.mark.parametrize(
+    ("f", "inputs", "error", "match"),
+    [
+        (lambda x: x * np.inf, [np.ones(2)], ValueError, "`f` returned 2 NaN or Inf"),
+        (lambda x: x, [np.ones((0, 2))], ValueError, r"input `x0` is empty \(shape \(0, 2\)\)"),
+        (lambda x: x, [], ValueError, "`inputs` is empty"),
+        (lambda x: x, np.ones(2), TypeError, "`inputs` must be a list or tuple"),
+        (lambda x: x, [np.array([np.nan])], ValueError, "input `x0` has NaN"),
+        (lambda x: x, [np.array(["a"])], TypeError, "input `x0` must be real numbers"),
+    ],
+)
+def test_bad_input_is_refused_by_name(f, inputs, error, match):
+    with pytest.raises(error, match=match):
+        check_vjp(f, lambda c, x: (c,), inputs)
+
+
+def test_bad_options_are_refused_by_name():
+    with pytest.raises(ValueError, match="`names` must be 1 strings"):
+        check_vjp(lambda x: x, lambda c, x: (c,), [X], names=["a", "b"])
+    with pytest.raises(ValueError, match="`names` must be None when `inputs` is a dict"):
+        check_vjp(lambda x: x, lambda c, x: (c,), {"x": X}, names=["a"])
+    with pytest.raises(ValueError, match="`cotangents` must be a positive integer"):
+        check_vjp(lambda x: x, lambda c, x: (c,), [X], cotangents=0)
+    with pytest.raises(TypeError, match="`vjp` must be callable"):
+        check_vjp(lambda x: x, None, [X])
+    with pytest.raises(ValueError, match="`vjp` returned None for every input"):
+        check_vjp(lambda x: x, lambda c, x: (None,), [X])
+
+
+def test_a_forward_that_returns_no_cache_is_refused():
+    with pytest.raises(TypeError, match=r"`forward` must return a pair \(out, cache\)"):
+        check_layer(lambda x: x, lambda d, c: d, [X])

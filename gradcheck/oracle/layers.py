@@ -249,6 +249,7 @@ def _report(verdicts, given: _Inputs, seed: int, shape: tuple[int, ...]) -> VJPR
         n_evaluations=sum(c.numerical.n_evaluations + extra for c, _, extra in verdicts),
         mutated=tuple(n for n in given.names if n in given.mutated),
         inconclusive=inconclusive,
+        resolution=max(check.resolution for check, _, _ in verdicts),
     )
 
 

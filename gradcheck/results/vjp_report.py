@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from gradcheck.tolerance.policy import NOISE_WORTH_SAYING
+
 __all__ = ["EntryRow", "InputSummary", "VJPReport", "VJP_ROWS"]
 
 VJP_ROWS = 6  # worst entries shown per input: enough to see a pattern, still a screenful
@@ -55,6 +57,9 @@ class VJPReport:
     n_evaluations: int  # evaluations of f by the finite differences and the kink tests
     mutated: tuple[str, ...] = ()  # inputs that f or the vjp changed in place (they got copies)
     inconclusive: bool = False  # the noise of f hid errors the check must see (see check_gradient)
+    # the least error the bounds can see, relative to an entry (median over entries, the worst
+    # cotangent's): a kink or noise in f widens the differences' error estimates of every entry
+    resolution: float = 0.0
 
     def __bool__(self) -> bool:
         return self.passed
@@ -91,6 +96,11 @@ def _format(report: VJPReport) -> str:
     ]
     for summary in report.inputs:
         lines.extend(_input_lines(summary))
+    if report.resolution > NOISE_WORTH_SAYING:
+        lines.append(
+            f"the differences' error estimates are wide (f has kinks or noise): an entry wrong by "
+            f"less than ~{100 * report.resolution:.2g}% of itself (median) passes unseen"
+        )
     if report.mutated:
         names = ", ".join(f"`{name}`" for name in report.mutated)
         lines.append(f"changed in place by f or the vjp (each call got a copy): {names}")

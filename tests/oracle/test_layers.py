@@ -245,6 +245,16 @@ def test_a_wrong_entry_next_to_a_kink_still_fails():
     assert report.failures == ("x[0,3]",)
 
 
+def test_a_kink_widens_the_bounds_and_the_report_says_by_how_much():
+    """A kink inflates the differences' error estimates of every entry: a small error elsewhere
+    passes unseen, and the report must say how small."""
+    smooth = check_layer(relu_forward, relu_backward, {"x": np.array([[0.3, 1.0, -1.0, 0.5]])})
+    assert smooth.resolution < 1e-6 and "passes unseen" not in str(smooth)
+    kinked = check_layer(relu_forward, relu_backward, {"x": np.array([[0.0, 1.0, -1.0, 0.5]])})
+    assert kinked.resolution > 1e-3
+    assert "passes unseen" in str(kinked)
+
+
 # --- seeds, names, None, the caller's data
 
 

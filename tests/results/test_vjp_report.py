@@ -61,3 +61,11 @@ def test_to_dict_is_plain_json():
     data = _report(failing=2).to_dict()
     assert json.loads(json.dumps(data)) == data
     assert data["inputs"][1]["worst"][0]["entry"] == "W[0,0]"
+
+
+def test_wide_bounds_are_said_with_what_they_hide():
+    from dataclasses import replace
+
+    assert "passes unseen" not in str(_report())
+    text = str(replace(_report(), resolution=0.02))
+    assert "passes unseen" in text and "~2% of itself" in text

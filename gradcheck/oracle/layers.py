@@ -16,11 +16,21 @@ counted as a kink, never failed.  Entries whose differences are not finite
 
 `f` and the vjp get copies of the inputs on every call; an input they change in
 place is reported by name.
+
+Random state: numpy's global RNG (`np.random.random_sample`, `np.random.rand`...)
+is set to the state it had when the check began before every call of `f` and of
+the vjp, so a dropout mask drawn from it repeats, and it is left in that state
+afterwards (the check consumes none of the caller's random numbers).  A
+generator made inside `f` with a fixed seed repeats by itself; one made
+without a seed cannot be replayed: `f` is evaluated twice at the inputs and
+the vjp called twice with the first cotangent, and a difference is reported as
+nondeterminism, with its size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +38,7 @@ import numpy as np
 from gradcheck.fd.check import GradientCheck, check_gradient
 from gradcheck.fd.steps import RICHARDSON_STEP, power_of_two
 from gradcheck.results.vjp_report import VJP_ROWS, EntryRow, InputSummary, VJPReport
+from gradcheck.results.vjp_report import Unsteady as _Unsteady
 from gradcheck.tolerance.policy import KINK_JUMP_RATIO, KINK_NOISE_ULPS
 from gradcheck.validate import check_callable, check_int
 
@@ -43,6 +54,7 @@ class _Inputs:
     def __init__(self, names: list[str], arrays: list[np.ndarray]) -> None:
         self.names, self.arrays = names, arrays
         self.mutated: set[str] = set()
+        self.rng_state = np.random.get_state()  # noqa: NPY002 (the global RNG user code draws from)
         self.differentiated: list[int] = []
         self.offsets = np.zeros(1, dtype=int)
 
@@ -71,7 +83,11 @@ class _Inputs:
     def call(self, fn: Callable[..., Any], leading: tuple, arrays: list[np.ndarray]) -> Any:
         """`fn(*leading, *copies)`, noting any input it changes in place."""
         copies = [a.copy() for a in arrays]
-        result = fn(*leading, *copies)
+        np.random.set_state(self.rng_state)  # noqa: NPY002
+        try:
+            result = fn(*leading, *copies)
+        finally:
+            np.random.set_state(self.rng_state)  # noqa: NPY002
         for name, before, after in zip(self.names, arrays, copies, strict=True):
             if not np.array_equal(before, after, equal_nan=True):
                 self.mutated.add(name)
@@ -129,6 +145,10 @@ def check_vjp(
     rng = np.random.default_rng(seed)
     cs = [rng.standard_normal(out.shape) for _ in range(count)]
     grads = [_gradients(given.call(vjp, (c,), given.arrays), given) for c in cs]
+    unsteady = _Unsteady(  # f and the vjp once more, at the same point and cotangent
+        f=_largest_change([out], [_output(given.call(f, (), given.arrays))]),
+        vjp=_largest_change(grads[0], _gradients(given.call(vjp, (cs[0],), given.arrays), given)),
+    )
     differentiated = [i for i, g in enumerate(grads[0]) if g is not None]
     _check_same_inputs(grads, given)
     if not differentiated:
@@ -139,7 +159,7 @@ def check_vjp(
     for c, grad in zip(cs, grads, strict=True):
         candidate = np.concatenate([np.ravel(g) for g in grad if g is not None])
         verdicts.append(_verdict(f_at, c, candidate, theta, given))
-    return _report(verdicts, given, seed, out.shape, f_at.calls)
+    return replace(_report(verdicts, given, seed, out.shape, f_at.calls + 2), unsteady=unsteady)
 
 
 def check_layer(
@@ -298,6 +318,17 @@ def _row(check: GradientCheck, j: int, cotangent: int, given: _Inputs) -> EntryR
 def _excess(row: EntryRow) -> float:
     ratio = row.difference / row.bound if row.bound > 0 else np.inf
     return np.inf if np.isnan(ratio) else float(ratio)
+
+
+def _largest_change(first: Sequence[Any], second: Sequence[Any]) -> float:
+    """The largest |first - second| over matching arrays (None pairs skipped; NaN counts as inf)."""
+    largest = 0.0
+    for a, b in zip(first, second, strict=True):
+        if a is None or b is None:
+            continue
+        change = np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
+        largest = max(largest, float(np.nanmax(np.where(np.isnan(change), np.inf, change))))
+    return largest
 
 
 def _as_inputs(inputs: Any, names: Sequence[str] | None) -> _Inputs:

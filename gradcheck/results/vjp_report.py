@@ -14,7 +14,7 @@ from typing import Any
 
 from gradcheck.tolerance.policy import NOISE_WORTH_SAYING
 
-__all__ = ["EntryRow", "InputSummary", "VJPReport", "VJP_ROWS"]
+__all__ = ["EntryRow", "InputSummary", "Unsteady", "VJPReport", "VJP_ROWS"]
 
 VJP_ROWS = 6  # worst entries shown per input: enough to see a pattern, still a screenful
 
@@ -46,6 +46,18 @@ class InputSummary:
 
 
 @dataclass(frozen=True)
+class Unsteady:
+    """How much f and the vjp changed between two calls with the same arguments (0: they repeat).
+
+    numpy's global RNG is replayed before every call, so only randomness it cannot replay (an
+    unseeded generator, threads, the clock) or state kept between calls shows here.
+    """
+
+    f: float = 0.0  # max |f(x) - f(x)| over the output
+    vjp: float = 0.0  # max |vjp(c, x) - vjp(c, x)| over every gradient
+
+
+@dataclass(frozen=True)
 class VJPReport:
     """The verdict of `check_vjp`: every differentiated input, entry by entry."""
 
@@ -54,12 +66,13 @@ class VJPReport:
     cotangents: int
     output_shape: tuple[int, ...]
     inputs: tuple[InputSummary, ...]
-    n_evaluations: int  # evaluations of f by the finite differences and the kink tests
+    n_evaluations: int  # every evaluation of f: the differences, the kink tests, the repeat
     mutated: tuple[str, ...] = ()  # inputs that f or the vjp changed in place (they got copies)
     inconclusive: bool = False  # the noise of f hid errors the check must see (see check_gradient)
     # the least error the bounds can see, relative to an entry (median over entries, the worst
     # cotangent's): a kink or noise in f widens the differences' error estimates of every entry
     resolution: float = 0.0
+    unsteady: Unsteady = Unsteady()
 
     def __bool__(self) -> bool:
         return self.passed
@@ -101,6 +114,12 @@ def _format(report: VJPReport) -> str:
             f"the differences' error estimates are wide (f has kinks or noise): an entry wrong by "
             f"less than ~{100 * report.resolution:.2g}% of itself (median) passes unseen"
         )
+    for what, change in (("f", report.unsteady.f), ("the vjp", report.unsteady.vjp)):
+        if change:
+            lines.append(
+                f"{what} is nondeterministic: two calls with the same arguments differ by up to "
+                f"{change:.3g} (numpy's global RNG is replayed; seed any other generator)"
+            )
     if report.mutated:
         names = ", ".join(f"`{name}`" for name in report.mutated)
         lines.append(f"changed in place by f or the vjp (each call got a copy): {names}")

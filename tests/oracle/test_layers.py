@@ -1,126 +1,36 @@
-"""check_vjp and check_layer on numpy layers written here: each correct one passes, each slip is
+"""check_vjp and check_layer on the numpy layers of `_layers`: each correct one passes, each slip is
 caught and named by entry, kinks are counted and never failed, the caller's arrays are untouched."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from _layers import (
+    affine_backward,
+    affine_backward_one_slip,
+    affine_backward_swapped_dout,
+    affine_backward_transposed_dw,
+    affine_forward,
+    attention_backward,
+    attention_forward,
+    batchnorm_backward,
+    batchnorm_forward,
+    conv_backward,
+    conv_forward,
+    dropout_backward,
+    dropout_forward,
+    layernorm_backward,
+    layernorm_forward,
+    maxpool_backward,
+    maxpool_forward,
+    relu_backward,
+    relu_forward,
+)
 
 from gradcheck import check_gradient, check_layer, check_vjp
 
 RNG = np.random.default_rng(20)
 X, W, B = RNG.standard_normal((2, 3)), RNG.standard_normal((3, 3)), RNG.standard_normal(3)
-
-
-# --- the layers, course style: forward(*inputs) -> (out, cache), backward(dout, cache) -> grads
-
-
-def affine_forward(x, w, b):
-    return x @ w + b, (x, w)
-
-
-def affine_backward(dout, cache):
-    x, w = cache
-    return dout @ w.T, x.T @ dout, dout.sum(axis=0)
-
-
-def affine_backward_transposed_dw(dout, cache):
-    dx, dw, db = affine_backward(dout, cache)
-    return dx, dw.T, db
-
-
-def affine_backward_one_slip(dout, cache):
-    dx, dw, db = affine_backward(dout, cache)
-    dw = dw.copy()
-    dw[2, 1] = dw[2, 0]  # an indexing slip: one entry read from its neighbour
-    return dx, dw, db
-
-
-def affine_backward_swapped_dout(dout, cache):
-    """Reads dout with columns 0 and 1 swapped: under an all-ones dout the error sums to zero."""
-    x, w = cache
-    return dout[:, [1, 0, 2]] @ w.T, x.T @ dout, dout.sum(axis=0)
-
-
-def relu_forward(x):
-    return np.maximum(x, 0), x
-
-
-def relu_backward(dout, x):
-    return dout * (x > 0)
-
-
-def maxpool_forward(x):
-    n, c, h, w = x.shape
-    out = x.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
-    return out, x
-
-
-def maxpool_backward(dout, x):
-    n, c, h, w = x.shape
-    dx = np.zeros_like(x)
-    for i in range(h // 2):
-        for j in range(w // 2):
-            window = x[:, :, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].reshape(n, c, 4)
-            k = np.argmax(window, axis=2)  # the first maximum takes the whole gradient
-            for a in range(n):
-                for b in range(c):
-                    dx[a, b, 2 * i + k[a, b] // 2, 2 * j + k[a, b] % 2] = dout[a, b, i, j]
-    return dx
-
-
-def _im2col(xp, k, ho, wo):
-    n, c = xp.shape[:2]
-    cols = np.empty((n, ho, wo, c * k * k))
-    for i in range(ho):
-        for j in range(wo):
-            cols[:, i, j] = xp[:, :, i : i + k, j : j + k].reshape(n, -1)
-    return cols
-
-
-def conv_forward(x, w, b):
-    """Stride 1, padding 1, through im2col."""
-    f, _, k, _ = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    ho, wo = xp.shape[2] - k + 1, xp.shape[3] - k + 1
-    cols = _im2col(xp, k, ho, wo)
-    out = cols @ w.reshape(f, -1).T + b  # (n, ho, wo, f)
-    return out.transpose(0, 3, 1, 2), (x, w, cols)
-
-
-def conv_backward(dout, cache, *, skip_last_column=False):
-    x, w, cols = cache
-    f, c, k, _ = w.shape
-    d = dout.transpose(0, 2, 3, 1)  # (n, ho, wo, f)
-    dw = np.einsum("nhwf,nhwp->fp", d, cols).reshape(w.shape)
-    db = d.sum(axis=(0, 1, 2))
-    dcols = d @ w.reshape(f, -1)
-    dxp = np.zeros((x.shape[0], c, x.shape[2] + 2, x.shape[3] + 2))
-    ho, wo = d.shape[1:3]
-    for i in range(ho):
-        for j in range(wo - 1 if skip_last_column else wo):  # the border bug: a range off by one
-            dxp[:, :, i : i + k, j : j + k] += dcols[:, i, j].reshape(-1, c, k, k)
-    return dxp[:, :, 1:-1, 1:-1], dw, db
-
-
-def layernorm_forward(x, gamma, beta, eps=1e-5):
-    mu = x.mean(axis=1, keepdims=True)
-    inv = 1.0 / np.sqrt(x.var(axis=1, keepdims=True) + eps)
-    xhat = (x - mu) * inv
-    return gamma * xhat + beta, (xhat, inv, gamma)
-
-
-def layernorm_backward(dout, cache, *, n_factor=True):
-    xhat, inv, gamma = cache
-    n = xhat.shape[1]
-    dxhat = dout * gamma
-    inner = (
-        n * dxhat
-        - dxhat.sum(axis=1, keepdims=True)
-        - xhat * (dxhat * xhat).sum(axis=1, keepdims=True)
-    )
-    dx = (inv / n if n_factor else inv) * inner  # the slip: the 1/N of the mean forgotten
-    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
 
 
 # --- correct layers pass
@@ -146,8 +56,23 @@ def layernorm_backward(dout, cache, *, n_factor=True):
             layernorm_backward,
             {"x": RNG.standard_normal((3, 4)), "gamma": RNG.standard_normal(4), "beta": B[:1]},
         ),
+        (
+            batchnorm_forward,
+            batchnorm_backward,
+            {"x": RNG.standard_normal((5, 3)), "gamma": RNG.standard_normal(3), "beta": B},
+        ),
+        (
+            attention_forward,
+            attention_backward,
+            {
+                "q": RNG.standard_normal((4, 3)),
+                "k": RNG.standard_normal((5, 3)),
+                "v": RNG.standard_normal((5, 2)),
+            },
+        ),
+        (dropout_forward, dropout_backward, {"x": RNG.standard_normal((3, 4))}),
     ],
-    ids=["affine", "relu", "maxpool", "conv", "layernorm"],
+    ids=["affine", "relu", "maxpool", "conv", "layernorm", "batchnorm", "attention", "dropout"],
 )
 def test_a_correct_layer_passes(forward, backward, inputs):
     if forward is layernorm_forward:
@@ -342,3 +267,50 @@ def test_bad_options_are_refused_by_name():
 def test_a_forward_that_returns_no_cache_is_refused():
     with pytest.raises(TypeError, match=r"`forward` must return a pair \(out, cache\)"):
         check_layer(lambda x: x, lambda d, c: d, [X])
+
+
+# --- random state: replayed for numpy's global RNG, reported where it cannot be
+
+
+def test_dropout_from_the_global_rng_repeats_and_the_callers_rng_state_is_untouched():
+    x = RNG.standard_normal((3, 4))
+    np.random.seed(7)  # noqa: NPY002 (the global RNG is the point)
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
+    report = check_layer(dropout_forward, dropout_backward, {"x": x})
+    assert report.passed, report
+    assert report.unsteady.f == 0 and report.unsteady.vjp == 0
+    assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002 (nothing drawn)
+    # without the replay the masks differ at each call: the same layer is a different function
+    assert not np.array_equal(dropout_forward(x)[1], dropout_forward(x)[1])
+
+
+def test_an_unseeded_generator_in_f_is_reported_as_nondeterministic_with_its_size():
+    x = RNG.standard_normal((3, 4))
+
+    def forward(x):
+        mask = np.random.default_rng().random(x.shape) >= 0.5  # fresh entropy: no replay can help
+        return x * mask, mask
+
+    report = check_layer(forward, dropout_backward, {"x": x})
+    assert report.unsteady.f > 0 and report.unsteady.vjp > 0
+    assert "f is nondeterministic" in str(report) and "the vjp is nondeterministic" in str(report)
+    assert not report.passed
+
+
+def test_a_backward_that_drifts_between_calls_is_reported_with_the_size_of_the_drift():
+    calls = []
+
+    def backward(dout, x):
+        calls.append(1)
+        return dout * (1 - np.tanh(x) ** 2) + 1e-9 * len(calls)  # state kept between calls
+
+    report = check_layer(lambda x: (np.tanh(x), x), backward, {"x": np.linspace(-1, 1, 4)})
+    assert report.unsteady.f == 0
+    assert report.unsteady.vjp == pytest.approx(1e-9 * (4 - 1))  # call 4 (the repeat) vs call 1
+    assert "the vjp is nondeterministic" in str(report) and "3e-09" in str(report)
+
+
+def test_a_deterministic_layer_reports_no_unsteadiness():
+    report = check_layer(affine_forward, affine_backward, {"x": X, "W": W, "b": B})
+    assert report.unsteady.f == 0 and report.unsteady.vjp == 0
+    assert "nondeterministic" not in str(report)

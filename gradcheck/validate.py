@@ -25,6 +25,7 @@ from reference import Network, real_array, refuse_masked
 
 __all__ = [
     "batch_or_trials",
+    "printable",
     "real_float_copy",
     "EPS64",
     "as_grad",
@@ -725,3 +726,15 @@ def check_finite_cost(net: Network, X: np.ndarray, Y: np.ndarray) -> None:
             f"(shape {X.shape}), max |`Y`| = {np.abs(Y).max():.3g} (shape {Y.shape}); "
             "scale the data down"
         )
+
+
+def printable(text: str) -> str:
+    """`text` with every control character escaped (``\\x1b``): words of user code shown in a
+    report cannot move the terminal's cursor, clear lines or paint a verdict over the report's.
+
+    Examples
+    --------
+    >>> printable("ok\x1b[2K PASSED")
+    'ok\\x1b[2K PASSED'
+    """
+    return "".join(ch if ch.isprintable() or ch == "\t" else repr(ch)[1:-1] for ch in text)

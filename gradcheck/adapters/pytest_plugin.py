@@ -14,7 +14,8 @@ where.  A test's page from an earlier run is overwritten.
 
 Each oracle call runs its check in a forked copy of the test's process (POSIX),
 so that a candidate calling ``os._exit(0)`` fails its test instead of ending
-the session with status 0 (`run_forked`).
+the session with status 0 (`run_forked`); where a fork is unsafe, the call
+runs in place with ``os._exit`` trapped.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ import hashlib
 import os
 import pickle
 import re
-import sys
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from gradcheck.html.page import write_report
+from gradcheck.oracle.sealed import ExitAttempted, can_fork, in_fork, trapped_exits
 
 if TYPE_CHECKING:
     from gradcheck.results.report import BackpropReport
@@ -110,69 +110,51 @@ class CandidateEndedTheProcess(AssertionError):
     """The check's process ended (``os._exit``) before the check did: no verdict, a failure."""
 
 
-#: Libraries whose worker threads do not survive a fork: once one is loaded, a forked copy of
-#: this process can hang in its first parallel operation (seen: torch after a multithreaded matmul).
-FORK_UNSAFE = ("torch", "jax", "jaxlib", "tensorflow")
-
-
-def _fork_unsafe() -> bool:
-    return any(name in sys.modules for name in FORK_UNSAFE)
-
-
 def run_forked(job: Callable[[], Any]) -> Any:
-    """`job()`, run in a forked copy of this process: what it returns or raises, or
-    `CandidateEndedTheProcess` if the copy ended before it returned.
+    """`job()`, sealed: what it returns or raises, or `CandidateEndedTheProcess` if a candidate
+    tried to end the process before it returned.
 
     A candidate that calls ``os._exit(0)`` would otherwise end the whole test
-    session with status 0, read as a pass by CI. The copy sees every fixture
-    and monkeypatch of the test; what the candidate changes in memory stays
-    in the copy. Without ``os.fork`` (Windows), or once a library whose thread
-    pools do not survive a fork is loaded (`FORK_UNSAFE`: PyTorch's OpenMP pool
-    hangs the copy's first parallel operation), the job runs here, and an
-    ``os._exit`` in the candidate is not caught.
+    session with status 0, read as a pass by CI. Where it can
+    (`gradcheck.oracle.sealed.can_fork`), the job runs in a forked copy of this
+    process, which sees every fixture and monkeypatch of the test; what the
+    candidate changes in memory stays in the copy. Without ``os.fork``
+    (Windows), or once a library whose thread pools do not survive a fork is
+    loaded (PyTorch's OpenMP pool hangs the copy's first parallel operation),
+    it runs here with ``os._exit`` trapped (`trapped_exits`).
     """
-    if not hasattr(os, "fork") or _fork_unsafe():
-        return job()
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():  # Python 3.12 warns of forking with threads: the copy
-        warnings.simplefilter("ignore", DeprecationWarning)  # runs the check, nothing else
-        pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        _child(job, write_end)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    _, wait_status = os.waitpid(pid, 0)
+    if not can_fork():
+        with trapped_exits():
+            try:
+                return job()
+            except ExitAttempted as exc:
+                raise CandidateEndedTheProcess(_unfinished(exc.status)) from None
+    data, wait_status = in_fork(lambda: _outcome(job))
     if not data:
-        raise CandidateEndedTheProcess(
-            "the check did not finish: its process ended with status "
-            f"{os.waitstatus_to_exitcode(wait_status)} in the middle of it (does the candidate "
-            "call os._exit?); a backprop must return its gradient"
-        )
+        raise CandidateEndedTheProcess(_unfinished(os.waitstatus_to_exitcode(wait_status)))
     kind, value = pickle.loads(data)
     if kind == "raised":
         raise value
     return value
 
 
-def _child(job: Callable[[], Any], write_end: int) -> None:
-    """In the forked copy: run `job`, send its outcome, and end without running pytest on."""
+def _unfinished(status: int) -> str:
+    return (
+        f"the check did not finish: its process ended with status {status} in the middle of it "
+        "(does the candidate call os._exit?); a backprop must return its gradient"
+    )
+
+
+def _outcome(job: Callable[[], Any]) -> bytes:
+    """In the forked copy: what `job` returned or raised, pickled to travel back."""
     try:
         outcome: tuple[str, Any] = ("returned", job())
     except BaseException as exc:  # re-raised in the test's own process
         outcome = ("raised", exc)
     try:
-        data = pickle.dumps(outcome)
+        return pickle.dumps(outcome)
     except Exception as exc:  # an exception that cannot travel: its text does
-        data = pickle.dumps(("raised", RuntimeError(f"{type(outcome[1]).__name__}: {exc}")))
-    try:
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(data)
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        return pickle.dumps(("raised", RuntimeError(f"{type(outcome[1]).__name__}: {exc}")))
 
 
 def page_name(nodeid: str) -> str:

@@ -17,7 +17,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -109,9 +109,9 @@ def _load(spec: str):
         except Exception as exc:  # a SyntaxError, or whatever the file raises as it runs
             raise _UsageError(f"cannot import {target!r}: {type(exc).__name__}: {exc}") from None
     else:
-        _put_cwd_on_path()
         try:
-            module = importlib.import_module(target)
+            with _cwd_on_path():
+                module = importlib.import_module(target)
         except SystemExit as exc:
             raise _UsageError(_exited_on_import(target, exc)) from None
         except Exception as exc:  # ImportError, or whatever the module raises as it runs
@@ -122,15 +122,23 @@ def _load(spec: str):
         raise _UsageError(f"module {target!r} has no attribute {name!r}") from None
 
 
-def _put_cwd_on_path() -> None:
-    """The current directory first on `sys.path`, as ``python -m gradcheck`` has it.
+@contextlib.contextmanager
+def _cwd_on_path() -> Iterator[None]:
+    """The current directory first on `sys.path` while the candidate's module is imported, as
+    ``python -m gradcheck`` has it; `sys.path` is as it was afterwards.
 
     ``python -m`` puts the current directory on the path; the installed
     `gradcheck` script puts its own bin directory there instead, so without
     this ``gradcheck check vec:vec`` could not find ``./vec.py``.
     """
-    if "" not in sys.path and os.getcwd() not in sys.path:
+    added = "" not in sys.path and os.getcwd() not in sys.path
+    if added:
         sys.path.insert(0, os.getcwd())
+    try:
+        yield
+    finally:
+        if added and os.getcwd() in sys.path:
+            sys.path.remove(os.getcwd())
 
 
 def _exited_on_import(target: str, exc: SystemExit) -> str:

@@ -25,6 +25,7 @@ import numpy as np
 from gradcheck.fd.check import compare_gradient
 from gradcheck.fd.numerical import numerical_gradient
 from gradcheck.tolerance.compare import compare, rounding_tolerance
+from gradcheck.validate import printable
 from reference import Gradients, Network
 
 __all__ = [
@@ -255,7 +256,7 @@ def call_candidate(
         hint = _torch_layout_hint(candidate, net, X, Y, layout, exc, timeout)
         return CandidateOutput(
             problems=(
-                f"the candidate raised {type(exc).__name__}: {exc} "
+                f"the candidate raised {printable(type(exc).__name__)}: {printable(str(exc))} "
                 f"(at {frame.filename}:{frame.lineno}, in {frame.name}){hint}",
             )
         )

@@ -62,6 +62,26 @@ def test_a_candidate_that_calls_os_exit_fails_its_test_not_ends_the_session(pyte
     assert "the check did not finish" in result.stdout.str()
 
 
+def test_where_no_fork_can_be_os_exit_is_trapped_and_fails_its_test(pytester):
+    """Once torch or jax is loaded (or on Windows) the check runs in place: os._exit is trapped."""
+    pytester.makepyfile(
+        """
+        import os
+        import gradcheck.adapters.pytest_plugin as plugin
+
+        def test_quits(backprop_oracle, monkeypatch):
+            monkeypatch.setattr(plugin, "can_fork", lambda: False)
+            backprop_oracle(lambda W, b, X, Y: os._exit(0), sizes=[3, 4, 2], trials=1)
+
+        def test_after():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, passed=1)
+    assert "the check did not finish" in result.stdout.str()
+
+
 def test_a_failure_shows_the_users_line_and_the_report(pytester):
     pytester.makepyfile(
         """

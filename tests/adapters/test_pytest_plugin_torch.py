@@ -38,3 +38,22 @@ def test_a_torch_candidate_after_torch_has_run_threads_does_not_hang(pytester):
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     result.assert_outcomes(passed=2)
+
+
+def test_with_torch_loaded_a_candidate_calling_os_exit_fails_its_test_not_the_session(pytester):
+    pytester.makepyfile(
+        """
+        import os
+        import torch
+
+        def test_quits(backprop_oracle):
+            torch.ones(3) @ torch.ones(3)
+            backprop_oracle(lambda W, b, X, Y: os._exit(0), sizes=[3, 4, 2], trials=1)
+
+        def test_after():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(failed=1, passed=1)
+    assert "the check did not finish" in result.stdout.str()

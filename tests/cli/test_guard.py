@@ -73,6 +73,14 @@ def test_run_guarded_counts_only_a_reported_status():
     assert run_guarded(lambda: os._exit(0)) == NO_VERDICT
 
 
+def test_without_a_fork_os_exit_is_trapped_in_place(monkeypatch, capsys):
+    """Windows has no fork: the job runs in place, and os._exit raises instead of ending it."""
+    monkeypatch.delattr(os, "fork", raising=False)
+    assert run_guarded(lambda: os._exit(0)) == NO_VERDICT
+    assert "the check did not finish" in capsys.readouterr().err
+    assert run_guarded(lambda: 0) == 0
+
+
 @needs_fork
 def test_run_guarded_keeps_usage_exits():
     """argparse's --help (0) and usage errors (2) end with SystemExit before any user code."""

@@ -12,6 +12,7 @@ import pytest
 from _helpers import run_cli, tree
 from _oracle_cases import force_oracle_disagreement
 
+import gradcheck.cli.main as cli_main
 from gradcheck.cli.main import main
 from gradcheck.jobs.selfcheck import default_configurations
 
@@ -699,6 +700,12 @@ def test_cli_loads_module_function_from_the_current_directory(tmp_path, monkeypa
     monkeypatch.delitem(sys.modules, "vec_cwd_candidate", raising=False)
     code, stdout = run_cli(["check", "vec_cwd_candidate:vec", "--sizes", "3,4,2"])
     assert code == 0 and "PASSED" in stdout
+    # in this process too (no fork: main's job runs in a forked copy), and sys.path is left as it
+    # was: the directory went on the path for the import only
+    monkeypatch.delitem(sys.modules, "vec_cwd_candidate", raising=False)
+    before = list(sys.path)
+    assert cli_main._load("vec_cwd_candidate:vec").__name__ == "vec"
+    assert sys.path == before
 
 
 def test_cli_plot_without_matplotlib_names_the_extra(monkeypatch, capsys):

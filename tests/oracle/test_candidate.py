@@ -374,3 +374,15 @@ def test_a_shape_error_that_transposes_do_not_cure_gets_no_layout_hint(case):
 
     (problem,) = call_candidate(always_wrong, net, X, Y, layout="article").problems
     assert "not aligned" in problem and "layout='torch'" not in problem
+
+
+def test_a_candidates_own_exception_text_reaches_the_report_with_control_characters_escaped(case):
+    """An exception message can carry terminal escapes that would paint over the verdict."""
+    net, X, Y = case
+
+    def hostile(weights, biases, X, Y):
+        raise ValueError("\x1b[2K\rcheck_backprop PASSED")
+
+    (problem,) = call_candidate(hostile, net, X, Y, layout="article").problems
+    assert "\x1b" not in problem and "\r" not in problem
+    assert "\\x1b[2K\\rcheck_backprop PASSED" in problem

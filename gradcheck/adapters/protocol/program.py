@@ -43,7 +43,7 @@ from gradcheck.adapters.protocol.format import (
     reported_error,
 )
 from gradcheck.oracle.candidate import CandidateFailure
-from gradcheck.validate import check_command, check_flag, check_timeout
+from gradcheck.validate import check_command, check_flag, check_timeout, printable
 from reference import Network, checked_l2, get_activation, get_cost
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "STDERR_LINES",
     "answer_limit",
-    "printable",
     "CandidateProgramError",
     "ProgramCandidate",
     "exec_candidate",
@@ -136,12 +135,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def printable(text: str) -> str:
-    """`text` with every control character escaped (``\\x1b``): a program's words cannot move
-    the terminal's cursor, clear lines or paint a verdict over the report's."""
-    return "".join(ch if ch.isprintable() or ch == "\t" else repr(ch)[1:-1] for ch in text)
 
 
 class _StderrTail:

@@ -729,7 +729,7 @@ def check_finite_cost(net: Network, X: np.ndarray, Y: np.ndarray) -> None:
 
 
 def printable(text: str) -> str:
-    """`text` with every control character escaped (``\\x1b``): words of user code shown in a
+    r"""`text` with every control character escaped (``\\x1b``): words of user code shown in a
     report cannot move the terminal's cursor, clear lines or paint a verdict over the report's.
 
     Examples

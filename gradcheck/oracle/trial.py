@@ -139,7 +139,8 @@ _WEIGHT_ENTRY = re.compile(r"W\^(\d+)\[(\d+),(\d+)\]")
 
 
 def _in_torch_terms(report: TrialReport) -> TrialReport:
-    """Weight entries named in both layouts, ``W^1[5,1] (= weights[1][1,5])``: the candidate's own index."""
+    """Weight entries named in both layouts, ``W^1[5,1] (= weights[1][1,5])``: the candidate's own
+    index, in the tables and in the causes' words."""
 
     def named(name: str) -> str:
         match = _WEIGHT_ENTRY.fullmatch(name)
@@ -148,10 +149,14 @@ def _in_torch_terms(report: TrialReport) -> TrialReport:
         L, m, n = match.groups()
         return f"{name} (= weights[{L}][{n},{m}])"
 
+    def worded(cause: Cause) -> Cause:
+        return replace(cause, text=_WEIGHT_ENTRY.sub(lambda m: named(m.group(0)), cause.text))
+
     return replace(
         report,
         worst=tuple(replace(e, name=named(e.name)) for e in report.worst),
         blocks=tuple(replace(b, worst_entry=named(b.worst_entry)) for b in report.blocks),
+        causes=tuple(worded(c) for c in report.causes),
     )
 
 

@@ -109,6 +109,8 @@ def test_torch_layout_names_entries_in_the_candidates_own_indices_too():
     assert trial.worst[0].name == "W^1[5,1] (= weights[1][1,5])"
     assert "W^1[5,1] (= weights[1][1,5])" in str(report)
     assert {b.name: b.worst_entry for b in trial.blocks}["W^1"] == "W^1[5,1] (= weights[1][1,5])"
+    slip = next(c.text for c in trial.causes if "indexing slip" in c.text)
+    assert "(W^1[5,1] (= weights[1][1,5]))" in slip  # the cause speaks the candidate's index too
     lines = str(report).splitlines()
     header = next(line for line in lines if line.strip().startswith("entry"))
     row = next(line for line in lines if line.strip().startswith("W^1[5,1] (="))

@@ -9,8 +9,8 @@ compared gradient may carry.
 
 Where the reference itself disagrees with the differences, `escalated` tries
 harder before anyone is blamed: two more Richardson runs on the disputed
-entries, from a larger and a smaller first step (kept where they agree with
-each other), then the true gradient in extended precision
+entries (or directions), from a larger and a smaller first step (kept where
+they agree with each other), then the true gradient in extended precision
 (`gradcheck.tolerance.independent.extended_backprop`) where the network is one
 it can compute.  A disagreement that survives both is the oracle's own: the
 trial is *inconclusive*, never a failure of a candidate that agrees with
@@ -58,10 +58,23 @@ class FiniteDifferences:
 
     candidate: Comparison
     reference: Comparison
-    values: np.ndarray | None  # entry by entry; None along directions
+    values: np.ndarray  # the differences: entry by entry, or one per row of `directions`
     method: str
     unverifiable: int  # entries no difference can verify (ReLU kinks)
     escalation: str = ""  # what `escalated` did, if anything
+    directions: np.ndarray | None = None  # along directions: V, the values are V @ gradient
+
+    @property
+    def entry_values(self) -> np.ndarray | None:
+        """The differences entry by entry; None where they were taken along directions."""
+        return self.values if self.directions is None else None
+
+    def projected(self, gradient: np.ndarray, *, bound: bool = False) -> np.ndarray:
+        """`gradient` (or, with `bound`, a tolerance) as the differences see it: itself entry
+        by entry, `V @ gradient` (a bound: `|V| @ bound`) along directions."""
+        if self.directions is None:
+            return gradient
+        return (np.abs(self.directions) if bound else self.directions) @ gradient
 
 
 def vs_finite_differences(
@@ -77,7 +90,7 @@ def vs_finite_differences(
 ) -> FiniteDifferences:
     """Entry by entry within `FD_BUDGET` (chunks on `executor`, if given), along directions beyond it."""
     if net.layout.size * X.shape[0] > FD_BUDGET:
-        vs_candidate, vs_reference = _directional(
+        return _directional(
             net,
             X,
             Y,
@@ -86,8 +99,6 @@ def vs_finite_differences(
             tolerance=tolerance,
             reference_tolerance=reference_tolerance,
         )
-        method = "richardson, along random and per-block directions"
-        return FiniteDifferences(vs_candidate, vs_reference, None, method, unverifiable=0)
     fd = network_numerical_gradient(net, X, Y, executor=executor)
     values = fd.flat()
     checked = ~fd.unverifiable.flat()
@@ -110,12 +121,11 @@ def _directional(
     reference: np.ndarray,
     tolerance: np.ndarray,
     reference_tolerance: np.ndarray,
-) -> tuple[Comparison, Comparison]:
+) -> FiniteDifferences:
     """Directional derivatives `grad . v` by Richardson differences of `J(theta + t v)`.
 
     Random Rademacher directions see every entry; one direction per block
     `W^L`, `b^L` keeps a bug in a small block from drowning in a large one.
-    Returns the candidate's and the reference's comparisons, in that order.
     """
     theta = net.flat()
     rng = np.random.default_rng(0)
@@ -131,9 +141,15 @@ def _directional(
         lambda s: net.cost(X, Y, theta=theta + V.T @ s), np.zeros(len(V))
     )
     fd_tolerance = FD_SAFETY * numerical.error
-    return (
-        compare(V @ candidate, numerical.gradient, fd_tolerance + np.abs(V) @ tolerance),
-        compare(V @ reference, numerical.gradient, fd_tolerance + np.abs(V) @ reference_tolerance),
+    return FiniteDifferences(
+        candidate=compare(V @ candidate, numerical.gradient, fd_tolerance + np.abs(V) @ tolerance),
+        reference=compare(
+            V @ reference, numerical.gradient, fd_tolerance + np.abs(V) @ reference_tolerance
+        ),
+        values=numerical.gradient,
+        method="richardson, along random and per-block directions",
+        unverifiable=0,
+        directions=V,
     )
 
 
@@ -161,26 +177,29 @@ def escalated(
     The comparisons are rebuilt with the new values; `escalation` says what was done.
     A disagreement that survives is the oracle's: `run_trial` calls the trial inconclusive.
     """
-    if fd.reference.passed or fd.values is None:
+    if fd.reference.passed:
         return fd
+    candidate, tolerance = fd.projected(candidate), fd.projected(tolerance, bound=True)
+    reference = fd.projected(reference)
+    reference_tolerance = fd.projected(reference_tolerance, bound=True)
     values, checked = fd.values.copy(), fd.reference.checked
     fd_tolerance = fd.reference.tolerance - reference_tolerance  # FD_SAFETY x the estimates
     disputed = fd.reference.failing[:ESCALATION_ENTRIES]  # worst first
     steps = []
-    better = _richardson_again(net, X, Y, disputed)
+    better = _richardson_again(net, X, Y, disputed, fd.directions)
     if better is not None:
         settled, value, error = better
         values[disputed[settled]] = value[settled]
         fd_tolerance[disputed[settled]] = FD_SAFETY * error[settled]
         steps.append(
-            f"{int(settled.sum())} of {fd.reference.failing.size} disputed entries by Richardson "
-            "again"
+            f"{int(settled.sum())} of {fd.reference.failing.size} disputed "
+            f"{'entries' if fd.directions is None else 'directions'} by Richardson again"
         )
     reference_vs = compare(reference, values, fd_tolerance + reference_tolerance, checked=checked)
     still = reference_vs.failing
     if still.size and _extended_applies(net):
         try:
-            truth = extended_backprop(net, X, Y).astype(np.float64)
+            truth = fd.projected(extended_backprop(net, X, Y)).astype(np.float64)
         except (RuntimeError, ValueError):  # no wider longdouble here, or no formula
             truth = None
         if truth is not None:
@@ -193,26 +212,40 @@ def escalated(
         method=fd.method,
         unverifiable=fd.unverifiable,
         escalation="; ".join(steps) or "nothing more to try",
+        directions=fd.directions,
     )
 
 
 def _richardson_again(
-    net: Network, X: np.ndarray, Y: np.ndarray, index: np.ndarray
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    index: np.ndarray,
+    directions: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Entries `index` by Richardson from the `ESCALATION_STEPS` first steps: where the two runs
-    agree (within the sum of their estimates), which did, the better value, and its error."""
+    """Entries `index` (rows `index` of `directions`, if given) by Richardson from the
+    `ESCALATION_STEPS` first steps: where the two runs agree (within the sum of their
+    estimates), which did, the better value, and its error."""
     theta = net.flat()
+    if directions is None:
+        start = theta[index]
 
-    def cost(t: np.ndarray) -> float:
-        moved = theta.copy()
-        moved[index] = t
-        return float(np.real(net.cost(X, Y, theta=moved)))
+        def cost(t: np.ndarray) -> float:
+            moved = theta.copy()
+            moved[index] = t
+            return float(np.real(net.cost(X, Y, theta=moved)))
+
+    else:
+        start, along = np.zeros(index.size), directions[index]
+
+        def cost(t: np.ndarray) -> float:
+            return float(np.real(net.cost(X, Y, theta=theta + along.T @ t)))
 
     runs = []
     with np.errstate(all="ignore"):
         for factor in ESCALATION_STEPS:
-            step = default_step(theta[index], "richardson") * factor
-            runs.append(numerical_gradient(cost, theta[index], step=step))
+            step = default_step(start, "richardson") * factor
+            runs.append(numerical_gradient(cost, start, step=step))
     (g1, e1), (g2, e2) = ((r.gradient, r.error) for r in runs)
     agree = np.isfinite(g1) & np.isfinite(g2) & (np.abs(g1 - g2) <= e1 + e2)
     if not agree.any():

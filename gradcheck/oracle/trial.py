@@ -204,7 +204,7 @@ def _compare_trial(
         unverifiable=fd.unverifiable,
         kinked=allowed.kinked,
         blocks=block_summaries(vs_reference, net.layout),
-        worst=worst_entries(vs_reference, net.layout, finite_differences=fd.values),
+        worst=worst_entries(vs_reference, net.layout, finite_differences=fd.entry_values),
     )
     report = _explained(
         report,
@@ -215,7 +215,7 @@ def _compare_trial(
         candidate=candidate,
         reference=reference,
         vs_reference=vs_reference,
-        finite_differences=fd.values,
+        finite_differences=fd.entry_values,
     )
     problems = _reference_problems(trial.index, net.layout, loops=loops, form=steps.form, fd=fd)
     return Outcome(report, reference_problems=problems)
@@ -332,9 +332,11 @@ def _reference_problems(
         )
     if not fd.reference.passed:
         vs_fd = fd.reference
+        worst = int(vs_fd.failing[0])
+        where = layout.name(worst) if fd.directions is None else f"random direction {worst}"
         problems.append(
             f"trial {index}: INCONCLUSIVE: the reference and the finite differences disagree at "
-            f"{layout.name(int(vs_fd.failing[0]))} (worst {vs_fd.excess.max():.3g} x tolerance), "
+            f"{where} (worst {vs_fd.excess.max():.3g} x tolerance), "
             f"even after escalating ({fd.escalation}): a fault of the oracle, not of the "
             f"candidate, which is not failed for it; {REPORT_TO}"
         )

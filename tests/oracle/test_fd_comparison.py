@@ -3,6 +3,8 @@ entry by entry within the budget and along directions beyond it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from _helpers import TANH_NET, TANH_X, TANH_Y
 from _oracle_cases import CORRECT, break_correct
@@ -50,7 +52,7 @@ def test_along_directions_beyond_the_budget(monkeypatch):
     right = backprop(TANH_NET, TANH_X, TANH_Y).flat()
     fd = _vs(right)
     assert fd.method == "richardson, along random and per-block directions"
-    assert fd.values is None and fd.candidate.passed and fd.reference.passed
+    assert fd.entry_values is None and fd.candidate.passed and fd.reference.passed
     # DIRECTIONS random directions, plus one per block
     assert fd.candidate.candidate.shape == (fd_comparison.DIRECTIONS + 4,)
     wrong = right.copy()
@@ -178,3 +180,40 @@ def test_only_the_worst_disputed_entries_are_differenced_again(monkeypatch):
     fd = fd_comparison.escalated(wrong, TANH_NET, TANH_X, TANH_Y, **given)
     assert fd.escalation.startswith("1 of 2 disputed entries by Richardson again; 1 by the true")
     assert fd.reference.passed
+
+
+def test_along_directions_a_disputed_reference_is_escalated_too(monkeypatch):
+    """Beyond FD_BUDGET the differences go by direction; a wrong one is settled as entries are."""
+    monkeypatch.setattr(fd_comparison, "FD_BUDGET", 0)
+    reference = backprop(TANH_NET, TANH_X, TANH_Y).flat()
+    tolerance = rounding_tolerance(TANH_NET, TANH_X, TANH_Y, np.float64)
+    given = {"candidate": reference, "reference": reference, "tolerance": tolerance}
+    fd = fd_comparison.vs_finite_differences(
+        TANH_NET, TANH_X, TANH_Y, **given, reference_tolerance=tolerance
+    )
+    assert fd.directions is not None and fd.entry_values is None and fd.reference.passed
+    from gradcheck.tolerance.compare import compare
+
+    values = fd.values.copy()
+    values[1] += 1e-3  # one directional difference wrong: the reference is disputed
+    bound = fd.reference.tolerance
+    wrong = dataclasses.replace(
+        fd,
+        candidate=compare(fd.projected(reference), values, bound),
+        reference=compare(fd.projected(reference), values, bound),
+        values=values,
+    )
+    assert not wrong.reference.passed
+    settled = fd_comparison.escalated(
+        wrong, TANH_NET, TANH_X, TANH_Y, **given, reference_tolerance=tolerance
+    )
+    assert settled.reference.passed and settled.candidate.passed
+    assert settled.escalation.startswith("1 of 1 disputed directions by Richardson again")
+    monkeypatch.setattr(fd_comparison, "_richardson_again", lambda *args: None)
+    truth = fd_comparison.escalated(
+        wrong, TANH_NET, TANH_X, TANH_Y, **given, reference_tolerance=tolerance
+    )
+    assert (
+        truth.reference.passed
+        and truth.escalation == "1 by the true gradient in extended precision"
+    )

@@ -37,7 +37,7 @@ from gradcheck.tolerance.policy import (
 from gradcheck.validate import check_network, check_rtol, checked_data, gradient_arrays
 from reference import Gradients, Network, backprop
 
-__all__ = ["DEFAULT_RTOL", "SCALED", "Diagnosis", "diagnose"]
+__all__ = ["DEFAULT_RTOL", "SCALED", "Diagnosis", "diagnose", "number_text"]
 
 #: Rounding-level agreement for a float64 candidate (`policy.diagnosis_rtol` gives every dtype's).
 DEFAULT_RTOL = diagnosis_rtol(np.float64)
@@ -159,10 +159,10 @@ def _constant_text(c: float, d: int | None) -> str:
     for name, value in (("2", 2.0), ("-1", -1.0), ("1/2", 0.5), ("-2", -2.0), ("-1/2", -0.5)):
         if close(value):
             return name
-    return _number_text(c)
+    return number_text(c)
 
 
-def _number_text(c: float) -> str:
+def number_text(c: float) -> str:
     """`c` with enough digits to be true: within `NAMED_CONSTANT_RTOL` of itself (1.0005, not 1)."""
     for digits in range(4, 17):
         text = f"{c:.{digits}g}"

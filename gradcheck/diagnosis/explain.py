@@ -34,6 +34,7 @@ __all__ = [
     "block_verdicts",
     "explain_trial",
     "few_entries",
+    "indexing_slip_text",
     "tiny_difference",
 ]
 
@@ -109,13 +110,18 @@ def few_entries(blocks: Sequence[BlockSummary]) -> Cause | None:
     kinds = {b.name[0] for b in wrong}
     equation = {"W": "dJ/dW", "b": "dJ/db"}[kinds.pop()] if len(kinds) == 1 else None
     layers = tuple(sorted({int(b.name.split("^")[1]) for b in wrong}))
-    text = (
+    text = indexing_slip_text(failing, total, where)
+    return Cause(None, equation, layers, text, {"failing": failing, "entries": total})
+
+
+def indexing_slip_text(failing: int, total: int, where: str) -> str:
+    """The words for a handful of wrong entries among many (networks and layers alike)."""
+    return (
         f"only {failing} of {total:,} entries {'is' if failing == 1 else 'are'} wrong ({where}): "
         "an indexing slip (an index off by one, a loop bound, one cell overwritten or "
         "skipped)? A smoothing constant, a clip or a different cost would move every entry. "
         "Fix: look at how the index of that entry is computed"
     )
-    return Cause(None, equation, layers, text, {"failing": failing, "entries": total})
 
 
 def tiny_difference(relative_error: float) -> Cause:

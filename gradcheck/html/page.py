@@ -6,7 +6,9 @@ sections of `gradcheck.html.sections`; `write_html` writes it atomically
 (a temporary file, then a rename: nothing is ever half-written).
 `render_report` and `write_report` do it for a `BackpropReport`, drawing the
 maps its failing trials carry (`TrialReport.maps`, from
-`gradcheck.results.error_maps`).
+`gradcheck.results.error_maps`), and for a `VJPReport` (`check_vjp`,
+`check_layer`): the verdict, the per-input table, the causes and each input's map
+(`gradcheck.html.vjp`).
 
 The data (`BlockMap`, `StepCurve`, `error_maps`, `trial_maps`, `step_curve`)
 lives in `gradcheck.results.error_maps`; it is importable from here as well, where it
@@ -21,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gradcheck.html import sections
+from gradcheck.html import sections, vjp
 from gradcheck.html.sections import MAX_MAPPED_TRIALS, PAGE_CELLS, escape
 from gradcheck.results.error_maps import (
     MAX_CELLS,
@@ -31,11 +33,13 @@ from gradcheck.results.error_maps import (
     step_curve,
     trial_maps,
 )
+from gradcheck.results.vjp_report import VJPReport
 from gradcheck.validate import check_flag, check_new_file
 
 __all__ = [
     "render_html",
     "render_report",
+    "render_vjp_report",
     "taylor_page",
     "write_html",
     "write_report",
@@ -122,7 +126,40 @@ def render_html(
         body.append(f"<h2>Equation by equation</h2><pre>{escape(equation_table)}</pre>")
     for heading, text in notes:
         body.append(f"<h2>{escape(heading)}</h2><pre>{escape(text)}</pre>")
+    return _page(title, body)
+
+
+def _page(title: str, body: Sequence[str]) -> str:
     return PAGE.format(title=escape(title), style=STYLE, body="\n".join(body), script=SCRIPT)
+
+
+def render_vjp_report(report: VJPReport) -> str:
+    """The page of a `VJPReport`: verdict, causes, the per-input table, each input's map, the text.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradcheck import check_vjp
+    >>> report = check_vjp(lambda x: 2 * x, lambda c, x: (2 * c,), {"x": np.ones(3)})
+    >>> "check_vjp PASSED" in render_vjp_report(report)
+    True
+    """
+    if not isinstance(report, VJPReport):
+        raise TypeError(f"`report` must be a VJPReport, got {type(report).__name__}")
+    status = "INCONCLUSIVE" if report.inconclusive else "PASSED" if report.passed else "FAILED"
+    verdict = (
+        f"check_vjp {status} (seed={report.seed}, {report.cotangents} cotangents, "
+        f"output {report.output_shape})"
+    )
+    body = [f"<h1>{escape('check_vjp')}</h1>"]
+    body.append(f'<p class="verdict {_verdict_class(verdict)}">{escape(verdict)}</p>')
+    if report.causes:
+        body.append(sections.causes_section(report.causes))
+    body.append(vjp.inputs_section(report))
+    if report.maps:
+        body.append(vjp.maps_section(report.maps))
+    body.append(f"<h2>The report as text</h2><pre>{escape(str(report))}</pre>")
+    return _page("check_vjp", body)
 
 
 def write_html(path: str | os.PathLike[str], page: str, *, force: bool = False) -> Path:
@@ -189,11 +226,12 @@ def render_report(
     step_curves: Sequence[StepCurve] | None = None,
     equation_table: str | None = None,
 ) -> str:
-    """`render_html` of a `BackpropReport`: verdict, causes (or diagnosis), trials, maps, worst entries.
+    """`render_html` of a `BackpropReport`: verdict, causes (or diagnosis), trials, maps, worst entries;
+    a `VJPReport`'s page (`render_vjp_report`).
 
     Parameters
     ----------
-    report : BackpropReport
+    report : BackpropReport or VJPReport
     maps : mapping of trial index -> list of BlockMap, optional
         Default: the maps the report's failing trials carry (``trial.maps``).
     step_curves : sequence of StepCurve, optional
@@ -212,6 +250,13 @@ def render_report(
     >>> "check_backprop PASSED" in render_report(report)
     True
     """
+    if isinstance(report, VJPReport):
+        if maps is not None or step_curves is not None or equation_table is not None:
+            raise TypeError(
+                "`maps`, `step_curves` and `equation_table` are a BackpropReport's: a VJPReport "
+                "carries its own maps"
+            )
+        return render_vjp_report(report)
     data = report.to_dict()
     causes = getattr(report, "causes", None) or list(report.diagnosis)
     reference_problems = [f"reference problem: {p}" for p in data.get("reference_problems", [])]

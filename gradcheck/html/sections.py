@@ -23,6 +23,7 @@ __all__ = [
     "MAX_MAPPED_TRIALS",
     "MAX_STRIP",
     "PAGE_CELLS",
+    "binned",
     "causes_section",
     "entries_table",
     "entry_dict",
@@ -54,9 +55,12 @@ def causes_section(causes: Sequence[Any]) -> str:
                 tags += f'<span class="tag bug">bug: {escape(bug)}</span>'
             if equation:
                 tags += f'<span class="tag">equation: {escape(equation)}</span>'
-            tags += (
-                f'<span class="tag">layers: {escape(", ".join(map(str, layers)) or "all")}</span>'
-            )
+            evidence = getattr(cause, "evidence", None) or {}
+            if "input" in evidence:  # a layer's cause (gradcheck.diagnosis.patterns): no layers
+                tags += f'<span class="tag">input: {escape(evidence["input"])}</span>'
+                tags += f'<span class="tag">pattern: {escape(evidence.get("pattern"))}</span>'
+            else:
+                tags += f'<span class="tag">layers: {escape(", ".join(map(str, layers)) or "all")}</span>'
         fix_html = f'<div class="fix"><b>Fix:</b> {escape(fix.strip())}</div>' if fix else ""
         rank = "most likely" if k == 0 else ""
         items.append(
@@ -152,16 +156,16 @@ def _block_figure(block: BlockMap, drawn: bool) -> str:
         if block.summarised
         else f"the page's budget of {PAGE_CELLS} cells drawn one by one is spent"
     )
-    rows = _binned(block.row_max) if len(block.shape) == 2 else None
-    cols = _binned(block.col_max)
+    rows = binned(block.row_max) if len(block.shape) == 2 else None
+    cols = binned(block.col_max)
     parts = [
         f"<figure {attrs}><figcaption><b>{escape(caption)}</b> — summarised: {why}; each bar "
         "is the worst excess of its rows or columns.</figcaption>"
     ]
-    for what, binned, kind in (("row", rows, "row-max"), ("column", cols, "col-max")):
-        if binned is None:
+    for what, bars, kind in (("row", rows, "row-max"), ("column", cols, "col-max")):
+        if bars is None:
             continue
-        values, spans = binned
+        values, spans = bars
         name = "m" if what == "row" else "n"
         hover = [
             f"{block.name}, {what}s {name} = {s}: worst excess {v:.3g}"
@@ -279,7 +283,7 @@ def _tooltip(block: BlockMap, m: int, n: int, name: str) -> str:
     )
 
 
-def _binned(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def binned(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """At most MAX_STRIP bars: the maximum over bins of consecutive entries, and their spans."""
     K = values.size
     width = math.ceil(K / MAX_STRIP)

@@ -27,6 +27,7 @@ import numpy as np
 
 __all__ = [
     "DECADES",
+    "KINK",
     "Series",
     "colour",
     "colour_bar",
@@ -39,6 +40,7 @@ __all__ = [
 DECADES = 4
 EQUAL = "#f4f6f8"  # c == r exactly: paler than any passing colour
 NOT_FINITE = "#2b0010"  # inf or NaN excess: a non-finite value, or no tolerance can hold it
+KINK = "#b9b9b9"  # an entry on a kink: unverifiable by differences, neither passing nor failing
 # Passing: pale grey-blue (1e-4 of the tolerance) to a strong blue (just under it).
 PASS_RAMP = ((0xE3, 0xEA, 0xF2), (0x2C, 0x6B, 0xB0))
 # Failing: light orange (just over the tolerance) to dark red (1e4 times it and beyond).
@@ -92,6 +94,7 @@ def heatmap(
     caption: str = "",
     row_axis: str = "m",
     col_axis: str = "n",
+    kinks: np.ndarray | None = None,
 ) -> str:
     """One cell per entry of a block, coloured by `colour`, with names and values on hover.
 
@@ -108,6 +111,9 @@ def heatmap(
         Drawn above the map.
     row_axis, col_axis : str
         Axis names (``m`` down, ``n`` across).
+    kinks : ndarray of bool, shape (R, C), optional
+        Entries on a kink, drawn grey (`KINK`); when given, every cell also carries
+        ``data-status``: ``"fail"``, ``"kink"`` or ``"pass"``.
 
     Returns
     -------
@@ -130,6 +136,11 @@ def heatmap(
     width = max(left + C * size + 8, left + int(7.5 * len(caption)))
     height = top + R * tall + 6
     fills = colour(excess)
+    status = None
+    if kinks is not None:
+        kinks = np.asarray(kinks, dtype=bool).reshape(R, C)
+        fills = np.where(kinks, KINK, fills)
+        status = np.where(kinks, "kink", np.where(excess <= 1.0, "pass", "fail"))
     parts = [_svg_open(width, height, "heatmap")]
     if caption:
         parts.append(_text(left, 12, caption, size=12, weight="bold"))
@@ -142,8 +153,9 @@ def heatmap(
             parts.append(
                 f'<rect class="cell" x="{left + c * size}" y="{top + r * tall}" width="{size}" '
                 f'height="{tall}" fill="{fills[r, c]}" data-entry="{_esc(names[r][c])}" '
-                f'data-row="{r}" data-col="{c}" data-excess="{_num(excess[r, c])}">'
-                f"<title>{_esc(tooltips[r][c])}</title></rect>"
+                f'data-row="{r}" data-col="{c}" data-excess="{_num(excess[r, c])}"'
+                + ("" if status is None else f' data-status="{status[r, c]}"')
+                + f"><title>{_esc(tooltips[r][c])}</title></rect>"
             )
     parts.append(
         f'<rect x="{left}" y="{top}" width="{C * size}" height="{R * tall}" fill="none" '

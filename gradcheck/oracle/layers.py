@@ -35,9 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck.diagnosis.patterns import pattern_causes
 from gradcheck.fd.check import GradientCheck, check_gradient
 from gradcheck.fd.steps import RICHARDSON_STEP, power_of_two
-from gradcheck.results.vjp_report import VJP_ROWS, EntryRow, InputSummary, VJPReport
+from gradcheck.results.vjp_report import VJP_ROWS, EntryRow, InputMap, InputSummary, VJPReport
 from gradcheck.results.vjp_report import Unsteady as _Unsteady
 from gradcheck.tolerance.policy import KINK_JUMP_RATIO, KINK_NOISE_ULPS
 from gradcheck.validate import check_callable, check_int
@@ -291,6 +292,8 @@ def _report(verdicts, given: _Inputs, seed: int, shape: tuple[int, ...], calls: 
             )
         )
     inconclusive = not rows and any(check.inconclusive for check, _ in verdicts)
+    under = [_input_maps(check, kinks, given, index) for index, (check, _) in enumerate(verdicts)]
+    maps = _worst_maps(under)
     return VJPReport(
         passed=not rows and not inconclusive,
         seed=seed,
@@ -301,7 +304,62 @@ def _report(verdicts, given: _Inputs, seed: int, shape: tuple[int, ...], calls: 
         mutated=tuple(n for n in given.names if n in given.mutated),
         inconclusive=inconclusive,
         resolution=max(check.resolution for check, _ in verdicts),
+        causes=pattern_causes(maps, under),
+        maps=maps,
     )
+
+
+def _input_maps(
+    check: GradientCheck, kinks: np.ndarray, given: _Inputs, cotangent: int
+) -> list[InputMap]:
+    """Every differentiated input's entries under one cotangent (views of `check`'s arrays)."""
+    kink = np.zeros(check.gradient.size, dtype=bool)
+    kink[kinks] = True
+    failing = np.zeros(check.gradient.size, dtype=bool)
+    failing[check.failures] = True
+    failing &= ~kink
+    maps = []
+    for k, i in enumerate(given.differentiated):
+        part, shape = slice(given.offsets[k], given.offsets[k + 1]), given.arrays[i].shape
+        maps.append(
+            InputMap(
+                name=given.names[i],
+                shape=shape,
+                cotangent=cotangent,
+                **{
+                    key: np.reshape(values[part], shape)
+                    for key, values in (
+                        ("candidate", check.gradient),
+                        ("numerical", check.numerical.gradient),
+                        ("difference", check.error),
+                        ("bound", check.tolerance),
+                        ("failing", failing),
+                        ("kinks", kink),
+                    )
+                },
+            )
+        )
+    return maps
+
+
+def _worst_maps(under: list[list[InputMap]]) -> tuple[InputMap, ...]:
+    """Each input's map under the cotangent of its largest |diff| / bound (kinks aside), copied."""
+    worst = []
+    for k in range(len(under[0])):
+        excess = [m[k].worst_excess for m in under]
+        chosen = under[int(np.argmax(excess))][k]
+        worst.append(
+            InputMap(
+                chosen.name,
+                chosen.shape,
+                chosen.cotangent,
+                *(
+                    np.array(getattr(chosen, key))
+                    for key in ("candidate", "numerical", "difference", "bound", "failing", "kinks")
+                ),
+            )
+        )
+    return tuple(worst)
 
 
 def _row(check: GradientCheck, j: int, cotangent: int, given: _Inputs) -> EntryRow:

@@ -3,20 +3,39 @@
 Entries are named in the user's terms (`x[2,0,5,7]`, `W[3,1]`); the report says
 which seeded random cotangents were used (`seed` reproduces them), per input how
 many entries were checked, failed, or sat on a kink (counted, never failed), and
-the worst entries with candidate, finite difference, |diff| and bound.
+the worst entries with candidate, finite difference, |diff| and bound, and the
+likely causes (`gradcheck.diagnosis.patterns` names the pattern of the wrong
+entries).  Per input it also keeps an `InputMap`: every entry's candidate,
+difference, |diff| and bound under the cotangent where the input fares worst,
+for the HTML page and the patterns; `to_dict()` carries the maps of small
+inputs whole and summarises the others.
 All parts are frozen: a report is built once and never changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
+from gradcheck.results.causes import Cause
 from gradcheck.tolerance.policy import NOISE_WORTH_SAYING
 
-__all__ = ["EntryRow", "InputSummary", "Unsteady", "VJPReport", "VJP_ROWS"]
+__all__ = [
+    "DICT_ENTRIES",
+    "EntryRow",
+    "InputMap",
+    "InputSummary",
+    "Unsteady",
+    "VJPReport",
+    "VJP_ROWS",
+]
 
 VJP_ROWS = 6  # worst entries shown per input: enough to see a pattern, still a screenful
+#: An input map with at most this many entries goes into `to_dict()` whole; larger, summarised.
+DICT_ENTRIES = 256
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,65 @@ class InputSummary:
     kinks: int  # entries where the function is not smooth: unverifiable, never failed
     worst: tuple[EntryRow, ...] = ()  # failing entries, worst (largest |diff| / bound) first
     kink_entries: tuple[str, ...] = ()  # the first few kink entries, by name
+
+
+@dataclass(frozen=True, eq=False)
+class InputMap:
+    """One differentiated input, entry by entry, under one cotangent (the one it fares worst under).
+
+    Every array has the input's `shape`.  `failing` marks the entries beyond their bound under
+    this cotangent (kinks aside); `kinks` the entries where `f` is not smooth (under any
+    cotangent): unverifiable, never failed.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    cotangent: int  # which of the seeded cotangents (0-based)
+    candidate: np.ndarray  # the vjp's entries
+    numerical: np.ndarray  # the finite differences of sum(c * f)
+    difference: np.ndarray  # |candidate - numerical|
+    bound: np.ndarray  # what the difference may be
+    failing: np.ndarray  # bool
+    kinks: np.ndarray  # bool
+
+    @property
+    def entries(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def excess(self) -> np.ndarray:
+        """``|diff| / bound`` per entry (> 1 fails): 0 where both are 0, inf where only the bound is."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = self.difference / self.bound
+        return np.where(self.difference == 0, 0.0, np.where(np.isnan(ratio), np.inf, ratio))
+
+    @property
+    def worst_excess(self) -> float:
+        """The largest ``|diff| / bound`` off the kinks (0 when every entry is on one)."""
+        usable = self.excess[~self.kinks]
+        return float(usable.max()) if usable.size else 0.0
+
+    def entry_name(self, index: tuple[int, ...]) -> str:
+        """``x[2,0,5,7]`` for an index of the input (its bare name for a scalar)."""
+        return f"{self.name}[{','.join(str(int(n)) for n in index)}]" if index else self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: the counts and the worst excess; the arrays too for a small input."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "shape": list(self.shape),
+            "cotangent": self.cotangent,
+            "entries": self.entries,
+            "failing": int(self.failing.sum()),
+            "kinks": int(self.kinks.sum()),
+            "worst_excess": self.worst_excess,
+            "summarised": self.entries > DICT_ENTRIES,
+        }
+        if self.entries <= DICT_ENTRIES:
+            for key in ("candidate", "numerical", "difference", "bound"):
+                data[key] = getattr(self, key).tolist()
+            data["failing_mask"], data["kink_mask"] = self.failing.tolist(), self.kinks.tolist()
+        return data
 
 
 @dataclass(frozen=True)
@@ -73,6 +151,10 @@ class VJPReport:
     # cotangent's): a kink or noise in f widens the differences' error estimates of every entry
     resolution: float = 0.0
     unsteady: Unsteady = Unsteady()
+    # likely causes, most likely first (gradcheck.diagnosis.patterns)
+    causes: tuple[Cause, ...] = ()
+    # per differentiated input, every entry under its worst cotangent: for the page and the patterns
+    maps: tuple[InputMap, ...] = field(default=(), compare=False, repr=False)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -83,8 +165,11 @@ class VJPReport:
         return tuple(row.entry for summary in self.inputs for row in summary.worst)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types: tuples become lists."""
-        return _plain(asdict(self))
+        """Plain JSON types: tuples become lists; the maps of large inputs summarised."""
+        data = _plain(asdict(replace(self, causes=(), maps=())))
+        data["causes"] = [cause.to_dict() for cause in self.causes]
+        data["maps"] = [entry_map.to_dict() for entry_map in self.maps]
+        return data
 
     def __str__(self) -> str:
         return _format(self)
@@ -123,6 +208,7 @@ def _format(report: VJPReport) -> str:
     if report.mutated:
         names = ", ".join(f"`{name}`" for name in report.mutated)
         lines.append(f"changed in place by f or the vjp (each call got a copy): {names}")
+    lines.extend(f"likely cause: {cause.text}" for cause in report.causes)
     return "\n".join(lines)
 
 

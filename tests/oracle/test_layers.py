@@ -80,6 +80,7 @@ def test_a_correct_layer_passes(forward, backward, inputs):
     report = check_layer(forward, backward, inputs)
     assert report.passed, str(report)
     assert all(s.failing == 0 and s.entries == np.size(inputs[s.name]) for s in report.inputs)
+    assert report.causes == ()  # no pattern is named for a correct layer
 
 
 # --- slips are caught and named by entry
@@ -314,3 +315,26 @@ def test_a_deterministic_layer_reports_no_unsteadiness():
     report = check_layer(affine_forward, affine_backward, {"x": X, "W": W, "b": B})
     assert report.unsteady.f == 0 and report.unsteady.vjp == 0
     assert "nondeterministic" not in str(report)
+
+
+# --- per-entry maps, for the patterns and the page
+
+
+def test_each_differentiated_input_gets_its_entries_under_its_worst_cotangent():
+    report = check_layer(affine_forward, affine_backward_one_slip, {"x": X, "W": W, "b": B})
+    assert [(m.name, m.shape) for m in report.maps] == [("x", (2, 3)), ("W", (3, 3)), ("b", (3,))]
+    w_map, (row,) = report.maps[1], report.inputs[1].worst
+    assert w_map.cotangent == row.cotangent  # the worst row's cotangent is the map's
+    assert w_map.candidate[2, 1] == row.candidate and w_map.numerical[2, 1] == row.numerical
+    assert w_map.bound[2, 1] == row.bound and w_map.difference[2, 1] == row.difference
+    assert np.argwhere(w_map.failing).tolist() == [[2, 1]] and not w_map.kinks.any()
+    assert report.causes[0].evidence["wrong"] == "W[2,1]"
+    assert "likely cause: only 1 of 9 entries is wrong (W[2,1])" in str(report)
+
+
+def test_maps_mark_kinks_and_leave_out_what_is_not_differentiated():
+    relu = check_layer(relu_forward, relu_backward, {"x": np.array([[0.0, 1.0, -1.0, 0.5]])})
+    assert relu.maps[0].kinks.tolist() == [[True, False, False, False]]
+    assert not relu.maps[0].failing.any() and relu.causes == ()
+    report = check_vjp(lambda x, w: x @ w, lambda c, x, w: (c @ w.T, None), [X, W])
+    assert [m.name for m in report.maps] == ["x0"]

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
-from gradcheck.results.vjp_report import VJP_ROWS, EntryRow, InputSummary, VJPReport
+from gradcheck.results.causes import Cause
+from gradcheck.results.vjp_report import (
+    DICT_ENTRIES,
+    VJP_ROWS,
+    EntryRow,
+    InputMap,
+    InputSummary,
+    VJPReport,
+)
 
 
 def _row(entry: str, difference: float) -> EntryRow:
@@ -64,8 +74,66 @@ def test_to_dict_is_plain_json():
 
 
 def test_wide_bounds_are_said_with_what_they_hide():
-    from dataclasses import replace
-
     assert "passes unseen" not in str(_report())
     text = str(replace(_report(), resolution=0.02))
     assert "passes unseen" in text and "~2% of itself" in text
+
+
+# --- causes and per-entry maps
+
+
+def _input_map(name: str, shape: tuple[int, ...], wrong: tuple[int, ...] = ()) -> InputMap:
+    r = np.ones(shape)
+    c = r.copy()
+    if wrong:
+        c[wrong] = 3.0
+    difference, bound = np.abs(c - r), np.full(shape, 1e-12)
+    kinks = np.zeros(shape, dtype=bool)
+    return InputMap(name, shape, 2, c, r, difference, bound, difference > bound, kinks)
+
+
+def test_causes_print_one_likely_cause_line_each_and_go_into_the_dict():
+    causes = (
+        Cause(None, None, (), "the gradient of `W` is all zeros. Fix: fill it", {"input": "W"}),
+        Cause(None, None, (), "the gradient of `x` is k times", {"input": "x", "k": 0.5}),
+    )
+    report = replace(_report(failing=2), causes=causes)
+    lines = [line for line in str(report).splitlines() if line.startswith("likely cause:")]
+    assert lines == [f"likely cause: {cause.text}" for cause in causes]
+    data = report.to_dict()
+    assert data["causes"] == [cause.to_dict() for cause in causes]
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_small_maps_go_into_the_dict_whole_and_large_ones_summarised():
+    small, large = _input_map("W", (3, 3), wrong=(2, 1)), _input_map("x", (DICT_ENTRIES + 1,))
+    data = replace(_report(failing=1), maps=(small, large)).to_dict()
+    assert json.loads(json.dumps(data)) == data
+    whole, summary = data["maps"]
+    assert whole["failing"] == 1 and whole["cotangent"] == 2 and not whole["summarised"]
+    assert whole["candidate"][2][1] == 3.0 and whole["failing_mask"][2][1]
+    assert whole["worst_excess"] == pytest.approx(2e12)
+    assert summary["summarised"] and "candidate" not in summary and summary["failing"] == 0
+
+
+def test_maps_leave_equality_and_the_repr_alone():
+    a = replace(_report(), maps=(_input_map("W", (3, 3)),))
+    b = replace(_report(), maps=(_input_map("W", (3, 3)),))
+    assert a == b and "InputMap" not in repr(a)
+
+
+def test_the_excess_of_an_entry_with_a_zero_bound_is_inf_and_of_an_exact_one_zero():
+    shape = (3,)
+    entry_map = InputMap(
+        "x",
+        shape,
+        0,
+        np.array([1.0, 2.0, 3.0]),
+        np.array([1.0, 1.0, 3.0]),
+        np.array([0.0, 1.0, 0.0]),
+        np.array([0.0, 0.0, 1.0]),
+        np.array([False, True, False]),
+        np.zeros(shape, dtype=bool),
+    )
+    assert entry_map.excess.tolist() == [0.0, np.inf, 0.0]
+    assert entry_map.entry_name((2,)) == "x[2]" and entry_map.worst_excess == np.inf

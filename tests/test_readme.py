@@ -81,6 +81,7 @@ PRINTS = {
         "[(4, 8), (8, 3)] [(8,), (3,)] (67,)",
     ],
     ("docs/reports.md", ""): ["None dJ/db (0,)\n[0]\n"],  # shown after "prints", not a sample
+    ("docs/layers.md", ""): ["the gradient of `x` is k times the finite differences (k = 0.5)"],
     ("docs/pytorch.md", ""): ["True\n"],
     ("docs/jax.md", ""): ["True\n"],
     ("docs/finite-differences.md", ""): ["Gradient check FAILED", "FIRST ORDER"],

@@ -143,7 +143,7 @@ def _slice_map(m: InputMap, excess: np.ndarray, lead: tuple[int, ...], plane: tu
             row_tips.append(_tooltip(m, index, name))
         names.append(row_names)
         tips.append(row_tips)
-    caption = f"{m.name}[{','.join(map(str, lead))},:,:]" if lead else ""
+    caption = f"{m.name}[{','.join(map(str, lead))},:,:]" if lead else m.name
     return svg.heatmap(
         excess[lead],
         names=names,

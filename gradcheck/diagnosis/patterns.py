@@ -21,8 +21,10 @@ What is named, per input:
 
 Never a pattern the entries contradict: an entry that disagrees with a fitted
 factor rules the factor out; a pattern needs its own evidence (a factor at least
-two wrong entries; a border or a slice the share of entries said below).  Kink
-entries take no part.  A correct input (no wrong entry) gets nothing.
+two wrong entries; a border or a slice the share of entries said below); and
+every cotangent must read the same pattern (a slip belongs to the backward, not
+to one cotangent).  Kink entries take no part.  A correct input (no wrong
+entry) gets nothing.
 """
 
 from __future__ import annotations
@@ -83,13 +85,17 @@ def pattern_causes(
 ) -> tuple[Cause, ...]:
     """The named patterns of every input's wrong entries, input by input; () for a correct layer.
 
+    A pattern is read under the cotangent where the input fares worst and kept only if every
+    other cotangent shows the same (the same factor, the same entries, the same slice): a slip
+    is a property of the backward, not of one cotangent, and a cotangent that disagrees is
+    evidence against it.
+
     Parameters
     ----------
     maps : sequence of InputMap
         Each differentiated input under the cotangent where it fares worst.
     under : sequence of sequences of InputMap
-        ``under[c]``: every differentiated input under cotangent `c`, for the swapped-input
-        test (an input's candidate against another's differences under the same cotangent).
+        ``under[c]``: every differentiated input under cotangent `c`, in the order of `maps`.
 
     Returns
     -------
@@ -98,9 +104,11 @@ def pattern_causes(
     """
     causes: list[Cause] = []
     pairs: set[frozenset[str]] = set()
-    for entry_map in maps:
-        others = [o for o in under[entry_map.cotangent] if o.name != entry_map.name]
-        for cause in input_causes(entry_map, others):
+    for k, entry_map in enumerate(maps):
+        readings = [_causes_under(under[c], k) for c in range(len(under))]
+        for cause in _causes_under(under[entry_map.cotangent], k):
+            if not all(any(_same(cause, other) for other in found) for found in readings):
+                continue  # a cotangent that reads otherwise contradicts it
             if cause.evidence.get("pattern") == "swapped":
                 pair = frozenset(cause.evidence["inputs"])
                 if pair in pairs:
@@ -108,6 +116,26 @@ def pattern_causes(
                 pairs.add(pair)
             causes.append(cause)
     return tuple(causes)
+
+
+def _causes_under(inputs: Sequence[InputMap], k: int) -> list[Cause]:
+    """Input `k`'s causes under one cotangent, the other inputs under it beside."""
+    return input_causes(inputs[k], [o for j, o in enumerate(inputs) if j != k])
+
+
+#: Evidence that must agree between cotangents for a pattern to stand (k: within
+#: NAMED_CONSTANT_RTOL; the rest exactly).
+_STABLE = ("pattern", "where", "axis", "index", "edges", "wrong", "inputs")
+
+
+def _same(a: Cause, b: Cause) -> bool:
+    """Whether two cotangents' readings name the same pattern (the same k, entries, slice)."""
+    if any(a.evidence.get(key) != b.evidence.get(key) for key in _STABLE):
+        return False
+    ka, kb = a.evidence.get("k"), b.evidence.get("k")
+    if ka is None or kb is None:
+        return ka is kb
+    return abs(ka - kb) <= NAMED_CONSTANT_RTOL * max(abs(ka), abs(kb))
 
 
 def input_causes(entry_map: InputMap, others: Sequence[InputMap] = ()) -> list[Cause]:

@@ -22,7 +22,7 @@ from _pattern_layers import (
     product_forward,
 )
 
-from gradcheck import check_layer
+from gradcheck import check_layer, check_vjp
 from gradcheck.diagnosis.patterns import input_causes, pattern_causes
 from gradcheck.results.vjp_report import InputMap
 
@@ -241,8 +241,28 @@ def test_a_wrong_input_unlike_the_other_is_not_swapped():
 
 
 def test_inputs_of_different_shapes_or_cotangents_are_never_compared():
-    x = _map(R.T.copy(), np.zeros((5, 6)) + 1.0, name="x")
-    y = _map(R.T.copy(), R.T.copy(), name="y", cotangent=1)
-    other = _map(R.copy(), R.copy(), name="z")
-    causes = pattern_causes([x], [[x, other], [y]])
-    assert [c.evidence["pattern"] for c in causes] == ["every"]
+    x = _map(R.T.copy(), np.ones((5, 6)), name="x")  # every entry wrong, by no factor
+    y_later = _map(R.T.copy(), R.T.copy(), name="y", cotangent=1)  # x's candidate, but later
+    z = _map(R.copy(), R.copy(), name="z")  # another shape
+    assert [c.evidence["pattern"] for c in input_causes(x, [y_later, z])] == ["every"]
+    assert [c.evidence["pattern"] for c in pattern_causes([x, z], [[x, z]])] == ["every"]
+
+
+# --- every cotangent must agree
+
+
+def test_a_pattern_one_cotangent_contradicts_is_not_named():
+    """Twice the gradient under cotangents that sum above zero, right under the others: the worst
+    cotangent reads a factor 2, the others read nothing wrong, so no factor is named."""
+    x = np.linspace(1.0, 2.0, 4)
+    report = check_vjp(lambda x: 3 * x, lambda c, x: (3 * c * (2.0 if c.sum() > 0 else 1.0),), [x])
+    cotangents = np.random.default_rng(0).standard_normal((3, 4))
+    assert {bool(c.sum() > 0) for c in cotangents} == {True, False}  # the seed mixes both
+    assert not report.passed and report.causes == ()
+
+
+def test_a_pattern_every_cotangent_shows_is_named_with_its_factor():
+    x = np.linspace(1.0, 2.0, 4)
+    report = check_vjp(lambda x: 3 * x, lambda c, x: (6 * c,), [x])
+    (cause,) = report.causes
+    assert cause.evidence["pattern"] == "factor" and cause.evidence["k"] == pytest.approx(2.0)

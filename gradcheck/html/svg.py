@@ -95,6 +95,7 @@ def heatmap(
     row_axis: str = "m",
     col_axis: str = "n",
     kinks: np.ndarray | None = None,
+    cell: int | None = None,
 ) -> str:
     """One cell per entry of a block, coloured by `colour`, with names and values on hover.
 
@@ -114,6 +115,9 @@ def heatmap(
     kinks : ndarray of bool, shape (R, C), optional
         Entries on a kink, drawn grey (`KINK`); when given, every cell also carries
         ``data-status``: ``"fail"``, ``"kink"`` or ``"pass"``.
+    cell : int, optional
+        Pixels per cell (default `cell_size`: the map fits `MAP_WIDTH`); a grid of several
+        maps side by side passes a smaller one.
 
     Returns
     -------
@@ -129,7 +133,7 @@ def heatmap(
     """
     excess = np.atleast_2d(np.asarray(excess, dtype=np.float64))
     R, C = excess.shape
-    size = cell_size(R, C)
+    size = cell_size(R, C) if cell is None else cell
     tall = max(size, 14) if R == 1 else size  # a vector b^L: a row of cells tall enough to see
     left, top = 34, 36 if caption else 18
     # Wide enough for the caption too (bold 12 px: about 7.5 px a character).
@@ -206,8 +210,9 @@ def strip(
     return "".join(parts)
 
 
-def colour_bar() -> str:
-    """The colour scale's legend: 1e-4 .. 1e4 times the tolerance, with the boundary at 1 marked.
+def colour_bar(label: str = "|c − r| / tolerance   (1 = the tolerance)") -> str:
+    """The colour scale's legend: 1e-4 .. 1e4 times the tolerance, with the boundary at 1 marked
+    and `label` under it.
 
     Examples
     --------
@@ -232,11 +237,7 @@ def colour_bar() -> str:
     parts.append(
         f'<line x1="{middle}" y1="4" x2="{middle}" y2="{12 + bar}" stroke="#000" stroke-width="2"/>'
     )
-    parts.append(
-        _text(
-            middle, 38 + bar, "|c − r| / tolerance   (1 = the tolerance)", size=10, anchor="middle"
-        )
-    )
+    parts.append(_text(middle, 38 + bar, label, size=10, anchor="middle"))
     parts.append("</svg>")
     return "".join(parts)
 

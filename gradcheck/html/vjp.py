@@ -23,10 +23,12 @@ from gradcheck.html.sections import PAGE_CELLS, binned, escape
 from gradcheck.results.error_maps import MAX_CELLS
 from gradcheck.results.vjp_report import InputMap, InputSummary, VJPReport
 
-__all__ = ["WORST_SHOWN", "inputs_section", "maps_section"]
+__all__ = ["GRID_WIDTH", "WORST_SHOWN", "inputs_section", "maps_section"]
 
 #: Entries listed under a summarised map, worst first.
 WORST_SHOWN = 8
+#: Pixels a row of slices grows to before its cells shrink (the page is ~1150 px wide).
+GRID_WIDTH = 1100
 
 
 def inputs_section(report: VJPReport) -> str:
@@ -82,7 +84,7 @@ def maps_section(maps: Sequence[InputMap]) -> str:
         "red fail; the hue changes at 1, the bound. Grey: on a kink (unverifiable, never "
         "failed). An input of more than two axes is a grid of 2-D slices over its last two "
         "axes. Hover (or tap) a cell for its name and values.</p>",
-        svg.colour_bar(),
+        svg.colour_bar("|diff| / bound   (1 = the bound)"),
         '<div id="inspector" class="inspector">Hover a cell to see its entry.</div>',
     ]
     budget = PAGE_CELLS
@@ -117,11 +119,14 @@ def _input_figure(m: InputMap) -> str:
     leading, plane = shape[:-2], shape[-2:]
     excess = m.excess.reshape(shape)
     columns = leading[-1] if leading else 1
-    slices = []
-    for lead in itertools.product(*(range(n) for n in leading)):
-        slices.append(_slice_map(m, excess, lead, plane))
+    # side by side, the slices share the page's width (each with its ~40 px of margins)
+    cell = int(np.clip((GRID_WIDTH // columns - 40) // plane[1], svg.CELL_MIN, svg.CELL_MAX))
+    slices = [
+        _slice_map(m, excess, lead, plane, cell if leading else None)
+        for lead in itertools.product(*(range(n) for n in leading))
+    ]
     grid = (
-        f'<div class="slices" style="display:grid;gap:.4em;'
+        f'<div class="slices" style="display:grid;gap:.4em;overflow-x:auto;'
         f'grid-template-columns:repeat({columns},max-content)">{"".join(slices)}</div>'
     )
     return (
@@ -130,7 +135,9 @@ def _input_figure(m: InputMap) -> str:
     )
 
 
-def _slice_map(m: InputMap, excess: np.ndarray, lead: tuple[int, ...], plane: tuple) -> str:
+def _slice_map(
+    m: InputMap, excess: np.ndarray, lead: tuple[int, ...], plane: tuple, cell: int | None
+) -> str:
     """One 2-D slice ``x[n,c,:,:]`` as a heatmap, every cell named and explained on hover."""
     R, C = plane
     names, tips = [], []
@@ -152,6 +159,7 @@ def _slice_map(m: InputMap, excess: np.ndarray, lead: tuple[int, ...], plane: tu
         row_axis="i" if len(m.shape) >= 2 else "",
         col_axis="j",
         kinks=m.kinks.reshape(excess.shape)[lead],
+        cell=cell,
     )
 
 

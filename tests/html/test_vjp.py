@@ -12,8 +12,9 @@ from _layers import conv_forward
 from _pattern_layers import CONV, conv_border_slip
 
 from gradcheck import check_layer, check_vjp
-from gradcheck.html import render_report, write_report
+from gradcheck.html import render_report, svg, write_report
 from gradcheck.html.sections import PAGE_CELLS
+from gradcheck.html.vjp import GRID_WIDTH
 from gradcheck.results.error_maps import MAX_CELLS
 from gradcheck.results.vjp_report import InputMap, InputSummary, VJPReport
 
@@ -123,3 +124,13 @@ def test_network_only_options_are_refused_for_a_vjp_report():
     report = _report_of([_map("x", (2, 2))])
     with pytest.raises(TypeError, match="`maps`, `step_curves` and `equation_table`"):
         render_report(report, maps={})
+
+
+def test_a_row_of_many_slices_shrinks_its_cells_to_fit_the_page():
+    page = render_report(_report_of([_map("x", (2, 8, 8, 8))]))
+    figure = page.split('data-input="x" data-failing')[1].split("</figure>")[0]
+    widths = [int(w) for w in re.findall(r'class="heatmap" width="(\d+)"', figure)]
+    assert len(widths) == 16 and 8 * max(widths) <= GRID_WIDTH + 8 * svg.CELL_MAX
+    # one slice alone keeps the full-size cells of a network block
+    alone = render_report(_report_of([_map("W", (8, 8))]))
+    assert f'width="{svg.cell_size(8, 8)}"' in alone.split('data-input="W" data-failing')[1]

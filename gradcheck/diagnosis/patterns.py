@@ -162,9 +162,6 @@ def input_causes(entry_map: InputMap, others: Sequence[InputMap] = ()) -> list[C
     return [_pattern_cause(m, n, k, where)]
 
 
-# ------------------------------------------------------------------ what the wrong entries are
-
-
 def _agrees(values: np.ndarray, predicted: np.ndarray, bound: np.ndarray) -> bool:
     with np.errstate(invalid="ignore", over="ignore"):
         return bool(np.all(np.abs(values - predicted) <= bound))
@@ -202,9 +199,6 @@ def _swapped_with(m: InputMap, wrong: np.ndarray, others: Sequence[InputMap]) ->
         ):
             return other
     return None
-
-
-# ------------------------------------------------------------------ where they are
 
 
 def _where(m: InputMap, wrong: np.ndarray, k: float | None) -> _Where | None:
@@ -318,9 +312,6 @@ def _axis_word(ndim: int, axis: int) -> str:
     if ndim >= 4 and axis >= ndim - 2:
         return ("row", "column")[axis - ndim + 2]
     return f"slice along axis {axis}"
-
-
-# ------------------------------------------------------------------ the causes, in words
 
 
 def _cause(m: InputMap, text: str, fix: str, evidence: dict[str, Any]) -> Cause:

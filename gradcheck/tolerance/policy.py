@@ -106,6 +106,13 @@ KINK_JUMP_RATIO = 0.75
 #: ... and the jump is above the rounding of g: this many ulps of |g|, over the step.
 KINK_NOISE_ULPS = 1000.0
 
+#: `check_vjp_fn` (JAX) takes its truth from `f` in float64 and its candidate from `f` in the
+#: primals' dtype; the two must be one function: at the primals they agree to this fraction of
+#: the dtype's digits, |f64 - f| <= eps ** DTYPE_AGREEMENT * max |f64|.  Half the digits
+#: (3e-4 in float32) is far above a forward's rounding (a few eps times its condition number)
+#: and far below a random draw whose bits follow the dtype (a dropout mask: whole entries).
+DTYPE_AGREEMENT = 0.5
+
 #: Least error of one value of `f`, in units of `eps |f|`: a few roundings of the last operations.
 ROUNDING_ULPS = 4.0
 

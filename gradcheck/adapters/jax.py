@@ -293,7 +293,8 @@ def check_vjp_fn(
     settings: float32 primals give float32 gradients, judged at float32
     rounding.  The truth is finite differences of ``sum(c * f(x))``, with `f`
     evaluated in float64 (``jax.enable_x64`` around those calls only; the
-    caller's ``jax_enable_x64`` is never changed).  This is
+    caller's ``jax_enable_x64`` is never changed), compiled once with
+    ``jax.jit`` (an `f` that cannot be traced is evaluated op by op).  This is
     `gradcheck.oracle.layers.check_vjp` with `f` and the VJP wrapped.
 
     JAX's randomness is explicit: a dropout mask comes from a key.  Pass the
@@ -388,8 +389,10 @@ def _named_primals(
                 "check_vjp_fn(f, x, W), or one dict name -> array"
             )
     if names is None:
-        names = _parameter_names(f, len(primals))
-    return list(primals), None if names is None else list(names)
+        return list(primals), _parameter_names(f, len(primals))
+    if isinstance(names, str) or not isinstance(names, Sequence) or len(names) != len(primals):
+        raise ValueError(f"`names` must be {len(primals)} strings, one per primal, got {names!r}")
+    return list(primals), list(names)
 
 
 def _parameter_names(f: Callable[..., Any], count: int) -> list[str] | None:
@@ -476,10 +479,10 @@ def _check_one_function(truth: _Truth, pullback: _Pullback, inputs: list[np.ndar
     change = np.abs(wide - own.astype(np.float64))
     eps = float(np.finfo(own.dtype).eps)
     if change.max() > eps**DTYPE_AGREEMENT * np.abs(wide).max():
-        at = tuple(int(i) for i in np.unravel_index(np.argmax(change), change.shape))
+        at = ",".join(str(int(i)) for i in np.unravel_index(np.argmax(change), change.shape))
         raise ValueError(
             f"`f` in float64 is another function than `f` in {own.dtype}: at the primals their "
-            f"values differ by {change.max():.3g} at entry {list(at)} (largest |f| "
+            f"values differ by {change.max():.3g} at f[{at}] (largest |f| "
             f"{np.abs(wide).max():.3g}), more than {own.dtype} rounding explains, so differences "
             f"in float64 cannot check the {own.dtype} gradient.  A random draw does this: one "
             "whose bits follow the dtype (jax.random.bernoulli(key, 0.5, shape) draws in float64 "

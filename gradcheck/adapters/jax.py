@@ -488,7 +488,8 @@ def _check_one_function(truth: _Truth, pullback: _Pullback, inputs: list[np.ndar
             "whose bits follow the dtype (jax.random.bernoulli(key, 0.5, shape) draws in float64 "
             "under 64-bit JAX; draw in a fixed dtype, jax.random.bernoulli(key, "
             "jnp.float32(0.5), shape)), or one whose key is not a primal (a new mask on every "
-            "call; pass the key as a primal)"
+            "call; pass the key as a primal).  So does a computation that loses half its digits "
+            f"in {own.dtype}: check it in float64 (float64 primals, jax_enable_x64 on)"
         )
 
 

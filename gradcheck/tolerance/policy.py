@@ -30,6 +30,7 @@ __all__ = [
     "COMPLEX_ULPS",
     "CROSS_CHECK_MARGIN",
     "DIAGNOSIS_RTOL",
+    "DTYPE_AGREEMENT",
     "FD_SAFETY",
     "FLOOR_FACTOR",
     "FLOOR_ULPS",

@@ -148,26 +148,31 @@ def test_a_float32_candidate_is_judged_at_float32_rounding():
     assert not check_vjp(f64, vjp_as_float64, primals).passed
 
 
+def _effective_x64():
+    """64-bit JAX as code sees it: the global flag and any thread-local jax.enable_x64 context."""
+    return jnp.ones(1, dtype=float).dtype == jnp.float64
+
+
 @pytest.mark.parametrize("enabled", [False, True], ids=["x64 off", "x64 on"])
 def test_the_callers_x64_setting_is_left_as_it_was(enabled):
     before = jax.config.jax_enable_x64
     jax.config.update("jax_enable_x64", enabled)
     try:
-        check_vjp_fn(layers.affine(), _affine(np.random.default_rng(4)))
-        assert jax.config.jax_enable_x64 is enabled
-
-        def fails_in_float64(x):
-            if x.dtype == jnp.float64 and not enabled:
-                raise RuntimeError("f fails")
-            return x * 2
-
-        if not enabled:
-            with pytest.raises(RuntimeError, match="f fails"):
-                check_vjp_fn(fails_in_float64, jnp.ones(3))
-        assert jax.config.jax_enable_x64 is enabled
-        assert jnp.ones(2, dtype=float).dtype == (jnp.float64 if enabled else jnp.float32)
+        assert check_vjp_fn(layers.affine(), _affine(np.random.default_rng(4))).passed
+        assert jax.config.jax_enable_x64 is enabled and _effective_x64() is enabled
     finally:
         jax.config.update("jax_enable_x64", before)
+
+
+def test_the_callers_x64_setting_comes_back_when_f_raises_in_float64():
+    def fails_in_float64(x):
+        if x.dtype == jnp.float64:
+            raise RuntimeError("f fails in float64")
+        return x * 2
+
+    with pytest.raises(RuntimeError, match="f fails in float64"):
+        check_vjp_fn(fails_in_float64, jnp.ones(3, dtype=jnp.float32))
+    assert not jax.config.jax_enable_x64 and not _effective_x64()
 
 
 # ------------------------------------------------ randomness: the key is an input
@@ -208,13 +213,19 @@ def test_a_key_drawn_outside_the_primals_is_refused():
 # ------------------------------------------------ primals, names, integers
 
 
-def test_integer_primals_are_passed_not_differentiated():
-    def f(x, n):
-        return x * n
+def test_integer_and_boolean_primals_are_passed_not_differentiated():
+    def f(x, n, keep):
+        assert n.dtype == jnp.int32 and keep.dtype == jnp.bool_  # as given, in both evaluations
+        return jnp.where(keep, x * n, 0.0)
 
-    report = check_vjp_fn(f, jnp.ones(3), jnp.arange(3))
-    assert report.passed
-    assert [(s.name, s.differentiated) for s in report.inputs] == [("x", True), ("n", False)]
+    keep = jnp.array([True, False, True])
+    report = check_vjp_fn(f, jnp.ones(3), jnp.arange(3, dtype=jnp.int32), keep)
+    assert report.passed, str(report)
+    assert [(s.name, s.differentiated) for s in report.inputs] == [
+        ("x", True),
+        ("n", False),
+        ("keep", False),
+    ]
 
 
 def test_names_given_or_from_a_dict_or_numbered():

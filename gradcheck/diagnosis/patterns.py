@@ -88,7 +88,9 @@ def pattern_causes(
     A pattern is read under the cotangent where the input fares worst and kept only if every
     other cotangent shows the same (the same factor, the same entries, the same slice): a slip
     is a property of the backward, not of one cotangent, and a cotangent that disagrees is
-    evidence against it.
+    evidence against it. A cotangent under which nothing is wrong agrees with a transposition
+    where the transpose fits it too (a transposed `dW = x.T @ dout` is right wherever that
+    product happens to be symmetric).
 
     Parameters
     ----------
@@ -105,9 +107,9 @@ def pattern_causes(
     causes: list[Cause] = []
     pairs: set[frozenset[str]] = set()
     for k, entry_map in enumerate(maps):
-        readings = [_causes_under(under[c], k) for c in range(len(under))]
+        readings = [(under[c][k], _causes_under(under[c], k)) for c in range(len(under))]
         for cause in _causes_under(under[entry_map.cotangent], k):
-            if not all(any(_same(cause, other) for other in found) for found in readings):
+            if not all(_consistent(cause, m, found) for m, found in readings):
                 continue  # a cotangent that reads otherwise contradicts it
             if cause.evidence.get("pattern") == "swapped":
                 pair = frozenset(cause.evidence["inputs"])
@@ -126,6 +128,14 @@ def _causes_under(inputs: Sequence[InputMap], k: int) -> list[Cause]:
 #: Evidence that must agree between cotangents for a pattern to stand (k: within
 #: NAMED_CONSTANT_RTOL; the rest exactly).
 _STABLE = ("pattern", "where", "axis", "index", "edges", "wrong", "inputs")
+
+
+def _consistent(cause: Cause, m: InputMap, found: Sequence[Cause]) -> bool:
+    """Whether one cotangent's map `m` (read as `found`) bears `cause` out."""
+    if any(_same(cause, other) for other in found):
+        return True
+    nothing_wrong = not (m.failing & ~m.kinks).any()
+    return nothing_wrong and cause.evidence.get("pattern") == "transposed" and _fits_transpose(m)
 
 
 def _same(a: Cause, b: Cause) -> bool:
@@ -182,7 +192,12 @@ def _factor(m: InputMap, wrong: np.ndarray) -> float | None:
 
 def _transposed(m: InputMap, wrong: np.ndarray) -> bool:
     """A square 2-D input whose every entry is the transpose's difference (the diagonal right)."""
-    if len(m.shape) != 2 or m.shape[0] != m.shape[1] or wrong.sum() < 2:
+    return wrong.sum() >= 2 and _fits_transpose(m)
+
+
+def _fits_transpose(m: InputMap) -> bool:
+    """A square 2-D input whose candidate is the transpose of its differences, entry by entry."""
+    if len(m.shape) != 2 or m.shape[0] != m.shape[1]:
         return False
     ok = ~m.kinks & ~m.kinks.T
     return _agrees(m.candidate[ok], m.numerical.T[ok], (m.bound + m.bound.T)[ok])

@@ -303,7 +303,7 @@ def _report(verdicts, given: _Inputs, seed: int, shape: tuple[int, ...], calls: 
         n_evaluations=calls,
         mutated=tuple(n for n in given.names if n in given.mutated),
         inconclusive=inconclusive,
-        resolution=max(check.resolution for check, _ in verdicts),
+        resolution=max(_differences_resolution(check) for check, _ in verdicts),
         causes=pattern_causes(maps, under),
         maps=maps,
     )
@@ -360,6 +360,15 @@ def _worst_maps(under: list[list[InputMap]]) -> tuple[InputMap, ...]:
             )
         )
     return tuple(worst)
+
+
+def _differences_resolution(check: GradientCheck) -> float:
+    """The median over nonzero entries of safety x the differences' error / |difference|: how
+    wrong an entry may be and still pass for the differences' sake alone (the candidate
+    dtype's rounding aside: a float32 backward's own bound is no fault of f's)."""
+    size, error = np.abs(check.numerical.gradient), check.safety * check.numerical.error
+    seen = (size > 0) & np.isfinite(error) & np.isfinite(size)
+    return float(np.median(error[seen] / size[seen])) if seen.any() else 0.0
 
 
 def _row(check: GradientCheck, j: int, cotangent: int, given: _Inputs) -> EntryRow:

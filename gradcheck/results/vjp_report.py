@@ -147,8 +147,9 @@ class VJPReport:
     n_evaluations: int  # every evaluation of f: the differences, the kink tests, the repeat
     mutated: tuple[str, ...] = ()  # inputs that f or the vjp changed in place (they got copies)
     inconclusive: bool = False  # the noise of f hid errors the check must see (see check_gradient)
-    # the least error the bounds can see, relative to an entry (median over entries, the worst
-    # cotangent's): a kink or noise in f widens the differences' error estimates of every entry
+    # the least error the differences' share of the bounds can see, relative to an entry (median
+    # over entries, the worst cotangent's; the candidate dtype's rounding aside): a kink or noise
+    # in f widens the differences' error estimates of every entry
     resolution: float = 0.0
     unsteady: Unsteady = Unsteady()
     # likely causes, most likely first (gradcheck.diagnosis.patterns)

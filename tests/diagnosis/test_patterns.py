@@ -266,3 +266,15 @@ def test_a_pattern_every_cotangent_shows_is_named_with_its_factor():
     report = check_vjp(lambda x: 3 * x, lambda c, x: (6 * c,), [x])
     (cause,) = report.causes
     assert cause.evidence["pattern"] == "factor" and cause.evidence["k"] == pytest.approx(2.0)
+
+
+def test_a_cotangent_that_hides_a_transposition_does_not_contradict_it():
+    """dW = x.T @ dout transposed is right wherever x.T @ dout is symmetric: under a cotangent
+    equal to x, nothing of W is wrong, and that is no evidence against the transposition."""
+    x = np.random.default_rng(0).standard_normal((2, 3))  # the first cotangent of seed 0 is x
+    w = np.random.default_rng(1).standard_normal((3, 3))
+    transposed = affine_with(lambda dx, dw, db: (dx, dw.T, db))
+    report = check_layer(affine_forward, transposed, {"x": x, "W": w, "b": np.zeros(3)})
+    assert np.array_equal(np.random.default_rng(0).standard_normal((2, 3)), x)
+    (cause,) = report.causes
+    assert cause.evidence["pattern"] == "transposed"

@@ -33,6 +33,7 @@ __all__ = [
     "CANDIDATE_ULPS",
     "CHECK_SAFETY",
     "GradientCheck",
+    "candidate_floor",
     "check_gradient",
     "compare_gradient",
 ]
@@ -244,13 +245,19 @@ def _resolution(numerical: NumericalGradient, tolerance: np.ndarray, verifiable)
 
 def _tolerance(grad, numerical, eps_candidate, rtol, safety):
     """safety x error estimate + rtol |numerical| + 8 ulps of |grad_j| + ||grad||."""
+    floor = candidate_floor(grad, eps_candidate)
+    return safety * numerical.error + rtol * np.abs(numerical.gradient) + floor
+
+
+def candidate_floor(grad: np.ndarray, eps_candidate: float) -> np.ndarray:
+    """The candidate's own rounding per entry: `CANDIDATE_ULPS` ulps (`eps_candidate`, of its
+    dtype) of ``|grad_j| + ||grad||``; also what `gradcheck.fd.screen` allows a dot product of it."""
     size = np.where(np.isfinite(grad), np.abs(grad), 0.0)  # a NaN candidate fails regardless
     largest = size.max(initial=0.0)
     # ||grad|| scaled by its largest entry: squares of entries past 1e154 would overflow
     norm = largest * np.linalg.norm(size / largest) if largest > 0 else 0.0
     # two products, not ulps x (size + norm): that sum could overflow
-    floor = CANDIDATE_ULPS * eps_candidate * size + CANDIDATE_ULPS * eps_candidate * norm
-    return safety * numerical.error + rtol * np.abs(numerical.gradient) + floor
+    return CANDIDATE_ULPS * eps_candidate * size + CANDIDATE_ULPS * eps_candidate * norm
 
 
 def _worst_first(indices: np.ndarray, error: np.ndarray, tolerance: np.ndarray) -> np.ndarray:

@@ -203,6 +203,7 @@ def differentiate(
     step: np.ndarray,
     f0: float,
     f_scale: float = 0.0,
+    sigma: float | None = None,
 ) -> NumericalGradient:
     """The engine of `numerical_gradient`, on any evaluator of `f` near `theta`.
 
@@ -212,14 +213,15 @@ def differentiate(
     A value it returns as NaN makes that step unusable: Richardson then
     takes smaller steps. `f_scale` is the size of the terms `f` is computed
     from, when the caller knows it exceeds `|f|` (a sum of large terms that
-    nearly cancel): each value of `f` then errs by at least `eps f_scale`.
+    nearly cancel): each value of `f` then errs by at least `eps f_scale`.  `sigma` is the
+    noise of `f` near `theta` when already measured (`noise.noise_sigma`): not measured again.
     """
     measured = 0.0
     with np.errstate(all="ignore"):
         if method == "complex":  # needs no noise level: nothing cancels
             gradient, error, taken = _complex_step(evaluate, theta, step)
         else:
-            measured = noise_sigma(evaluate, theta, f0)
+            measured = noise_sigma(evaluate, theta, f0) if sigma is None else sigma
             sigma = max(measured, EPS * f_scale)
             method_of = _richardson if method == "richardson" else _central
             gradient, error, taken = method_of(evaluate, theta, step, f0, sigma)

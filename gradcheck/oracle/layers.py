@@ -38,6 +38,7 @@ import numpy as np
 from gradcheck.diagnosis.patterns import pattern_causes
 from gradcheck.fd.check import GradientCheck, check_gradient
 from gradcheck.fd.steps import RICHARDSON_STEP, power_of_two
+from gradcheck.oracle.screening import screen_vjp, screens
 from gradcheck.results.vjp_report import VJP_ROWS, EntryRow, InputMap, InputSummary, VJPReport
 from gradcheck.results.vjp_report import Unsteady as _Unsteady
 from gradcheck.tolerance.policy import KINK_JUMP_RATIO, KINK_NOISE_ULPS
@@ -103,6 +104,7 @@ def check_vjp(
     names: Sequence[str] | None = None,
     seed: int = 0,
     cotangents: int = 3,
+    mode: str = "auto",
 ) -> VJPReport:
     """Check a hand-written vector-Jacobian product of `f` entry by entry, by finite differences.
 
@@ -122,6 +124,13 @@ def check_vjp(
         Seeds the random cotangents (standard normal); the report prints it.
     cotangents : int
         How many random cotangents.  Default 3.
+    mode : {"auto", "entries", "screen"}
+        ``"entries"``: every entry by its own differences; ``"screen"``: differences along
+        seeded random directions, then bisection down to the wrong entries, each judged by
+        its own differences (`gradcheck.oracle.screening`: a million inputs in a few hundred
+        evaluations of `f`); ``"auto"`` (default): entries up to `policy.SCREEN_ABOVE`
+        differentiated entries, screened above.  The report says which (``.method``) and, when
+        screened, what the screen could not have missed.
 
     Returns
     -------
@@ -141,6 +150,7 @@ def check_vjp(
     check_callable(f, "f")
     check_callable(vjp, "vjp")
     seed, count = check_int(seed, "seed", low=0), check_int(cotangents, "cotangents", low=1)
+    screens(mode, 0)  # validates `mode` before any work
     given = _as_inputs(inputs, names)
     out = _output(given.call(f, (), given.arrays))
     rng = np.random.default_rng(seed)
@@ -156,6 +166,10 @@ def check_vjp(
         raise ValueError("`vjp` returned None for every input: there is nothing to check")
     theta = given.select(differentiated)
     f_at = _FAt(f, given)  # one evaluation of f per point, shared by every cotangent
+    if screens(mode, theta.size):  # a million inputs: gradcheck.oracle.screening
+        shape, kink = out.shape, _on_kink
+        report = screen_vjp(f_at, cs, grads, theta, given, seed=seed, shape=shape, on_kink=kink)
+        return replace(report, n_evaluations=f_at.calls + 2, unsteady=unsteady)
     verdicts = []
     for c, grad in zip(cs, grads, strict=True):
         candidate = np.concatenate([np.ravel(g) for g in grad if g is not None])
@@ -171,6 +185,7 @@ def check_layer(
     names: Sequence[str] | None = None,
     seed: int = 0,
     cotangents: int = 3,
+    mode: str = "auto",
 ) -> VJPReport:
     """`check_vjp` for a course-style layer: ``forward(*inputs) -> (out, cache)``,
     ``backward(dout, cache) -> grads`` (one per input; a bare array for one input).
@@ -192,7 +207,7 @@ def check_layer(
     def vjp(dout: np.ndarray, *xs: np.ndarray) -> Any:
         return backward(dout, _forward_pair(forward(*xs))[1])
 
-    return check_vjp(f, vjp, inputs, names=names, seed=seed, cotangents=cotangents)
+    return check_vjp(f, vjp, inputs, names=names, seed=seed, cotangents=cotangents, mode=mode)
 
 
 def _forward_pair(result: Any) -> tuple[Any, Any]:

@@ -21,13 +21,14 @@ from typing import Any
 import numpy as np
 
 from gradcheck.results.causes import Cause
-from gradcheck.tolerance.policy import NOISE_WORTH_SAYING
+from gradcheck.tolerance.policy import NOISE_WORTH_SAYING, NOISY_CHECK_RESOLUTION
 
 __all__ = [
     "DICT_ENTRIES",
     "EntryRow",
     "InputMap",
     "InputSummary",
+    "ScreenSummary",
     "Unsteady",
     "VJPReport",
     "VJP_ROWS",
@@ -62,6 +63,24 @@ class InputSummary:
     kinks: int  # entries where the function is not smooth: unverifiable, never failed
     worst: tuple[EntryRow, ...] = ()  # failing entries, worst (largest |diff| / bound) first
     kink_entries: tuple[str, ...] = ()  # the first few kink entries, by name
+    # screened (`VJPReport.method == "screen"`): any single entry wrong by more than this fraction
+    # of the input's largest gradient (`largest`, the candidate's) would have been caught, from the
+    # screen's own bounds on this input (the worst cotangent's); 0 when checked entry by entry
+    caught_above: float = 0.0
+    largest: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScreenSummary:
+    """How a screen went (`check_vjp(..., mode="screen")`, or "auto" above `SCREEN_ABOVE` entries):
+    differences along seeded random directions, one per input, then bisection of the sets that
+    failed; every entry it named was then checked by its own differences."""
+
+    sets: int  # sets measured along the directions: one per input, then the bisection's
+    miss_probability: float  # a single entry beyond `caught_above` escapes with at most this
+    named: int  # entries the bisection named and the per-entry check then judged
+    cleared: int  # of those, entries the per-entry check passed (the screen's false alarms)
+    unlocalized: int  # entries of sets that failed the screen but were not pinned to an entry
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,6 +175,8 @@ class VJPReport:
     causes: tuple[Cause, ...] = ()
     # per differentiated input, every entry under its worst cotangent: for the page and the patterns
     maps: tuple[InputMap, ...] = field(default=(), compare=False, repr=False)
+    method: str = "entries"  # "entries": every entry by its own differences; "screen": screened
+    screen: ScreenSummary | None = None  # how the screen went, when screened
 
     def __bool__(self) -> bool:
         return self.passed
@@ -193,8 +214,17 @@ def _format(report: VJPReport) -> str:
         "rule: |vjp(c) - d/dx sum(c * f(x))| <= safety x error estimate of the differences "
         "+ the candidate's rounding",
     ]
+    if report.screen is not None:
+        lines.append(_screen_line(report.screen))
+        if report.inconclusive and not report.screen.unlocalized:
+            lines.append(
+                f"the screen cannot see an error of {100 * NOISY_CHECK_RESOLUTION:g}% of an input's "
+                "largest gradient (its bounds below: noise in f, or a low-precision candidate's "
+                'rounding summed over the input), and a pass must: check_vjp(..., mode="entries") '
+                "checks each entry against its own bound"
+            )
     for summary in report.inputs:
-        lines.extend(_input_lines(summary))
+        lines.extend(_input_lines(summary, report.screen))
     if report.resolution > NOISE_WORTH_SAYING:
         lines.append(
             f"the differences' error estimates are wide (f has kinks or noise): an entry wrong by "
@@ -213,16 +243,45 @@ def _format(report: VJPReport) -> str:
     return "\n".join(lines)
 
 
-def _input_lines(summary: InputSummary) -> list[str]:
+def _screen_line(screen: ScreenSummary) -> str:
+    line = (
+        f"screened, not checked entry by entry: {screen.sets} sets measured along seeded random "
+        f"directions, {screen.named} entries named by bisection and checked by their own "
+        "differences"
+    )
+    if screen.cleared:
+        line += f" ({screen.cleared} passed there)"
+    if screen.unlocalized:
+        line += (
+            f"; {screen.unlocalized} entries in sets that failed the screen were not pinned to an "
+            'entry: check_vjp(..., mode="entries") checks each'
+        )
+    return line
+
+
+def _caught_lines(summary: InputSummary, screen: ScreenSummary) -> list[str]:
+    """What a screened input could not have missed: from the screen's own bounds on it."""
+    return [
+        f"    screened: any single entry wrong by more than {summary.caught_above:.2g} of the "
+        f"input's largest gradient ({summary.largest:.3g}) would have been caught (probability "
+        f">= 1 - {screen.miss_probability:.1g}); several wrong entries escape only if they cancel "
+        "along the random direction, with probability <= 2 x that / (the largest one's error)"
+    ]
+
+
+def _input_lines(summary: InputSummary, screen: ScreenSummary | None = None) -> list[str]:
     head = f"  {summary.name} {summary.shape}: "
     if not summary.differentiated:
         return [head + "not differentiated (the vjp returned None)"]
-    line = head + f"{summary.entries} entries checked, {summary.failing} failing"
+    checked = "screened" if screen is not None else "checked"
+    line = head + f"{summary.entries} entries {checked}, {summary.failing} failing"
     if summary.kinks:
         shown = ", ".join(summary.kink_entries)
         more = ", ..." if summary.kinks > len(summary.kink_entries) else ""
         line += f", {summary.kinks} on a kink (not smooth there: unverifiable): {shown}{more}"
     lines = [line]
+    if screen is not None:
+        lines.extend(_caught_lines(summary, screen))
     if summary.worst:
         lines.append(_table(summary.worst))
         if summary.failing > len(summary.worst):

@@ -47,6 +47,9 @@ __all__ = [
     "ROUNDING_UNITS",
     "SAFETY",
     "SATURATED",
+    "SCREEN_ABOVE",
+    "SCREEN_CAUGHT_FACTOR",
+    "SCREEN_ROUNDING_SIGMAS",
     "TIE",
     "TINY",
     "UNKNOWN_H_SECOND_BOUND",
@@ -113,6 +116,25 @@ KINK_NOISE_ULPS = 1000.0
 #: (3e-4 in float32) is far above a forward's rounding (a few eps times its condition number)
 #: and far below a random draw whose bits follow the dtype (a dropout mask: whole entries).
 DTYPE_AGREEMENT = 0.5
+
+#: `check_vjp` checks every entry by its own differences up to this many differentiated entries, and
+#: screens above (`mode="auto"`).  Per-entry verdicts carry no probability, so they stay the default
+#: as far as they are affordable: issue 20's convolution (9,360 entries) is checked entry by entry.
+#: Measured (tests/_wide.py's f, 3 cotangents, the shared 2-core machine): one difference per entry
+#: costs ~30 evaluations of `f` (152,045 for 4,800 entries, 99 s), so 2^14 entries take minutes
+#: for a cheap `f` (less where grouped differences share evaluations); the screen of the same input
+#: costs ~25 evaluations when right and ~180 with one wrong entry (265 at 10^6 inputs).
+SCREEN_ABOVE = 2**14
+
+#: The screen: a single entry wrong by e_j moves ``g . u`` by ``|e_j u_j| >= |e_j|``, the rest (the
+#: differences' own error, the candidate's rounding) by at most one bound ``B``; beyond 2 B it
+#: therefore fails its set.  The report's "caught above" is this many bounds, never a constant.
+SCREEN_CAUGHT_FACTOR = 2.0
+
+#: The screen's allowance for the candidate's rounding in ``g . u``: this many root-mean-squares of
+#: the per-entry floors (weighted by ``u``); the random signs of ``u`` make the sum exceed it with
+#: probability at most 2 exp(-z^2 / 2) = 3e-8 at 6 (Hoeffding), the report's "probability".
+SCREEN_ROUNDING_SIGMAS = 6.0
 
 #: Least error of one value of `f`, in units of `eps |f|`: a few roundings of the last operations.
 ROUNDING_ULPS = 4.0

@@ -137,3 +137,28 @@ def test_the_excess_of_an_entry_with_a_zero_bound_is_inf_and_of_an_exact_one_zer
     )
     assert entry_map.excess.tolist() == [0.0, np.inf, 0.0]
     assert entry_map.entry_name((2,)) == "x[2]" and entry_map.worst_excess == np.inf
+
+
+def test_a_screened_report_says_it_screened_and_what_it_could_not_have_missed():
+    from dataclasses import replace
+
+    from gradcheck.results.vjp_report import ScreenSummary
+
+    screen = ScreenSummary(sets=21, miss_probability=3e-8, named=2, cleared=1, unlocalized=0)
+    base = _report()
+    x = replace(base.inputs[0], entries=10**6, shape=(10**6,), caught_above=8.4e-7, largest=3.5)
+    report = replace(base, inputs=(x, *base.inputs[1:]), method="screen", screen=screen)
+    text = str(report)
+    assert "screened, not checked entry by entry: 21 sets measured" in text
+    assert "2 entries named by bisection" in text and "(1 passed there)" in text
+    assert "x (1000000,): 1000000 entries screened, 0 failing" in text
+    assert (
+        "any single entry wrong by more than 8.4e-07 of the input's largest gradient (3.5) "
+        "would have been caught (probability >= 1 - 3e-08)" in text
+    )
+    plain = json.loads(json.dumps(report.to_dict()))
+    assert plain["method"] == "screen" and plain["screen"]["sets"] == 21
+    assert plain["inputs"][0]["caught_above"] == 8.4e-7
+    assert _report().to_dict()["method"] == "entries" and _report().to_dict()["screen"] is None
+    unlocalized = str(replace(report, screen=replace(screen, unlocalized=500)))
+    assert "500 entries in sets that failed the screen were not pinned" in unlocalized

@@ -176,3 +176,22 @@ def test_the_reference_rounding_tolerance_is_computed_once_per_trial(monkeypatch
     report = check_backprop(candidate, sizes=[3, 4, 2], hidden="tanh", output="sigmoid", trials=1)
     assert report.passed
     assert len(float64_calls) == len(report.trials)
+
+
+# ------------------------------------------------------------------------------ the screen
+
+
+def test_the_screens_constants_and_what_they_promise():
+    """check_vjp screens above 2^14 entries (issue 20's convolution, 9,360, entry by entry); a single entry beyond 2 bounds fails its set; the
+    candidate's rounding escapes its allowance of 6 root-mean-squares with probability 3e-8."""
+    from gradcheck.fd.screen import miss_probability
+    from gradcheck.oracle.screening import screens
+    from gradcheck.tolerance.policy import (
+        SCREEN_ABOVE,
+        SCREEN_CAUGHT_FACTOR,
+        SCREEN_ROUNDING_SIGMAS,
+    )
+
+    assert (SCREEN_ABOVE, SCREEN_CAUGHT_FACTOR, SCREEN_ROUNDING_SIGMAS) == (2**14, 2.0, 6.0)
+    assert not screens("auto", SCREEN_ABOVE) and screens("auto", SCREEN_ABOVE + 1)
+    assert 2.9e-8 < miss_probability() < 3.1e-8

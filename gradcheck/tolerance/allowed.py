@@ -85,20 +85,27 @@ def allowed_values(
     `W^1`, ...). The tolerance is the reference's own rounding,
     `reference_tolerance` (``rounding_tolerance(net, X, Y, np.float64)``,
     computed here if not given: a caller that needs it too passes it), plus,
-    for blocks in a narrower dtype, that dtype's.
+    for blocks in a narrower dtype, that dtype's; where a unit sits at a kink,
+    both bound the rounding of every slope choice (``kinks=``).
     """
-    if reference_tolerance is None:
-        reference_tolerance = rounding_tolerance(net, X, Y, np.float64)
-    tolerance = reference_tolerance.copy()
     blocks = [block for _, block, _ in net.layout.blocks]
     narrowest = max((np.dtype(t) for t in block_dtypes), key=unit_roundoff)  # largest u
+    near = kink_units(net, X, narrowest)
+    # Where a candidate may take the other slope at a kink, it rounds that side's gradient:
+    # its tolerance bounds every choice (`rounding_scale`), never below the reference's own.
+    kinks = None if all(mask is None for mask in near) else near
+    if reference_tolerance is None or kinks is not None:
+        own = rounding_tolerance(net, X, Y, np.float64, kinks=kinks)
+        reference_tolerance = (
+            own if reference_tolerance is None else np.maximum(reference_tolerance, own)
+        )
+    tolerance = reference_tolerance.copy()
     for dtype in {np.dtype(t) for t in block_dtypes} - {np.dtype(np.float64)}:
-        extra = rounding_tolerance(net, X, Y, dtype)
+        extra = rounding_tolerance(net, X, Y, dtype, kinks=kinks)
         for block, block_dtype in zip(blocks, block_dtypes, strict=True):
             if np.dtype(block_dtype) == dtype:
                 tolerance[block] += extra[block]
-    near = kink_units(net, X, narrowest)
-    if all(mask is None for mask in near):
+    if kinks is None:
         return Allowed(reference, reference, tolerance)
     lower, upper = subgradient_bounds(net, X, Y, near)
     # the reference's own choice of slope is one of the allowed ones

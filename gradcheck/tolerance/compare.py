@@ -26,12 +26,14 @@ import numpy.typing as npt
 from gradcheck.tolerance.policy import FD_SAFETY, LINEAR_ULPS, SAFETY, UNKNOWN_H_SECOND_BOUND
 from gradcheck.tolerance.saturation import (
     SATURATED,
+    Kinks,
     delta_sizes,
     in_zone,
     saturation_loss,
     softmax_rest,
     systematic_bounds,
 )
+from gradcheck.tolerance.subgradient import slope_bound
 from reference import ForwardPass, Network, backprop, forward_pass, output_delta
 
 __all__ = [
@@ -68,7 +70,7 @@ def unit_roundoff(dtype: np.dtype) -> float:
 
 
 def rounding_scale(
-    net: Network, X: np.ndarray, Y: np.ndarray, *, u: float = 2.0**-53
+    net: Network, X: np.ndarray, Y: np.ndarray, *, u: float = 2.0**-53, kinks: Kinks = None
 ) -> np.ndarray:
     """The standard deviation of rounding error in each gradient entry, in units of `u`.
 
@@ -108,7 +110,13 @@ def rounding_scale(
     - at a kink of `h'` (ReLU), where rounding in `u` can flip the sign of
       `z` (`|z| <= K u sqrt(V(z))`), `a` is uncertain by the larger slope; the
       jump of `h'` itself is no rounding matter: `gradcheck.tolerance.allowed` holds the
-      entries it reaches to the interval every subgradient allows.
+      entries it reaches to the interval every subgradient allows. Where a candidate
+      may take the other slope (`kinks`: per layer, the units
+      `gradcheck.tolerance.allowed.kink_units` marks), it rounds that side's gradient:
+      every `h'` of those units counts at the steeper slope, so the scale holds
+      every choice (the soak's seed 12001392: a float32 `z^0 = 3.0e-8` where the
+      reference's is -3.2e-8, column 0 of `dJ/dW^0` then 3e-4, not 0, off its
+      interval's end by 5.6 ulps of float32, against a tolerance of 3.8e-37).
 
     The result holds a correct implementation's rounding to what rounding can
     do to entry `j`, however small cancellation makes the entry itself, so
@@ -119,18 +127,18 @@ def rounding_scale(
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         # The cancelling formulas' share: a random walk, or their linear worst case
         # (gradcheck.tolerance.saturation), whichever is smaller; their deep loss enters whole.
-        deep_loss, zone_worst = systematic_bounds(net, X, Y, u)
-        V = _propagate(net, X, Y, u, p=2, zone=False)
-        zone_walk = np.maximum(_propagate(net, X, Y, u, p=2) - V, 0.0)
+        deep_loss, zone_worst = systematic_bounds(net, X, Y, u, kinks)
+        V = _propagate(net, X, Y, u, p=2, zone=False, kinks=kinks)
+        zone_walk = np.maximum(_propagate(net, X, Y, u, p=2, kinks=kinks) - V, 0.0)
         zone_worst = zone_worst / (u * SAFETY)
         S = (V + np.minimum(zone_walk, zone_worst**2)) ** 0.5
         # Squares of numbers below 1e-154 underflow and above 1e154 overflow (dJ/da = -y/a
         # of a saturated output): there the L1 bound, never smaller than L2, takes over.
         outside = ~((S >= UNDERFLOW_GUARD) & np.isfinite(S))
         if outside.any():
-            S = np.where(outside, _propagate(net, X, Y, u, p=1), S)
+            S = np.where(outside, _propagate(net, X, Y, u, p=1, kinks=kinks), S)
         # never above LINEAR_ULPS times the first-order worst case (NaN there: no cap)
-        S = np.fmin(S, LINEAR_ULPS / SAFETY * _linear_scale(net, X, Y, u, zone_worst))
+        S = np.fmin(S, LINEAR_ULPS / SAFETY * _linear_scale(net, X, Y, u, zone_worst, kinks))
         # a worst case, whole, and twice: a correct code's 0 sits exactly that far from the
         # value, and the reference's own rounding of it must not tip the comparison
         S = S + 2 * deep_loss / (u * SAFETY)
@@ -141,7 +149,7 @@ def rounding_scale(
 
 
 def _linear_scale(
-    net: Network, X: np.ndarray, Y: np.ndarray, u: float, zone_worst: np.ndarray
+    net: Network, X: np.ndarray, Y: np.ndarray, u: float, zone_worst: np.ndarray, kinks: Kinks
 ) -> np.ndarray:
     """The first-order worst case, in units of `u`: every rounding `|e| <= u |x|` added with one
     sign (p = 1), every worst case (partial sums, a softmax rounded to 1, the cancelling
@@ -153,7 +161,8 @@ def _linear_scale(
     of the two: `b^0[0]` there was allowed 1.6e-14, 54 times the largest error of eight
     float64 backprops (3.0e-16), while this bound is 3.9e-15.
     """
-    return _propagate(net, X, Y, u, p=1, zone=False, divisor=1.0) + SAFETY * zone_worst
+    linear = _propagate(net, X, Y, u, p=1, zone=False, divisor=1.0, kinks=kinks)
+    return linear + SAFETY * zone_worst
 
 
 def _propagate(
@@ -165,14 +174,16 @@ def _propagate(
     p: int,
     zone: bool = True,
     divisor: float = SAFETY,
+    kinks: Kinks = None,
 ) -> np.ndarray:
     """The error propagation of `rounding_scale` in the p-norm: p = 2 sums variances (a
     random walk), p = 1 sums absolute bounds (a worst case, immune to underflow). Every
     quantity is the p-th power of a magnitude or of an error (`P(x) = |x|^p`). `zone`:
     with the cancelling formulas' `u` near saturation (off, to measure their share).
     `divisor`: the worst cases (partial sums, a softmax rounded to 1) enter divided by it,
-    `SAFETY` for `K u S` (so that it holds them whole), 1 for a linear bound `u S`."""
-    forward = _forward_errors(net, X, u, p=p, zone=zone, divisor=divisor)
+    `SAFETY` for `K u S` (so that it holds them whole), 1 for a linear bound `u S`.
+    `kinks`: units whose `h'` counts at its steeper slope (`rounding_scale`)."""
+    forward = _forward_errors(net, X, u, p=p, zone=zone, divisor=divisor, kinks=kinks)
     delta, V = _output_delta_errors(forward, Y)
     return _backward_errors(forward, delta, V, _delta_sizes(forward, Y))
 
@@ -190,6 +201,7 @@ class _ForwardErrors:
     a_var: list[np.ndarray]
     zone: bool = True  # the cancelling formulas' u (off: their share is measured apart)
     divisor: float = SAFETY  # the worst cases' divisor (`_propagate`)
+    kinks: Kinks = None  # units whose h' counts at its steeper slope (`rounding_scale`)
 
     def P(self, x: np.ndarray | float) -> np.ndarray:
         return np.abs(x) ** self.p
@@ -200,7 +212,7 @@ class _ForwardErrors:
         h_prime_L = act.h_prime
         assert h_prime_L is not None  # only for element-wise layers, which have h'
         Z, Vz, p = self.fw.Z[L], self.z_var[L], self.p
-        hp = self.P(h_prime_L(Z))
+        hp = self.P(slope_bound(act, Z, None if self.kinks is None else self.kinks[L]))
         bound = act.h_second_bound
         c = UNKNOWN_H_SECOND_BOUND if bound is None else bound  # |h''| <= c |h'|
         # No term for the jump of h' at a kink (ReLU): which slope applies there is not a
@@ -222,7 +234,14 @@ def _formula_rounding(distance: np.ndarray, u: float, zone: bool = True) -> np.n
 
 
 def _forward_errors(
-    net: Network, X: np.ndarray, u: float, *, p: int, zone: bool = True, divisor: float = SAFETY
+    net: Network,
+    X: np.ndarray,
+    u: float,
+    *,
+    p: int,
+    zone: bool = True,
+    divisor: float = SAFETY,
+    kinks: Kinks = None,
 ) -> _ForwardErrors:
     """Forward: `V(z^L)` from `V(a^{L-1})`, then `V(a^L)` through `h` (softmax's Jacobian too)."""
 
@@ -272,7 +291,7 @@ def _forward_errors(
         z_var.append(Vz)
         a_var.append(Va)
         prev, prev_var = P(A), Va
-    return _ForwardErrors(net, X, u, p, fw, z_var, a_var, zone, divisor)
+    return _ForwardErrors(net, X, u, p, fw, z_var, a_var, zone, divisor, kinks)
 
 
 def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -363,7 +382,7 @@ def _partial_sums(
 
 def _delta_sizes(e: _ForwardErrors, Y: np.ndarray) -> list[np.ndarray]:
     """|Delta^L| for L = 0 .. H (rows are examples): the terms the backward sums add up."""
-    return delta_sizes(e.net, e.fw, Y)
+    return delta_sizes(e.net, e.fw, Y, e.kinks)
 
 
 def _kink_jump(act: Any, Z: np.ndarray, Vz: np.ndarray, u: float, p: int) -> np.ndarray | float:
@@ -415,19 +434,19 @@ def _dJ_da_error(
 
 
 def rounding_tolerance(
-    net: Network, X: np.ndarray, Y: np.ndarray, dtype: npt.DTypeLike
+    net: Network, X: np.ndarray, Y: np.ndarray, dtype: npt.DTypeLike, *, kinks: Kinks = None
 ) -> np.ndarray:
     """`tol_j = K u S_j`: what rounding in `dtype` can explain for each entry of the gradient.
 
     `S_j` (from `rounding_scale`) is a standard deviation in units of `u`;
     `K` standard deviations leave no room for a false alarm from rounding.
     Below the smallest normal number of `dtype`, gradual underflow loses
-    relative precision: that much is always allowed.
+    relative precision: that much is always allowed. `kinks`: as in `rounding_scale`.
     """
     dtype = np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float64)
     u = unit_roundoff(dtype)
     floor = SAFETY * float(np.finfo(dtype).tiny)
-    scale = rounding_scale(net, X, Y, u=u)
+    scale = rounding_scale(net, X, Y, u=u, kinks=kinks)
     if net.l2:  # the penalty's lam W^L: one product and one sum more per weight
         scale = scale + 2 * net.layout.join(
             [net.l2 * np.abs(W) for W in net.weights], [0 * b for b in net.biases]

@@ -23,10 +23,16 @@ case is tighter; many: the random walk is).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from gradcheck.tolerance.policy import SATURATED, ZONE_ULPS
-from reference import ForwardPass, Network, forward_pass, output_delta
+from gradcheck.tolerance.subgradient import delta_intervals, slope_bound
+from reference import ForwardPass, Network, forward_pass
+
+#: Per layer, the units a candidate may put on either side of a kink, or None (none anywhere).
+Kinks = Sequence[np.ndarray | None] | None
 
 __all__ = [
     "SATURATED",
@@ -40,21 +46,17 @@ __all__ = [
 ]
 
 
-def delta_sizes(net: Network, fw: ForwardPass, Y: np.ndarray) -> list[np.ndarray]:
+def delta_sizes(
+    net: Network, fw: ForwardPass, Y: np.ndarray, kinks: Kinks = None
+) -> list[np.ndarray]:
     """|Delta^L| for L = 0 .. H of `net` at the forward pass `fw` (rows are examples).
 
+    `kinks`: per layer, the units (or None) a candidate may put on either side of a kink
+    (`gradcheck.tolerance.allowed.kink_units`); the sizes then bound every slope choice.
     NaN (a cost undefined at the output) counts as 0: the propagated error carries it.
     """
-    Delta = output_delta(fw.Z[net.H], fw.A[net.H], Y, net.output, net.cost_function)
-    Delta = np.nan_to_num(Delta, nan=0.0)
-    sizes = [np.abs(Delta)]
-    for L in range(net.H - 1, -1, -1):
-        h_prime_L = net.activations[L].h_prime
-        assert h_prime_L is not None  # hidden layers are element-wise
-        # delta^L = (W^{L+1} delta^{L+1}) ⊙ h'(z^L)
-        Delta = (Delta @ net.weights[L + 1].T) * h_prime_L(fw.Z[L])
-        sizes.append(np.abs(Delta))
-    return sizes[::-1]
+    intervals = delta_intervals(net, fw, Y, kinks, nan_as_zero=True)
+    return [np.abs(centre) + radius for centre, radius in intervals]
 
 
 def _largest(A: np.ndarray) -> np.ndarray:
@@ -96,7 +98,9 @@ def _saturated(distance: np.ndarray, u: float) -> np.ndarray:
     return (distance > 0) & (distance < u / SATURATED)
 
 
-def saturation_loss(net: Network, X: np.ndarray, Y: np.ndarray, u: float) -> np.ndarray:
+def saturation_loss(
+    net: Network, X: np.ndarray, Y: np.ndarray, u: float, kinks: Kinks = None
+) -> np.ndarray:
     """What the gradient loses, at most, where saturated values round to their bounds.
 
     Returns
@@ -104,10 +108,12 @@ def saturation_loss(net: Network, X: np.ndarray, Y: np.ndarray, u: float) -> np.
     ndarray, shape (P,)
         Absolute (not in units of `u`): the flat bound per entry.
     """
-    return systematic_bounds(net, X, Y, u)[0]
+    return systematic_bounds(net, X, Y, u, kinks)[0]
 
 
-def zone_bound(net: Network, X: np.ndarray, Y: np.ndarray, u: float) -> np.ndarray:
+def zone_bound(
+    net: Network, X: np.ndarray, Y: np.ndarray, u: float, kinks: Kinks = None
+) -> np.ndarray:
     """The worst case of `ZONE_ULPS u` per cancelling formula above deep saturation.
 
     Returns
@@ -115,19 +121,24 @@ def zone_bound(net: Network, X: np.ndarray, Y: np.ndarray, u: float) -> np.ndarr
     ndarray, shape (P,)
         Absolute: the flat bound per entry.
     """
-    return systematic_bounds(net, X, Y, u)[1]
+    return systematic_bounds(net, X, Y, u, kinks)[1]
 
 
 def systematic_bounds(
-    net: Network, X: np.ndarray, Y: np.ndarray, u: float
+    net: Network, X: np.ndarray, Y: np.ndarray, u: float, kinks: Kinks = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`saturation_loss` and `zone_bound` from one forward pass: flat, absolute, shape (P,)."""
+    """`saturation_loss` and `zone_bound` from one forward pass: flat, absolute, shape (P,).
+
+    `kinks` (`delta_sizes`): the bounds then hold for every slope a kinked unit may take."""
     fw = forward_pass(net.weights, net.biases, net.activations, X)
-    sizes = delta_sizes(net, fw, Y)
+    sizes = delta_sizes(net, fw, Y, kinks)
+    kinks = [None] * (net.H + 1) if kinks is None else kinks
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         bounds = tuple(
             np.nan_to_num(
-                _magnitudes_backward(net, X, fw, sizes, *_losses(net, fw, sizes, Y, u, deep)),
+                _magnitudes_backward(
+                    net, X, fw, sizes, kinks, *_losses(net, fw, sizes, Y, u, deep)
+                ),
                 nan=0.0,
                 posinf=np.inf,
             )
@@ -163,7 +174,7 @@ def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float,
     return lost_a, lost_delta
 
 
-def _magnitudes_backward(net, X, fw, sizes, lost_a, lost_delta) -> np.ndarray:
+def _magnitudes_backward(net, X, fw, sizes, kinks, lost_a, lost_delta) -> np.ndarray:
     """The gradient's bound from losses in `a^L` and `delta^L`, all of one sign."""
     acts, H, d = net.activations, net.H, X.shape[0]
     weights, biases = [], []
@@ -174,9 +185,8 @@ def _magnitudes_backward(net, X, fw, sizes, lost_a, lost_delta) -> np.ndarray:
         weights.append((a.T @ E + lost) / d)
         biases.append(E.sum(axis=0) / d)
         if L > 0:
-            h_prime_L = acts[L - 1].h_prime
-            assert h_prime_L is not None  # hidden layers are element-wise
-            E = (E @ np.abs(net.weights[L]).T) * np.abs(h_prime_L(fw.Z[L - 1])) + lost_delta[L - 1]
+            slope = slope_bound(acts[L - 1], fw.Z[L - 1], kinks[L - 1])
+            E = (E @ np.abs(net.weights[L]).T) * slope + lost_delta[L - 1]
     weights.reverse()
     biases.reverse()
     return net.layout.join(weights, biases)

@@ -24,11 +24,13 @@ of its four end products.  The bounds enclose every combination of choices
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from reference import Network, forward_pass, output_delta
+from reference import ForwardPass, Network, forward_pass, output_delta
 
-__all__ = ["kink_slopes", "subgradient_bounds"]
+__all__ = ["delta_intervals", "kink_slopes", "slope_bound", "subgradient_bounds"]
 
 
 def kink_slopes(act) -> tuple[float, float]:
@@ -59,7 +61,35 @@ def subgradient_bounds(
         In the flat order of NOTATION.md; equal where no kink reaches.
     """
     fw = forward_pass(net.weights, net.biases, net.activations, X)
-    d, H = X.shape[0], net.H
+    d = X.shape[0]
+    weights_lo, weights_hi, biases_lo, biases_hi = [], [], [], []
+    for L, (centre, radius) in enumerate(delta_intervals(net, fw, Y, near)):
+        a_prev = X if L == 0 else fw.A[L - 1]  # A^{-1} = X, never stored at index -1
+        W_c, W_r = a_prev.T @ centre / d, np.abs(a_prev).T @ radius / d  # (1/d) A^T Delta
+        b_c, b_r = centre.mean(axis=0), radius.mean(axis=0)  # (1/d) 1^T Delta
+        weights_lo.append(W_c - W_r)
+        weights_hi.append(W_c + W_r)
+        biases_lo.append(b_c - b_r)
+        biases_hi.append(b_c + b_r)
+    lower = net.layout.join(weights_lo, biases_lo)
+    upper = net.layout.join(weights_hi, biases_hi)
+    return lower, upper
+
+
+def delta_intervals(
+    net: Network,
+    fw: ForwardPass,
+    Y: np.ndarray,
+    near: Sequence[np.ndarray | None] | None,
+    *,
+    nan_as_zero: bool = False,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`Delta^L` for L = 0 .. H over every slope choice at the units `near` marks, as centre
+    and radius (rows are examples); radius 0 and centre the reference's deltas where no kink
+    reaches (`near` None: none anywhere). `nan_as_zero`: a cost undefined at the output
+    counts as 0 (for sizes; the bounds keep the NaN)."""
+    H = net.H
+    near = [None] * (H + 1) if near is None else near
 
     def slopes(L: int) -> tuple[np.ndarray, np.ndarray]:
         act, mask = net.activations[L], near[L]
@@ -72,26 +102,30 @@ def subgradient_bounds(
 
     if near[H] is None:  # delta^H is exact: the reference's own (fused forms included)
         centre = output_delta(fw.Z[H], fw.A[H], Y, net.output, net.cost_function)
+        centre = np.nan_to_num(centre, nan=0.0) if nan_as_zero else centre
         radius = np.zeros_like(centre)
     else:
         G = net.cost_function.dJ_da(fw.A[H], Y)
+        G = np.nan_to_num(G, nan=0.0) if nan_as_zero else G
         centre, radius = _times_slopes(G, np.zeros_like(G), *slopes(H))
-    weights_lo, weights_hi, biases_lo, biases_hi = [], [], [], []
-    for L in range(H, -1, -1):
-        a_prev = X if L == 0 else fw.A[L - 1]  # A^{-1} = X, never stored at index -1
-        W_c, W_r = a_prev.T @ centre / d, np.abs(a_prev).T @ radius / d  # (1/d) A^T Delta
-        b_c, b_r = centre.mean(axis=0), radius.mean(axis=0)  # (1/d) 1^T Delta
-        weights_lo.append(W_c - W_r)
-        weights_hi.append(W_c + W_r)
-        biases_lo.append(b_c - b_r)
-        biases_hi.append(b_c + b_r)
-        if L > 0:
-            W = net.weights[L]
-            q_c, q_r = centre @ W.T, radius @ np.abs(W).T  # W^L delta^L, before h'
-            centre, radius = _times_slopes(q_c, q_r, *slopes(L - 1))
-    lower = net.layout.join(weights_lo[::-1], biases_lo[::-1])
-    upper = net.layout.join(weights_hi[::-1], biases_hi[::-1])
-    return lower, upper
+    intervals = [(centre, radius)]
+    for L in range(H, 0, -1):
+        W = net.weights[L]
+        q_c, q_r = centre @ W.T, radius @ np.abs(W).T  # W^L delta^L, before h'
+        centre, radius = _times_slopes(q_c, q_r, *slopes(L - 1))
+        intervals.append((centre, radius))
+    return intervals[::-1]
+
+
+def slope_bound(act, Z: np.ndarray, near: np.ndarray | None) -> np.ndarray:
+    """`|h'(z)|`, and at the units `near` marks the steeper one-sided slope: a bound on `|h'|`
+    over every slope a kinked unit may take (what a candidate's rounding of the other side of
+    the kink, and its other slope, carry)."""
+    assert act.h_prime is not None  # only element-wise activations have h'
+    exact = np.abs(act.h_prime(Z))
+    if near is None:
+        return exact
+    return np.where(near, max(np.abs(kink_slopes(act))), exact)
 
 
 def _times_slopes(

@@ -148,6 +148,17 @@ def test_an_error_of_54x_one_dominant_rounding_is_caught():
     assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
 
 
+def test_a_float32_candidate_on_the_other_side_of_a_kink_rounds_that_sides_gradient():
+    # seed 12001392 (issue 22): relu near its kink, d = 1. The reference's z^0_0 is -3.2e-8
+    # (slope 0: column 0 of dJ/dW^0 exactly 0), the float32 candidate's +3.0e-8 (slope 1:
+    # W^0[1,0] = -3.05e-4, 5.6 float32 ulps off the interval's end). The tolerance was the
+    # reference side's rounding, 3.8e-37: it must bound the rounding of either slope.
+    case = correct_case(12001392)
+    assert "hidden=relu" in case.description and "dtype=float32" in case.description
+    report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
+    assert report.passed, str(report)
+
+
 def test_a_classic_seed_draws_the_case_earlier_soaks_drew():
     # the regimes of issue 22 come from a stream of their own: a seed reported by an
     # earlier soak reproduces with correct_case(seed), whatever regime the soak now draws

@@ -86,6 +86,19 @@ def test_at_a_kink_any_slope_in_the_subdifferential_passes_and_others_fail():
     assert not candidate_comparison(twice, allowed).passed
 
 
+def test_at_a_kink_the_tolerance_holds_the_rounding_of_the_other_slopes_gradient():
+    # The reference takes relu'(0) = 0: its W^0[:, 1] is exactly 0, and so was its rounding
+    # tolerance. A float32 candidate on the other side rounds the slope-1 value, the interval's
+    # other end: one float32 rounding of that end, at least, must pass (seed 12001392).
+    net, X, Y = _relu_at_a_kink()
+    g = backprop(net, X, Y).flat()
+    allowed = allowed_values(net, X, Y, reference=g, block_dtypes=[F32] * 4)
+    j = np.flatnonzero(allowed.upper > allowed.lower)
+    assert j.size > 0 and np.all(g[j] == 0)
+    end = np.maximum(np.abs(allowed.lower[j]), np.abs(allowed.upper[j]))
+    assert np.all(allowed.tolerance[j] >= float(np.finfo(F32).eps) * end)
+
+
 def test_a_nan_candidate_fails_even_inside_an_interval():
     allowed = Allowed(np.array([0.0, -1.0]), np.array([0.0, 1.0]), np.array([1e-12, 1e-12]))
     assert candidate_comparison(np.array([0.0, 0.5]), allowed).passed

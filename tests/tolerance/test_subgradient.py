@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from gradcheck.tolerance.subgradient import kink_slopes, subgradient_bounds
-from reference import ACTIVATIONS, Activation, Network, backprop
+from gradcheck.tolerance.subgradient import (
+    delta_intervals,
+    kink_slopes,
+    slope_bound,
+    subgradient_bounds,
+)
+from reference import ACTIVATIONS, Activation, Network, backprop, forward_pass
 
 
 def relu_with(value_at_0):
@@ -68,3 +73,20 @@ def test_inputs_are_not_mutated():
     np.testing.assert_array_equal(Y, Y0)
     for W, W_0 in zip(net.weights, W0):
         np.testing.assert_array_equal(W, W_0)
+
+
+def test_delta_intervals_hold_every_slope_and_slope_bound_the_steeper_one():
+    net, X, Y, near = kinked_problem()
+    fw = forward_pass(net.weights, net.biases, net.activations, X)
+    exact = delta_intervals(net, fw, Y, None)
+    assert all(not radius.any() for _, radius in exact)  # no kink: the reference's deltas
+    (centre, radius), *_ = delta_intervals(net, fw, Y, near)
+    assert radius[0].any() and not radius[1:].any()  # only the kinked example is uncertain
+    for value in (0.0, 0.5, 1.0):  # every slope's delta^0 lies in the interval
+        net_v = Network(net.weights, net.biases, hidden=relu_with(value), output="identity")
+        fw_v = forward_pass(net_v.weights, net_v.biases, net_v.activations, X)
+        (delta0, _), *_ = delta_intervals(net_v, fw_v, Y, None)
+        assert np.all(np.abs(delta0 - centre) <= radius + 1e-12)
+    relu = net.activations[0]
+    np.testing.assert_array_equal(slope_bound(relu, fw.Z[0], near[0])[0], 1.0)
+    np.testing.assert_array_equal(slope_bound(relu, fw.Z[0], None)[0], 0.0)

@@ -28,6 +28,7 @@ from gradcheck.tolerance.saturation import (
     SATURATED,
     Kinks,
     delta_sizes,
+    fused_sensitivity,
     in_zone,
     saturation_loss,
     softmax_rest,
@@ -298,14 +299,15 @@ def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, 
     """P(delta^H) and its error V, for a fused cost, an element-wise `h` or softmax."""
     P, net, H = e.P, e.net, e.net.H
     A_H, VA = e.fw.A[H], e.a_var[H]
-    if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): all within this
-        factor = P(1 + np.abs(Y).sum(axis=1, keepdims=True))
-        V = (VA + P(A_H)) * factor + P(Y)
+    if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1)
         # The size carried down is delta^H itself: |a| + |y| overstated a saturated
         # output's y (a - 1) ~ 1e-8 as 2, and every error downstream with it (the soak's
         # seed 1177: a tolerance of 5e-5 of W^0's entries, where rounding makes 1e-8).
-        fused = output_delta(e.fw.Z[H], A_H, Y, net.output, net.cost_function)
-        return P(np.nan_to_num(fused, nan=0.0)), V
+        fused = P(np.nan_to_num(output_delta(e.fw.Z[H], A_H, Y, net.output, net.cost_function)))
+        # a's error and own rounding times the form's sensitivity to a, and the rounding of
+        # its difference (y's share) and of its last operation (delta's own)
+        V = (VA + P(A_H)) * P(fused_sensitivity(net, Y)) + P(Y) + fused
+        return fused, V
     g = net.cost_function.dJ_da(A_H, Y)
     Vg = _dJ_da_error(net.cost_function.name, A_H, Y, VA, g, P)
     if net.activations[H].elementwise:

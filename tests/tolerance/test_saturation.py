@@ -121,3 +121,26 @@ def test_a_softmax_rounded_to_one_loses_g_k_times_the_other_outputs_too():
     g = A - Y
     assert loss[0, 0] == pytest.approx(1e-12 * (abs(g[0, 0]) + abs(g[0, 1])), rel=1e-12, abs=0)
     assert loss[0, 1] == 0.0
+
+
+def test_an_element_wise_fused_deltas_error_depends_on_its_own_target_only():
+    # sigmoid + cross-entropy: delta^H_k = a_k - y_k. The seed 12003151 (issue 22), 43 outputs:
+    # the row's 1 + sum |y| (= 22) multiplied every output's error, and the tolerance of a
+    # cancelling W^0 column was 34 times a bug no correct float64 backprop comes near.
+    from gradcheck.tolerance.compare import rounding_tolerance
+    from gradcheck.tolerance.saturation import fused_sensitivity
+
+    net = Network.random([3, 2, 40], hidden="tanh", output="sigmoid", cost="cross_entropy", seed=4)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(5, 3))
+    Y = rng.uniform(size=(5, 40))
+    Y_far = Y.copy()
+    Y_far[:, 1:] = 1.0  # every other output's target at its largest
+    np.testing.assert_array_equal(fused_sensitivity(net, Y), np.ones_like(Y))
+    bias = net.layout.blocks[-1][1]  # b^H: one output's delta each, averaged over the batch
+    tol, tol_far = (rounding_tolerance(net, X, T, np.float64)[bias][0] for T in (Y, Y_far))
+    assert tol_far == pytest.approx(tol, rel=0.05)
+    categorical = Network(
+        net.weights, net.biases, hidden="tanh", output="sigmoid", cost="categorical_cross_entropy"
+    )
+    np.testing.assert_array_equal(fused_sensitivity(categorical, Y), Y)  # y (a - 1)

@@ -23,7 +23,7 @@ case is tighter; many: the random walk is).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -63,8 +63,8 @@ def delta_sizes(
 #: How much an error in `a^H_k` moves each fused `delta^H_k`, by (output, cost): `a - y` by
 #: itself, `y (a - 1)` by `|y_k|`; a fused form not listed (`a sum(y) - y`, or a user's) by
 #: `1 + sum_n |y_n|` of its row, which holds every one of them.
-FUSED_SENSITIVITY = {
-    ("sigmoid", "cross_entropy"): lambda Y: np.ones_like(Y),
+FUSED_SENSITIVITY: dict[tuple[str, str], Callable[[np.ndarray], np.ndarray]] = {
+    ("sigmoid", "cross_entropy"): np.ones_like,
     ("sigmoid", "categorical_cross_entropy"): np.abs,
 }
 

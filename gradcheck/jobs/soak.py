@@ -39,7 +39,8 @@ quantity at random (`perturbed_backprop`) and to four that round it to either
 neighbouring float64 and take `h'` by cancelling formulas
 (`stochastic_backprop`); a candidate is undetectable only
 when every entry lies within `FLOOR_FACTOR` times that actual error of `g*`
-(never less than `FLOOR_ULPS` ulps of `|g*|`), e.g. a softmax saturated so
+(never less than `FLOOR_ULPS` ulps of `|g*|`, nor than `FLOOR_SIGMAS` times its
+root-mean-square: the `SAFETY` standard deviations any tolerance must allow), e.g. a softmax saturated so
 hard that its gradient is pure cancellation.
 
 Run ``python -m gradcheck.jobs.soak --cases 5000``; a `slow` test runs it small.
@@ -71,7 +72,7 @@ from gradcheck.tolerance.independent import (
     perturbed_backprop,
     stochastic_backprop,
 )
-from gradcheck.tolerance.policy import FLOOR_FACTOR, FLOOR_ULPS
+from gradcheck.tolerance.policy import FLOOR_FACTOR, FLOOR_SIGMAS, FLOOR_ULPS
 from gradcheck.validate import check_executor, check_flag, check_int
 from reference import ACTIVATIONS, Gradients, Network, backprop
 
@@ -174,7 +175,8 @@ class SoakResult:
             + f"soak: {self.correct} correct candidates, {len(self.false_alarms)} false alarms; "
             f"{self.broken} broken candidates, {len(self.misses)} misses ({self.seconds:.0f} s); "
             f"{self.undetectable} drawn broken cases undetectable (within {FLOOR_FACTOR:g}x the "
-            f"actual float64 error of the true gradient), {self.skipped} not applicable",
+            f"largest, or {FLOOR_SIGMAS:g}x the r.m.s., actual float64 error of the true "
+            f"gradient), {self.skipped} not applicable",
         ]
         if self.regimes:
             counts = ", ".join(f"{name} {self.regimes.get(name, 0)}" for name in REGIMES)
@@ -348,7 +350,9 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         another correct one is not) and four `stochastic_backprop` runs (the
         cancelling formulas `a (1 - a)`, `1 - a^2`, `a + 1` on faithfully
         rounded values, as 1-ulp libm functions give), and at least `FLOOR_ULPS` ulps of
-        `|g*|` and float64's smallest subnormal. Nothing here comes from
+        `|g*|` and float64's smallest subnormal; and never below `FLOOR_SIGMAS` times
+        their root-mean-square error, the standard deviations a tolerance must allow
+        even if it knew their spread exactly. Nothing here comes from
         `gradcheck.tolerance.compare`.
     """
     g_true = extended_backprop(net, X, Y)
@@ -360,13 +364,14 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         float64 = [backprop(net, X, Y).flat(), net.layout.join(dJ_dW, dJ_db)]
         perturbed = [perturbed_backprop(net, X, Y, seed=seed) for seed in (1, 2)]
         perturbed += [stochastic_backprop(net, X, Y, seed=seed) for seed in range(3, 7)]
-        actual = np.max([np.abs(g - g_true) for g in float64 + perturbed], axis=0)
-        actual = actual.astype(np.float64)
+        errors = np.array([np.abs(g - g_true) for g in float64 + perturbed]).astype(np.float64)
+        spread = FLOOR_SIGMAS * np.sqrt(np.mean(errors**2, axis=0))
         ulps = FLOOR_ULPS * float(np.finfo(np.float64).eps) * np.abs(g_true).astype(np.float64)
     # A true entry below float64's range (g* ~ 1e-4446 in longdouble, 0 in every float64
     # backprop) is one no float64 candidate can get closer to than its smallest subnormal.
     subnormal = float(np.finfo(np.float64).smallest_subnormal)
-    return g_true, FLOOR_FACTOR * np.maximum(np.maximum(actual, ulps), subnormal)
+    largest = FLOOR_FACTOR * np.maximum(np.maximum(errors.max(axis=0), ulps), subnormal)
+    return g_true, np.maximum(largest, spread)
 
 
 def _undetectable(wrong: Gradients, net: Network, X: np.ndarray, Y: np.ndarray) -> bool:

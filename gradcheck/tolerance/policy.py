@@ -33,6 +33,7 @@ __all__ = [
     "DTYPE_AGREEMENT",
     "FD_SAFETY",
     "FLOOR_FACTOR",
+    "FLOOR_SIGMAS",
     "FLOOR_ULPS",
     "FORMS_RTOL",
     "LINEAR_ULPS",
@@ -227,6 +228,13 @@ FLOOR_FACTOR = 4.0
 
 #: ... and never less than this many ulps of the true gradient.
 FLOOR_ULPS = 4.0
+
+#: ... nor than this many times their root-mean-square error: a tolerance must allow `SAFETY`
+#: standard deviations of correct rounding even if it knew their spread exactly, so no honest
+#: bound separates an error inside that from rounding. Where a block is rounding itself (pure
+#: cancellation), the largest of eight draws is only 1.5 to 2 of them, and `FLOOR_FACTOR` times it
+#: claimed 6 to 8 (the soak's seed 12006006: the reference itself errs by 1.6 of the model's).
+FLOOR_SIGMAS = SAFETY
 
 
 def diagnosis_rtol(dtype: npt.DTypeLike) -> float:

@@ -188,6 +188,33 @@ def test_an_error_inside_safety_times_the_spread_of_correct_rounding_is_undetect
     assert check_backprop_at(correct.candidate, correct.net, correct.X, correct.Y).passed
 
 
+def test_a_zone_loss_reaches_an_entry_through_the_signed_product_of_the_weights():
+    # seed 12007439 (issue 22): identity hidden layers, a sigmoid output saturated in 113 of
+    # its 116 units; of the 3 in the zone, (12, 0) has h' = 3.8e-18 (its a(1 - a) is 0 or u).
+    # Its loss reaches W^1[35, 0] (true 1.696e-13) through W^2 ... W^5, whose product's entry
+    # is 2.1 where |W| paths make 46: the tolerance was 2.6e-14, the bug 3.6e-15 (correct
+    # float64 backprops err by 3.75e-17 at most, the tolerance now 1.3e-16).
+    broken = broken_case(12007439, "deep-saturated")
+    assert broken is not None and not broken.undetectable
+    assert not check_backprop_at(broken.candidate, broken.net, broken.X, broken.Y).passed
+    correct = correct_case(12007439, "deep-saturated")
+    assert check_backprop_at(correct.candidate, correct.net, correct.X, correct.Y).passed
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 22, open: the bug sits at 76 r.m.s. errors of correct backprops, the tolerance "
+    "at 270 (the 43-term sums' worst case entered whole, and every rounding at u |x|)",
+)
+def test_a_cancelling_column_behind_43_sigmoid_outputs_is_caught():
+    # seed 12003151: W^0[3, 0] = -1.792e-15 (longdouble), off by 1.64e-16; eight correct
+    # float64 backprops err by 2.2e-18 r.m.s. (31 runs: 4.9e-18 at most). The fused a - y once
+    # counted 1 + sum |y| = 22 times (tolerance 5.6e-15); now 5.9e-16, still above the bug.
+    case = broken_case(12003151, "cancelling")
+    assert case is not None and not case.undetectable
+    assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
 def test_a_classic_seed_draws_the_case_earlier_soaks_drew():
     # the regimes of issue 22 come from a stream of their own: a seed reported by an
     # earlier soak reproduces with correct_case(seed), whatever regime the soak now draws

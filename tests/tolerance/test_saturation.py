@@ -144,3 +144,17 @@ def test_an_element_wise_fused_deltas_error_depends_on_its_own_target_only():
         net.weights, net.biases, hidden="tanh", output="sigmoid", cost="categorical_cross_entropy"
     )
     np.testing.assert_array_equal(fused_sensitivity(categorical, Y), Y)  # y (a - 1)
+
+
+def test_a_zone_loss_travels_through_the_signed_weights_where_no_hidden_a_loses():
+    # identity hidden layers: delta^0 = W^1 W^2 delta^2, and W^1 W^2 = [[2], [0]]. The output's
+    # a (1 - a) errs by u, which reaches b^0[0] twice and b^0[1] not at all; |W| paths said 2
+    # for both (the soak's seed 12007439: 46 where the signed product was 2.1)
+    W = [np.array([[0.5, 0.3]]), np.array([[1.0, 1.0], [1.0, -1.0]]), np.array([[1.0], [1.0]])]
+    b = [np.zeros(2), np.zeros(2), np.zeros(1)]
+    net = Network(W, b, hidden="identity", output="sigmoid", cost="quadratic")
+    X, Y = np.array([[0.7]]), np.array([[0.1]])
+    u = 2.0**-53
+    _, b0, _ = net.layout.blocks[1]
+    bound = zone_bound(net, X, Y, u)[b0]
+    assert bound[0] > 0 and bound[1] == 0.0

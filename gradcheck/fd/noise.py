@@ -13,13 +13,23 @@ put near θ (see `finite_diff`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from gradcheck.fd.evaluation import FunctionEvaluator
 from gradcheck.fd.steps import entry_scale, power_of_two
 from gradcheck.tolerance.policy import NOISE_SIGMAS, ROUNDING_ULPS
 
-__all__ = ["EPS", "ROUNDING_ULPS", "ecnoise", "noise_bound", "noise_sigma"]
+__all__ = [
+    "EPS",
+    "ROUNDING_ULPS",
+    "ecnoise",
+    "ecnoise_columns",
+    "noise_bound",
+    "noise_sigma",
+    "output_noise",
+]
 
 EPS = float(np.finfo(np.float64).eps)
 NOISE_POINTS = 9  # values of f along a line for the noise estimate (Moré & Wild use 7 to 9)
@@ -46,6 +56,58 @@ def noise_sigma(evaluate: FunctionEvaluator, theta: np.ndarray, f0: float) -> fl
         if sigma is not None:
             return sigma
     return 0.0
+
+
+def output_noise(
+    f_vec: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, f0: np.ndarray
+) -> np.ndarray:
+    """The noise of each output of a vector-valued f near θ (ECnoise per output; 0 where too small).
+
+    As `noise_sigma`, on ``f_vec(theta) -> values, shape (m,)``: the same points along the same
+    fixed direction, every output's difference table read on its own, so an output that sums
+    terms which cancel gets the scatter of its terms, not a few ulps of its small value.
+    """
+    half = NOISE_POINTS // 2
+    offsets = np.delete(np.arange(-half, half + 1), half)
+    sign = np.random.default_rng(NOISE_SEED).choice([-1.0, 1.0], theta.size)
+    sigma = np.full(f0.size, np.nan)
+    for spacing in NOISE_SPACINGS:
+        delta = sign * power_of_two(spacing * entry_scale(theta))
+        rows = [f_vec(theta + k * delta) for k in offsets]
+        found = ecnoise_columns(np.insert(np.array(rows), half, f0, axis=0))
+        open_ = np.isnan(sigma)
+        sigma[open_] = found[open_]
+        if not np.isnan(sigma).any():
+            break
+    return np.where(np.isnan(sigma), 0.0, sigma)
+
+
+def ecnoise_columns(values: np.ndarray) -> np.ndarray:
+    """`ecnoise` of every column of `values` (shape (points, m)) at once; NaN where none qualifies.
+
+    Examples
+    --------
+    >>> ecnoise_columns(np.ones((4, 2))).tolist()
+    [0.0, 0.0]
+    """
+    d = np.asarray(values, dtype=np.float64)
+    points, m = d.shape
+    sigma = np.full(m, np.nan)
+    finite = np.all(np.isfinite(d), axis=0)
+    sigma[finite & np.all(d == d[0], axis=0)] = 0.0
+    levels, sign_change, gamma = [], [], 1.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        for k in range(1, points):
+            d = np.diff(d, axis=0)
+            gamma *= 0.5 * k / (2 * k - 1)  # γ_k from γ_{k-1}
+            levels.append(np.sqrt(gamma * np.mean(d**2, axis=0)))
+            sign_change.append((d.min(axis=0) < 0) & (0 < d.max(axis=0)))
+    for k in range(len(levels) - 2):
+        three = np.array(levels[k : k + 3])
+        accept = finite & np.isnan(sigma) & sign_change[k]
+        accept &= three.max(axis=0) <= NOISE_AGREEMENT * three.min(axis=0)
+        sigma[accept] = levels[k][accept]
+    return sigma
 
 
 def ecnoise(values: np.ndarray) -> float | None:

@@ -66,7 +66,14 @@ from gradcheck.tolerance.policy import (  # noqa: F401 (CENTRAL_TRUNCATION_SAFET
 )
 from gradcheck.validate import as_step, as_theta, check_callable, check_flag, is_real_number
 
-__all__ = ["METHODS", "NumericalGradient", "cross_checked", "differentiate", "numerical_gradient"]
+__all__ = [
+    "METHODS",
+    "NumericalGradient",
+    "cross_checked",
+    "differentiate",
+    "extrapolate",
+    "numerical_gradient",
+]
 
 METHODS = ("richardson", "central", "complex")
 RICHARDSON_WINDOW = 4  # differences per extrapolation: cancels s^2, s^4, s^6 (error O(s^8))
@@ -293,7 +300,7 @@ def _richardson(evaluate, theta, step, f0, sigma):
             continue
         window = slice(k - K + 1, k + 1)
         noise = noise_bound(np.maximum(F[active, window].max(axis=1), abs(f0)), sigma)
-        value, truncation, rounding = _extrapolate(D[active, window], S[active, window], noise)
+        value, truncation, rounding = extrapolate(D[active, window], S[active, window], noise)
         error = np.where(np.isfinite(value), truncation + rounding, np.inf)
         better = error < best_error[active]
         improved = active[better]
@@ -327,7 +334,7 @@ def cross_checked(evaluate, theta, step, f0, sigma, gradient, error):
     return np.where(contradicted, disagree + rounding, error)
 
 
-def _extrapolate(D: np.ndarray, S: np.ndarray, noise: np.ndarray):
+def extrapolate(D: np.ndarray, S: np.ndarray, noise: np.ndarray):
     """Neville's tableau in s^2 over the columns of `D` (steps `S`, decreasing).
 
     Returns the extrapolated value; its truncation estimate, the larger

@@ -177,6 +177,9 @@ class VJPReport:
     maps: tuple[InputMap, ...] = field(default=(), compare=False, repr=False)
     method: str = "entries"  # "entries": every entry by its own differences; "screen": screened
     screen: ScreenSummary | None = None  # how the screen went, when screened
+    # entries differenced together in groups (`gradcheck.fd.grouped`), each still read and bounded
+    # on its own; 0: each entry differenced alone
+    groups: int = 0
 
     def __bool__(self) -> bool:
         return self.passed
@@ -210,7 +213,8 @@ def _format(report: VJPReport) -> str:
     lines = [
         f"VJP check {verdict}: output of shape {report.output_shape}, "
         f"{report.cotangents} random cotangents (seed={report.seed}), "
-        f"{report.n_evaluations} evaluations of f",
+        f"{report.n_evaluations} evaluations of f"
+        + (f", grouped differences ({report.groups} groups)" if report.groups else ""),
         "rule: |vjp(c) - d/dx sum(c * f(x))| <= safety x error estimate of the differences "
         "+ the candidate's rounding",
     ]

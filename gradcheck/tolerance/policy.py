@@ -36,6 +36,8 @@ __all__ = [
     "FLOOR_SIGMAS",
     "FLOOR_ULPS",
     "FORMS_RTOL",
+    "GROUPED_AGREEMENT",
+    "GROUPED_RECHECK",
     "LINEAR_ULPS",
     "LOOPS_TOLERANCE_FACTOR",
     "NAMED_CONSTANT_RTOL",
@@ -136,6 +138,20 @@ SCREEN_CAUGHT_FACTOR = 2.0
 #: the per-entry floors (weighted by ``u``); the random signs of ``u`` make the sum exceed it with
 #: probability at most 2 exp(-z^2 / 2) = 3e-8 at 6 (Hoeffding), the report's "probability".
 SCREEN_ROUNDING_SIGMAS = 6.0
+#: Grouped differences (`gradcheck.fd.grouped`) trust a group only when its two differences, under
+#: two random weightings of its entries, give every output's derivative alike within this many
+#: times their summed error estimates, and outputs no member claims move by at most this many
+#: times their rounding: the safety of `check_gradient` (`CHECK_SAFETY`), as both are the same
+#: question, "is this gap more than these estimates' error?".  A second contributor to an output
+#: shifts it by a random factor under the second weighting, and far more than that, for anything
+#: a verdict could notice.
+GROUPED_AGREEMENT = 10.0
+
+#: A grouped estimate whose bound (safety x error) exceeds this fraction of the entry (or of the
+#: mean entry, for entries near zero) is checked again entry by entry (`check_gradient`; then,
+#: beyond its bound, the kink test): a pass must see errors far finer than any slip makes, and a
+#: kink or noise widens only its own entries here.  `NOISE_WORTH_SAYING`'s 1e-6.
+GROUPED_RECHECK = 1e-6
 
 #: Least error of one value of `f`, in units of `eps |f|`: a few roundings of the last operations.
 ROUNDING_ULPS = 4.0

@@ -32,3 +32,26 @@ def test_noise_bound_is_rounding_or_measured_noise():
     constant = Evaluator(lambda x: 3.0, np.ones(3), vectorized=False, max_batch=None)
     assert noise_sigma(constant, np.ones(3), 3.0) == 0.0
     assert constant.count == NOISE_POINTS - 1  # equal values: settled at the first spacing
+
+
+def test_ecnoise_columns_is_ecnoise_of_every_column():
+    from gradcheck.fd.noise import ecnoise_columns
+
+    rng = np.random.default_rng(5)
+    values = np.linspace(0, 1, 9)[:, None] + 1e-10 * rng.standard_normal((9, 3))
+    values[:, 2] = 1.0  # a constant column: no noise
+    expected = [ecnoise(values[:, i]) for i in range(3)]
+    assert np.allclose(ecnoise_columns(values), expected, rtol=1e-12, atol=0)
+
+
+def test_output_noise_sees_the_noise_of_each_output_apart():
+    from gradcheck.fd.noise import output_noise
+
+    rng = np.random.default_rng(6)
+    theta = np.ones(4)
+
+    def f_vec(t):  # output 1 is noisy at 1e-8, output 0 is smooth
+        return np.array([np.sum(t**2), np.sum(t) + 1e-8 * rng.standard_normal()])
+
+    sigma = output_noise(f_vec, theta, f_vec(theta))
+    assert sigma[0] < 1e-13 and 1e-9 < sigma[1] < 1e-7

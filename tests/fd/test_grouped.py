@@ -24,7 +24,7 @@ from _layers import (
     relu_forward,
 )
 
-from gradcheck import check_layer
+from gradcheck import check_layer, check_vjp
 from gradcheck.fd.footprints import hypothesise
 from gradcheck.fd.grouped import colour, grouped_differences
 from gradcheck.fd.numerical import numerical_gradient
@@ -257,3 +257,28 @@ def test_the_same_seed_gives_the_same_grouped_report():
     a = check_layer(conv_forward, conv_backward, inputs, seed=3)
     b = check_layer(conv_forward, conv_backward, inputs, seed=3)
     assert a == b
+
+
+def test_a_second_contributor_inside_claimed_outputs_is_caught_by_the_two_weightings(monkeypatch):
+    """x[6] also reaches output 0, which x[0] claims: the NaN probe of the group and the outputs
+    no member claims see nothing; only the two weightings disagree on output 0."""
+    a = np.linspace(1.0, 2.0, 8)
+
+    def f(x):
+        out = a * x
+        out[0] += 3.0 * x[6]
+        return out
+
+    def vjp(c, x, *, coupled=True):
+        dx = a * c
+        dx[6] += 3.0 * c[0] if coupled else 0.0
+        return (dx,)
+
+    x = RNG.standard_normal(8)
+    grouped = grouped_differences(lambda t: f(t), x, np.ones((1, 8)), [(8,)], (8,))
+    assert grouped is not None and grouped.splits > 0
+    assert np.allclose(grouped.estimates[0], vjp(np.ones(8), x)[0], rtol=1e-12, atol=0)
+    monkeypatch.setattr("gradcheck.oracle.layers.GROUPED_FROM", 1)
+    assert check_vjp(f, vjp, [x]).passed
+    wrong = check_vjp(f, lambda c, x: vjp(c, x, coupled=False), [x])
+    assert wrong.groups > 0 and wrong.failures == ("x0[6]",)

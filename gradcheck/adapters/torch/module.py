@@ -28,7 +28,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without PyTorch
         "gradcheck.torch needs PyTorch: pip install 'backprop-gradcheck[torch]'"
     ) from exc
 
-from gradcheck.adapters.torch.activations import LOG_SOFTMAX, module_activation, supported_modules
+from gradcheck.adapters.torch.activations import module_activation, supported_modules
+from gradcheck.adapters.torch.general import check_any_module
 from gradcheck.adapters.torch.losses import (
     INTEGER_DTYPES,
     SUPPORTED_LOSSES,
@@ -45,6 +46,7 @@ from gradcheck.oracle.backprop import (
     check_backprop_at,
 )
 from gradcheck.results.report import BackpropReport, TrialReport
+from gradcheck.results.vjp_report import VJPReport
 from gradcheck.validate import batch_or_trials
 from reference import ACTIVATIONS, Network
 from reference.activations import Activation
@@ -66,53 +68,38 @@ class _Layer:
     h: Activation
 
 
+class _OtherModel(Exception):
+    """The model is not the article's network: it goes to `check_any_module` (the reason says why)."""
+
+
 def _layers(model: Any, custom: Mapping[type, Any]) -> list[_Layer]:
     if not isinstance(model, nn.Sequential):
-        raise TypeError(
-            f"`model` must be an nn.Sequential of nn.Linear and activation modules, got "
-            f"{type(model).__name__}"
-        )
+        raise _OtherModel(f"`model` is {type(model).__name__}, not an nn.Sequential")
     modules = list(model)
     if not modules:
-        raise ValueError("`model` is an empty nn.Sequential; it needs at least one nn.Linear")
+        raise _OtherModel("`model` is an empty nn.Sequential")
     kinds = []
     for i, module in enumerate(modules):
-        act = None if isinstance(module, nn.Linear) else module_activation(module, i, custom)
+        try:
+            act = None if isinstance(module, nn.Linear) else module_activation(module, i, custom)
+        except ValueError as exc:  # an activation the reference does not compute
+            raise _OtherModel(str(exc)) from None
         if act is None and not isinstance(module, nn.Linear):
-            raise TypeError(
-                f"model[{i}] is {type(module).__name__}, which check_module cannot check; "
-                f"supported: {', '.join(supported_modules())} (declare a custom activation module "
-                "with activations={MyModule: 'sigmoid'})"
-            )
+            raise _OtherModel(f"model[{i}] is {type(module).__name__}")
         kinds.append(act)
     layers: list[_Layer] = []
     for i, (module, act) in enumerate(zip(modules, kinds)):
         if act is None:  # an nn.Linear: a new layer, identity until an activation follows
             if module.bias is None:
-                raise ValueError(
-                    f"model[{i}] is nn.Linear(bias=False); check_module checks layers with a "
-                    "bias b^L (the article's network): build it with bias=True"
-                )
+                raise _OtherModel(f"model[{i}] is nn.Linear(bias=False)")
             assert isinstance(module, nn.Linear)
             layers.append(_Layer(i, module, ACTIVATIONS["identity"]))
         elif not layers:
-            raise ValueError(
-                f"model[{i}] ({type(module).__name__}) comes before any nn.Linear; the model "
-                "must start with an nn.Linear"
-            )
+            raise _OtherModel(f"model[{i}] ({type(module).__name__}) comes before any nn.Linear")
         elif i > 0 and kinds[i - 1] is not None:
-            raise ValueError(
-                f"model[{i}] ({type(module).__name__}) follows the activation model[{i - 1}] "
-                f"({type(modules[i - 1]).__name__}); put one activation after each nn.Linear"
-            )
+            raise _OtherModel(f"model[{i}] follows the activation model[{i - 1}]")
         elif not act.elementwise and i != len(modules) - 1:
-            which, what = (
-                ("LogSoftmax", "log-softmax") if act is LOG_SOFTMAX else ("Softmax", "softmax")
-            )
-            raise ValueError(
-                f"model[{i}] is nn.{which} but not the last module; {what} is supported as the "
-                "output activation only"
-            )
+            raise _OtherModel(f"model[{i}] ({type(module).__name__}) is not the last module")
         else:
             layers[-1] = replace(layers[-1], h=act)
     for L in range(1, len(layers)):
@@ -156,16 +143,36 @@ def check_module(
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH,
     activations: Mapping[type, Any] | None = None,
-) -> BackpropReport:
+) -> BackpropReport | VJPReport:
     """Check the gradients a PyTorch model's own `backward()` computes, entry by entry.
+
+    Any ``nn.Module`` is accepted, and checked one of two ways:
+
+    - **the article's network** (an ``nn.Sequential`` as below): against the
+      article's reference and finite differences, returning a
+      `BackpropReport` that names entries in both notations and diagnoses
+      known bugs; the loss must be one of `SUPPORTED_LOSSES`;
+    - **any other module** (``Conv2d``, ``BatchNorm``, ``LayerNorm``,
+      ``Dropout``, ``GELU``, ``MultiheadAttention``, nested modules): the
+      gradient of ``loss_fn(model(X), Y)`` w.r.t. every parameter against
+      finite differences, as `gradcheck.torch.check_function` checks any
+      callable, returning a `VJPReport` whose entries carry `state_dict`
+      names (``conv1.weight[3,1,0,2]``).  Any loss module or function;
+      random state is replayed and buffers (BatchNorm's running statistics)
+      restored for every evaluation; `X` and `Y` are required and `trials`
+      does not apply.
+
+    Both reports have ``.passed``, ``str()`` and ``to_dict()``.
 
     Parameters
     ----------
-    model : nn.Sequential
-        ``nn.Linear`` layers, each followed by at most one activation module
+    model : nn.Module
+        The article's network is an ``nn.Sequential`` of ``nn.Linear``
+        layers with biases, each followed by at most one activation module
         (``Sigmoid``, ``Tanh``, ``ReLU``, ``LeakyReLU``, ``ELU``,
         ``Softplus(beta=1)``, ``Identity``; ``Softmax(dim=-1)`` last only;
-        ``LogSoftmax(dim=1)`` last only, with ``nn.NLLLoss``).
+        ``LogSoftmax(dim=1)`` last only, with ``nn.NLLLoss``); any other
+        module is checked by differences alone.
         Any forward or backward they really run is what gets checked: custom
         ``torch.autograd.Function``s, kernels, monkey-patched layers.  The
         model is never modified: a deep copy runs.
@@ -192,9 +199,12 @@ def check_module(
 
     Returns
     -------
-    BackpropReport
-        Entries named in both notations, e.g. ``W^0[2,1] (= model[0].weight[1,2])``;
+    BackpropReport or VJPReport
+        For the article's network, a `BackpropReport`: entries named in both
+        notations, e.g. ``W^0[2,1] (= model[0].weight[1,2])``;
         ``report.options`` says how the loss maps to the reference cost.
+        For any other module, a `VJPReport`: per parameter the entries
+        checked, failing and on a kink, the worst named ``conv1.weight[3,1,0,2]``.
 
     Examples
     --------
@@ -207,7 +217,10 @@ def check_module(
     True
     """
     custom = _checked_custom(activations)
-    layers = _layers(model, custom)
+    try:
+        layers = _layers(model, custom)
+    except _OtherModel as reason:
+        return _other_model(model, X, Y, loss_fn, trials=trials, seed=seed, reason=reason)
     dtype = _model_dtype(model)
     trials = batch_or_trials(trials, X, Y, DEFAULT_TRIALS)
     if loss_fn is None:
@@ -248,6 +261,18 @@ def check_module(
             )
         )
     return _renamed(_merged(reports), layers, model, loss_fn, loss, dtype, runner)
+
+
+def _other_model(
+    model: Any, X: Any, Y: Any, loss_fn: Any, *, trials: Any, seed: int, reason: _OtherModel
+) -> VJPReport:
+    """A model that is not the article's network: its loss checked by differences alone."""
+    if trials:
+        raise ValueError(
+            f"`trials` draws random networks of the article's shape, and {reason}: give `X` "
+            "and `Y`, and leave `trials` unset"
+        )
+    return check_any_module(model, X, Y, loss_fn, seed=seed)
 
 
 def _checked_custom(activations: Any) -> dict[type, Any]:

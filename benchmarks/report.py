@@ -40,6 +40,7 @@ FORMS = {
     "scipy check_grad": "scipy check_grad",
     "gemm": "numpy matmul",
     "check_backprop": "check_backprop",
+    "check_function": "gradcheck.torch.check_function",
 }
 STATS = ("median", "min", "mean")
 BUSY_WARNING = 0.05  # share of the machine other processes may take before the report warns

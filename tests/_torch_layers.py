@@ -171,15 +171,6 @@ def dropout(p: float = 0.5, slip: bool = False):
     return Dropout.apply
 
 
-@pytest.fixture
-def one_thread():
-    """torch on one thread for the test: on a shared 2-core machine a second thread only waits."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tensors(*shapes, seed=0, dtype=torch.float64):
     """Seeded standard-normal tensors of `shapes`, each with requires_grad=True."""
     g = torch.Generator().manual_seed(seed)

@@ -15,11 +15,9 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 import _torch_layers as layers  # noqa: E402
-from _torch_layers import one_thread, tensors  # noqa: E402, F401
+from _torch_layers import tensors  # noqa: E402
 
 from gradcheck.torch import check_function  # noqa: E402
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 #: layer -> (its factory, the shapes and names of its inputs, the input its slip gets wrong)
 LAYERS = {
@@ -111,12 +109,17 @@ def test_a_module_is_checked_with_its_parameters_named_by_state_dict():
     assert not report.inputs[0].differentiated
 
 
-def test_dropout_masks_repeat_and_the_callers_random_state_is_kept():
-    state = torch.get_rng_state()
-    (x,) = tensors((6, 5))
-    assert check_function(nn.Dropout(0.5), x).passed  # torch's own dropout: masks repeat
-    assert check_function(layers.dropout(), x).passed
-    assert torch.equal(torch.get_rng_state(), state)
+def test_dropout_masks_repeat_and_the_callers_random_and_thread_state_is_kept():
+    state, threads = torch.get_rng_state(), torch.get_num_threads()
+    torch.set_num_threads(2)  # the check runs on one thread, then puts the caller's number back
+    try:
+        (x,) = tensors((6, 5))
+        assert check_function(nn.Dropout(0.5), x).passed  # torch's own dropout: masks repeat
+        assert check_function(layers.dropout(), x).passed
+        assert torch.equal(torch.get_rng_state(), state)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_module_buffers_are_restored_and_the_callers_module_and_tensors_never_change():

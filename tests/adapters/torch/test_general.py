@@ -9,13 +9,10 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 import _torch_layers as layers  # noqa: E402
-from _torch_layers import one_thread  # noqa: E402, F401
 
 from gradcheck.adapters.torch.general import check_any_module  # noqa: E402
 from gradcheck.results.vjp_report import VJPReport  # noqa: E402
 from gradcheck.torch import check_module  # noqa: E402
-
-pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class ConvNet(nn.Module):

@@ -68,7 +68,7 @@ INTEGER = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.
 #: busy 2-core machine a second thread only waits (measured: a conv net's check 158 s -> 8.6 s)
 THREADS = 1
 
-#: ``forward(module, *tensors)``: what is checked; `module` calls the module under check
+#: ``forward(call, *tensors)``: what is checked; ``call(*args)`` runs the module under check
 Forward = Callable[..., Any]
 
 

@@ -138,6 +138,18 @@ def test_module_buffers_are_restored_and_the_callers_module_and_tensors_never_ch
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_randomness_that_cannot_be_replayed_is_reported():
+    def noisy(x):  # a generator seeded from the OS: no replay can repeat it
+        g = torch.Generator()
+        g.seed()
+        return x * (1 + 1e-3 * torch.rand(x.shape, generator=g, dtype=x.dtype))
+
+    (x,) = tensors((3,))
+    report = check_function(noisy, x)
+    assert not report.passed
+    assert report.unsteady.f > 0 and report.unsteady.vjp > 0
+
+
 def test_a_buffer_the_forward_reads_and_updates_is_fresh_for_every_evaluation():
     class Counting(nn.Module):  # reads what it wrote last time, as a running statistic would
         def __init__(self):
@@ -170,6 +182,20 @@ def test_inputs_changed_in_place_are_reported():
         report = check_function(Doubles.apply, x, names=["z"])
         assert report.mutated == ("z",), str(report)
         assert "changed in place by f or the vjp" in str(report)
+
+    class ZeroesItsInput(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, dout):
+            (x,) = ctx.saved_tensors
+            return dout + x.zero_()  # the backward writes into the caller's tensor
+
+    (x,) = tensors((3,))
+    assert check_function(ZeroesItsInput.apply, x).mutated == ("x0",)
 
     def shifts(x, s):
         s.add_(1)

@@ -15,8 +15,7 @@ read where check_vjp compares them.  Both are read by wrapping the comparison, s
 computed twice.
 
 torch's slow mode builds the 16,384 x 9,360 Jacobian twice (2.4 GB) and takes minutes: it runs
-once, and only under ``pytest --benchmark-only``; so does check_function, until check_vjp's
-engine groups its differences (seconds a call).  Without torch both skip (the `torch` fixture).
+once, and only under ``pytest --benchmark-only`` (marked slow); so does check_function.  Without torch both skip (the `torch` fixture).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import sys
 from typing import Any
 
 import numpy as np
+import pytest
 
 from ._cases import label, timed
 
@@ -68,14 +68,14 @@ def test_check_function(benchmark, torch, monkeypatch):
     conv, inputs = _conv(torch)
     label(benchmark, group=GROUP, form="check_function", kind="layer", shape=SHAPE)
     errors = _Errors()
-    compare = layers.check_gradient
+    verdict = layers._verdict  # one cotangent's comparison, grouped or entry by entry
 
-    def spy(g: Any, grad: Any, theta: Any, **options: Any) -> Any:
-        check = compare(g, grad, theta, **options)
+    def spy(*args: Any) -> Any:
+        check, kinks = verdict(*args)
         errors.see(np.asarray(check.gradient), np.asarray(check.numerical.gradient))
-        return check
+        return check, kinks
 
-    monkeypatch.setattr(layers, "check_gradient", spy)
+    monkeypatch.setattr(layers, "_verdict", spy)
     report = timed(benchmark, check_function, conv, *inputs, names=["x", "W", "b"], slow=True)
     assert report.passed, str(report)
     errors.record(benchmark)
@@ -84,6 +84,7 @@ def test_check_function(benchmark, torch, monkeypatch):
     )
 
 
+@pytest.mark.slow
 def test_torch_gradcheck_slow_mode(benchmark, torch, monkeypatch):
     module = sys.modules["torch.autograd.gradcheck"]
     conv, inputs = _conv(torch)

@@ -1,6 +1,6 @@
-"""`check_module`: check a PyTorch `nn.Sequential` in place, by the `.grad` its own `backward()` leaves.
+"""`check_module`: any PyTorch module; the article's `nn.Sequential` by the `.grad` its `backward()` leaves.
 
-The model is read into the article's notation (`W^L = model[i].weight.T`,
+A model of the article's shape (below) is read into the article's notation (`W^L = model[i].weight.T`,
 `b^L = model[i].bias`, `h` of layer `L` = the activation module after it),
 the loss module is matched to a reference cost, and a deep copy of the model
 runs the user's own forward, `loss_fn` and `.backward()`.  Only the
@@ -8,6 +8,8 @@ parameters' `.grad` is read, so custom `torch.autograd.Function`s, custom
 kernels and monkey-patched layers are checked for what they really compute.
 Where a loss is a constant factor times the reference cost
 (`gradcheck.adapters.torch.losses`), the model's gradients are divided by it first.
+Any other model goes to `gradcheck.adapters.torch.general`: its loss's gradient
+w.r.t. every parameter, checked by differences alone.
 """
 
 from __future__ import annotations

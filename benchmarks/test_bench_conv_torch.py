@@ -15,7 +15,8 @@ read where check_vjp compares them.  Both are read by wrapping the comparison, s
 computed twice.
 
 torch's slow mode builds the 16,384 x 9,360 Jacobian twice (2.4 GB) and takes minutes: it runs
-once, and only under ``pytest --benchmark-only`` (marked slow); so does check_function.  Without torch both skip (the `torch` fixture).
+once, and only under ``pytest --benchmark-only`` (marked slow); so does check_function.
+Without torch both skip (the `torch` fixture).
 """
 
 from __future__ import annotations

@@ -4,15 +4,16 @@ The convolution: float64, batch 4, 8 input channels, 16 x 16, 16 output channels
 (8,192 input entries, 1,168 weights and biases).  Side by side, in one group:
 
 - a numpy im2col convolution through `check_layer`, grouped (the default) and entry by entry;
-- torch's `F.conv2d` as a numpy `f`, autograd's vjp as the candidate, through `check_vjp`, against
-  `torch.autograd.gradcheck` in slow mode on the same function (the issue's goal: 20x faster at a
-  10x smaller max error).
+- torch's `F.conv2d` as a numpy `f`, autograd's vjp as the candidate, through `check_vjp`.
 
-``extra_info`` records the evaluations of `f` each took and, for the torch pair, the max error of
-the differences against autograd's vjp (exact to rounding for a convolution): the grouped engine's
-over every entry, under `check_vjp`'s first cotangent; torch's centred differences at its
-``eps=1e-6`` over a seeded sample of entries, in the same currency (``c . df/dx_j``).  All are
-slow (one round): plain ``pytest`` skips them, ``pytest --benchmark-only`` times them.
+The comparison with `torch.autograd.gradcheck` in slow mode on the same function (the issue's
+goal: 20x faster at a 10x smaller max error) is `test_bench_conv_torch.py`'s, through
+`gradcheck.torch.check_function`: torch's slow mode takes minutes, and runs once.
+
+``extra_info`` records the evaluations of `f` each took and, for the torch form, the max error of
+the grouped differences against autograd's vjp (exact to rounding for a convolution) over every
+entry, under `check_vjp`'s first cotangent.  All are slow (one round): plain ``pytest`` skips
+them, ``pytest --benchmark-only`` times them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from ._cases import timed
 
 GROUP = "conv 4x8x16x16 16x3x3 pad 1, every entry"
 SHAPES = {"x": (4, 8, 16, 16), "w": (16, 8, 3, 3), "b": (16,)}
-TORCH_SAMPLE = 1000  # entries whose torch-style difference is measured: ~2 s of the budget
 
 
 def _inputs() -> dict[str, np.ndarray]:
@@ -126,43 +126,3 @@ def test_torch_conv_check_vjp_grouped(benchmark, one_thread):
     assert grouped is not None
     benchmark.extra_info["max_error"] = float(np.max(np.abs(grouped.estimates[0] - truth)))
     benchmark.extra_info["max_error_estimate"] = float(np.max(grouped.errors[0]))
-
-
-@pytest.mark.slow
-def test_torch_conv_gradcheck_slow_mode(benchmark, one_thread):
-    torch, F, f, vjp = _torch_pair()
-    inputs = _inputs()
-    tensors = [torch.tensor(a, requires_grad=True) for a in inputs.values()]
-
-    def conv(x, w, b):
-        return F.conv2d(x, w, b, padding=1)
-
-    passed = timed(
-        benchmark, torch.autograd.gradcheck, conv, tuple(tensors), fast_mode=False, slow=True
-    )
-    benchmark.group = GROUP
-    benchmark.extra_info.update(form="torch.autograd.gradcheck slow", passed=bool(passed))
-    benchmark.extra_info.update(_torch_style_error(f, vjp, inputs))
-    assert passed
-
-
-def _torch_style_error(f, vjp, inputs) -> dict[str, float]:
-    """gradcheck's centred differences (eps 1e-6) of ``c . f`` on a seeded sample of entries,
-    against autograd: the max error, and the evaluations all entries take (two each)."""
-    c = np.random.default_rng(0).standard_normal(f(**inputs).shape)
-    truth = np.concatenate([g.ravel() for g in vjp(c, *inputs.values())])
-    theta = np.concatenate([a.ravel() for a in inputs.values()])
-    sizes = np.cumsum([a.size for a in inputs.values()])[:-1]
-    sample = np.random.default_rng(1).choice(theta.size, TORCH_SAMPLE, replace=False)
-    errors = []
-    for j in sample:
-        values = []
-        for sign in (1.0, -1.0):
-            point = theta.copy()
-            point[j] += sign * 1e-6
-            parts = np.split(point, sizes)
-            values.append(
-                float(np.sum(c * f(*(p.reshape(s) for p, s in zip(parts, SHAPES.values())))))
-            )
-        errors.append(abs((values[0] - values[1]) / 2e-6 - truth[j]))
-    return {"max_error_sample": float(np.max(errors)), "n_evaluations": 2 * theta.size}

@@ -284,6 +284,7 @@ def check_vjp_fn(
     names: Sequence[str] | None = None,
     seed: int = 0,
     cotangents: int = 3,
+    mode: str = "auto",
 ) -> VJPReport:
     """Check the vector-Jacobian product JAX computes for `f` (a ``jax.custom_vjp`` rule with a
     hand-written backward, or any JAX function), entry by entry, by finite differences.
@@ -325,6 +326,10 @@ def check_vjp_fn(
         Seeds the random cotangents; the report prints it.
     cotangents : int
         How many random cotangents.  Default 3.
+    mode : {"auto", "entries", "screen"}
+        As `gradcheck.check_vjp`: every entry by its own (or grouped)
+        differences, or a screen along random directions; "auto" screens
+        above `SCREEN_ABOVE` entries.
 
     Returns
     -------
@@ -353,7 +358,9 @@ def check_vjp_fn(
     truth, pullback = _Truth(f, specs), _Pullback(f, specs)
     inputs = [spec.data for spec in specs]
     _check_one_function(truth, pullback, inputs)
-    return check_vjp(truth, pullback, inputs, names=names, seed=seed, cotangents=cotangents)
+    return check_vjp(
+        truth, pullback, inputs, names=names, seed=seed, cotangents=cotangents, mode=mode
+    )
 
 
 @contextmanager

@@ -277,3 +277,11 @@ def test_the_callers_numpy_arrays_are_never_written():
 def test_bad_input_is_refused_naming_the_argument(args, kwargs, error, message):
     with pytest.raises(error, match=re.escape(message)):
         check_vjp_fn(*args, **kwargs)
+
+
+def test_the_mode_reaches_check_vjp_and_is_validated():
+    x = jnp.linspace(-1.0, 1.0, 6)
+    assert check_vjp_fn(jnp.tanh, x, mode="screen").method == "screen"
+    assert check_vjp_fn(jnp.tanh, x, mode="entries").method == "entries"
+    with pytest.raises(ValueError, match="mode"):
+        check_vjp_fn(jnp.tanh, x, mode="fast")

@@ -78,6 +78,7 @@ def check_function(
     names: Sequence[str] | None = None,
     seed: int = 0,
     cotangents: int = 3,
+    mode: str = "auto",
 ) -> VJPReport:
     """Check autograd's backward of any callable on tensors, entry by entry, by finite differences.
 
@@ -99,6 +100,10 @@ def check_function(
         put back after each): dropout masks repeat.
     cotangents : int
         How many random cotangents.  Default 3.
+    mode : {"auto", "entries", "screen"}
+        As `gradcheck.check_vjp`: every entry by its own (or grouped)
+        differences, or a screen along random directions; "auto" screens
+        above `SCREEN_ABOVE` entries.
 
     Returns
     -------
@@ -120,7 +125,7 @@ def check_function(
         return call(*args) if module is not None else fn(*args)
 
     return check_call(
-        forward, tensors, module=module, names=names, seed=seed, cotangents=cotangents
+        forward, tensors, module=module, names=names, seed=seed, cotangents=cotangents, mode=mode
     )
 
 
@@ -133,6 +138,7 @@ def check_call(
     seed: int = 0,
     cotangents: int = 3,
     prefix: str = "",
+    mode: str = "auto",
 ) -> VJPReport:
     """`check_function`'s engine: ``forward(call, *tensors)``, where ``call(*args)`` runs `module`
     (None: no module) with its parameters swapped in; `check_module` checks a loss through it.
@@ -158,6 +164,7 @@ def check_call(
             names=[spec.name for spec in specs],
             seed=seed,
             cotangents=count,
+            mode=mode,
         )
     finally:
         torch.set_num_threads(threads)

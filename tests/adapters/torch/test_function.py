@@ -286,3 +286,11 @@ def test_bad_arguments_are_refused_clearly():
         with pytest.raises(error) as info:
             check_function(*args, **options)
         assert str(info.value).startswith(message), (args, str(info.value))
+
+
+def test_the_mode_reaches_check_vjp_and_is_validated():
+    x = torch.linspace(-1.0, 1.0, 6, dtype=torch.float64, requires_grad=True)
+    assert check_function(torch.tanh, x, mode="screen").method == "screen"
+    assert check_function(torch.tanh, x, mode="entries").method == "entries"
+    with pytest.raises(ValueError, match="mode"):
+        check_function(torch.tanh, x, mode="fast")

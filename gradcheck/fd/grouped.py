@@ -53,13 +53,14 @@ None: the per-entry path is cheaper.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from gradcheck.fd.check import GradientCheck, check_gradient, compare_gradient
-from gradcheck.fd.footprints import hypothesise, nan_reach
+from gradcheck.fd.footprints import hypothesise
 from gradcheck.fd.noise import noise_bound, output_noise
 from gradcheck.fd.numerical import NumericalGradient, extrapolate
 from gradcheck.fd.steps import default_step, within_sign
@@ -68,10 +69,12 @@ from gradcheck.tolerance.policy import CHECK_SAFETY, GROUPED_AGREEMENT, GROUPED_
 __all__ = ["GroupedDifferences", "colour", "grouped_check", "grouped_differences"]
 
 VectorF = Callable[[np.ndarray], np.ndarray]
+ManyF = Callable[[list[np.ndarray]], list]  # f at each point; an exception where f raised
 
 GROUPED_MAX_FRACTION = 0.5  # more groups than this fraction of the entries: per entry is cheaper
 LEVELS = 6  # steps per direction at most: s, s/2, ..., s/32 (three windows of four)
 WINDOW = 4  # differences per extrapolation, as `numerical`'s Richardson
+ACTIVE = 16  # groups differenced side by side with `f_many`: one batch per round (memory: ~18 m floats each)
 ROUNDED = 4.0  # D(s) and D(s/2) within this many roundings everywhere: linear, stop at two steps
 
 
@@ -103,10 +106,17 @@ def grouped_differences(
     out_shape: tuple[int, ...],
     *,
     seed: int = 0,
+    f_many: ManyF | None = None,
 ) -> GroupedDifferences | None:
     """The grouped differences of ``f_vec(theta) -> values, shape (m,)`` under `cotangents`
     (shape (k, m)); `theta` is the inputs of `shapes`, flattened and joined.  None when the
     footprints leave too little to group (see the module docstring).
+
+    `f_many`: ``f_many(points) -> values``, `f_vec` at every point of a list (an exception in
+    place of a value that raised), e.g. on an executor's workers; the groups' points are then
+    evaluated `ACTIVE` groups at a time.  Default: `f_vec` one point after another.  The
+    footprint probes and the noise stay with `f_vec` (a few dozen points, each chosen after
+    the last).  The estimates are the same bit for bit either way.
 
     Examples
     --------
@@ -126,25 +136,72 @@ def grouped_differences(
     if len(groups) > GROUPED_MAX_FRACTION * theta.size:
         return None
     run = _Run(f_vec, theta, f0, output_noise(f_vec, theta, f0), cotangents)
-    rng = np.random.default_rng(seed)
-    pending, count, splits = groups[::-1], 0, 0
-    while pending:
-        members = pending.pop()
-        count += 1
-        if members.size == 1:
-            owner = np.full(f0.size, members[0])
-            value, error, _, _, _ = run.along(members, np.ones(1), owner)
-        else:
-            owner = _owners(reach, members, f0.size)
-            verified = run.verified(members, owner, rng)
-            if verified is None:
-                splits += 1
-                half = members.size // 2
-                pending.extend([members[half:], members[:half]])
-                continue
-            value, error = verified
-        run.add(members, owner, value, error)
+    many = f_many if f_many is not None else _one_by_one(f_vec)
+    count, splits = _drive(run, reach, groups, seed, many, 1 if f_many is None else ACTIVE)
     return GroupedDifferences(run.estimates, run.errors, count, splits)
+
+
+def _one_by_one(f_vec: VectorF) -> ManyF:
+    """`f_vec` at each point in turn, an exception in place of a value that raised."""
+
+    def many(points: list[np.ndarray]) -> list:
+        values: list = []
+        for point in points:
+            try:
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    values.append(f_vec(point))
+            except Exception as exc:  # the NaN probe's to judge; a difference's raises it again
+                values.append(exc)
+        return values
+
+    return many
+
+
+def _drive(run, reach, groups, seed: int, many: ManyF, active: int) -> tuple[int, int]:
+    """Difference the groups, `active` of them side by side: the points they all need next are
+    evaluated as one batch (`many`).  A group needs only its own points and draws its weights
+    from its own generator (seeded by `seed` and its members), so the estimates do not depend
+    on `active` or on the order of evaluation: bit-identical on any executor."""
+    pending: list[np.ndarray] = list(groups[::-1])
+    running: list[tuple[np.ndarray, Generator[list, list, bool], list]] = []
+    count = splits = 0
+    while pending or running:
+        while pending and len(running) < active:
+            members = pending.pop()
+            count += 1
+            work = _group(run, reach, members, seed)
+            running.append((members, work, next(work)))
+        points = [p for _, _, wanted in running for p in wanted]
+        values, start, still = many(points), 0, []
+        for members, work, wanted in running:
+            got, start = values[start : start + len(wanted)], start + len(wanted)
+            try:
+                still.append((members, work, work.send(got)))
+            except StopIteration as done:
+                if not done.value:  # refuted: split in halves, first half first
+                    splits += 1
+                    half = members.size // 2
+                    pending.extend([members[half:], members[:half]])
+        running = still
+    return count, splits
+
+
+def _group(run, reach, members: np.ndarray, seed: int) -> Generator[list, list, bool]:
+    """One group's differences, added to `run`: yields the points it needs, receives f there;
+    returns False when `f` refutes its footprints (to be split)."""
+    if members.size == 1:
+        owner = np.full(run.f0.size, members[0])
+        value, error, _, _, _ = yield from run.along(members, np.ones(1), owner)
+    else:
+        owner = _owners(reach, members, run.f0.size)
+        rng = np.random.default_rng([seed, int(members[0]), int(members.size)])
+        verified = yield from run.verified(members, owner, rng)
+        if verified is None:
+            return False
+        value, error = verified
+    run.add(members, owner, value, error)
+    return True
 
 
 def colour(reach: list[np.ndarray | None], m: int) -> list[np.ndarray]:
@@ -207,16 +264,24 @@ class _Run:
             self.estimates[i, members] = np.bincount(local, weights=c * value[claimed], minlength=k)
             self.errors[i, members] = np.bincount(local, np.abs(c) * error[claimed], minlength=k)
 
-    def verified(self, members, owner, rng) -> tuple[np.ndarray, np.ndarray] | None:
-        """The group's per-output derivatives and errors, or None if `f` refutes its footprints."""
+    def verified(
+        self, members, owner, rng
+    ) -> Generator[list, list, tuple[np.ndarray, np.ndarray] | None]:
+        """The group's per-output derivatives and errors, or None if `f` refutes its footprints
+        (a generator of the points it needs, as `_group`)."""
         claimed = owner >= 0
-        reach = nan_reach(self.f_vec, self.theta, members, self.f0.size)
+        point = self.theta.copy()
+        point[members] = np.nan
+        (probed,) = yield [point]  # the NaN probe (`footprints.nan_reach`)
+        reach = _nan_mask(probed, self.f0.size)
         if reach is not None and (reach & ~claimed).any():
             return None
         looks, levels = [], LEVELS
         for _ in range(2):
             weights = rng.uniform(1.0, 2.0, members.size) * rng.choice([-1.0, 1.0], members.size)
-            value, error, moved, rounding, linear = self.along(members, weights, owner, levels)
+            value, error, moved, rounding, linear = yield from self.along(
+                members, weights, owner, levels
+            )
             if not np.all(moved[~claimed] <= GROUPED_AGREEMENT * rounding[~claimed]):
                 return None
             looks.append((value, error))
@@ -243,9 +308,9 @@ class _Run:
         where = np.searchsorted(members, owner[claimed])
         D, S, N = (np.full((m, LEVELS), np.nan) for _ in range(3))
         best, best_error = np.full(m, np.nan), np.full(m, np.inf)
-        with np.errstate(all="ignore"):
-            for k in range(levels):
-                up, down, taken = self._pair(members, step / 2**k)
+        for k in range(levels):
+            up, down, taken = yield from self._pair(members, step / 2**k)
+            with np.errstate(all="ignore"):
                 span = np.full(m, 2.0 ** (1 - k))  # outputs no member claims: the nominal step
                 span[claimed] = taken[where]
                 D[:, k], S[:, k] = (up - down) / span, np.abs(span) / 2
@@ -267,9 +332,19 @@ class _Run:
         plus[members] += step
         minus[members] -= step
         taken = (plus[members] - self.theta[members]) + (self.theta[members] - minus[members])
-        up = np.asarray(self.f_vec(plus), dtype=float)
-        down = np.asarray(self.f_vec(minus), dtype=float)
-        return up, down, taken
+        up, down = yield [plus, minus]
+        for value in (up, down):
+            if isinstance(value, BaseException):
+                raise value  # f failed at a difference's point: the caller's error, as serially
+        return np.asarray(up, dtype=float), np.asarray(down, dtype=float), taken
+
+
+def _nan_mask(value, m: int) -> np.ndarray | None:
+    """`footprints.nan_reach` from f's value at the NaN point (an exception: f refuses NaN)."""
+    if isinstance(value, BaseException):
+        return None
+    values = np.asarray(value, dtype=float)
+    return ~np.isfinite(values) if values.shape == (m,) else None
 
 
 def _improve(D, S, N, k, best, best_error, claimed) -> bool:

@@ -36,7 +36,10 @@ nondeterminism, with its size.
 
 from __future__ import annotations
 
+import pickle
+import warnings
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -45,12 +48,13 @@ import numpy as np
 from gradcheck.diagnosis.patterns import pattern_causes
 from gradcheck.fd.check import GradientCheck, check_gradient
 from gradcheck.fd.grouped import GroupedDifferences, grouped_check, grouped_differences
+from gradcheck.fd.scatter import Scatter
 from gradcheck.fd.steps import RICHARDSON_STEP, power_of_two
 from gradcheck.oracle.screening import screen_vjp, screens
 from gradcheck.results.vjp_report import VJP_ROWS, EntryRow, InputMap, InputSummary, VJPReport
 from gradcheck.results.vjp_report import Unsteady as _Unsteady
 from gradcheck.tolerance.policy import KINK_JUMP_RATIO, KINK_NOISE_ULPS
-from gradcheck.validate import check_callable, check_int
+from gradcheck.validate import check_callable, check_executor, check_int
 
 #: floats of f's values kept for the cotangents that follow (32 MB): memory, not a verdict
 CACHED_VALUES = 2**22
@@ -117,6 +121,7 @@ def check_vjp(
     seed: int = 0,
     cotangents: int = 3,
     mode: str = "auto",
+    executor: Executor | None = None,
 ) -> VJPReport:
     """Check a hand-written vector-Jacobian product of `f` entry by entry, by finite differences.
 
@@ -143,6 +148,18 @@ def check_vjp(
         evaluations of `f`); ``"auto"`` (default): entries up to `policy.SCREEN_ABOVE`
         differentiated entries, screened above.  The report says which (``.method``) and, when
         screened, what the screen could not have missed.
+    executor : concurrent.futures.Executor, optional
+        Evaluate `f` at the grouped differences' points on this executor's
+        workers (a thread pool, a process pool, or a Dask cluster's
+        ``distributed.Client.get_executor()``; `gradcheck.fd.scatter`): the
+        report is the serial one, bit for bit.  For a process pool `f` must
+        be picklable (a module-level function, not a lambda or a closure;
+        the vjp stays here).  A thread pool shares numpy's global RNG among
+        the calls of `f`: an `f` drawing from it needs a process pool.  The
+        footprint probes, the entry-by-entry differences (small inputs, and
+        entries the grouped estimates leave doubtful), the kink tests and
+        the screen (``mode="screen"``: each bisection level depends on the
+        last) run here, one point after another.
 
     Returns
     -------
@@ -163,6 +180,7 @@ def check_vjp(
     """
     check_callable(f, "f")
     check_callable(vjp, "vjp")
+    _check_pool(executor, f, "f")
     seed, count = check_int(seed, "seed", low=0), check_int(cotangents, "cotangents", low=1)
     screens(mode, 0)  # validates `mode` before any work
     given = _as_inputs(inputs, names)
@@ -179,12 +197,15 @@ def check_vjp(
     if not differentiated:
         raise ValueError("`vjp` returned None for every input: there is nothing to check")
     theta = given.select(differentiated)
-    f_at = _FAt(f, given)  # one evaluation of f per point, shared by every cotangent
+    f_at = _FAt(f, given, executor)  # one evaluation of f per point, shared by every cotangent
     if screens(mode, theta.size):  # a million inputs: gradcheck.oracle.screening
         shape, kink = out.shape, _on_kink
         report = screen_vjp(f_at, cs, grads, theta, given, seed=seed, shape=shape, on_kink=kink)
         return replace(report, n_evaluations=f_at.calls + 2, unsteady=unsteady)
-    grouped = _grouped(f_at, theta, cs, given, seed) if theta.size >= GROUPED_FROM else None
+    try:
+        grouped = _grouped(f_at, theta, cs, given, seed) if theta.size >= GROUPED_FROM else None
+    finally:
+        f_at.close()
     verdicts = []
     for index, (c, grad) in enumerate(zip(cs, grads, strict=True)):
         candidate = np.concatenate([np.ravel(g) for g in grad if g is not None])
@@ -202,9 +223,11 @@ def check_layer(
     seed: int = 0,
     cotangents: int = 3,
     mode: str = "auto",
+    executor: Executor | None = None,
 ) -> VJPReport:
     """`check_vjp` for a course-style layer: ``forward(*inputs) -> (out, cache)``,
     ``backward(dout, cache) -> grads`` (one per input; a bare array for one input).
+    With a process pool as `executor`, `forward` must be picklable (`check_vjp`).
 
     Examples
     --------
@@ -216,14 +239,45 @@ def check_layer(
     """
     check_callable(forward, "forward")
     check_callable(backward, "backward")
+    _check_pool(executor, forward, "forward")
+    f, vjp = _LayerF(forward), _LayerVJP(forward, backward)
+    return check_vjp(
+        f, vjp, inputs, names=names, seed=seed, cotangents=cotangents, mode=mode, executor=executor
+    )
 
-    def f(*xs: np.ndarray) -> Any:
-        return _forward_pair(forward(*xs))[0]
 
-    def vjp(dout: np.ndarray, *xs: np.ndarray) -> Any:
-        return backward(dout, _forward_pair(forward(*xs))[1])
+class _LayerF:
+    """A layer's `f`: the output of ``forward(*xs)`` (a class: picklable for a process pool)."""
 
-    return check_vjp(f, vjp, inputs, names=names, seed=seed, cotangents=cotangents, mode=mode)
+    def __init__(self, forward: Callable[..., Any]) -> None:
+        self.forward = forward
+
+    def __call__(self, *xs: np.ndarray) -> Any:
+        return _forward_pair(self.forward(*xs))[0]
+
+
+class _LayerVJP:
+    """A layer's vjp: ``backward(dout, cache)`` with the cache of ``forward(*xs)``."""
+
+    def __init__(self, forward: Callable[..., Any], backward: Callable[..., Any]) -> None:
+        self.forward, self.backward = forward, backward
+
+    def __call__(self, dout: np.ndarray, *xs: np.ndarray) -> Any:
+        return self.backward(dout, _forward_pair(self.forward(*xs))[1])
+
+
+def _check_pool(executor: Any, fn: Callable[..., Any], name: str) -> None:
+    """Validate `executor`; on a process pool, `fn` must pickle (a clear error, not a traceback
+    from a worker). Other executors pickle their own way (Dask's cloudpickle takes a lambda)."""
+    check_executor(executor)
+    if isinstance(executor, ProcessPoolExecutor):
+        try:
+            pickle.dumps(fn)
+        except Exception as exc:
+            raise TypeError(
+                f"`{name}` must be picklable to run on a process pool (`executor`): a "
+                f"module-level function, not a lambda or a closure ({type(exc).__name__}: {exc})"
+            ) from None
 
 
 def _forward_pair(result: Any) -> tuple[Any, Any]:
@@ -240,11 +294,12 @@ class _FAt:
     many cotangents ask: the differences visit the same points under each cotangent.
 
     Values are kept up to `CACHED_VALUES` floats in all (then evaluated afresh); `calls` counts
-    the evaluations of `f`.
+    the evaluations of `f`, here or on `executor`'s workers (`many`).
     """
 
-    def __init__(self, f: Callable[..., Any], given: _Inputs) -> None:
-        self.f, self.given = f, given
+    def __init__(self, f: Callable[..., Any], given: _Inputs, executor: Executor | None) -> None:
+        self.f, self.given, self.executor = f, given, executor
+        self.scatter: Scatter | None = None  # made at the first batch, closed by `close`
         self.values: dict[bytes, np.ndarray] = {}
         self.kept = 0
         self.calls = 0
@@ -262,13 +317,51 @@ class _FAt:
                 self.kept += value.size
         return value
 
+    def many(self, points: list[np.ndarray]) -> list:
+        """f (raveled) at every point, on the executor's workers; an exception where f raised."""
+        if self.scatter is None:
+            self.scatter = Scatter(self.executor, (self.f, self.given))
+        results: list[Any] = [self.values.get(p.tobytes()) for p in points]
+        missing = [k for k, r in enumerate(results) if r is None]
+        for k, (value, mutated) in zip(
+            missing, self.scatter.map(_f_there, [points[k] for k in missing]), strict=True
+        ):
+            results[k] = value if isinstance(value, BaseException) else value.ravel()
+            self.given.mutated.update(mutated)
+        self.calls += len(missing)
+        return results
+
+    def close(self) -> None:
+        if self.scatter is not None:
+            self.scatter.close()
+
+
+def _f_there(shared: tuple[Callable[..., Any], _Inputs], theta: np.ndarray) -> tuple[Any, tuple]:
+    """On a worker: f at `theta` as float64 and the inputs it changed, or the exception it raised
+    (the NaN probe's to judge)."""
+    f, given = shared
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = np.asarray(given.call(f, (), given.unpacked(theta)), dtype=float)
+    except Exception as exc:
+        return exc, tuple(given.mutated)
+    return value, tuple(given.mutated)
+
 
 def _grouped(f_at: _FAt, theta: np.ndarray, cs: list, given: _Inputs, seed: int):
     """`gradcheck.fd.grouped`'s differences of f under every cotangent, or None (per entry)."""
     shapes = [given.arrays[i].shape for i in given.differentiated]
     cotangents = np.array([c.ravel() for c in cs])
+    many = f_at.many if f_at.executor is not None else None
     return grouped_differences(
-        lambda x: f_at(x, keep=False).ravel(), theta, cotangents, shapes, cs[0].shape, seed=seed
+        lambda x: f_at(x, keep=False).ravel(),
+        theta,
+        cotangents,
+        shapes,
+        cs[0].shape,
+        seed=seed,
+        f_many=many,
     )
 
 

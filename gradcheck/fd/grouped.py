@@ -47,6 +47,10 @@ every failing entry, as on the per-entry path) finds `f` not smooth there (ReLU 
 every centred difference there is the mean of the two slopes, tight and consistent, and the
 kink test sees the jump).
 
+Each group draws its weightings from its own generator (the seed, its first member, its size)
+and needs only its own points, so with `f_many` (an executor's workers) the points of `ACTIVE`
+groups go out as one batch per round and the estimates are the serial run's, bit for bit.
+
 When the footprints leave nothing to group (`GROUPED_MAX_FRACTION`), `grouped_differences` returns
 None: the per-entry path is cheaper.
 """

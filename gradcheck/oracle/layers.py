@@ -317,19 +317,25 @@ class _FAt:
                 self.kept += value.size
         return value
 
-    def many(self, points: list[np.ndarray]) -> list:
-        """f (raveled) at every point, on the executor's workers; an exception where f raised."""
+    def many(self, points: Sequence[np.ndarray], *, keep: bool = False) -> list:
+        """f at every point, those not kept evaluated on the executor's workers (each distinct
+        point once); an exception in place of a value where f raised.  `keep` as for a call."""
         if self.scatter is None:
             self.scatter = Scatter(self.executor, (self.f, self.given))
-        results: list[Any] = [self.values.get(p.tobytes()) for p in points]
-        missing = [k for k, r in enumerate(results) if r is None]
-        for k, (value, mutated) in zip(
-            missing, self.scatter.map(_f_there, [points[k] for k in missing]), strict=True
-        ):
-            results[k] = value if isinstance(value, BaseException) else value.ravel()
+        keys = [p.tobytes() for p in points]
+        found: dict[bytes, Any] = {k: self.values[k] for k in keys if k in self.values}
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        first = {k: points[keys.index(k)] for k in missing}
+        results = self.scatter.map(_f_there, [first[k] for k in missing])
+        for key, (value, mutated) in zip(missing, results, strict=True):
+            found[key] = value
             self.given.mutated.update(mutated)
-        self.calls += len(missing)
-        return results
+            self.calls += 1
+            if keep and not isinstance(value, BaseException):
+                if self.kept + value.size <= CACHED_VALUES:
+                    self.values[key] = value
+                    self.kept += value.size
+        return [found[k] for k in keys]
 
     def close(self) -> None:
         if self.scatter is not None:
@@ -353,7 +359,10 @@ def _grouped(f_at: _FAt, theta: np.ndarray, cs: list, given: _Inputs, seed: int)
     """`gradcheck.fd.grouped`'s differences of f under every cotangent, or None (per entry)."""
     shapes = [given.arrays[i].shape for i in given.differentiated]
     cotangents = np.array([c.ravel() for c in cs])
-    many = f_at.many if f_at.executor is not None else None
+
+    def many(points: list[np.ndarray]) -> list:
+        return [v if isinstance(v, BaseException) else v.ravel() for v in f_at.many(points)]
+
     return grouped_differences(
         lambda x: f_at(x, keep=False).ravel(),
         theta,
@@ -361,7 +370,7 @@ def _grouped(f_at: _FAt, theta: np.ndarray, cs: list, given: _Inputs, seed: int)
         shapes,
         cs[0].shape,
         seed=seed,
-        f_many=many,
+        f_many=many if f_at.executor is not None else None,
     )
 
 
@@ -378,7 +387,12 @@ def _verdict(
     def g(x: np.ndarray) -> float:
         return float(np.sum(c * f_at(x)))
 
-    if grouped is None:
+    def g_rows(rows: np.ndarray) -> np.ndarray:  # g at each row, f on the executor's workers
+        return np.array([float(np.sum(c * _value(v))) for v in f_at.many(list(rows), keep=True)])
+
+    if grouped is None and f_at.executor is not None:  # the same points and values, scattered
+        check = check_gradient(g_rows, candidate, theta, names=given.entry, vectorized=True)
+    elif grouped is None:
         check = check_gradient(g, candidate, theta, names=given.entry)
     else:
         check = grouped_check(*grouped, g, candidate, theta, given.entry)
@@ -386,6 +400,13 @@ def _verdict(
     g0 = g(theta) if suspects.size else 0.0
     kinks = [int(j) for j in suspects if _on_kink(g, theta, int(j), g0)]
     return check, np.union1d(check.unverifiable, kinks).astype(int)
+
+
+def _value(value: Any) -> np.ndarray:
+    """A value from `_FAt.many`: f's raised exception raised here, as in a serial call."""
+    if isinstance(value, BaseException):
+        raise value
+    return value
 
 
 def _on_kink(g: Callable[[np.ndarray], float], theta: np.ndarray, j: int, g0: float) -> bool:

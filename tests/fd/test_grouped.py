@@ -282,3 +282,36 @@ def test_a_second_contributor_inside_claimed_outputs_is_caught_by_the_two_weight
     assert check_vjp(f, vjp, [x]).passed
     wrong = check_vjp(f, lambda c, x: vjp(c, x, coupled=False), [x])
     assert wrong.groups > 0 and wrong.failures == ("x0[6]",)
+
+
+def test_f_many_gives_the_same_differences_bit_for_bit_with_splits_and_a_nan_refusing_f():
+    inputs = _big_conv()
+    inputs["x"][-1, -1, -1, -1] = 1.5
+    f_vec, theta, shapes = _flat_f(lambda x, w, b: _coupled(x, w, b, reach="far"), inputs)
+
+    def refusing(t):  # refuses NaN: the NaN probe's exception must reach the group, not the caller
+        if np.isnan(t).any():
+            raise ValueError("NaN")
+        return f_vec(t)
+
+    f0 = refusing(theta)
+    c = RNG.standard_normal((2, f0.size))
+    batches = []
+
+    def many(points):  # in reverse order, as a pool might finish them; exceptions handed back
+        batches.append(len(points))
+        values = {}
+        for k in reversed(range(len(points))):
+            try:
+                values[k] = refusing(points[k])
+            except ValueError as exc:
+                values[k] = exc
+        return [values[k] for k in range(len(points))]
+
+    serial = grouped_differences(refusing, theta, c, shapes, f0.shape, seed=3)
+    batched = grouped_differences(refusing, theta, c, shapes, f0.shape, seed=3, f_many=many)
+    assert serial is not None and batched is not None and serial.splits > 0
+    assert max(batches) > 2  # several groups' points in one batch
+    assert (serial.groups, serial.splits) == (batched.groups, batched.splits)
+    assert serial.estimates.tobytes() == batched.estimates.tobytes()
+    assert serial.errors.tobytes() == batched.errors.tobytes()

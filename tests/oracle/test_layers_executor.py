@@ -8,7 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from _executors import process_pool
-from _layers import affine_backward, affine_forward, conv_backward, conv_forward
+from _layers import (
+    affine_backward,
+    affine_backward_one_slip,
+    affine_forward,
+    conv_backward,
+    conv_forward,
+)
 
 from gradcheck import check_layer, check_vjp
 
@@ -53,8 +59,9 @@ def threads():
         (conv_forward, conv_backward, CONV, True),
         (conv_forward, _border_bug, CONV, False),
         (affine_forward, affine_backward, AFFINE, True),
+        (affine_forward, affine_backward_one_slip, AFFINE, False),
     ],
-    ids=["conv", "conv-border-bug", "affine"],
+    ids=["conv", "conv-border-bug", "affine", "affine-slip"],
 )
 def test_a_pool_gives_the_serial_report_bit_for_bit(
     pool, forward, backward, inputs, passed, request
@@ -113,3 +120,23 @@ def test_a_lambda_on_a_thread_pool_is_fine(threads):
 def test_an_executor_that_is_not_one_is_refused_by_name():
     with pytest.raises(TypeError, match="`executor` must be a concurrent.futures.Executor"):
         check_vjp(np.sin, lambda c, x: (c * np.cos(x),), [np.ones(3)], executor=4)
+
+
+class _Counting(ThreadPoolExecutor):
+    """A thread pool that counts the tasks submitted to it."""
+
+    submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_the_entry_by_entry_path_is_scattered_too_and_names_the_slip():
+    serial = check_layer(affine_forward, affine_backward_one_slip, AFFINE)
+    with _Counting(2) as pool:
+        report = check_layer(affine_forward, affine_backward_one_slip, AFFINE, executor=pool)
+    assert report.groups == 0 and report.method == "entries" and _same(serial, report)
+    assert report.failures[0] == "W[2,1]"
+    # every point of the differences went to the pool, each once (the cotangents share them)
+    assert 0 < pool.submitted <= report.n_evaluations

@@ -156,10 +156,12 @@ def check_vjp(
         be picklable (a module-level function, not a lambda or a closure;
         the vjp stays here).  A thread pool shares numpy's global RNG among
         the calls of `f`: an `f` drawing from it needs a process pool.  The
-        footprint probes, the entry-by-entry differences (small inputs, and
-        entries the grouped estimates leave doubtful), the kink tests and
-        the screen (``mode="screen"``: each bisection level depends on the
-        last) run here, one point after another.
+        entry-by-entry differences of a small input go there too (all the
+        points of a cotangent's differences at once).  The footprint probes
+        and the noise (a few dozen points, each chosen after the last), the
+        second look at entries the grouped estimates leave doubtful, the
+        kink tests and the screen (``mode="screen"``: each bisection level
+        depends on the last) run here, one point after another.
 
     Returns
     -------

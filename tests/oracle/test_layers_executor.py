@@ -140,3 +140,20 @@ def test_the_entry_by_entry_path_is_scattered_too_and_names_the_slip():
     assert report.failures[0] == "W[2,1]"
     # every point of the differences went to the pool, each once (the cotangents share them)
     assert 0 < pool.submitted <= report.n_evaluations
+
+
+def _failing_in_groups(x, w, b):
+    """The conv, failing at a point that moves some entries of `x` but not all (a group's)."""
+    moved = np.sum(x != CONV["x"])
+    if 1 < moved < x.size and not np.isnan(x).any():
+        raise ArithmeticError("f failed at a group's point")
+    return _conv_out(x, w, b)
+
+
+def test_an_f_that_raises_on_a_worker_raises_here_as_serially():
+    vjp = lambda c, x, w, b: conv_backward(c, conv_forward(x, w, b)[1])  # noqa: E731
+    with pytest.raises(ArithmeticError, match="group's point"):
+        check_vjp(_failing_in_groups, vjp, CONV)
+    with _Counting(2) as pool, pytest.raises(ArithmeticError, match="group's point"):
+        check_vjp(_failing_in_groups, vjp, CONV, executor=pool)
+    assert pool.submitted > 0

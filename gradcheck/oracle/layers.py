@@ -326,9 +326,12 @@ class _FAt:
             self.scatter = Scatter(self.executor, (self.f, self.given))
         keys = [p.tobytes() for p in points]
         found: dict[bytes, Any] = {k: self.values[k] for k in keys if k in self.values}
-        missing = list(dict.fromkeys(k for k in keys if k not in found))
-        first = {k: points[keys.index(k)] for k in missing}
-        results = self.scatter.map(_f_there, [first[k] for k in missing])
+        first: dict[bytes, np.ndarray] = {}  # each missing point once, in order of first ask
+        for key, point in zip(keys, points, strict=True):
+            if key not in found:
+                first.setdefault(key, point)
+        missing = list(first)
+        results = self.scatter.map(_f_there, list(first.values()))
         for key, (value, mutated) in zip(missing, results, strict=True):
             found[key] = value
             self.given.mutated.update(mutated)

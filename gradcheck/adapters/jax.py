@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -285,6 +286,7 @@ def check_vjp_fn(
     seed: int = 0,
     cotangents: int = 3,
     mode: str = "auto",
+    executor: Executor | None = None,
 ) -> VJPReport:
     """Check the vector-Jacobian product JAX computes for `f` (a ``jax.custom_vjp`` rule with a
     hand-written backward, or any JAX function), entry by entry, by finite differences.
@@ -330,6 +332,9 @@ def check_vjp_fn(
         As `gradcheck.check_vjp`: every entry by its own (or grouped)
         differences, or a screen along random directions; "auto" screens
         above `SCREEN_ABOVE` entries.
+    executor : concurrent.futures.Executor, optional
+        Where the differences evaluate `f` in float64 (`gradcheck.check_vjp`): a
+        thread pool here (a jitted function does not pickle for a process pool).
 
     Returns
     -------
@@ -359,7 +364,14 @@ def check_vjp_fn(
     inputs = [spec.data for spec in specs]
     _check_one_function(truth, pullback, inputs)
     return check_vjp(
-        truth, pullback, inputs, names=names, seed=seed, cotangents=cotangents, mode=mode
+        truth,
+        pullback,
+        inputs,
+        names=names,
+        seed=seed,
+        cotangents=cotangents,
+        mode=mode,
+        executor=executor,
     )
 
 

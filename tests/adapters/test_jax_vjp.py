@@ -285,3 +285,13 @@ def test_the_mode_reaches_check_vjp_and_is_validated():
     assert check_vjp_fn(jnp.tanh, x, mode="entries").method == "entries"
     with pytest.raises(ValueError, match="mode"):
         check_vjp_fn(jnp.tanh, x, mode="fast")
+
+
+def test_on_a_thread_pool_the_report_is_the_serial_one_bit_for_bit():
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = jnp.linspace(-1.0, 1.0, 70).reshape(7, 10)
+    serial = check_vjp_fn(jnp.tanh, x)
+    with ThreadPoolExecutor(2) as pool:
+        pooled = check_vjp_fn(jnp.tanh, x, executor=pool)
+    assert repr(pooled.to_dict()) == repr(serial.to_dict())

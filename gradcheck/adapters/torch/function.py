@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,7 @@ def check_function(
     seed: int = 0,
     cotangents: int = 3,
     mode: str = "auto",
+    executor: Executor | None = None,
 ) -> VJPReport:
     """Check autograd's backward of any callable on tensors, entry by entry, by finite differences.
 
@@ -104,6 +106,9 @@ def check_function(
         As `gradcheck.check_vjp`: every entry by its own (or grouped)
         differences, or a screen along random directions; "auto" screens
         above `SCREEN_ABOVE` entries.
+    executor : concurrent.futures.Executor, optional
+        Where the differences evaluate the float64 forward (`gradcheck.check_vjp`):
+        a thread pool here (a module does not pickle for a process pool).
 
     Returns
     -------
@@ -125,7 +130,14 @@ def check_function(
         return call(*args) if module is not None else fn(*args)
 
     return check_call(
-        forward, tensors, module=module, names=names, seed=seed, cotangents=cotangents, mode=mode
+        forward,
+        tensors,
+        module=module,
+        names=names,
+        seed=seed,
+        cotangents=cotangents,
+        mode=mode,
+        executor=executor,
     )
 
 
@@ -139,6 +151,7 @@ def check_call(
     cotangents: int = 3,
     prefix: str = "",
     mode: str = "auto",
+    executor: Executor | None = None,
 ) -> VJPReport:
     """`check_function`'s engine: ``forward(call, *tensors)``, where ``call(*args)`` runs `module`
     (None: no module) with its parameters swapped in; `check_module` checks a loss through it.
@@ -165,6 +178,7 @@ def check_call(
             seed=seed,
             cotangents=count,
             mode=mode,
+            executor=executor,
         )
     finally:
         torch.set_num_threads(threads)

@@ -373,7 +373,33 @@ def _format_failure(first: TrialReport, diagnosis: list[str], o: dict[str, Any])
             f"seed={first.seed}, hidden={o['hidden']!r}, output={o['output']!r}, "
             f"cost={o['cost']!r}); check_backprop(..., seed={o['seed']}) repeats the whole run.",
         ]
+        command = command_line(o)
+        if command:
+            lines.append(f"From the command line: {command}")
     return lines
+
+
+def command_line(o: dict[str, Any]) -> str | None:
+    """``python -m gradcheck check ...`` that repeats the run of options `o` (a report's
+    `options`); None where an option has no command-line form (a custom activation or cost)."""
+    hidden = o.get("hidden")
+    hidden = ",".join(hidden) if isinstance(hidden, list) else hidden
+    if not all(isinstance(v, str) for v in (hidden, o.get("output"), o.get("cost"))):
+        return None
+    edge = o.get("edge_cases")
+    edge = "all" if edge is True else "none" if edge is False or not edge else ",".join(edge)
+    parts = [
+        "python -m gradcheck check <module:function | --exec 'PROGRAM'>",
+        f"--sizes {','.join(str(n) for n in o['sizes'])}",
+        f"--hidden {hidden} --output {o['output']} --cost {o['cost']}",
+        f"--layout {o['layout']} --trials {o['trials']} --seed {o['seed']}",
+        f"--batch-size {o['batch_size']} --edge-cases {edge}",
+    ]
+    if o.get("l2"):
+        parts.append(f"--l2 {o['l2']!r}")
+    if o.get("weight_scale") is not None:
+        parts.append(f"--weight-scale {o['weight_scale']!r}")
+    return " ".join(parts)
 
 
 def summarize_trials(failed: Sequence[TrialReport]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from _helpers import run_cli, tree
 from _oracle_cases import force_oracle_disagreement
 
 import gradcheck.cli.main as cli_main
+from gradcheck import check_backprop
 from gradcheck.cli.main import main
 from gradcheck.jobs.selfcheck import default_configurations
 
@@ -712,3 +714,25 @@ def test_cli_plot_without_matplotlib_names_the_extra(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "gradcheck.html.plots", None)  # import fails: no matplotlib
     assert main(["taylor", "--plot", "taylor.png"], out=io.StringIO()) == 2
     assert "pip install 'backprop-gradcheck[plot]'" in capsys.readouterr().err
+
+
+def test_the_reproduce_line_gives_the_command_line_that_repeats_the_run(tmp_path, monkeypatch):
+    """A failing report prints `python -m gradcheck check ...`: run it, and it gives the same."""
+    (tmp_path / "halves.py").write_text(
+        "from reference import Network, backprop\n"
+        "def halves(W, b, X, Y):\n"
+        "    g = backprop(Network(W, b), X, Y)\n"
+        "    return [w / 2 for w in g.weights], g.biases\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import halves  # noqa: PLC0415 (written just above)
+
+    options = dict(sizes=[3, 5, 2], hidden="tanh", output="sigmoid", cost="quadratic", trials=2)
+    report = check_backprop(halves.halves, **options, seed=4, batch_size=5, edge_cases=["batch1", "width1"])
+    line = next(x for x in str(report).splitlines() if x.startswith("From the command line: "))
+    command = line.removeprefix("From the command line: ")
+    argv = shlex.split(command.replace("<module:function | --exec 'PROGRAM'>", "halves:halves"))
+    assert argv[:4] == ["python", "-m", "gradcheck", "check"]
+    code, stdout = run_cli([*argv[3:], "--json"])
+    assert code == 1
+    assert json.loads(stdout)["options"] == report.to_dict()["options"]

@@ -38,6 +38,7 @@ __all__ = [
     "SATURATED",
     "ZONE_ULPS",
     "delta_sizes",
+    "exact_outputs",
     "fused_sensitivity",
     "in_zone",
     "saturation_loss",
@@ -79,6 +80,16 @@ def fused_sensitivity(net: Network, Y: np.ndarray) -> np.ndarray:
     if form is not None:
         return form(Y)
     return 1 + np.abs(Y).sum(axis=1, keepdims=True)
+
+
+def exact_outputs(net: Network, fw: ForwardPass, u: float) -> np.ndarray:
+    """Where every correct code's `a^H_k` is exactly 1 (shape of `a^H`): a softmax row's largest
+    whose other outputs add up to less than `u / SATURATED` (`softmax_rest`). Its rounding is
+    then that sum, not `u a`, and `a sum(y)` of the fused form is exact."""
+    A = fw.A[net.H]
+    if not net.output.elementwise:
+        return softmax_rest(A, u)[1]
+    return np.zeros(A.shape, dtype=bool)
 
 
 def _largest(A: np.ndarray) -> np.ndarray:

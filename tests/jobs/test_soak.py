@@ -215,6 +215,26 @@ def test_a_cancelling_column_behind_43_sigmoid_outputs_is_caught():
     assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
 
 
+@pytest.mark.parametrize(
+    "seed, why",
+    [
+        # softplus, softmax + categorical: rows 4, 7, 11 have a = [1, <4e-310] exactly, so
+        # delta^H there is 0 in every correct code; W^3[29,0] = -1.0682e-9 (longdouble), off by
+        # 7.88e-14. The fused form counted 3u of each row's delta (a's rounding twice, y's
+        # share): the tolerance was 1.31e-13, now 4.6e-14 (the reference errs by 6.8e-24)
+        (13003484, "a softmax row rounded to exactly 1 counted u of a's rounding"),
+    ],
+)
+def test_a_fused_output_exactly_at_1_adds_no_rounding_of_its_own(seed, why):
+    broken = broken_case(seed)
+    assert broken is not None and not broken.undetectable, why
+    report = check_backprop_at(broken.candidate, broken.net, broken.X, broken.Y)
+    entry = broken.description.split("entry=")[1].split()[0]
+    assert not report.passed and entry in str(report), why
+    correct = correct_case(seed)
+    assert check_backprop_at(correct.candidate, correct.net, correct.X, correct.Y).passed
+
+
 def test_a_classic_seed_draws_the_case_earlier_soaks_drew():
     # the regimes of issue 22 come from a stream of their own: a seed reported by an
     # earlier soak reproduces with correct_case(seed), whatever regime the soak now draws

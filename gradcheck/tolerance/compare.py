@@ -31,6 +31,7 @@ from gradcheck.tolerance.saturation import (
     exact_outputs,
     fused_sensitivity,
     in_zone,
+    output_distance,
     saturation_loss,
     softmax_rest,
     systematic_bounds,
@@ -277,7 +278,11 @@ def _forward_errors(
             assert h_prime_L is not None  # checked by Network (_check_activations)
             # near a kink the candidate's z may sit on the other side: either slope applies
             slope = np.abs(h_prime_L(fw.Z[L])) + _kink_jump(acts[L], fw.Z[L], Vz, u, p)
-            Va = P(slope) * Vz + P(A) + formula_rounding
+            own = P(A)
+            if L == net.H and net.fused is not None:  # a fused sigmoid rounded to exactly 1:
+                rest = output_distance(net, fw) / (u * divisor)  # its error is 1 - a, whole
+                own = np.where(exact_outputs(net, fw, u), P(rest), own)
+            Va = P(slope) * Vz + own + formula_rounding
         else:  # softmax: da_k = a_k [(1 - a_k) dz_k - sum_{n != k} a_n dz_n]
             spread = (P(A) * Vz).sum(axis=1, keepdims=True) - P(A) * Vz
             rest, saturated, others = softmax_rest(A, u)
@@ -307,11 +312,15 @@ def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, 
         fused = P(np.nan_to_num(output_delta(e.fw.Z[H], A_H, Y, net.output, net.cost_function)))
         # a's error and own rounding times the form's sensitivity to a, and the rounding of
         # its difference (y's share) and of its last operation (delta's own)
-        # Where a is exactly 1 in every correct code (`exact_outputs`), a sum(y) is exact: its
-        # error is a's, not u more (the soak's seed 13003484: softmax rows at a = 1 exactly
-        # counted 3u of an exact 0, a tolerance 2.8 times the one left without it).
-        own = np.where(exact_outputs(net, e.fw, e.u), 0.0, P(A_H))
-        V = (VA + own) * P(fused_sensitivity(net, Y)) + P(Y) + fused
+        # Where a is exactly 1 in every correct code (`exact_outputs`), a sum(y) and a - 1 are
+        # exact, and y (a - 1) is 0 whatever y rounds to (a - y keeps y's share: a narrower
+        # dtype rounds y). The soak's seeds 13003484 and 13010193: a softmax row and a sigmoid
+        # at 1 - 1.6e-53 counted 3u of an exact 0, tolerances 100 times any correct rounding.
+        exact = exact_outputs(net, e.fw, e.u)
+        own = np.where(exact, 0.0, P(A_H))
+        y_a_1 = net.output.elementwise and net.cost_function.name == "categorical_cross_entropy"
+        share = np.where(exact & y_a_1, 0.0, P(Y))
+        V = (VA + own) * P(fused_sensitivity(net, Y)) + share + fused
         return fused, V
     g = net.cost_function.dJ_da(A_H, Y)
     Vg = _dJ_da_error(net.cost_function.name, A_H, Y, VA, g, P)

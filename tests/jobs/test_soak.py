@@ -223,6 +223,10 @@ def test_a_cancelling_column_behind_43_sigmoid_outputs_is_caught():
         # 7.88e-14. The fused form counted 3u of each row's delta (a's rounding twice, y's
         # share): the tolerance was 1.31e-13, now 4.6e-14 (the reference errs by 6.8e-24)
         (13003484, "a softmax row rounded to exactly 1 counted u of a's rounding"),
+        # identity hidden, sigmoid + categorical: example 1's a_8 = 1 - 1.6e-53 is exactly 1,
+        # y (a - 1) exactly 0, counted 3u; W^2[1,9] = -8.468e-14 off by 6.25e-15, the tolerance
+        # 1.75e-14 (now 4.0e-15), correct float64 backprops err by 7.9e-17 at most
+        (13010193, "a sigmoid at 1 - 1.6e-53 counted u of a's rounding"),
     ],
 )
 def test_a_fused_output_exactly_at_1_adds_no_rounding_of_its_own(seed, why):

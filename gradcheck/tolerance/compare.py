@@ -278,11 +278,7 @@ def _forward_errors(
             assert h_prime_L is not None  # checked by Network (_check_activations)
             # near a kink the candidate's z may sit on the other side: either slope applies
             slope = np.abs(h_prime_L(fw.Z[L])) + _kink_jump(acts[L], fw.Z[L], Vz, u, p)
-            own = P(A)
-            if L == net.H and net.fused is not None:  # a fused sigmoid rounded to exactly 1:
-                rest = output_distance(net, fw) / (u * divisor)  # its error is 1 - a, whole
-                own = np.where(exact_outputs(net, fw, u), P(rest), own)
-            Va = P(slope) * Vz + own + formula_rounding
+            Va = P(slope) * Vz + _own_rounding(net, fw, L, u, p, divisor) + formula_rounding
         else:  # softmax: da_k = a_k [(1 - a_k) dz_k - sum_{n != k} a_n dz_n]
             spread = (P(A) * Vz).sum(axis=1, keepdims=True) - P(A) * Vz
             rest, saturated, others = softmax_rest(A, u)
@@ -299,6 +295,16 @@ def _forward_errors(
         a_var.append(Va)
         prev, prev_var = P(A), Va
     return _ForwardErrors(net, X, u, p, fw, z_var, a_var, zone, divisor, kinks)
+
+
+def _own_rounding(net: Network, fw: ForwardPass, L: int, u: float, p: int, divisor: float):
+    """P-error, in units of `u`, of an element-wise `a^L`'s own rounding: `u |a|`, but `1 - a`
+    whole (a worst case) where a fused sigmoid output is exactly 1 in every correct code."""
+    A = np.abs(fw.A[L]) ** p
+    if L < net.H or net.fused is None:
+        return A
+    rest = output_distance(net, fw) / (u * divisor)
+    return np.where(exact_outputs(net, fw, u), rest**p, A)
 
 
 def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

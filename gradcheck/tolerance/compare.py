@@ -28,8 +28,10 @@ from gradcheck.tolerance.saturation import (
     SATURATED,
     Kinks,
     delta_sizes,
+    exact_outputs,
     fused_sensitivity,
     in_zone,
+    output_distance,
     saturation_loss,
     softmax_rest,
     systematic_bounds,
@@ -276,7 +278,7 @@ def _forward_errors(
             assert h_prime_L is not None  # checked by Network (_check_activations)
             # near a kink the candidate's z may sit on the other side: either slope applies
             slope = np.abs(h_prime_L(fw.Z[L])) + _kink_jump(acts[L], fw.Z[L], Vz, u, p)
-            Va = P(slope) * Vz + P(A) + formula_rounding
+            Va = P(slope) * Vz + _own_rounding(net, fw, L, u, p, divisor) + formula_rounding
         else:  # softmax: da_k = a_k [(1 - a_k) dz_k - sum_{n != k} a_n dz_n]
             spread = (P(A) * Vz).sum(axis=1, keepdims=True) - P(A) * Vz
             rest, saturated, others = softmax_rest(A, u)
@@ -295,6 +297,16 @@ def _forward_errors(
     return _ForwardErrors(net, X, u, p, fw, z_var, a_var, zone, divisor, kinks)
 
 
+def _own_rounding(net: Network, fw: ForwardPass, L: int, u: float, p: int, divisor: float):
+    """P-error, in units of `u`, of an element-wise `a^L`'s own rounding: `u |a|`, but `1 - a`
+    whole (a worst case) where a fused sigmoid output is exactly 1 in every correct code."""
+    A = np.abs(fw.A[L]) ** p
+    if L < net.H or net.fused is None:
+        return A
+    rest = output_distance(net, fw) / (u * divisor)
+    return np.where(exact_outputs(net, fw, u), rest**p, A)
+
+
 def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """P(delta^H) and its error V, for a fused cost, an element-wise `h` or softmax."""
     P, net, H = e.P, e.net, e.net.H
@@ -306,7 +318,15 @@ def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, 
         fused = P(np.nan_to_num(output_delta(e.fw.Z[H], A_H, Y, net.output, net.cost_function)))
         # a's error and own rounding times the form's sensitivity to a, and the rounding of
         # its difference (y's share) and of its last operation (delta's own)
-        V = (VA + P(A_H)) * P(fused_sensitivity(net, Y)) + P(Y) + fused
+        # Where a is exactly 1 in every correct code (`exact_outputs`), a sum(y) and a - 1 are
+        # exact, and y (a - 1) is 0 whatever y rounds to (a - y keeps y's share: a narrower
+        # dtype rounds y). The soak's seeds 13003484 and 13010193: a softmax row and a sigmoid
+        # at 1 - 1.6e-53 counted 3u of an exact 0, tolerances 100 times any correct rounding.
+        exact = exact_outputs(net, e.fw, e.u)
+        own = np.where(exact, 0.0, P(A_H))
+        y_a_1 = net.output.elementwise and net.cost_function.name == "categorical_cross_entropy"
+        share = np.where(exact & y_a_1, 0.0, P(Y))
+        V = (VA + own) * P(fused_sensitivity(net, Y)) + share + fused
         return fused, V
     g = net.cost_function.dJ_da(A_H, Y)
     Vg = _dJ_da_error(net.cost_function.name, A_H, Y, VA, g, P)

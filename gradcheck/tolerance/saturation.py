@@ -29,7 +29,7 @@ import numpy as np
 
 from gradcheck.tolerance.policy import SATURATED, ZONE_ULPS
 from gradcheck.tolerance.subgradient import delta_intervals, slope_bound
-from reference import ForwardPass, Network, forward_pass
+from reference import ACTIVATIONS, ForwardPass, Network, forward_pass
 
 #: Per layer, the units a candidate may put on either side of a kink, or None (none anywhere).
 Kinks = Sequence[np.ndarray | None] | None
@@ -38,8 +38,10 @@ __all__ = [
     "SATURATED",
     "ZONE_ULPS",
     "delta_sizes",
+    "exact_outputs",
     "fused_sensitivity",
     "in_zone",
+    "output_distance",
     "saturation_loss",
     "softmax_rest",
     "systematic_bounds",
@@ -79,6 +81,28 @@ def fused_sensitivity(net: Network, Y: np.ndarray) -> np.ndarray:
     if form is not None:
         return form(Y)
     return 1 + np.abs(Y).sum(axis=1, keepdims=True)
+
+
+def output_distance(net: Network, fw: ForwardPass) -> np.ndarray:
+    """Each `a^H`'s distance to its nearer bound; a sigmoid's `1 - a` as `h(-z)`, without
+    cancellation (`1 - a` of the float64 `a` is 0 wherever `a` rounds to 1)."""
+    act, A = net.output, fw.A[net.H]
+    if act is ACTIVATIONS["sigmoid"]:
+        return np.minimum(np.abs(A), act.h(-fw.Z[net.H]))
+    return np.minimum(np.abs(A - act.lower), np.abs(act.upper - A))
+
+
+def exact_outputs(net: Network, fw: ForwardPass, u: float) -> np.ndarray:
+    """Where every correct code's `a^H_k` is exactly 1 (shape of `a^H`): a softmax row's largest
+    whose other outputs add up to less than `u / SATURATED` (`softmax_rest`), a sigmoid's whose
+    `1 - a` is that small (libms return 1 there). Its rounding is then that distance, not
+    `u a`, and `a sum(y)`, `a - 1` of a fused form are exact."""
+    A = fw.A[net.H]
+    if not net.output.elementwise:
+        return softmax_rest(A, u)[1]
+    if net.output is not ACTIVATIONS["sigmoid"]:
+        return np.zeros(A.shape, dtype=bool)
+    return net.output.h(-fw.Z[net.H]) < u / SATURATED  # 1 - a, exactly
 
 
 def _largest(A: np.ndarray) -> np.ndarray:
@@ -176,6 +200,8 @@ def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float,
     for L, act in enumerate(acts):
         A, bounded = fw.A[L], np.isfinite(act.upper) and act.elementwise
         distance = np.minimum(np.abs(A - act.lower), np.abs(act.upper - A))
+        if L == H and net.fused is not None:  # a sigmoid's 1 - a where a rounds to 1 too
+            distance = output_distance(net, fw)
         zone = in_zone(distance, u)
         a_loss = np.where(_saturated(distance, u), distance, 0.0) if deep else ZONE_ULPS * u
         lost_a.append(np.where(bounded & (~zone if deep else zone), a_loss, 0.0))

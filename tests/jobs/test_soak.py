@@ -215,6 +215,63 @@ def test_a_cancelling_column_behind_43_sigmoid_outputs_is_caught():
     assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
 
 
+@pytest.mark.parametrize(
+    "seed, why",
+    [
+        # softplus, softmax + categorical: rows 4, 7, 11 have a = [1, <4e-310] exactly, so
+        # delta^H there is 0 in every correct code; W^3[29,0] = -1.0682e-9 (longdouble), off by
+        # 7.88e-14. The fused form counted 3u of each row's delta (a's rounding twice, y's
+        # share): the tolerance was 1.31e-13, now 4.6e-14 (the reference errs by 6.8e-24)
+        (13003484, "a softmax row rounded to exactly 1 counted u of a's rounding"),
+        # identity hidden, sigmoid + categorical: example 1's a_8 = 1 - 1.6e-53 is exactly 1,
+        # y (a - 1) exactly 0, counted 3u; W^2[1,9] = -8.468e-14 off by 6.25e-15, the tolerance
+        # 1.75e-14 (now 4.0e-15), correct float64 backprops err by 7.9e-17 at most
+        (13010193, "a sigmoid at 1 - 1.6e-53 counted u of a's rounding"),
+    ],
+)
+def test_a_fused_output_exactly_at_1_adds_no_rounding_of_its_own(seed, why):
+    broken = broken_case(seed)
+    assert broken is not None and not broken.undetectable, why
+    report = check_backprop_at(broken.candidate, broken.net, broken.X, broken.Y)
+    entry = broken.description.split("entry=")[1].split()[0]
+    assert not report.passed and entry in str(report), why
+    correct = correct_case(seed)
+    assert check_backprop_at(correct.candidate, correct.net, correct.X, correct.Y).passed
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 22, open: the random walk's standard deviation (8.2e-16) is 11 times the "
+    "largest error of correct backprops (7.3e-17), and the bug sits at 5.2 of it",
+)
+def test_a_softmax_with_seven_rows_at_1_and_one_at_1_minus_1e_12_is_caught():
+    # seed 303000154 (the seed-303 soak, on main 23043fd too): identity hidden, softmax +
+    # quadratic, d = 8; rows 0-6 have a_k = 1 exactly, row 7 a_k = 1 - 1.5e-12. W^3[26,3] =
+    # 1.5937e-11 (longdouble) off by 4.28e-15; the reference and the independent float64
+    # backprop err by 5.0e-18, 30 stochastic runs by 7.3e-17 at most; the tolerance is
+    # 2.63e-14 (K u sqrt(V), the linear cap 8.1e-14). Two perturbed runs err by 1.6e-16
+    # (30: 1.1e-15), jittering the a_k = 1 that the model holds exact (seed 1004403).
+    case = broken_case(303000154, "float32-softmax")
+    assert case is not None and not case.undetectable
+    assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 22, open: the random walk's standard deviation (2.4e-17) is 7 times the r.m.s. "
+    "error of correct backprops (3.3e-18), and the bug sits at 20 of it",
+)
+def test_a_cancelling_bias_behind_a_one_unit_softmax_net_is_caught():
+    # seed 310000007 (the seed-310 soak; the same tolerance on main 23043fd): identity
+    # hidden, softmax + categorical, sizes [9, 1, 15, 1, 17], d = 4. b^1[6] = 4.700e-11
+    # (longdouble) off by 4.91e-16; the float64 pair errs by 2.0e-19, 30 stochastic runs by
+    # 3.2e-18 r.m.s. (7.5e-18 at most), 30 perturbed by 3.4e-18 r.m.s.; the tolerance is
+    # K u sqrt(V) = 7.7e-16 (no zone, no deep loss; the linear cap 9.4e-15).
+    case = broken_case(310000007, "cancelling")
+    assert case is not None and not case.undetectable
+    assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
 def test_a_classic_seed_draws_the_case_earlier_soaks_drew():
     # the regimes of issue 22 come from a stream of their own: a seed reported by an
     # earlier soak reproduces with correct_case(seed), whatever regime the soak now draws

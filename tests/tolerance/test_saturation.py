@@ -158,3 +158,40 @@ def test_a_zone_loss_travels_through_the_signed_weights_where_no_hidden_a_loses(
     _, b0, _ = net.layout.blocks[1]
     bound = zone_bound(net, X, Y, u)[b0]
     assert bound[0] > 0 and bound[1] == 0.0
+
+
+@pytest.mark.parametrize(
+    "output, cost, Z, allowed",
+    [  # a sigmoid at 1 - 8e-53, and a softmax row whose other output is e^-800 of it
+        ("sigmoid", "categorical_cross_entropy", [[120.0]], 1e-40),
+        ("sigmoid", "cross_entropy", [[120.0]], 2.5 * 2.0**-53),  # a - y: y's rounding stays
+        ("softmax", "categorical_cross_entropy", [[0.0, -800.0]], 2.5 * 2.0**-53),
+    ],
+)
+def test_a_fused_output_exactly_at_1_is_allowed_its_lost_rest_not_u(output, cost, Z, allowed):
+    # every correct code's a is exactly 1 there: a sum(y) and a - 1 are exact, and delta^H
+    # errs by its true value, ~1e-53 (softmax's sum(y) may round: u |y| stays). The model
+    # counted 3u (a's rounding twice and y's share), 100 times any correct rounding behind it
+    # (the soak's seeds 13003484, 13010193)
+    from gradcheck.tolerance.compare import rounding_tolerance
+    from gradcheck.tolerance.saturation import exact_outputs, output_distance
+    from reference import forward_pass
+
+    Z = np.array(Z)
+    net = Network([np.eye(Z.shape[1])], [np.zeros(Z.shape[1])], output=output, cost=cost)
+    Y = np.zeros_like(Z)
+    Y[0, 0] = 1.0
+    fw = forward_pass(net.weights, net.biases, net.activations, Z)
+    u = 2.0**-53
+    assert exact_outputs(net, fw, u)[0, 0] and fw.A[0][0, 0] == 1.0
+    b_H = net.layout.blocks[-1][1]
+    tolerance = rounding_tolerance(net, Z, Y, np.float64)[b_H][0]
+    assert tolerance < allowed
+    if output == "sigmoid":  # 1 - a without cancellation, and a correct code's 0 passes
+        assert output_distance(net, fw)[0, 0] == pytest.approx(np.exp(-120.0), rel=1e-12)
+        assert tolerance >= np.exp(-120.0)
+    # the same output 1e-6 below 1 rounds in the last digits of a - 1: u counts there
+    near = np.array([[0.0, -13.8]]) if output == "softmax" else np.array([[13.8]])
+    fw = forward_pass(net.weights, net.biases, net.activations, near)
+    assert not exact_outputs(net, fw, u).any()
+    assert rounding_tolerance(net, near, Y, np.float64)[b_H][0] > u

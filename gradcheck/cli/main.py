@@ -184,6 +184,7 @@ def _candidate_to_check(args: argparse.Namespace) -> tuple[Any, dict]:
                 output=args.output,
                 cost=args.cost,
                 l2=args.l2 or 0.0,
+                progress=None if args.quiet else _progress,
             )
         except (ValueError, TypeError) as exc:
             raise _UsageError(str(exc)) from None

@@ -728,7 +728,9 @@ def test_the_reproduce_line_gives_the_command_line_that_repeats_the_run(tmp_path
     import halves  # noqa: PLC0415 (written just above)
 
     options = dict(sizes=[3, 5, 2], hidden="tanh", output="sigmoid", cost="quadratic", trials=2)
-    report = check_backprop(halves.halves, **options, seed=4, batch_size=5, edge_cases=["batch1", "width1"])
+    report = check_backprop(
+        halves.halves, **options, seed=4, batch_size=5, edge_cases=["batch1", "width1"]
+    )
     line = next(x for x in str(report).splitlines() if x.startswith("From the command line: "))
     command = line.removeprefix("From the command line: ")
     argv = shlex.split(command.replace("<module:function | --exec 'PROGRAM'>", "halves:halves"))

@@ -18,6 +18,7 @@ trial.
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
 import os
 import re
@@ -30,7 +31,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from gradcheck.adapters.protocol import reaper
@@ -70,6 +71,7 @@ KILL_GRACE = 5.0  # seconds to collect what a killed program left in its pipes
 ANSWER_BYTES_PER_NUMBER = 64
 ANSWER_SLACK = 1 << 16
 _READ = 1 << 16  # bytes read from a pipe at once
+HEARTBEAT = 5.0  # seconds between "still waiting" lines while a program has not answered
 _POLL = 0.05  # seconds between looks at whether a program has exited, while its pipes are quiet
 _REAPED = sys.platform == "linux"  # a child subreaper (prctl) is Linux's
 _END_LINE = re.compile(rb"^[ \t]*END[ \t]*\r?$", re.MULTILINE)
@@ -323,8 +325,10 @@ class ProgramCandidate:
         output: Any,
         cost: Any,
         l2: float = 0.0,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.argv = argv
+        self.progress = progress
         self.command = shlex.join(argv)
         self.timeout = timeout
         self.persistent = persistent
@@ -377,10 +381,11 @@ class ProgramCandidate:
         )
         self.cases += 1
         limit = answer_limit(net.layout.size)
-        if self.persistent:
-            text, stderr = self._exchange_persistent(request.encode(), limit)
-        else:
-            text, stderr = self._run_once(request.encode(), limit)
+        with _heartbeat(self.progress, self.timeout):
+            if self.persistent:
+                text, stderr = self._exchange_persistent(request.encode(), limit)
+            else:
+                text, stderr = self._run_once(request.encode(), limit)
         try:
             flat = parse_answer(text, net.sizes)
         except ValueError as exc:
@@ -484,6 +489,29 @@ def _communicate(
     return bytes(out), err.tail(), None
 
 
+@contextlib.contextmanager
+def _heartbeat(progress: Callable[[str], None] | None, timeout: float) -> Iterator[None]:
+    """Every `HEARTBEAT` seconds the block lasts, ``progress("waiting for the program's answer:
+    12 s of 60 s")``: a program that hangs shows the clock running, not one frozen line."""
+    if progress is None:
+        yield
+        return
+    done, start = threading.Event(), time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT):
+            waited = time.monotonic() - start
+            progress(f"waiting for the program's answer: {waited:.0f} s of {timeout:g} s")
+
+    beater = threading.Thread(target=beat, name="gradcheck-heartbeat", daemon=True)
+    beater.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beater.join()
+
+
 def _feed(stdin: Any, request: bytes) -> None:
     """The request, then end of input; a program that exits without reading is reported elsewhere."""
     try:
@@ -502,6 +530,7 @@ def exec_candidate(
     output: Any = None,
     cost: Any = "quadratic",
     l2: Any = 0.0,
+    progress: Callable[[str], None] | None = None,
 ) -> ProgramCandidate:
     """A program speaking docs/PROTOCOL.md, as a candidate for `check_backprop`.
 
@@ -522,6 +551,9 @@ def exec_candidate(
     l2 : float
         The L2 penalty `lam` sent in each request (a ``l2 LAM`` line); pass
         the `l2` that `check_backprop` gets. 0 (default): no line.
+    progress : callable, optional
+        Called with a line every `HEARTBEAT` seconds while the program has
+        not answered (the command line prints it on stderr).
 
     Returns
     -------
@@ -561,4 +593,5 @@ def exec_candidate(
         hidden=hidden_names if isinstance(hidden, (list, tuple)) else hidden_names[0],
         output=output_name,
         cost=cost_name,
+        progress=progress,
     )

@@ -492,3 +492,23 @@ def test_the_stderr_tail_is_bounded_and_joins_lines_split_across_reads():
     assert lines[-2] == "half line 99" and lines[0] == f"half line {100 - STDERR_LINES + 1}"
     assert lines[-1].startswith("half ") and "more bytes of this line not shown" in lines[-1]
     assert tail.tail() == lines  # looking does not consume
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_while_a_program_has_not_answered_the_clock_is_shown_running(monkeypatch, persistent):
+    """A hung program used to leave one frozen "trial 1/6" line for the whole timeout."""
+    import gradcheck.adapters.protocol.program as program
+
+    monkeypatch.setattr(program, "HEARTBEAT", 0.2)
+    lines: list[str] = []
+    candidate = exec_candidate(
+        _sh("exec sleep 300"), timeout=1, persistent=persistent, progress=lines.append
+    )
+    with candidate, pytest.raises(CandidateProgramError, match="did not answer within 1 s"):
+        _one_case(candidate)
+    assert len(lines) >= 3  # about one per 0.2 s of the 1 s
+    assert lines[0].startswith("waiting for the program's answer: ")
+    assert lines[-1].endswith(" s of 1 s")
+    quiet = exec_candidate(_sh("exec sleep 300"), timeout=0.5, persistent=persistent)
+    with quiet, pytest.raises(CandidateProgramError):
+        _one_case(quiet)  # no progress callable: no thread, nothing printed

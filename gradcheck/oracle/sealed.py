@@ -17,7 +17,8 @@ Two seals, the strongest that works here:
   pool hangs the copy's first parallel operation). It catches the usual call,
   ``os._exit(n)`` looked up at call time; it cannot catch a reference taken
   before the job (``from os import _exit``), C code calling ``_exit``, or a
-  signal. The fork catches all of these.
+  signal. The fork catches all of these. A process forked inside the block (a
+  process pool's worker) keeps the real ``os._exit``.
 
 What neither covers: code that tampers with the checker itself (patches
 `check_backprop`, writes a fake report) runs with the checker's rights; only a
@@ -70,11 +71,15 @@ def trapped_exits() -> Iterator[None]:
     0
     """
 
-    def refuse(status: int) -> None:
-        raise ExitAttempted(status)
-
     modules = [os, *(sys.modules[n] for n in ("posix", "nt") if n in sys.modules)]
     saved = [(module, module._exit) for module in modules]
+    original, here = os._exit, os.getpid()
+
+    def refuse(status: int) -> None:
+        if os.getpid() != here:  # a process forked inside the block (a worker of a process
+            original(status)  # pool) ends as it must, never running on into this one's code
+        raise ExitAttempted(status)
+
     for module, _ in saved:
         setattr(module, "_exit", refuse)  # noqa: B010 (the stubs do not know posix._exit)
     try:

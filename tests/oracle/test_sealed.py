@@ -72,3 +72,15 @@ def test_what_the_copy_changes_stays_in_the_copy():
 def test_at_exit_runs_after_the_report_and_cannot_change_it():
     data, _ = in_fork(lambda: b"1\n", at_exit=lambda: os._exit(0))
     assert data == b"1\n"
+
+
+@needs_fork
+def test_a_process_forked_inside_the_trap_still_ends_at_its_os_exit():
+    """A pool worker forked under the trap must end, not raise and run on as a copy of the caller."""
+    with trapped_exits():
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)  # the child: must end here with status 7
+            os.abort()  # never reached; if it were, the status would say so
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 7

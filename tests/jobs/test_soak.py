@@ -642,3 +642,21 @@ def test_zero_cases_run_nothing():
     with ThreadPoolExecutor(1) as pool:
         result = run_soak(0, executor=pool)
     assert (result.correct, result.broken, result.skipped) == (0, 0, 0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 22, open (a false alarm): a float32 candidate's column of W^1 behind a "
+    "saturated tanh unit exceeds its tolerance by ~5%; the term at fault is not found yet",
+)
+def test_a_float32_column_behind_a_saturated_tanh_unit_passes():
+    # seed 14000112 (the first fresh range on the final model, 4c520bb; also on 5894635,
+    # before the fused-output fixes): tanh hidden, softmax + categorical, sizes
+    # [23, 26, 49, 5, 1, 4, 8], d = 3, scale 8.8, a float32 correct candidate. Column 25 of
+    # W^1 (unit 25 of layer 1, saturated) is ~7.5e-15 in the candidate and ~5.1e-16 in the
+    # reference; |c - r| = 7.00e-15 against a tolerance of 6.7e-15 on 26 entries, excess 1.05.
+    # The cancelling 1 - a^2 of a float32 a near 1 is charged ZONE_ULPS u per entry, but the
+    # random-walk share (min(walk, worst case)) may count as independent what is one error.
+    case = correct_case(14000112, "float32-softmax")
+    with np.errstate(all="ignore"):
+        assert check_backprop_at(case.candidate, case.net, case.X, case.Y).passed

@@ -660,3 +660,22 @@ def test_a_float32_column_behind_a_saturated_tanh_unit_passes():
     case = correct_case(14000112, "float32-softmax")
     with np.errstate(all="ignore"):
         assert check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
+@pytest.mark.xfail(strict=True, reason="issue 22, open: a false alarm (excess 2.5), not analysed")
+def test_a_deep_saturated_float32_tanh_softmax_net_passes():
+    # seed 14008395, the first fresh range on the final model: sizes [56, 13, 1, 16, 1, 7], d = 3,
+    # tanh hidden, softmax + categorical, scale 8, a float32 correct candidate
+    case = correct_case(14008395, "deep-saturated")
+    with np.errstate(all="ignore"):
+        assert check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
+@pytest.mark.xfail(strict=True, reason="issue 22, open: a miss, not analysed")
+def test_a_deep_saturated_leaky_relu_softmax_slip_is_caught():
+    # seed 14006394, the same range: sizes [6, 27, 13, 54, 1, 49], d = 2, leaky_relu hidden,
+    # softmax + quadratic, scale 4.9; W^1[11,12] off by 9.07e-2 of its block's largest entry
+    case = broken_case(14006394, "deep-saturated")
+    assert case is not None and not case.undetectable
+    with np.errstate(all="ignore"):
+        assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed

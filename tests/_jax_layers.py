@@ -3,13 +3,16 @@
 `layer(slip=False)` returns a fresh custom_vjp function; ``slip=True`` puts in the
 slip its docstring names.  The forwards are plain jax.numpy; the backwards are
 written by hand, as a user writes them, never by jax.grad.  Shapes follow the
-course convention: images (N, C, H, W), kernels (F, C, k, k).
+course convention: images (N, C, H, W), kernels (F, C, k, k).  Import it after
+``pytest.importorskip("jax")``; without JAX it skips, as a test module would.
 """
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
+import pytest
+
+jax = pytest.importorskip("jax")
+jnp = jax.numpy
 
 EPS = 1e-5  # the norms' epsilon under the square root
 

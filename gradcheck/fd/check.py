@@ -14,7 +14,7 @@ rule, the count, the worst entries by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "CANDIDATE_ULPS",
     "CHECK_SAFETY",
     "GradientCheck",
+    "aligned_columns",
     "candidate_floor",
     "check_gradient",
     "compare_gradient",
@@ -363,8 +364,13 @@ def _table(check: GradientCheck, rows: np.ndarray) -> str:
         )
         for j in rows
     ]
+    return aligned_columns(header, body, indent="  ")
+
+
+def aligned_columns(header: Sequence[str], body: Sequence[Sequence[str]], *, indent: str) -> str:
+    """`header` over `body`, each column right-aligned to its widest cell, two spaces apart."""
     widths = [max(len(row[c]) for row in [header, *body]) for c in range(len(header))]
     return "\n".join(
-        "  " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
+        indent + "  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
         for row in [header, *body]
     )

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck.fd.check import aligned_columns
 from gradcheck.results.causes import Cause
 from gradcheck.tolerance.policy import NOISE_WORTH_SAYING, NOISY_CHECK_RESOLUTION
 
@@ -306,8 +307,4 @@ def _table(rows: tuple[EntryRow, ...]) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(r[c]) for r in [header, *body]) for c in range(len(header))]
-    return "\n".join(
-        "    " + "  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=True))
-        for r in [header, *body]
-    )
+    return aligned_columns(header, body, indent="    ")

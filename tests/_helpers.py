@@ -8,6 +8,8 @@ float64 written from the equations, sharing no code with `reference` and stable 
 from __future__ import annotations
 
 import io
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +200,14 @@ def run_cli(argv):
 def tree(root: Path) -> dict[Path, bytes | None]:
     """Every path under `root`: file -> its bytes, directory -> None."""
     return {p: (p.read_bytes() if p.is_file() else None) for p in root.rglob("*")}
+
+
+def process_gone(pid: int) -> bool:
+    """Whether process `pid` is gone (killed, then reaped by whoever adopted it), polling 10 s."""
+    for _ in range(200):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import process_gone
 
 from gradcheck import check_backprop, trial_case
 from gradcheck.adapters.protocol.program import (
@@ -423,26 +424,12 @@ def test_control_characters_of_a_program_reach_the_report_escaped(persistent):
     assert "\\x1b[2K\\x1b[1Gcheck_backprop PASSED" in text and "\\x1b[31mred" in text
 
 
-def _wait_gone(pid: int) -> bool:
-    """Whether process `pid` is gone (killed, then reaped by whoever adopted it), polling 10 s."""
-    import os
-    import time
-
-    for _ in range(200):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_what_a_program_leaves_running_is_killed_after_its_case(build, tmp_path):
     """`cmd &` left behind after a right answer does not outlive the case."""
     pidfile = tmp_path / "pid"
     script = f"sleep 300 & echo $! > {pidfile}; exec {build()}"
     _one_case(exec_candidate(_sh(script), timeout=30))
-    assert _wait_gone(int(pidfile.read_text()))
+    assert process_gone(int(pidfile.read_text()))
 
 
 def test_a_persistent_error_line_without_end_fails_at_once():

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import time
 
 import pytest
+from _helpers import process_gone
 
 from gradcheck import trial_case
 from gradcheck.adapters.protocol.program import CandidateProgramError, exec_candidate
@@ -17,17 +16,6 @@ pytestmark = pytest.mark.skipif(
     sys.platform != "linux" or shutil.which("setsid") is None,
     reason="a child subreaper is Linux's; the test needs setsid(1)",
 )
-
-
-def _gone(pid: int) -> bool:
-    """Whether process `pid` is gone (killed, then reaped), polling up to 10 s."""
-    for _ in range(200):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _one_case(candidate) -> None:
@@ -42,14 +30,14 @@ def test_a_descendant_that_called_setsid_dies_with_the_case(tmp_path, persistent
     script = f"setsid sleep 300 & echo $! > {pidfile}; read line; exit 3"
     with exec_candidate(["sh", "-c", script], timeout=30, persistent=persistent) as candidate:
         _one_case(candidate)
-    assert _gone(int(pidfile.read_text()))
+    assert process_gone(int(pidfile.read_text()))
 
 
 def test_a_descendant_that_called_setsid_dies_with_a_timed_out_program(tmp_path):
     pidfile = tmp_path / "pid"
     script = f"setsid sleep 300 & echo $! > {pidfile}; exec sleep 300"
     _one_case(exec_candidate(["sh", "-c", script], timeout=1))
-    assert _gone(int(pidfile.read_text()))
+    assert process_gone(int(pidfile.read_text()))
 
 
 def test_children_lists_this_processs_children():

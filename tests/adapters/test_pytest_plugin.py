@@ -43,34 +43,27 @@ def test_a_candidate_that_calls_sys_exit_fails_the_fixture(backprop_oracle):
         backprop_oracle(quits, sizes=[3, 4, 2], trials=1)
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="the fixture's guard forks (POSIX)")
-def test_a_candidate_that_calls_os_exit_fails_its_test_not_ends_the_session(pytester):
+@pytest.mark.parametrize(
+    "seal",
+    [
+        pytest.param(
+            "",
+            id="forked",
+            marks=pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork"),
+        ),
+        # once torch or jax is loaded (or on Windows) the check runs in place, os._exit trapped
+        pytest.param('monkeypatch.setattr(plugin, "can_fork", lambda: False)', id="in place"),
+    ],
+)
+def test_a_candidate_that_calls_os_exit_fails_its_test_not_ends_the_session(pytester, seal):
     """os._exit(0) would end pytest with status 0: a pass to CI, with every later test unrun."""
     pytester.makepyfile(
-        """
-        import os
-
-        def test_quits(backprop_oracle):
-            backprop_oracle(lambda W, b, X, Y: os._exit(0), sizes=[3, 4, 2], trials=1)
-
-        def test_after():
-            pass
-        """
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=1, passed=1)
-    assert "the check did not finish" in result.stdout.str()
-
-
-def test_where_no_fork_can_be_os_exit_is_trapped_and_fails_its_test(pytester):
-    """Once torch or jax is loaded (or on Windows) the check runs in place: os._exit is trapped."""
-    pytester.makepyfile(
-        """
+        f"""
         import os
         import gradcheck.adapters.pytest_plugin as plugin
 
         def test_quits(backprop_oracle, monkeypatch):
-            monkeypatch.setattr(plugin, "can_fork", lambda: False)
+            {seal}
             backprop_oracle(lambda W, b, X, Y: os._exit(0), sizes=[3, 4, 2], trials=1)
 
         def test_after():

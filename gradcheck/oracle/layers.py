@@ -200,6 +200,7 @@ def check_vjp(
         raise ValueError("`vjp` returned None for every input: there is nothing to check")
     theta = given.select(differentiated)
     f_at = _FAt(f, given, executor)  # one evaluation of f per point, shared by every cotangent
+    f_at.keep(theta, out)  # f at the inputs is known: the differences' centre is no new call
     if screens(mode, theta.size):  # a million inputs: gradcheck.oracle.screening
         shape, kink = out.shape, _on_kink
         report = screen_vjp(f_at, cs, grads, theta, given, seed=seed, shape=shape, on_kink=kink)
@@ -314,10 +315,16 @@ class _FAt:
         if value is None:
             value = np.asarray(self.given.call(self.f, (), self.given.unpacked(theta)), dtype=float)
             self.calls += 1
-            if keep and self.kept + value.size <= CACHED_VALUES:
-                self.values[key] = value
-                self.kept += value.size
+            if keep:
+                self.keep(theta, value)
         return value
+
+    def keep(self, theta: np.ndarray, value: np.ndarray) -> None:
+        """Keep f's `value` at `theta`, evaluated elsewhere (within `CACHED_VALUES`)."""
+        value = np.asarray(value, dtype=float)
+        if self.kept + value.size <= CACHED_VALUES:
+            self.values[theta.tobytes()] = value
+            self.kept += value.size
 
     def many(self, points: Sequence[np.ndarray], *, keep: bool = False) -> list:
         """f at every point, those not kept evaluated on the executor's workers (each distinct
@@ -337,9 +344,7 @@ class _FAt:
             self.given.mutated.update(mutated)
             self.calls += 1
             if keep and not isinstance(value, BaseException):
-                if self.kept + value.size <= CACHED_VALUES:
-                    self.values[key] = value
-                    self.kept += value.size
+                self.keep(first[key], value)
         return [found[k] for k in keys]
 
     def close(self) -> None:

@@ -333,7 +333,7 @@ def _output_delta_errors(e: _ForwardErrors, Y: np.ndarray) -> tuple[np.ndarray, 
     if net.activations[H].elementwise:
         hp, Vhp = e.h_prime(H)
         delta = P(g) * hp
-        V = Vg * hp + P(g) * Vhp + delta
+        V = Vg * hp + P(g) * Vhp + delta + Vg * Vhp * e.u**e.p  # and their errors' product
     else:  # delta_k = a_k (g_k - s), s = sum_n a_n g_n
         s = (A_H * g).sum(axis=1, keepdims=True)
         rest, saturated, _ = softmax_rest(A_H, e.u)
@@ -371,7 +371,8 @@ def _backward_errors(
     for L in range(net.H, -1, -1):
         a, Va = (P(X), P(X)) if L == 0 else (P(e.fw.A[L - 1]), e.a_var[L - 1])
         batch = _partial_sums(np.abs(X if L == 0 else e.fw.A[L - 1]).T @ size[L], d, u, p, divisor)
-        weights.append((Va.T @ delta + a.T @ (V + delta) + batch) / d**p)  # (1/d) A^T Delta
+        # (1/d) A^T Delta, with the product of a's and delta's errors
+        weights.append((Va.T @ (delta + V * u**p) + a.T @ (V + delta) + batch) / d**p)
         batch = _partial_sums(size[L].sum(axis=0), d, u, p, divisor)
         biases.append(((V + delta).sum(axis=0) + batch) / d**p)  # (1/d) 1^T Delta
         if L > 0:
@@ -380,7 +381,10 @@ def _backward_errors(
             N = net.weights[L].shape[1]
             Vq = V @ WP + q + _partial_sums(size[L] @ np.abs(net.weights[L]).T, N, u, p, divisor)
             hp, Vhp = e.h_prime(L - 1)
-            delta, V = q * hp, Vq * hp + q * Vhp + q * hp
+            # q h' with both wrong: the product of their errors too, `u^p Vq Vh'` (an exact
+            # product's variance, not first order: a float32 1 - a^2 may be 7 times h' itself
+            # at each of several saturated layers in a row, the soak's seed 14008395)
+            delta, V = q * hp, Vq * hp + q * Vhp + q * hp + Vq * Vhp * u**p
     weights.reverse()
     biases.reverse()
     return net.layout.join(weights, biases)

@@ -195,3 +195,26 @@ def test_a_fused_output_exactly_at_1_is_allowed_its_lost_rest_not_u(output, cost
     fw = forward_pass(net.weights, net.biases, net.activations, near)
     assert not exact_outputs(net, fw, u).any()
     assert rounding_tolerance(net, near, Y, np.float64)[b_H][0] > u
+
+
+def test_slopes_wrong_at_several_saturated_layers_in_a_row_compound_and_pass():
+    # float32 tanh at z ~ 9 to 10 is 1 - ulp: 1 - a^2 = 1.19e-7 where sech^2(z) is 1e-8 to 2e-8,
+    # an error 6 to 10 times h' itself at each of three layers, so the errors multiply (the
+    # candidate's W^0 is 120 times the reference's). First-order bounds carried each error
+    # down through the exact slope (excess 4.5); the products of the errors are held now, in
+    # the random walk and in the zone's worst case (the soak's seed 14008395).
+    from gradcheck.tolerance.independent import independent_backprop
+
+    X = np.linspace(8.5, 9.5, 12).reshape(-1, 1)
+    b = [np.zeros(1), np.full(1, 8.6), np.full(1, 8.8), np.zeros(1)]
+    net = Network([np.ones((1, 1))] * 4, b, hidden="tanh", output="sigmoid")
+    Y = np.full((12, 1), 0.3)
+    candidate = independent_backprop("tanh", "sigmoid", "quadratic", np.float32)
+    dW, _ = candidate(net.weights, net.biases, X, Y)
+    assert abs(dW[0][0, 0]) > 50 * abs(backprop(net, X, Y).weights[0][0, 0])  # the premise
+    assert check_backprop_at(candidate, net, X, Y).passed
+    # and a slip as large as the reference's entry itself, in a healthy entry, still fails
+    g = backprop(net, X, Y)
+    wrong = Gradients([W.copy() for W in g.weights], [v.copy() for v in g.biases])
+    wrong.weights[3][0, 0] *= 1.001
+    assert not check_backprop_at(lambda *a: (wrong.weights, wrong.biases), net, X, Y).passed

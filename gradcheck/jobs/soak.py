@@ -36,7 +36,8 @@ gradient `g*` in extended precision (`gradcheck.tolerance.independent.extended_b
 and what rounding actually did to two float64 backprops of the same problem
 (the reference's and the independent one), to two that round every stored
 quantity at random (`perturbed_backprop`) and to four that round it to either
-neighbouring float64 and take `h'` by cancelling formulas
+neighbouring float64, take `h'` by cancelling formulas evaluated in float64, and add
+every sum in a float64 loop in a random order, as C or a course's loops do
 (`stochastic_backprop`); a candidate is undetectable only
 when every entry lies within `FLOOR_FACTOR` times that actual error of `g*`
 (never less than `FLOOR_ULPS` ulps of `|g*|`, nor than `FLOOR_SIGMAS` times its

@@ -669,6 +669,20 @@ def test_a_deep_saturated_float32_tanh_softmax_net_passes():
         assert check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
 
 
+def test_a_slip_within_what_float64_softplus_derivative_rounding_does_is_undetectable():
+    # seed 15001546 (the first fresh range on e96157c, a "miss"): softplus hidden, softmax +
+    # quadratic, sizes [4, 51, 2, 2, 3, 33]. Layer 1's units sit at z ~ -32, where h' = 1e-14
+    # and float64's (1 + tanh(z / 2)) / 2 errs by ~1e-2 of it (tanh(-16) rounds by half an ulp
+    # of 1). W^0[0,50] = 2.08e-15 off by 2.95e-17; the floor's stochastic runs evaluated that
+    # formula in longdouble and erred by 6e-21 (floor 1.7e-17): the float64 formula errs by
+    # 9.6e-18 (floor 3.8e-17), and the soak's own correct float64 candidate uses it.
+    case = broken_case(15001546, "float32-softmax")
+    assert case is not None and case.undetectable
+    correct = correct_case(15001546, "float32-softmax")
+    with np.errstate(all="ignore"):
+        assert check_backprop_at(correct.candidate, correct.net, correct.X, correct.Y).passed
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="issue 22, open: the random walk's standard deviation (9.9e-15) is 7.4 times the "

@@ -10,6 +10,7 @@ from _helpers import TANH_NET, TANH_X, TANH_Y
 from gradcheck.tolerance import independent
 from gradcheck.tolerance.compare import rounding_tolerance
 from gradcheck.tolerance.independent import (
+    SequentialSums,
     equation_deltas,
     extended_backprop,
     independent_backprop,
@@ -155,3 +156,35 @@ def test_stochastic_backprop_takes_h_prime_by_the_cancelling_formula():
     ]
     errors = [abs(float(g[1]) - true) for g in near]
     assert 0 < max(errors) < 4 * 2.0**-53 and max(errors) > 1e-3 * true
+
+
+def test_stochastic_backprop_rounds_the_intermediates_of_a_derivative_formula_in_float64():
+    # softplus' h' = (1 + tanh(z / 2)) / 2 at z = -32 is 1.3e-14: tanh(-16) rounds in float64
+    # by up to half an ulp of 1, an error of ~1e-2 of h', which float64 code makes and
+    # longdouble did not (the soak's seed 15001546: a floor of what correct code does 40
+    # times below it, and a bug the tolerance rightly passed counted as a miss)
+    net = Network(
+        [np.array([[1.0]]), np.array([[1.0]])], [np.array([0.0]), np.array([0.0])],
+        hidden="softplus", output="identity",
+    )  # fmt: skip
+    X, Y = np.array([[-32.0], [-31.3], [-32.6]]), np.array([[1.0], [2.0], [0.5]])
+    true = extended_backprop(net, X, Y)
+    runs = [stochastic_backprop(net, X, Y, seed=s) for s in range(4)]
+    relative = max(abs(float(g[0] - true[0]) / float(true[0])) for g in runs)  # dJ/dW^0
+    assert 1e-4 < relative < 0.1
+
+
+def test_sequential_sums_add_one_term_at_a_time_in_float64():
+    rng = np.random.default_rng(3)
+    P, Q = rng.normal(size=(3, 40)), rng.normal(size=(40, 5))
+    sums = SequentialSums(np.random.default_rng(0))
+    product = sums.matmul(P, Q)
+    assert product.shape == (3, 5)
+    np.testing.assert_allclose(product, P @ Q, rtol=0, atol=40 * 2.0**-53 * (abs(P) @ abs(Q)).max())
+    # 4,000 equal terms: a loop rounds the same way at every step of a binade, and errs by
+    # far more than numpy's pairwise sum (the coherent case the tolerance holds whole):
+    # 2.2e-11 against 5.7e-14
+    x = np.full((1, 4000), 0.1)
+    loop = float(sums.total(x, 1)[0, 0])
+    assert loop == sum(x[0].tolist())  # what a Python (or C) loop gives
+    assert abs(loop - 400.0) > 100 * abs(float(x.sum()) - 400.0) > 0

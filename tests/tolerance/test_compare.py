@@ -75,7 +75,8 @@ def _dot_product_net(x: np.ndarray, w: np.ndarray) -> tuple[Network, np.ndarray,
 
 def test_rounding_scale_of_a_dot_product_by_hand():
     # Worked by hand from the model's rules, with s2 = sum x_m^2 w_m^2, z = x . w and
-    # t = 7 sum |x_m w_m| / K (the partial sums of 7 products and b: gamma_7, taken whole):
+    # t = 7 m / K (the partial sums of 7 products and b: gamma_7 of the largest partial sum in
+    # any order, m = (sum |x_m w_m| + |z|) / 2, taken whole):
     #   V(z) = V(x) w^2 + x^2 w^2 + t^2 = 2 s2 + t^2   (inputs, products, partial sums)
     #   V(a) = V(z) + z^2                         (identity: unbounded, no constant term)
     #   V(dJ/da) = V(a) + a^2 + y^2 = V(z) + 2 z^2
@@ -84,20 +85,22 @@ def test_rounding_scale_of_a_dot_product_by_hand():
     #   dJ/db: V + delta^2 = 2 s2 + t^2 + 5 z^2            (one example: no batch sum)
     #   dJ/dW[m]: V(x_m) z^2 + x_m^2 (V + z^2) = x_m^2 (2 s2 + t^2 + 6 z^2)
     # and never above LINEAR_ULPS / K times the same rules added linearly (p = 1), with
-    # s1 = sum |x_m w_m| and the partial sums whole (7 s1): V(z) = 9 s1, dJ/db: 9 s1 + 5 |z|,
-    # dJ/dW[m]: |x_m| (9 s1 + 6 |z|); and never below (H + 2) |dJ/dtheta_j|: 2 |z|, 2 |x_m z|
+    # s1 = sum |x_m w_m| and the partial sums whole (7 m): V(z) = 2 s1 + 7 m, dJ/db:
+    # 2 s1 + 7 m + 5 |z|, dJ/dW[m]: |x_m| (2 s1 + 7 m + 6 |z|); and never below
+    # (H + 2) |dJ/dtheta_j|: 2 |z|, 2 |x_m z|
     rng = np.random.default_rng(1)
     x, w = rng.normal(size=7), rng.normal(size=7)
     z, s2 = float(x @ w), float(np.sum((x * w) ** 2))
     s1 = float(np.sum(np.abs(x * w)))
-    t = 7 * s1 / SAFETY
+    m = (s1 + abs(z)) / 2
+    t = 7 * m / SAFETY
     cap = LINEAR_ULPS / SAFETY
     S = rounding_scale(*_dot_product_net(x, w))
     walk_b = np.sqrt(2 * s2 + t**2 + 5 * z**2)
-    capped_b = max(min(walk_b, cap * (9 * s1 + 5 * abs(z))), 2 * abs(z))
+    capped_b = max(min(walk_b, cap * (2 * s1 + 7 * m + 5 * abs(z))), 2 * abs(z))
     assert S[-1] == pytest.approx(capped_b, rel=1e-12)
     walk_W = np.abs(x) * np.sqrt(2 * s2 + t**2 + 6 * z**2)
-    linear_W = cap * np.abs(x) * (9 * s1 + 6 * abs(z))
+    linear_W = cap * np.abs(x) * (2 * s1 + 7 * m + 6 * abs(z))
     capped_W = np.maximum(np.minimum(walk_W, linear_W), 2 * np.abs(x * z))
     assert S[:-1] == pytest.approx(capped_W, rel=1e-12)
 
@@ -105,17 +108,40 @@ def test_rounding_scale_of_a_dot_product_by_hand():
 @pytest.mark.parametrize("n", [*range(1, 13), 100, 1000, 100_000])
 def test_tolerance_covers_the_worst_case_bound_of_a_dot_product(n):
     # Equal |x_m w_m| make sum|x w| = sqrt(n) ||x * w||, the worst case for a random-walk
-    # (2-norm) sum; the partial sums' gamma_n sum|x w| enters whole, so every n is covered.
+    # (2-norm) sum; the partial sums' gamma_{n-1} max(P, N) enters whole (P, N: the positive
+    # and the negative terms' masses, the largest partial sum in any order), so every n is
+    # covered, and so is a loop in the worst order: every positive term first.
     x = np.full(n, 0.7)
     w = np.where(np.arange(n) % 2 == 0, 1.3, -1.3)  # signs alternate: z cancels to 0 or 0.91
     net, X, Y = _dot_product_net(x, w)
+    terms = x * w
+    P, N = float(terms[terms > 0].sum()), float(-terms[terms < 0].sum())
     for dtype in (np.float64, np.float32, np.float16):
         u = unit_roundoff(np.dtype(dtype))
         if n * u > 0.01:
             continue  # gamma_n = n u / (1 - n u): first-order error analysis needs n u << 1
-        gamma = n * u / (1 - n * u)
-        bound = gamma * float(np.sum(np.abs(x * w)))
-        assert rounding_tolerance(net, X, Y, dtype)[-1] >= bound
+        gamma = (n - 1) * u / (1 - (n - 1) * u)
+        tolerance = rounding_tolerance(net, X, Y, dtype)[-1]
+        assert tolerance >= gamma * max(P, N)
+        ordered = np.concatenate([terms[terms > 0], terms[terms < 0]]).astype(dtype)
+        loop = np.cumsum(ordered, dtype=dtype)[-1]  # one addition at a time, in dtype
+        assert tolerance >= abs(float(Fraction(float(loop)) - _exact_dot(x, w)))
+
+
+def test_a_cancelling_sum_is_allowed_half_the_partial_sums_of_one_that_does_not_cancel():
+    # 1,000 terms +-0.91: every partial sum, in any order, is at most the positive terms' mass,
+    # half of sum |x w|. An error of 0.75 gamma_999 sum |x w| is more than any order of any
+    # correct loop can make (above), and Higham's eq. 4.4 whole (sum |x w|) passed it.
+    x = np.full(1000, 0.7)
+    w = np.where(np.arange(1000) % 2 == 0, 1.3, -1.3)
+    net, X, Y = _dot_product_net(x, w)
+    u = 2.0**-53
+    slip = 0.75 * 999 * u * float(np.sum(np.abs(x * w)))
+    tolerance = rounding_tolerance(net, X, Y, np.float64)
+    assert tolerance[-1] < slip < 999 * u * float(np.sum(np.abs(x * w)))
+    g = backprop(net, X, Y)
+    wrong = Gradients(g.weights, [g.biases[0] + slip])
+    assert not check_backprop_at(lambda *a: (wrong.weights, wrong.biases), net, X, Y).passed
 
 
 def _exact_dot(x: np.ndarray, w: np.ndarray) -> Fraction:

@@ -683,6 +683,32 @@ def test_a_slip_within_what_float64_softplus_derivative_rounding_does_is_undetec
         assert check_backprop_at(correct.candidate, correct.net, correct.X, correct.Y).passed
 
 
+def test_a_slip_within_what_a_float64_loop_over_the_batch_errs_is_undetectable():
+    # seed 15008181 (the same range, a "miss"): tanh hidden, identity + quadratic, sizes
+    # [63, 1, 1, 35, 3], d = 34, cancelling. W^0[18,0] = -4.13e-23 off by 1.32e-26. The floor's
+    # runs summed in longdouble or by BLAS (floor 1.28e-26); a float64 loop over the 34
+    # examples, which the tolerance must pass, makes the floor 1.82e-26.
+    case = broken_case(15008181, "cancelling")
+    assert case is not None and case.undetectable
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 22, open: the worst-case partial sums of the softmax's two 14-term sums "
+    "(its normaliser, s = sum a g) make 4.9 of the model's 5.8e-18; the bug sits at 0.94 of "
+    "the tolerance and 2.9 times the floor",
+)
+def test_a_deep_leaky_relu_softmax_slip_behind_two_fourteen_term_sums_is_caught():
+    # seed 15007409 (the first fresh range on e96157c; also on 3847956): leaky_relu hidden,
+    # softmax + quadratic, sizes [4, 7, 22, 12, 20, 14], d = 13, scale 5.9. W^1[2,8] =
+    # 4.887e-14 off by 1.76e-16: the floor is 6.1e-17, the tolerance 1.86e-16, and without the
+    # two sums' gamma_13 (entered whole, as a loop over equal terms may reach) 3.8e-17.
+    case = broken_case(15007409, "deep-saturated")
+    assert case is not None and not case.undetectable
+    with np.errstate(all="ignore"):
+        assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="issue 22, open: the random walk's standard deviation (9.9e-15) is 7.4 times the "

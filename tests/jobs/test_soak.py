@@ -203,8 +203,8 @@ def test_a_zone_loss_reaches_an_entry_through_the_signed_product_of_the_weights(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 22, open: the bug sits at 76 r.m.s. errors of correct backprops, the tolerance "
-    "at 270 (the 43-term sums' worst case entered whole, and every rounding at u |x|)",
+    reason="issue 22, open: the bug (1.63e-16) is 1.8 times the floor of what correct code does "
+    "(8.9e-17) and 0.32 of the tolerance (5.0e-16, at 7aa317d)",
 )
 def test_a_cancelling_column_behind_43_sigmoid_outputs_is_caught():
     # seed 12003151: W^0[3, 0] = -1.792e-15 (longdouble), off by 1.64e-16; eight correct
@@ -241,8 +241,9 @@ def test_a_fused_output_exactly_at_1_adds_no_rounding_of_its_own(seed, why):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 22, open: the random walk's standard deviation (8.2e-16) is 11 times the "
-    "largest error of correct backprops (7.3e-17), and the bug sits at 5.2 of it",
+    reason="issue 22, open: the bug (4.28e-15) is 2.1 times the floor (2.0e-15) and 0.16 of the "
+    "tolerance (2.6e-14, at 7aa317d): the model's standard deviation is 8 times what it is "
+    "without the worst-case partial sums",
 )
 def test_a_softmax_with_seven_rows_at_1_and_one_at_1_minus_1e_12_is_caught():
     # seed 303000154 (the seed-303 soak, on main 23043fd too): identity hidden, softmax +
@@ -258,8 +259,8 @@ def test_a_softmax_with_seven_rows_at_1_and_one_at_1_minus_1e_12_is_caught():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 22, open: the random walk's standard deviation (2.4e-17) is 7 times the r.m.s. "
-    "error of correct backprops (3.3e-18), and the bug sits at 20 of it",
+    reason="issue 22, open: the bug (4.91e-16) is 3.9 times the floor (1.26e-16) and 0.65 of "
+    "the tolerance (7.6e-16, at 7aa317d)",
 )
 def test_a_cancelling_bias_behind_a_one_unit_softmax_net_is_caught():
     # seed 310000007 (the seed-310 soak; the same tolerance on main 23043fd): identity
@@ -711,8 +712,9 @@ def test_a_deep_leaky_relu_softmax_slip_behind_two_fourteen_term_sums_is_caught(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 22, open: the random walk's standard deviation (9.9e-15) is 7.4 times the "
-    "r.m.s. error of correct backprops (1.3e-15), and the bug sits at 5 of it",
+    reason="issue 22, open: the bug (5.03e-14) is 1.04 times the floor (4.86e-14) and 0.16 of "
+    "the tolerance (3.2e-13, at 7aa317d): the worst-case partial sums make 4.7 of the model's "
+    "standard deviation",
 )
 def test_a_deep_saturated_leaky_relu_softmax_slip_is_caught():
     # seed 14006394, the same range: sizes [6, 27, 13, 54, 1, 49], d = 2, leaky_relu hidden

@@ -7,7 +7,9 @@ reproduces from the seed alone):
   (`gradcheck.tolerance.independent.independent_backprop`: its own activation formulas,
   float64 or float32) on a random network: every activation and cost,
   softmax outputs, widths 1..64, depths 0..5, batches 1..64, weight scales
-  1e-4..10, saturated sigmoids, ReLU pre-activations pushed near 0. The
+  1e-4..10, saturated sigmoids, ReLU pre-activations pushed near 0; a
+  quarter of them (`LOOP_SHARE`) add every sum in a loop, in their dtype and
+  in a random order (`SequentialSums`), as C or a course's code does. The
   oracle must pass it.
 - **broken**: the reference's gradient with a single entry moved by
   `delta * max|block|`, `delta` from 1e-6 to 1e-1 (float64), or a known bug
@@ -67,6 +69,7 @@ from gradcheck.oracle.backprop import check_backprop_at
 from gradcheck.oracle.data import random_targets
 from gradcheck.tolerance.compare import rounding_tolerance
 from gradcheck.tolerance.independent import (
+    SequentialSums,
     equation_deltas,
     extended_backprop,
     independent_backprop,
@@ -111,6 +114,10 @@ CONNECT_TIMEOUT = 5.0  # seconds `--scheduler` waits for the Dask scheduler to a
 #: with softmax).
 CANCEL_ROUNDS = 8  # projections of the `cancelling` regime: each undoes most of what remains
 REGIMES = {"classic": 0.75, "deep-saturated": 0.1, "cancelling": 0.075, "float32-softmax": 0.075}
+#: The share of correct candidates that add every sum in a loop, in their dtype and in a random
+#: order (`SequentialSums`): the partial sums' worst case that the tolerance holds whole is
+#: theirs, not BLAS's, so the soak must run them to keep that term honest.
+LOOP_SHARE = 0.25
 
 
 @dataclass
@@ -331,10 +338,15 @@ def correct_case(seed: int, regime: str = "classic") -> Case:
     dtype = np.float32 if rng.uniform() < 0.4 else np.float64
     if regime == "float32-softmax":
         dtype = np.float32
+    description += f" dtype={np.dtype(dtype).name}"
+    sums = None
+    if rng.uniform() < LOOP_SHARE:  # a loop in a random order, as C or a course's code adds
+        sums = SequentialSums(np.random.default_rng([seed, 3]), dtype)
+        description += " sums=loop"
     candidate = independent_backprop(
-        net.hidden.name, net.output.name, net.cost_function.name, dtype
+        net.hidden.name, net.output.name, net.cost_function.name, dtype, sums=sums
     )
-    return Case(seed, f"{description} dtype={np.dtype(dtype).name}", net, X, Y, candidate)
+    return Case(seed, description, net, X, Y, candidate)
 
 
 def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

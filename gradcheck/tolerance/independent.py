@@ -290,8 +290,9 @@ _NUMPY_SUMS = _NumpySums()
 
 
 class SequentialSums:
-    """Every product and sum as a float64 loop writes it: each product rounded to nearest,
-    the terms added one after another in an order drawn at random, each partial sum rounded.
+    """Every product and sum as a loop writes it (in `dtype`, float64 by default): each product
+    rounded to nearest, the terms added one after another in an order drawn at random, each
+    partial sum rounded.
 
     BLAS and numpy's pairwise sums err by about `u log n` of the terms' magnitudes; a loop
     by up to `gamma_{n-1} sum |x_i|` (Higham 2002, eq. 4.4), the partial sums' rounding
@@ -301,15 +302,16 @@ class SequentialSums:
     float64 numbers they hold (`stochastic_backprop` stores float64 values).
     """
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, dtype: Any = np.float64) -> None:
         self.rng = rng
+        self.dtype = np.dtype(dtype)  # the loop's: float32 for a float32 candidate
 
     def matmul(self, P: np.ndarray, Q: np.ndarray) -> np.ndarray:
-        terms = P.astype(np.float64)[:, :, None] * Q.astype(np.float64)[None, :, :]
+        terms = P.astype(self.dtype)[:, :, None] * Q.astype(self.dtype)[None, :, :]
         return self._loop(terms, 1).astype(np.result_type(P, Q))
 
     def total(self, x: np.ndarray, axis: int) -> np.ndarray:
-        return np.expand_dims(self._loop(x.astype(np.float64), axis), axis).astype(x.dtype)
+        return np.expand_dims(self._loop(x.astype(self.dtype), axis), axis).astype(x.dtype)
 
     def _loop(self, terms: np.ndarray, axis: int) -> np.ndarray:
         order = self.rng.permutation(terms.shape[axis])

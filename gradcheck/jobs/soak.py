@@ -341,7 +341,7 @@ def correct_case(seed: int, regime: str = "classic") -> Case:
     description += f" dtype={np.dtype(dtype).name}"
     sums = None
     if rng.uniform() < LOOP_SHARE:  # a loop in a random order, as C or a course's code adds
-        sums = SequentialSums(np.random.default_rng([seed, 3]), dtype)
+        sums = SequentialSums([seed, 3], dtype)
         description += " sums=loop"
     candidate = independent_backprop(
         net.hidden.name, net.output.name, net.cost_function.name, dtype, sums=sums

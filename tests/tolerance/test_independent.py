@@ -177,7 +177,7 @@ def test_stochastic_backprop_rounds_the_intermediates_of_a_derivative_formula_in
 def test_sequential_sums_add_one_term_at_a_time_in_float64():
     rng = np.random.default_rng(3)
     P, Q = rng.normal(size=(3, 40)), rng.normal(size=(40, 5))
-    sums = SequentialSums(np.random.default_rng(0))
+    sums = SequentialSums(0)
     product = sums.matmul(P, Q)
     assert product.shape == (3, 5)
     np.testing.assert_allclose(product, P @ Q, rtol=0, atol=40 * 2.0**-53 * (abs(P) @ abs(Q)).max())

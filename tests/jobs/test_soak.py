@@ -764,3 +764,19 @@ def test_a_slip_in_a_gradient_near_float64s_underflow_is_caught():
     assert case is not None and not case.undetectable
     with np.errstate(all="ignore"):
         assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 22, open: the zone's worst case (every a (1 - a) off by 3u with one sign) is "
+    "6.7 times the floor; the bug sits at 3.2 times the floor, within what ten 1-ulp roundings "
+    "aligned by a faithful libm could make (8.6e-17) but beyond what sampled correct code does",
+)
+def test_a_bias_behind_five_sigmoid_outputs_in_their_zone_is_caught():
+    # seed 29002442 (the 100,000 + 100,000 run, ffa45c1): leaky_relu hidden, sigmoid +
+    # quadratic, sizes [1, 22, 1, 33, 16, 5], d = 2, scale 4.7. b^3[4] = 1.33e-15 off by
+    # 6.15e-17: the floor is 1.9e-17, the tolerance 1.29e-16 (the zone's linear worst case)
+    case = broken_case(29002442, "deep-saturated")
+    assert case is not None and not case.undetectable
+    with np.errstate(all="ignore"):
+        assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed

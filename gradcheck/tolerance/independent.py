@@ -429,9 +429,9 @@ def stochastic_backprop(net: Network, X: np.ndarray, Y: np.ndarray, *, seed: int
     this one does too; where `a` is far closer to its bound, it is the bound,
     as in float64 code, and `h'` is 0. Every product and sum is a float64 loop in an
     order drawn at random (`SequentialSums`), as common code adds: BLAS's and numpy's
-    pairwise sums err far less than a loop over 50 terms may, and a floor of what correct
-    code does that left the loop out put bugs the tolerance must pass (to pass the loop)
-    above it (the soak's seeds 14006394 and 303000154).
+    pairwise sums err far less than a loop over 34 terms may, and a floor of what correct
+    code does that left the loop out put a bug the tolerance must pass (to pass the loop)
+    above it (the soak's seed 15008181).
     """
     rng = np.random.default_rng(seed)
     return _extended(

@@ -184,11 +184,30 @@ def agree(shown: str, fresh: str) -> bool:
     BLAS kernel sums in another order, and the last digits of rounding-level numbers move.
     So the text around the numbers and every integer must match exactly, and each decimal
     number must match to within one unit of its last printed digit, a factor of 2, or both
-    be below `ROUNDING_LEVEL`: a changed constant, rule or wording still shows.
+    be below `ROUNDING_LEVEL`, except a few (`NOISY_SHARE` of them, within `NOISY_FACTOR`):
+    a changed constant, rule or wording still shows.
     """
     if NUMBER.sub("#", shown) != NUMBER.sub("#", fresh):
         return False
-    return all(_same_number(a, b) for a, b in zip(NUMBER.findall(shown), NUMBER.findall(fresh)))
+    pairs = list(zip(NUMBER.findall(shown), NUMBER.findall(fresh)))
+    moved = [(a, b) for a, b in pairs if not _same_number(a, b)]
+    decimals = sum(1 for a, _ in pairs if any(c in a for c in ".eE"))
+    # Another machine's libm moves a few far-inside ratios by more (the self-check's table on
+    # a CPU without AVX-512: 3e-4 where one with it printed 1e-4, 2 cells of 150); a changed
+    # constant moves every number it feeds. So a few may move, within a factor of
+    # NOISY_FACTOR, and no integer.
+    return len(moved) <= NOISY_SHARE * decimals and all(
+        any(c in a + b for c in ".eE") and _within(a, b, NOISY_FACTOR) for a, b in moved
+    )
+
+
+NOISY_SHARE = 0.05  # the share of a sample's decimal numbers that may move beyond a factor of 2
+NOISY_FACTOR = 10.0  # ... and by how much at most
+
+
+def _within(a: str, b: str, factor: float) -> bool:
+    x, y = abs(float(a)), abs(float(b))
+    return (float(a) < 0) == (float(b) < 0) and max(x, y) <= factor * min(x, y)
 
 
 def _same_number(a: str, b: str) -> bool:

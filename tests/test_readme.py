@@ -204,6 +204,13 @@ def test_agree_ignores_rounding_noise_but_not_changes():
     assert not generate.agree("11 of 11 verified", "10 of 11 verified")
     assert not generate.agree("ratio 1e-3 ok", "ratio 1e-3 FAIL")
     assert not generate.agree("ratio 2.0", "ratio -2.0")
+    # another CPU's libm moves a few far-inside cells of a table; a constant moves all of them
+    row = " ".join(f"{k + 1}e-4" for k in range(9))
+    shown, noisy = "\n".join([row] * 4), "\n".join([row] * 3 + [row.replace("3e-4", "1e-3")])
+    assert generate.agree(shown, noisy)
+    assert not generate.agree(shown, "\n".join([row.replace("e-4", "e-3")] * 4))
+    assert not generate.agree(shown, noisy.replace("1e-3", "1e-1"))  # beyond NOISY_FACTOR
+    assert not generate.agree("11 of 11 " + shown, "10 of 11 " + shown)
 
 
 def test_rewrite_replaces_only_the_sample_bodies():

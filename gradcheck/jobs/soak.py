@@ -9,8 +9,10 @@ reproduces from the seed alone):
   softmax outputs, widths 1..64, depths 0..5, batches 1..64, weight scales
   1e-4..10, saturated sigmoids, ReLU pre-activations pushed near 0; a
   quarter of them (`LOOP_SHARE`) add every sum in a loop, in their dtype and
-  in a random order (`SequentialSums`), as C or a course's code does. The
-  oracle must pass it.
+  in a random order (`SequentialSums`), as C or a course's code does; a tenth of
+  the other float64 ones (`DIRECTED_SHARE`) are the worst faithful code, a libm
+  rounding every result one way and loops in sorted order (`directed_candidate`).
+  The oracle must pass it.
 - **broken**: the reference's gradient with a single entry moved by
   `delta * max|block|`, `delta` from 1e-6 to 1e-1 (float64), or a known bug
   from `gradcheck.diagnosis.bugs` where it changes the gradient. The oracle must fail it.
@@ -44,7 +46,9 @@ every sum in a float64 loop in a random order, as C or a course's loops do
 when every entry lies within `FLOOR_FACTOR` times that actual error of `g*`
 (never less than `FLOOR_ULPS` ulps of `|g*|`, nor than `FLOOR_SIGMAS` times its
 root-mean-square: the `SAFETY` standard deviations any tolerance must allow), e.g. a softmax saturated so
-hard that its gradient is pure cancellation.
+hard that its gradient is pure cancellation, or within the actual error of the worst
+faithful code: a libm rounding every result one way, up or down, and loops adding in
+sorted order (`directed_backprop`), where errors a typical code averages out add up.
 
 Run ``python -m gradcheck.jobs.soak --cases 5000``; a `slow` test runs it small.
 """
@@ -70,6 +74,8 @@ from gradcheck.oracle.data import random_targets
 from gradcheck.tolerance.compare import rounding_tolerance
 from gradcheck.tolerance.independent import (
     SequentialSums,
+    directed_backprop,
+    directed_candidate,
     equation_deltas,
     extended_backprop,
     independent_backprop,
@@ -118,6 +124,11 @@ REGIMES = {"classic": 0.75, "deep-saturated": 0.1, "cancelling": 0.075, "float32
 #: order (`SequentialSums`): the partial sums' worst case that the tolerance holds whole is
 #: theirs, not BLAS's, so the soak must run them to keep that term honest.
 LOOP_SHARE = 0.25
+#: The share of float64 correct candidates whose libm rounds every result one way and whose
+#: loops add in sorted order (`directed_candidate`): the worst faithful code, which the floor
+#: counts (`miss_floor`), so the oracle must pass it too. Drawn from a stream of its own
+#: (`[seed, 4]`), so the other candidates of a seed are the ones earlier soaks drew.
+DIRECTED_SHARE = 0.1
 
 
 @dataclass
@@ -343,10 +354,13 @@ def correct_case(seed: int, regime: str = "classic") -> Case:
     if rng.uniform() < LOOP_SHARE:  # a loop in a random order, as C or a course's code adds
         sums = SequentialSums([seed, 3], dtype)
         description += " sums=loop"
-    candidate = independent_backprop(
-        net.hidden.name, net.output.name, net.cost_function.name, dtype, sums=sums
-    )
-    return Case(seed, description, net, X, Y, candidate)
+    names = (net.hidden.name, net.output.name, net.cost_function.name)
+    directed = np.random.default_rng([seed, 4]).uniform(size=2)
+    if dtype == np.float64 and sums is None and directed[0] < DIRECTED_SHARE:
+        upward = bool(directed[1] < 0.5)  # a libm that rounds every result up, or down
+        description += f" libm={'up' if upward else 'down'} sums=sorted"
+        return Case(seed, description, net, X, Y, directed_candidate(*names, upward=upward))
+    return Case(seed, description, net, X, Y, independent_backprop(*names, dtype, sums=sums))
 
 
 def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -365,8 +379,11 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         rounded values, as 1-ulp libm functions give), and at least `FLOOR_ULPS` ulps of
         `|g*|` and float64's smallest subnormal; and never below `FLOOR_SIGMAS` times
         their root-mean-square error, the standard deviations a tolerance must allow
-        even if it knew their spread exactly. Nothing here comes from
-        `gradcheck.tolerance.compare`.
+        even if it knew their spread exactly; and never below the actual error of two
+        `directed_backprop` runs, a libm rounding every result up or down and loops in
+        sorted order: the worst faithful code, which the oracle must pass (no factor:
+        it is no sample of a spread, and a slip beyond its error is one a tighter
+        tolerance could catch). Nothing here comes from `gradcheck.tolerance.compare`.
     """
     g_true = extended_backprop(net, X, Y)
     independent = independent_backprop(
@@ -380,11 +397,14 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         errors = np.array([np.abs(g - g_true) for g in float64 + perturbed]).astype(np.float64)
         spread = FLOOR_SIGMAS * np.sqrt(np.mean(errors**2, axis=0))
         ulps = FLOOR_ULPS * float(np.finfo(np.float64).eps) * np.abs(g_true).astype(np.float64)
+        worst = [directed_backprop(net, X, Y, upward=upward) for upward in (True, False)]
+        aligned = np.max([np.abs(g - g_true) for g in worst], axis=0).astype(np.float64)
     # A true entry below float64's range (g* ~ 1e-4446 in longdouble, 0 in every float64
     # backprop) is one no float64 candidate can get closer to than its smallest subnormal.
     subnormal = float(np.finfo(np.float64).smallest_subnormal)
     largest = FLOOR_FACTOR * np.maximum(np.maximum(errors.max(axis=0), ulps), subnormal)
-    return g_true, np.maximum(largest, spread)
+    # the worst faithful code is no sample of a spread: its own error, with no factor
+    return g_true, np.maximum(np.maximum(largest, spread), aligned)
 
 
 def _undetectable(wrong: Gradients, net: Network, X: np.ndarray, Y: np.ndarray) -> bool:

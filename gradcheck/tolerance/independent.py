@@ -38,6 +38,8 @@ __all__ = [
     "delta_magnitudes",
     "deltas_from_equations",
     "equation_deltas",
+    "directed_backprop",
+    "directed_candidate",
     "extended_backprop",
     "perturbed_backprop",
     "stochastic_backprop",
@@ -172,6 +174,7 @@ def independent_backprop(
     formulas: Mapping[str, tuple[Formula, Derivative]] = FORMULAS,
     jitter: Callable[[np.ndarray], np.ndarray] | None = None,
     sums: Any = None,
+    exp: Formula = np.exp,
 ) -> Callable[..., Any]:
     """A batch backprop written apart from `reference` (its own h, h' formulas), in `dtype`.
 
@@ -192,6 +195,8 @@ def independent_backprop(
         ``matmul(P, Q)`` and ``total(x, axis)`` (keeping the axis). numpy's
         ``@`` and ``sum`` by default; `SequentialSums` adds each one in a
         float64 loop, as common code does (`stochastic_backprop`).
+    exp : callable, optional
+        The softmax's `exp` (`np.exp`; `directed_backprop` passes one that rounds one way).
 
     Returns
     -------
@@ -234,7 +239,7 @@ def independent_backprop(
         for L, (w, v) in enumerate(zip(W, b)):
             Z.append(jog(add.matmul(A[-1], w) + v))
             if L == len(W) - 1 and output == "softmax":
-                e = np.exp(Z[-1] - Z[-1].max(axis=1, keepdims=True))
+                e = exp(Z[-1] - Z[-1].max(axis=1, keepdims=True))
                 A.append(jog(e / add.total(e, 1)))
             else:
                 A.append(jog(formulas[hidden if L < len(W) - 1 else output][0](Z[-1])))
@@ -267,7 +272,10 @@ def _soak_output_delta(
         if cost == "cross_entropy":
             return a - y
         # sigmoid + categorical: y (a - 1) = -y h(-z), which keeps e^-z where a rounds to 1
-        return y * (a - 1) if formulas is FORMULAS else -y * formulas["sigmoid"][0](-z)
+        float64_code = formulas is FORMULAS or any(
+            formulas is f for f in _DIRECTED_FORMULAS.values()
+        )
+        return y * (a - 1) if float64_code else -y * formulas["sigmoid"][0](-z)
     g = a - y if cost == "quadratic" else -y / a
     if output == "softmax":
         return a * (g - add.total(a * g, 1))
@@ -289,10 +297,16 @@ class _NumpySums:
 _NUMPY_SUMS = _NumpySums()
 
 
+#: The orders `SequentialSums` may add in: drawn at random (once per length of sum), or by value,
+#: largest first or smallest first (all the terms of one sign before the other's: the largest
+#: partial sums any order makes, `(sum |x| + |sum x|) / 2`, which the tolerance's bound holds).
+SUM_ORDERS = ("random", "descending", "ascending")
+
+
 class SequentialSums:
     """Every product and sum as a loop writes it (in `dtype`, float64 by default): each product
-    rounded to nearest, the terms added one after another in an order drawn at random, each
-    partial sum rounded.
+    rounded to nearest, the terms added one after another in an order drawn at random (or
+    sorted by value: `SUM_ORDERS`), each partial sum rounded.
 
     BLAS and numpy's pairwise sums err by about `u log n` of the terms' magnitudes; a loop
     by up to `gamma_{n-1} sum |x_i|` (Higham 2002, eq. 4.4), the partial sums' rounding
@@ -302,9 +316,14 @@ class SequentialSums:
     float64 numbers they hold (`stochastic_backprop` stores float64 values).
     """
 
-    def __init__(self, seed: int | Sequence[int], dtype: Any = np.float64) -> None:
+    def __init__(
+        self, seed: int | Sequence[int], dtype: Any = np.float64, *, order: str = "random"
+    ) -> None:
+        if order not in SUM_ORDERS:
+            raise ValueError(f"`order` must be one of {SUM_ORDERS}, not {order!r}")
         self.seed = [seed] if isinstance(seed, int) else list(seed)
         self.dtype = np.dtype(dtype)  # the loop's: float32 for a float32 candidate
+        self.order = order
 
     def matmul(self, P: np.ndarray, Q: np.ndarray) -> np.ndarray:
         terms = P.astype(self.dtype)[:, :, None] * Q.astype(self.dtype)[None, :, :]
@@ -318,8 +337,12 @@ class SequentialSums:
         # another order each time is not repeatable, and near a kink its answers differ
         # (the soak's seed 18001699: -34.1 and then -1.09)
         n = terms.shape[axis]
-        order = np.random.default_rng([*self.seed, n]).permutation(n)
-        running = np.cumsum(np.take(terms, order, axis=axis), axis=axis)  # one add at a time
+        if self.order == "random":
+            terms = np.take(terms, np.random.default_rng([*self.seed, n]).permutation(n), axis)
+        else:  # by value: every term of one sign first, the partial sums as large as they get
+            terms = np.sort(terms, axis=axis)
+            terms = np.flip(terms, axis) if self.order == "descending" else terms
+        running = np.cumsum(terms, axis=axis)  # one add at a time
         return np.take(running, -1, axis=axis)
 
 
@@ -438,6 +461,95 @@ def stochastic_backprop(net: Network, X: np.ndarray, Y: np.ndarray, *, seed: int
         net, X, Y, lambda x: _stochastic_round(x, rng), formulas=FLOAT64_DERIVATIVES,
         sums=SequentialSums([seed, 1]),
     )  # fmt: skip
+
+
+def directed_backprop(net: Network, X: np.ndarray, Y: np.ndarray, *, upward: bool) -> np.ndarray:
+    """A float64 backprop whose libm rounds every result one way: the worst faithful code,
+    where `stochastic_backprop` is a typical one.
+
+    It is `independent_backprop` in float64 (the cancelling formulas of `FORMULAS`:
+    sigmoid as `(1 + tanh(z / 2)) / 2`, `a (1 - a)`, `1 - a^2`, ...), except that each
+    `tanh`, `exp`, `expm1` and `log(1 + e^z)` returns the true value rounded to the
+    float64 above it (`upward`) or below it: a faithful result, as a libm accurate to
+    1 ulp may return, but all aligned, so that where the gradient's sensitivity to them
+    has one sign their errors add rather than average out (the soak's seed 29002442:
+    `1 + tanh(z / 2)` of ten saturated sigmoid outputs, where random roundings make a
+    quarter of what aligned ones do). A true value within `1 / EXACT_NEAR` of a spacing
+    from -1 or 1 is that bound, as numpy's tanh returns it there. Every
+    sum is a float64 loop over its terms sorted by value (descending upward, ascending
+    downward), so each partial sum is as large as any order makes it. A correct
+    implementation may do all of this; the soak's floor counts it.
+    """
+    candidate = directed_candidate(
+        net.hidden.name, net.output.name, net.cost_function.name, upward=upward
+    )
+    with np.errstate(all="ignore"):
+        dJ_dW, dJ_db = candidate(net.weights, net.biases, X, Y)
+    return net.layout.join(dJ_dW, dJ_db).astype(np.longdouble)
+
+
+def directed_candidate(hidden: str, output: str, cost: str, *, upward: bool) -> Callable[..., Any]:
+    """`directed_backprop` as a candidate ``(weights, biases, X, Y) -> (dJ_dW, dJ_db)``."""
+    return independent_backprop(
+        hidden,
+        output,
+        cost,
+        np.float64,
+        formulas=_DIRECTED_FORMULAS[upward],
+        exp=_directed_libm(np.exp, upward),
+        sums=SequentialSums(0, order="descending" if upward else "ascending"),
+    )
+
+
+def _directed_libm(f: Formula, upward: bool) -> Formula:
+    """`f` as a faithful libm that rounds one way: `f` in longdouble, then `_directed_round`."""
+
+    def libm(z: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return _directed_round(f(np.asarray(z, np.longdouble)), upward).astype(np.float64)
+
+    return libm
+
+
+def _directed_round(x: np.ndarray, upward: bool) -> np.ndarray:
+    """`x` (longdouble) rounded to the float64 above it (`upward`) or below it, unless it lies
+    within `1 / EXACT_NEAR` of a spacing from -1 or 1 (then that bound, as numpy's tanh
+    returns it). Elsewhere a 1-ulp libm may return either neighbour however near one is (the
+    soak's seed 38004132: `tanh(-16.998)` lies 1/102 of a spacing from a float64)."""
+    with np.errstate(all="ignore"):
+        nearest = x.astype(np.float64)
+        other = np.nextafter(nearest, np.inf if upward else -np.inf)
+        spacing = np.abs(other.astype(np.longdouble) - nearest)
+        beyond = (nearest < x) if upward else (nearest > x)  # the true value past `nearest`
+        far = beyond & ((np.abs(x - nearest) * EXACT_NEAR >= spacing) | (np.abs(nearest) != 1))
+        rounded = np.where(far, other, nearest).astype(np.longdouble)
+    return np.where(np.isfinite(nearest) & np.isfinite(other), rounded, x)
+
+
+def _formulas_with(
+    tanh: Formula, expm1: Formula, softplus: Formula
+) -> dict[str, tuple[Formula, Derivative]]:
+    """`FORMULAS`, each libm call made through the functions given."""
+    formulas = dict(FORMULAS)
+    formulas["sigmoid"] = (lambda z: 0.5 * (1 + tanh(0.5 * z)), FORMULAS["sigmoid"][1])
+    formulas["tanh"] = (tanh, FORMULAS["tanh"][1])
+    formulas["softplus"] = (softplus, lambda z, a: 0.5 * (1 + tanh(0.5 * z)))
+    formulas["elu"] = (
+        lambda z: np.where(z > 0, z, expm1(np.minimum(z, 0))),
+        FORMULAS["elu"][1],
+    )
+    return formulas
+
+
+#: `FORMULAS` on a libm that rounds up (True) or down (False): `directed_backprop`'s.
+_DIRECTED_FORMULAS = {
+    upward: _formulas_with(
+        _directed_libm(np.tanh, upward),
+        _directed_libm(np.expm1, upward),
+        _directed_libm(lambda z: np.logaddexp(np.longdouble(0), z), upward),
+    )
+    for upward in (True, False)
+}
 
 
 def _in_float64(derivative: Derivative) -> Derivative:

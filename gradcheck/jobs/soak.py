@@ -11,8 +11,10 @@ reproduces from the seed alone):
   quarter of them (`LOOP_SHARE`) add every sum in a loop, in their dtype and
   in a random order (`SequentialSums`), as C or a course's code does; a tenth of
   the other float64 ones (`DIRECTED_SHARE`) are the worst faithful code, a libm
-  rounding every result one way and loops in sorted order (`directed_candidate`).
-  The oracle must pass it.
+  rounding every result one way and loops in sorted order (`directed_candidate`),
+  and a twentieth of the rest, on small problems, the worst faithful code for
+  the entry the tolerance holds tightest (`worst_faithful_codes`). The oracle
+  must pass it.
 - **broken**: the reference's gradient with a single entry moved by
   `delta * max|block|`, `delta` from 1e-6 to 1e-1 (float64), or a known bug
   from `gradcheck.diagnosis.bugs` where it changes the gradient. The oracle must fail it.
@@ -72,10 +74,13 @@ from gradcheck.fd.scatter import Scatter, process_pool
 from gradcheck.oracle.backprop import check_backprop_at
 from gradcheck.oracle.data import random_targets
 from gradcheck.tolerance.compare import rounding_tolerance
-from gradcheck.tolerance.independent import (
-    SequentialSums,
+from gradcheck.tolerance.faithful import (
     directed_backprop,
     directed_candidate,
+    worst_faithful_codes,
+)
+from gradcheck.tolerance.independent import (
+    SequentialSums,
     equation_deltas,
     extended_backprop,
     independent_backprop,
@@ -129,6 +134,12 @@ LOOP_SHARE = 0.25
 #: counts (`miss_floor`), so the oracle must pass it too. Drawn from a stream of its own
 #: (`[seed, 4]`), so the other candidates of a seed are the ones earlier soaks drew.
 DIRECTED_SHARE = 0.1
+#: The share of the remaining float64 correct candidates that are the worst faithful code for
+#: one entry (`worst_faithful_codes`: each libm result the neighbour that moves the entry the
+#: tolerance holds tightest furthest from the reference), on problems that take at most
+#: `WORST_CANDIDATE_RUNS` backprops to measure (a stream of its own, `[seed, 5]`).
+WORST_SHARE = 0.05
+WORST_CANDIDATE_RUNS = 400
 
 
 @dataclass
@@ -360,7 +371,45 @@ def correct_case(seed: int, regime: str = "classic") -> Case:
         upward = bool(directed[1] < 0.5)  # a libm that rounds every result up, or down
         description += f" libm={'up' if upward else 'down'} sums=sorted"
         return Case(seed, description, net, X, Y, directed_candidate(*names, upward=upward))
+    worst = np.random.default_rng([seed, 5]).uniform()
+    if dtype == np.float64 and sums is None and worst < WORST_SHARE:
+        found = _worst_faithful_candidate(net, X, Y)
+        if found is not None:
+            candidate, entry = found
+            description += f" libm=worst-for-{entry}"
+            return Case(seed, description, net, X, Y, candidate)
     return Case(seed, description, net, X, Y, independent_backprop(*names, dtype, sums=sums))
+
+
+def _worst_faithful_candidate(
+    net: Network, X: np.ndarray, Y: np.ndarray
+) -> tuple[Callable[..., Any], str] | None:
+    """The worst faithful code for the entry where the directed codes come nearest the
+    tolerance, as a candidate, and that entry's name; None on a problem too large to measure."""
+    with np.errstate(all="ignore"):
+        reference = backprop(net, X, Y).flat()
+        tolerance = rounding_tolerance(net, X, Y, np.float64)
+        stress = (
+            np.max(
+                [
+                    np.abs(directed_backprop(net, X, Y, upward=up) - reference)
+                    for up in (True, False)
+                ],
+                axis=0,
+            ).astype(np.float64)
+            / tolerance
+        )
+        j = int(np.argmax(np.nan_to_num(stress, nan=0.0)))
+        codes = worst_faithful_codes(net, X, Y, [j], runs=WORST_CANDIDATE_RUNS)
+    if codes is None:
+        return None
+    gradient = max(codes[0], key=lambda g: abs(float(g[j]) - float(reference[j])))
+    worst = Gradients.from_flat(gradient, net.sizes)
+
+    def candidate(weights, biases, X_, Y_):
+        return worst.weights, worst.biases
+
+    return candidate, net.layout.name(j)
 
 
 def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

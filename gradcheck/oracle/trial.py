@@ -19,6 +19,7 @@ with what explains a failure (likely causes, the derivation, the error maps).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -38,6 +39,7 @@ from gradcheck.results.report import TrialReport, block_summaries, worst_entries
 from gradcheck.tolerance.allowed import Allowed, allowed_values, candidate_comparison
 from gradcheck.tolerance.compare import Comparison, rounding_tolerance
 from gradcheck.tolerance.policy import LOOPS_TOLERANCE_FACTOR
+from gradcheck.tolerance.saturation import libm_accuracy
 from reference import (
     Gradients,
     Network,
@@ -114,6 +116,34 @@ def run_trial(
         fault is structural (no gradient at all: the check stops).
     """
     out = call_candidate(candidate, net, X, Y, layout=layout, timeout=timeout)
+    # a candidate computing with another libm (JAX's XLA) is held to its accuracy
+    with libm_accuracy(out.libm_ulps) if out.libm_ulps else contextlib.nullcontext():
+        return _judged(
+            candidate,
+            out,
+            net,
+            X,
+            Y,
+            trial=trial,
+            layout=layout,
+            timeout=timeout,
+            executor=executor,
+        )
+
+
+def _judged(
+    candidate: Callable[..., Any],
+    out: CandidateOutput,
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    trial: Trial,
+    layout: str,
+    timeout: float | None,
+    executor: Executor | None,
+) -> Outcome:
+    """`run_trial` once the candidate has answered `out`."""
     if not out.problems and trial.index == 0:  # once per check: a second call must agree
         out = check_repeatable(candidate, net, X, Y, layout=layout, first=out, timeout=timeout)
     if out.gradient is None:  # nothing to compare: what it returned says it all

@@ -38,8 +38,6 @@ __all__ = [
     "delta_magnitudes",
     "deltas_from_equations",
     "equation_deltas",
-    "directed_backprop",
-    "directed_candidate",
     "extended_backprop",
     "perturbed_backprop",
     "stochastic_backprop",
@@ -272,10 +270,8 @@ def _soak_output_delta(
         if cost == "cross_entropy":
             return a - y
         # sigmoid + categorical: y (a - 1) = -y h(-z), which keeps e^-z where a rounds to 1
-        float64_code = formulas is FORMULAS or any(
-            formulas is f for f in _DIRECTED_FORMULAS.values()
-        )
-        return y * (a - 1) if float64_code else -y * formulas["sigmoid"][0](-z)
+        extended = formulas is EXACT_FORMULAS or formulas is FLOAT64_DERIVATIVES
+        return -y * formulas["sigmoid"][0](-z) if extended else y * (a - 1)
     g = a - y if cost == "quadratic" else -y / a
     if output == "softmax":
         return a * (g - add.total(a * g, 1))
@@ -461,95 +457,6 @@ def stochastic_backprop(net: Network, X: np.ndarray, Y: np.ndarray, *, seed: int
         net, X, Y, lambda x: _stochastic_round(x, rng), formulas=FLOAT64_DERIVATIVES,
         sums=SequentialSums([seed, 1]),
     )  # fmt: skip
-
-
-def directed_backprop(net: Network, X: np.ndarray, Y: np.ndarray, *, upward: bool) -> np.ndarray:
-    """A float64 backprop whose libm rounds every result one way: the worst faithful code,
-    where `stochastic_backprop` is a typical one.
-
-    It is `independent_backprop` in float64 (the cancelling formulas of `FORMULAS`:
-    sigmoid as `(1 + tanh(z / 2)) / 2`, `a (1 - a)`, `1 - a^2`, ...), except that each
-    `tanh`, `exp`, `expm1` and `log(1 + e^z)` returns the true value rounded to the
-    float64 above it (`upward`) or below it: a faithful result, as a libm accurate to
-    1 ulp may return, but all aligned, so that where the gradient's sensitivity to them
-    has one sign their errors add rather than average out (the soak's seed 29002442:
-    `1 + tanh(z / 2)` of ten saturated sigmoid outputs, where random roundings make a
-    quarter of what aligned ones do). A true value within `1 / EXACT_NEAR` of a spacing
-    from -1 or 1 is that bound, as numpy's tanh returns it there. Every
-    sum is a float64 loop over its terms sorted by value (descending upward, ascending
-    downward), so each partial sum is as large as any order makes it. A correct
-    implementation may do all of this; the soak's floor counts it.
-    """
-    candidate = directed_candidate(
-        net.hidden.name, net.output.name, net.cost_function.name, upward=upward
-    )
-    with np.errstate(all="ignore"):
-        dJ_dW, dJ_db = candidate(net.weights, net.biases, X, Y)
-    return net.layout.join(dJ_dW, dJ_db).astype(np.longdouble)
-
-
-def directed_candidate(hidden: str, output: str, cost: str, *, upward: bool) -> Callable[..., Any]:
-    """`directed_backprop` as a candidate ``(weights, biases, X, Y) -> (dJ_dW, dJ_db)``."""
-    return independent_backprop(
-        hidden,
-        output,
-        cost,
-        np.float64,
-        formulas=_DIRECTED_FORMULAS[upward],
-        exp=_directed_libm(np.exp, upward),
-        sums=SequentialSums(0, order="descending" if upward else "ascending"),
-    )
-
-
-def _directed_libm(f: Formula, upward: bool) -> Formula:
-    """`f` as a faithful libm that rounds one way: `f` in longdouble, then `_directed_round`."""
-
-    def libm(z: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return _directed_round(f(np.asarray(z, np.longdouble)), upward).astype(np.float64)
-
-    return libm
-
-
-def _directed_round(x: np.ndarray, upward: bool) -> np.ndarray:
-    """`x` (longdouble) rounded to the float64 above it (`upward`) or below it, unless it lies
-    within `1 / EXACT_NEAR` of a spacing from -1 or 1 (then that bound, as numpy's tanh
-    returns it). Elsewhere a 1-ulp libm may return either neighbour however near one is (the
-    soak's seed 38004132: `tanh(-16.998)` lies 1/102 of a spacing from a float64)."""
-    with np.errstate(all="ignore"):
-        nearest = x.astype(np.float64)
-        other = np.nextafter(nearest, np.inf if upward else -np.inf)
-        spacing = np.abs(other.astype(np.longdouble) - nearest)
-        beyond = (nearest < x) if upward else (nearest > x)  # the true value past `nearest`
-        far = beyond & ((np.abs(x - nearest) * EXACT_NEAR >= spacing) | (np.abs(nearest) != 1))
-        rounded = np.where(far, other, nearest).astype(np.longdouble)
-    return np.where(np.isfinite(nearest) & np.isfinite(other), rounded, x)
-
-
-def _formulas_with(
-    tanh: Formula, expm1: Formula, softplus: Formula
-) -> dict[str, tuple[Formula, Derivative]]:
-    """`FORMULAS`, each libm call made through the functions given."""
-    formulas = dict(FORMULAS)
-    formulas["sigmoid"] = (lambda z: 0.5 * (1 + tanh(0.5 * z)), FORMULAS["sigmoid"][1])
-    formulas["tanh"] = (tanh, FORMULAS["tanh"][1])
-    formulas["softplus"] = (softplus, lambda z, a: 0.5 * (1 + tanh(0.5 * z)))
-    formulas["elu"] = (
-        lambda z: np.where(z > 0, z, expm1(np.minimum(z, 0))),
-        FORMULAS["elu"][1],
-    )
-    return formulas
-
-
-#: `FORMULAS` on a libm that rounds up (True) or down (False): `directed_backprop`'s.
-_DIRECTED_FORMULAS = {
-    upward: _formulas_with(
-        _directed_libm(np.tanh, upward),
-        _directed_libm(np.expm1, upward),
-        _directed_libm(lambda z: np.logaddexp(np.longdouble(0), z), upward),
-    )
-    for upward in (True, False)
-}
 
 
 def _in_float64(derivative: Derivative) -> Derivative:

@@ -56,6 +56,8 @@ __all__ = [
     "TIE",
     "TINY",
     "UNKNOWN_H_SECOND_BOUND",
+    "LIBM_ULPS",
+    "XLA_LIBM_ULPS",
     "ZONE_ULPS",
     "diagnosis_rtol",
 ]
@@ -74,12 +76,32 @@ SAFETY = 32.0
 LINEAR_ULPS = 2.0
 
 #: Below `u / SATURATED` a cancelling formula (`a (1 - a)`, `1 - a^2`) returns 0: numpy's
-#: float32 tanh gives 1 - ulp where 1 - tanh(x) is u/8 and exactly 1 from u/16 down; 64 leaves room.
-SATURATED = 64.0
+#: float32 tanh gives 1 - ulp where 1 - tanh(x) is u/8 and exactly 1 from u/16 down. A faithful
+#: libm may return the neighbour of 1 nearer still: 64 leaves room for one that does down to
+#: u/64, and 2 more for sigmoid's `(1 + tanh(z / 2)) / 2` (softplus' `h'`), whose distance to
+#: its bound is half tanh's. At 64 a libm that rounds up gave `a = u/2` where the true `a` is
+#: `u/96`, which the model held to `a` itself (the soak's seed 48000917, a directed candidate:
+#: column 40 of `dJ/dW^0` 7.6 times over its tolerance).
+SATURATED = 128.0
 
-#: Above `u / SATURATED`, such a formula errs by at most this many `u`: `1 - a^2` takes 2 ulps
-#: from `a` and half of one from the square, for a libm accurate to 1 ulp.
+#: Above `u / SATURATED`, such a formula errs by at most this many `u` for an activation that
+#: is not a built-in (`gradcheck.tolerance.saturation.zone_ulps` derives the built-ins' from
+#: the libm's accuracy): `1 - a^2` takes 2 ulps from `a` and half of one from the square, for
+#: a libm accurate to 1 ulp.
 ZONE_ULPS = 3.0
+
+#: How far a libm's result may be from the true value, in ulps, by default: measured over 4e5
+#: points near and away from saturation, numpy 2.4 errs by at most 1.16 (float64 tanh), 0.80
+#: (expm1), 1.44 (logaddexp), 1.36 (float32 tanh); torch 2.13 by 0.75 (tanh) and 1.5 `u` near
+#: 1 (sigmoid). `gradcheck.tolerance.saturation.zone_ulps` derives the built-ins' zone
+#: errors from it.
+LIBM_ULPS = 1.5
+
+#: XLA's (JAX's): its float64 tanh errs by 6.6 ulps (6.9 `u` near -1 and 1), its float32 tanh
+#: by 4.3 and returns exactly 1 from 3.8 `u` below it, expm1 by 4 to 5. At `LIBM_ULPS` the
+#: oracle failed `jax.grad` of a saturated tanh network 33 times in 60; the JAX adapters
+#: declare it (`gradcheck.tolerance.saturation.libm_accuracy`).
+XLA_LIBM_ULPS = 7.0
 
 #: `|h''| <= c |h'|` for an activation that does not state its `c` (`h_second_bound`): tanh's 2,
 #: the largest of the built-ins, so a user's smooth activation is never held tighter than tanh.

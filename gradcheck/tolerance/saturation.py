@@ -13,8 +13,11 @@ not behave so, and are bounded here as worst cases propagated as magnitudes
   1 - tanh(x) is u/8, and exactly 1 from u/16 down; 64 leaves room.
 - **the zone above it** (`zone_bound`): where `h'` or `a`'s distance to its
   bound is at least `u / SATURATED` but small, the same formulas err by the
-  rounding of `a` made absolute: at most `ZONE_ULPS u` an entry for a libm
-  accurate to 1 ulp (`1 - a^2`: 2 ulps from `a`, half of one from the square).
+  rounding of `a` made absolute: at most `zone_ulps(act)` times `u` an entry,
+  derived per built-in activation from the libm's accuracy (`libm_accuracy`:
+  `LIBM_ULPS`, numpy's and torch's, unless a candidate's framework declares its own;
+  `1 - a^2`: twice `a`'s error, and half an ulp from the square), `ZONE_ULPS` for
+  any other.
 
 `compare.rounding_scale` adds the first whole, and takes the smaller of
 the second and its random-walk share (few such entries in a sum: the worst
@@ -23,13 +26,16 @@ case is tighter; many: the random walk is).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
+from typing import Any
 
 import numpy as np
 
-from gradcheck.tolerance.policy import SATURATED, ZONE_ULPS
+from gradcheck.tolerance.policy import LIBM_ULPS, SATURATED, ZONE_ULPS
 from gradcheck.tolerance.subgradient import delta_intervals, slope_bound
-from reference import ACTIVATIONS, ForwardPass, Network, forward_pass
+from reference import ACTIVATIONS, Activation, ForwardPass, Network, forward_pass
 
 #: Per layer, the units a candidate may put on either side of a kink, or None (none anywhere).
 Kinks = Sequence[np.ndarray | None] | None
@@ -41,11 +47,13 @@ __all__ = [
     "exact_outputs",
     "fused_sensitivity",
     "in_zone",
+    "libm_accuracy",
     "output_distance",
     "saturation_loss",
     "softmax_rest",
     "systematic_bounds",
     "zone_bound",
+    "zone_ulps",
 ]
 
 
@@ -193,6 +201,75 @@ def systematic_bounds(
     return bounds[0], bounds[1]
 
 
+_LIBM_ULPS: ContextVar[float] = ContextVar("libm_ulps", default=LIBM_ULPS)
+
+
+@contextlib.contextmanager
+def libm_accuracy(ulps: float) -> Iterator[None]:
+    """Within the block, tolerances hold the candidate's `tanh`, `exp`, `expm1`, ... to `ulps`.
+
+    `LIBM_ULPS` (numpy's and torch's, 1.5) outside any such block; the JAX adapters declare
+    `XLA_LIBM_ULPS` (7), as a candidate built on another libm should. Only the zone above
+    saturation depends on it (`zone_ulps`), where one ulp of `a` is a large part of `h'`.
+
+    Examples
+    --------
+    >>> with libm_accuracy(7.0):
+    ...     zone_ulps(ACTIVATIONS["tanh"], 0.999)
+    (7.0, 14.5)
+    """
+    if not (isinstance(ulps, (int, float)) and np.isfinite(ulps) and ulps > 0):
+        raise ValueError(f"`ulps` must be a positive number of ulps, got {ulps!r}")
+    token = _LIBM_ULPS.set(float(ulps))
+    try:
+        yield
+    finally:
+        _LIBM_ULPS.reset(token)
+
+
+def zone_ulps(act: Activation, A: np.ndarray | float = 1.0) -> tuple[Any, Any]:
+    """How many `u` `act`'s `a` (values `A`) and its `h'` may err by in the zone.
+
+    For a built-in (the very object of `reference.ACTIVATIONS`), from the libm's accuracy
+    `L` in ulps (`libm_accuracy`): `a` errs by `LIBM_ULPS` (numpy's) and, for a libm less
+    accurate than that, by `L - LIBM_ULPS` more where an ulp of the libm's result is `u`
+    (`tanh(z)`, `expm1(z)` near -1; `tanh(z / 2)` near -1 and 1 of sigmoid's and
+    softplus' `(1 + tanh(z / 2)) / 2`), a share `2 |t|` of that where the result `t` is
+    smaller. A sigmoid errs by at least 1.5, its worst formulas' (`1 - 1 / (1 + e^z)` near
+    0, `1 / (1 + e^-z)` near 1: `1 + e` rounds by `u`, the quotient by `u / 2`). `h'`
+    errs by `a`'s error and half an ulp of the product in `a (1 - a)`, by twice it and half
+    an ulp of the square in `1 - a^2`, by `a`'s in ELU's `a + 1` (exact near -1) and
+    softplus' `sigmoid(z)`. Anything else: `ZONE_ULPS` (its formulas nobody here has
+    seen) and tanh's `h'` error where that is larger, and the libm's excess on top.
+
+    Examples
+    --------
+    >>> zone_ulps(ACTIVATIONS["sigmoid"]), zone_ulps(ACTIVATIONS["tanh"])
+    ((1.5, 2.0), (1.5, 3.5))
+    """
+    excess = max(_LIBM_ULPS.get() - LIBM_ULPS, 0.0)
+    A = np.abs(np.asarray(A, dtype=np.float64))
+    if ACTIVATIONS.get(act.name) is not act or act.name not in (
+        "sigmoid",
+        "tanh",
+        "elu",
+        "softplus",
+    ):
+        # never held tighter than the built-in whose formulas err most (tanh's 1 - a^2)
+        return ZONE_ULPS + excess, max(ZONE_ULPS, 2 * LIBM_ULPS + 0.5) + 2 * excess
+    if act.name in ("sigmoid", "softplus"):  # through t = tanh(z / 2) = 2 sigmoid(z) - 1
+        share = np.minimum(1.0, 2 * np.abs(2 * A - 1)) if act.name == "sigmoid" else 1.0
+        a = _plain(max(LIBM_ULPS, 1.5) + excess * share)
+        return (a, a + 0.5) if act.name == "sigmoid" else (0.0, a)
+    a = _plain(LIBM_ULPS + excess * np.minimum(1.0, 2 * A))  # tanh(z), expm1(z) itself
+    return (a, 2 * a + 0.5) if act.name == "tanh" else (a, a)
+
+
+def _plain(x: Any) -> Any:
+    """A 0-d result as a Python float (what a scalar `A` gives), an array as it is."""
+    return float(x) if np.ndim(x) == 0 else x
+
+
 def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float, deep: bool):
     """What each `a^L` and `delta^L` may lose: deep saturation's whole values, or the zone's u."""
     acts, H = net.activations, net.H
@@ -204,7 +281,8 @@ def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float,
         if L == H and net.fused is not None:  # a sigmoid's 1 - a where a rounds to 1 too
             distance = output_distance(net, fw)
         zone = in_zone(distance, u)
-        a_loss = np.where(_saturated(distance, u), distance, 0.0) if deep else ZONE_ULPS * u
+        a_ulps, slope_ulps = zone_ulps(act, A)
+        a_loss = np.where(_saturated(distance, u), distance, 0.0) if deep else a_ulps * u
         lost_a.append(np.where(bounded & (~zone if deep else zone), a_loss, 0.0))
         lost_delta.append(np.zeros_like(sizes[L]))
         slope_error.append(0.0)
@@ -212,12 +290,12 @@ def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float,
         smooth = act.elementwise and not act.is_identity and act.h_second_bound != 0
         if smooth and (L < H or net.fused is None):
             h_prime = np.abs(act.h_prime(fw.Z[L]))  # type: ignore[misc]
-            slope_error[L] = np.where(in_zone(h_prime, u), ZONE_ULPS * u, 0.0)
+            slope_error[L] = np.where(in_zone(h_prime, u), slope_ulps * u, 0.0)
             if deep:
                 lost_delta[L] = np.where(_saturated(h_prime, u), sizes[L], 0.0)
             else:  # u of h' times the q = W delta (dJ/da at the output) it multiplies
                 q = np.where(h_prime > 0, sizes[L] / h_prime, 0.0)
-                lost_delta[L] = np.where(in_zone(h_prime, u), ZONE_ULPS * u * q, 0.0)
+                lost_delta[L] = np.where(in_zone(h_prime, u), slope_ulps * u * q, 0.0)
     if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): a's loss, times its sensitivity
         lost_delta[H] = lost_delta[H] + lost_a[H] * fused_sensitivity(net, Y)
     elif deep and not acts[H].elementwise:  # softmax: a_k (g_k - s) at a_k = 1

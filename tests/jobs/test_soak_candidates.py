@@ -59,3 +59,12 @@ def test_the_floor_never_sits_below_the_worst_faithful_codes_error():
     for upward in (True, False):
         error = np.abs(soak.directed_backprop(net, X, Y, upward=upward) - g_true)
         assert np.all(error.astype(np.float64) <= floor)
+
+
+@pytest.mark.parametrize("seed", [96, 287, 390])
+def test_a_correct_candidate_that_is_the_worst_faithful_code_for_one_entry_passes(seed):
+    # seed 96: plain, the entry W^0[1,1]; 287: saturated inputs, b^0[0]; 390: cancelling
+    case = correct_case(seed, soak.soak_regime(seed))
+    assert "libm=worst-for-" in case.description and "dtype=float64" in case.description
+    with np.errstate(all="ignore"):
+        assert check_backprop_at(case.candidate, case.net, case.X, case.Y).passed

@@ -316,7 +316,10 @@ def test_an_activation_that_does_not_bound_h_double_prime_keeps_the_conservative
     own = replace(get_activation("tanh"), name="my_tanh", h_second_bound=None)
     mine = Network(tanh.weights, tanh.biases, hidden=own, output="identity")
     assert own.h_second_bound is None
-    np.testing.assert_array_equal(rounding_scale(mine, X, Y), rounding_scale(tanh, X, Y))
+    # ... and, its formulas unseen, the zone's `ZONE_ULPS` for its `a`, where tanh's is the libm's
+    theirs, ours = rounding_scale(tanh, X, Y), rounding_scale(mine, X, Y)
+    assert np.all(ours >= theirs)
+    np.testing.assert_allclose(ours, theirs, rtol=0.02)
 
 
 def test_an_all_zero_problem_is_allowed_only_the_underflow_floor():

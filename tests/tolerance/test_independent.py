@@ -11,8 +11,6 @@ from gradcheck.tolerance import independent
 from gradcheck.tolerance.compare import rounding_tolerance
 from gradcheck.tolerance.independent import (
     SequentialSums,
-    directed_backprop,
-    directed_candidate,
     equation_deltas,
     extended_backprop,
     independent_backprop,
@@ -201,38 +199,3 @@ def test_sequential_sums_in_sorted_order_add_every_term_of_one_sign_first():
         assert float(sums.total(x, 1)[0, 0]) == float(np.cumsum(sorted_terms)[-1])
     with pytest.raises(ValueError, match="`order` must be one of"):
         SequentialSums(0, order="backwards")
-
-
-def test_directed_rounding_takes_the_neighbour_on_one_side_however_near_it_is():
-    spacing = np.longdouble(2.0**-52)  # float64 spacing just above 1
-    x = np.longdouble(1.5) + spacing * np.array([0.3, 0.001, 0.999], dtype=np.longdouble)
-    up = independent._directed_round(x, True)
-    down = independent._directed_round(x, False)
-    assert np.all(up == np.longdouble(1.5) + spacing) and np.all(down == np.longdouble(1.5))
-    # ... except right at the bounds +-1, which numpy's tanh returns exactly when that near
-    near = np.array([np.longdouble(1) - np.longdouble(2.0**-53) / (2 * independent.EXACT_NEAR)])
-    assert independent._directed_round(near, False)[0] == 1
-
-
-def test_directed_backprop_aligns_the_roundings_a_typical_code_averages_out():
-    # ten saturated sigmoid outputs at z = -34 .. -30 (a ~ 1e-15 .. 1e-13, via 1 + tanh(z / 2),
-    # which cancels): each a errs by up to u / 2 absolutely, and the bias gradient sums them
-    net = Network([np.array([[1.0]])], [np.array([0.0])], hidden="sigmoid")
-    X = np.linspace(-34.0, -30.0, 10)[:, None]
-    Y = np.full((10, 1), 0.5)
-    true = float(extended_backprop(net, X, Y)[1])
-    up, down = (float(directed_backprop(net, X, Y, upward=u)[1]) for u in (True, False))
-    assert up != down and (up - true) * (down - true) < 0  # one each side of the truth
-    typical = max(abs(float(stochastic_backprop(net, X, Y, seed=s)[1]) - true) for s in range(4))
-    assert min(abs(up - true), abs(down - true)) > 2 * typical
-
-
-@pytest.mark.parametrize("hidden, output, cost", CONFIGS)
-def test_the_worst_faithful_code_passes_the_oracle(hidden, output, cost):
-    from gradcheck.oracle.backprop import check_backprop_at
-
-    net, X, Y = _case(hidden, output, cost)
-    for upward in (True, False):
-        names = (net.hidden.name, net.output.name, net.cost_function.name)
-        candidate = directed_candidate(*names, upward=upward)
-        assert check_backprop_at(candidate, net, X, Y).passed, (names, upward)

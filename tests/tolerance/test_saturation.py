@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -218,3 +220,45 @@ def test_slopes_wrong_at_several_saturated_layers_in_a_row_compound_and_pass():
     wrong = Gradients([W.copy() for W in g.weights], [v.copy() for v in g.biases])
     wrong.weights[3][0, 0] *= 1.001
     assert not check_backprop_at(lambda *a: (wrong.weights, wrong.biases), net, X, Y).passed
+
+
+def test_the_zone_follows_the_libms_accuracy_and_only_inside_the_block():
+    from gradcheck.tolerance.policy import LIBM_ULPS, XLA_LIBM_ULPS, ZONE_ULPS
+    from gradcheck.tolerance.saturation import libm_accuracy, zone_ulps
+    from reference import ACTIVATIONS, get_activation
+
+    tanh = ACTIVATIONS["tanh"]
+    assert zone_ulps(tanh) == (LIBM_ULPS, 2 * LIBM_ULPS + 0.5)
+    with libm_accuracy(XLA_LIBM_ULPS):
+        assert zone_ulps(tanh) == (XLA_LIBM_ULPS, 2 * XLA_LIBM_ULPS + 0.5)
+        assert zone_ulps(ACTIVATIONS["sigmoid"])[0] == XLA_LIBM_ULPS
+    assert zone_ulps(tanh)[0] == LIBM_ULPS  # reset on leaving
+    # a sigmoid's own formulas err by 1.5 u near 1 whatever the libm; a user's copy of tanh,
+    # formulas unseen, by ZONE_ULPS at least
+    with libm_accuracy(0.5):
+        assert zone_ulps(ACTIVATIONS["sigmoid"]) == (1.5, 2.0)
+    mine = dataclasses.replace(get_activation("tanh"), name="my_tanh")
+    assert min(zone_ulps(mine)) >= ZONE_ULPS
+    for bad in (0, -1.0, float("nan"), "7"):
+        with pytest.raises(ValueError, match="`ulps` must be a positive number"):
+            with libm_accuracy(bad):
+                pass
+
+
+def test_a_wider_libm_widens_the_tolerance_most_where_units_saturate():
+    from gradcheck.tolerance.compare import rounding_tolerance
+    from gradcheck.tolerance.saturation import libm_accuracy
+
+    rng = np.random.default_rng(3)
+    net = Network.random([3, 6, 2], hidden="tanh", output="sigmoid", seed=3, scale=6.0)
+    X, Y = 4 * rng.normal(size=(5, 3)), rng.uniform(size=(5, 2))
+    numpy_libm = rounding_tolerance(net, X, Y, np.float64)
+    with libm_accuracy(7.0):
+        xla = rounding_tolerance(net, X, Y, np.float64)
+    assert np.all(xla >= numpy_libm) and np.any(xla > 1.5 * numpy_libm)
+    # the zone's absolute error is every `a`'s (crude away from the bounds, where a libm errs
+    # relatively), so a calm net widens too, by less than twice
+    calm = Network.random([3, 6, 2], hidden="tanh", output="identity", seed=3, scale=0.01)
+    with libm_accuracy(7.0):
+        wide = rounding_tolerance(calm, X, Y, np.float64)
+    np.testing.assert_allclose(wide, rounding_tolerance(calm, X, Y, np.float64), rtol=1.0)

@@ -23,6 +23,15 @@ CONFIGS = [
 ]
 
 
+def problem(hidden, output, cost, sizes, d, seed=0):
+    """A random network of `sizes` and a batch of `d` examples with targets valid for `cost`."""
+    from reference import Network
+
+    rng = np.random.default_rng(seed)
+    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
+    return net, rng.normal(size=(d, sizes[0])), targets(rng, cost, d, sizes[-1])
+
+
 def targets(rng: np.random.Generator, cost: str, d: int, n: int) -> np.ndarray:
     """Targets valid for `cost`: one-hot for categorical, probabilities for binary."""
     if cost == "categorical_cross_entropy":

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _data import CONFIGS, targets
+from _data import CONFIGS, problem
 from _helpers import TANH_NET, TANH_X, TANH_Y
 
 from gradcheck.fd.delta import numerical_deltas
 from gradcheck.oracle.equations import check_equations
 from gradcheck.tolerance.independent import equation_deltas
-from reference import (
-    Network,
-)
 
 DEEP = (4, 6, 5, 6, 3)  # three hidden layers: H = 3
 
 
 def _case(hidden, output, cost, sizes=DEEP, d=6, seed=0):
-    rng = np.random.default_rng(seed)
-    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
-    return net, rng.normal(size=(d, sizes[0])), targets(rng, cost, d, sizes[-1])
+    return problem(hidden, output, cost, sizes, d, seed)
 
 
 @pytest.mark.parametrize("hidden, output, cost", CONFIGS)

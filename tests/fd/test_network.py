@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from _data import CONFIGS, blockwise_relative, targets
+from _data import CONFIGS, blockwise_relative, problem
 from _fuzz import FUZZ_SLOW, batches, networks, outcome
 from _helpers import TANH_NET, TANH_X, TANH_Y
 from hypothesis import given
@@ -23,9 +23,7 @@ from reference import (
 
 
 def _case(hidden, output, cost, sizes=(4, 6, 5, 3), d=7, seed=0):
-    rng = np.random.default_rng(seed)
-    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
-    return net, rng.normal(size=(d, sizes[0])), targets(rng, cost, d, sizes[-1])
+    return problem(hidden, output, cost, sizes, d, seed)
 
 
 @pytest.mark.parametrize("method", ["richardson", "central", "complex"])

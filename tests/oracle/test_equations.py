@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from _data import CONFIGS, targets
+from _data import CONFIGS, problem
 from _fuzz import FUZZ_SLOW, outcome
 from _helpers import TANH_NET, TANH_X, TANH_Y
 from hypothesis import given, settings
@@ -29,9 +29,7 @@ DEEP = (4, 6, 5, 6, 3)  # three hidden layers: H = 3
 
 
 def _case(hidden, output, cost, sizes=DEEP, d=6, seed=0):
-    rng = np.random.default_rng(seed)
-    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
-    return net, rng.normal(size=(d, sizes[0])), targets(rng, cost, d, sizes[-1])
+    return problem(hidden, output, cost, sizes, d, seed)
 
 
 def _candidate(net, X, Y, *, dtype=np.float64, broken=None, at=None):

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from _data import CONFIGS, targets
+from _data import CONFIGS, problem
 
 from reference import ACTIVATIONS, Network, backprop, backprop_examples
 from reference._workspace import (
@@ -23,9 +23,7 @@ Z_GRID = np.concatenate([np.linspace(-800, 800, 4001), [-1e300, -745.5, 0.0, 36.
 
 
 def _case(hidden, output, cost, sizes=(5, 7, 6, 3), d=9, seed=0):
-    rng = np.random.default_rng(seed)
-    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
-    return net, rng.normal(size=(d, sizes[0])), targets(rng, cost, d, sizes[-1])
+    return problem(hidden, output, cost, sizes, d, seed)
 
 
 @pytest.mark.parametrize("hidden, output, cost", CONFIGS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _data import CONFIGS, targets
+from _data import CONFIGS, problem
 
 from gradcheck.oracle.backprop import check_backprop_at
 from gradcheck.tolerance import faithful, independent
@@ -19,9 +19,7 @@ from reference import Gradients, Network, backprop
 
 
 def _case(hidden, output, cost, sizes=(4, 6, 5, 3), d=6, seed=0):
-    rng = np.random.default_rng(seed)
-    net = Network.random(sizes, hidden=hidden, output=output, cost=cost, seed=rng)
-    return net, rng.normal(size=(d, sizes[0])), targets(rng, cost, d, sizes[-1])
+    return problem(hidden, output, cost, sizes, d, seed)
 
 
 def test_directed_rounding_takes_the_neighbour_on_one_side_however_near_it_is():

@@ -20,6 +20,7 @@ call and comparisons are `gradcheck.oracle.trial`'s.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -38,6 +39,7 @@ from gradcheck.oracle.options import BackpropOptions, refuse_beyond_memory
 from gradcheck.oracle.trial import LOOPS_BUDGET as LOOPS_BUDGET  # defined where it is used
 from gradcheck.oracle.trial import Outcome, Trial, run_trial
 from gradcheck.results.report import BackpropReport, GradientMismatch
+from gradcheck.tolerance.saturation import libm_accuracy
 from gradcheck.validate import (
     check_choice,
     check_finite_cost,
@@ -114,6 +116,7 @@ def check_backprop(
     weight_scale: float = 1.0,
     timeout: float | None = None,
     executor: Executor | None = None,
+    libm_ulps: float | None = None,
 ) -> BackpropReport:
     """Check a backprop implementation against the reference and finite differences.
 
@@ -157,6 +160,12 @@ def check_backprop(
     executor : concurrent.futures.Executor, optional
         Where the entry-by-entry finite differences run (a thread or process
         pool, a Dask ``Client.get_executor()``); results are bit-identical.
+    libm_ulps : float, optional
+        How far the candidate's `tanh`, `exp`, `expm1` may be from the true
+        values, in ulps: `LIBM_ULPS` (1.5, numpy's and torch's) by default;
+        `XLA_LIBM_ULPS` (7) is taken for a candidate that returns jax arrays.
+        Near saturation a cancelling `1 - a^2` errs by a few of them, and the
+        tolerance allows for it; declare it for a candidate on another libm.
 
     Returns
     -------
@@ -192,14 +201,27 @@ def check_backprop(
         progress=progress,
     ).validated()
     check_signature(candidate, layout=options.layout)
-    outcomes = _run_plan(candidate, _plan(options), options)
+    with _declared(libm_ulps):
+        outcomes = _run_plan(candidate, _plan(options), options)
     return _report(candidate, options, outcomes)
 
 
+def _declared(ulps: float | None) -> contextlib.AbstractContextManager[None]:
+    """The libm accuracy a caller declared (`libm_ulps`), or the default's context."""
+    return contextlib.nullcontext() if ulps is None else libm_accuracy(ulps, name="libm_ulps")
+
+
 def check_backprop_at(
-    candidate: Callable[..., Any], net: Network, X: Any, Y: Any, *, layout: str = "article"
+    candidate: Callable[..., Any],
+    net: Network,
+    X: Any,
+    Y: Any,
+    *,
+    layout: str = "article",
+    libm_ulps: float | None = None,
 ) -> BackpropReport:
-    """`check_backprop` on one given network and batch instead of drawn ones.
+    """`check_backprop` on one given network and batch instead of drawn ones (`libm_ulps`:
+    as there).
 
     Use it to check a candidate where it matters to you: your own weights,
     a saturated regime, a batch from your data set.
@@ -222,7 +244,8 @@ def check_backprop_at(
     check_finite_cost(net, X, Y)
     trial = Trial(index=0, kind="given", sizes=net.sizes, d=X.shape[0], seed=-1)
     options = BackpropOptions.given(net, X.shape[0], layout=layout)
-    outcome = run_trial(candidate, net, X, Y, trial=trial, layout=layout)
+    with _declared(libm_ulps):
+        outcome = run_trial(candidate, net, X, Y, trial=trial, layout=layout)
     return _report(candidate, options, [outcome])
 
 

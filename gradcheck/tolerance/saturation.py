@@ -48,6 +48,7 @@ __all__ = [
     "fused_sensitivity",
     "in_zone",
     "libm_accuracy",
+    "libm_ulps",
     "output_distance",
     "saturation_loss",
     "softmax_rest",
@@ -204,8 +205,13 @@ def systematic_bounds(
 _LIBM_ULPS: ContextVar[float] = ContextVar("libm_ulps", default=LIBM_ULPS)
 
 
+def libm_ulps() -> float:
+    """The libm accuracy, in ulps, that tolerances hold candidates to here (`libm_accuracy`)."""
+    return _LIBM_ULPS.get()
+
+
 @contextlib.contextmanager
-def libm_accuracy(ulps: float) -> Iterator[None]:
+def libm_accuracy(ulps: float, *, name: str = "ulps") -> Iterator[None]:
     """Within the block, tolerances hold the candidate's `tanh`, `exp`, `expm1`, ... to `ulps`.
 
     `LIBM_ULPS` (numpy's and torch's, 1.5) outside any such block; the JAX adapters declare
@@ -218,8 +224,10 @@ def libm_accuracy(ulps: float) -> Iterator[None]:
     ...     zone_ulps(ACTIVATIONS["tanh"], 0.999)
     (7.0, 14.5)
     """
-    if not (isinstance(ulps, (int, float)) and np.isfinite(ulps) and ulps > 0):
-        raise ValueError(f"`ulps` must be a positive number of ulps, got {ulps!r}")
+    if isinstance(ulps, bool) or not (
+        isinstance(ulps, (int, float)) and np.isfinite(ulps) and ulps > 0
+    ):
+        raise ValueError(f"`{name}` must be a positive number of ulps, got {ulps!r}")
     token = _LIBM_ULPS.set(float(ulps))
     try:
         yield

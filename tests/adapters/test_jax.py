@@ -390,3 +390,34 @@ def test_jax_grad_of_a_saturated_tanh_net_passes_and_a_slip_in_it_fails(x64, see
         return [(W.at[k].multiply(1 + 1e-3), b), *out[1:]]
 
     assert not check_grad_fn(slipped, params, X, Y, **spec).passed
+
+
+def test_a_candidate_on_xla_that_returns_numpy_arrays_declares_its_libm(x64):
+    # seed 5: jax.grad through np.asarray: nothing tells the oracle XLA computed it, and at
+    # numpy's 1.5 ulps its saturated tanh units fail; libm_ulps=7 (XLA's) says so, and a slip
+    # of 1e-3 in one weight still fails
+    from gradcheck.oracle.backprop import check_backprop_at
+    from reference import Network
+
+    params, X, Y = _saturated_tanh_problem(5, jnp.float64)
+    grad = jax.grad(_tanh_sigmoid_loss)
+
+    def candidate(weights, biases, X_, Y_, slip=0.0):
+        grads = grad([(jnp.asarray(W), jnp.asarray(b)) for W, b in zip(weights, biases)], X_, Y_)
+        dW = [np.array(g[0]) for g in grads]
+        dW[0][np.unravel_index(np.argmax(np.abs(dW[0])), dW[0].shape)] *= 1 + slip
+        return dW, [np.array(g[1]) for g in grads]
+
+    net = Network(
+        [np.asarray(W) for W, _ in params], [np.asarray(b) for _, b in params],
+        hidden="tanh", output="sigmoid",
+    )  # fmt: skip
+    X, Y = np.asarray(X), np.asarray(Y)
+    numpy_libm = check_backprop_at(candidate, net, X, Y)
+    xla = check_backprop_at(candidate, net, X, Y, libm_ulps=7.0)
+    before, after = (r.trials[0].excess_vs_reference for r in (numpy_libm, xla))
+    assert xla.passed and before > after
+    slipped = lambda W, b, X_, Y_: candidate(W, b, X_, Y_, slip=1e-3)  # noqa: E731
+    assert not check_backprop_at(slipped, net, X, Y, libm_ulps=7.0).passed
+    with pytest.raises(ValueError, match="`libm_ulps` must be a positive number of ulps"):
+        check_backprop_at(candidate, net, X, Y, libm_ulps=0)

@@ -42,6 +42,7 @@ from gradcheck.tolerance.independent import (
 from reference import Network
 
 __all__ = [
+    "OTHER_FORMULAS",
     "WORST_RUNS",
     "directed_backprop",
     "directed_candidate",
@@ -52,6 +53,27 @@ __all__ = [
 #: `worst_faithful_errors` measures each libm result's effect with one small backprop per
 #: result and example; past this many it gives up (None): the soak then counts a miss.
 WORST_RUNS = 20_000
+
+
+# ----------------------------------------------------- other formulas
+
+
+def _sigmoid_by_quotient(z: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return 1 - 1 / (1 + np.exp(z))  # an ulp of 1 absolute near 0, where a cancels
+
+
+#: `FORMULAS` with the other sigmoid common code writes, `1 - 1 / (1 + e^z)` (and softplus'
+#: `h'` alike): correct, but erring by an ulp of 1 absolutely where the value is small, 1.5u
+#: near 0, where `(1 + tanh(z / 2)) / 2` errs by half of it. The tolerance allows for it
+#: (`gradcheck.tolerance.saturation.zone_ulps`), so the soak's floor counts it, and a tenth of
+#: its plain correct candidates use it. (Its tanh, `1 - 2 / (e^{2z} + 1)`, errs by an ulp of 1
+#: where tanh is 1e-3: 8 of 258 such candidates failed, and are left out: see robustness.md.)
+OTHER_FORMULAS: dict[str, tuple[Formula, Derivative]] = {
+    **FORMULAS,
+    "sigmoid": (_sigmoid_by_quotient, FORMULAS["sigmoid"][1]),
+    "softplus": (FORMULAS["softplus"][0], lambda z, a: _sigmoid_by_quotient(z)),
+}
 
 
 # ----------------------------------------------------- one libm, one way

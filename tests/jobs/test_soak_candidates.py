@@ -68,3 +68,13 @@ def test_a_correct_candidate_that_is_the_worst_faithful_code_for_one_entry_passe
     assert "libm=worst-for-" in case.description and "dtype=float64" in case.description
     with np.errstate(all="ignore"):
         assert check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
+@pytest.mark.parametrize("seed", [37, 40, 78])
+def test_a_correct_candidate_with_the_other_sigmoid_formula_passes(seed):
+    # a tenth of the plain correct candidates take sigmoid as 1 - 1 / (1 + e^z) (seed 37:
+    # saturated inputs, float64; 40: float32 near a kink; 78: float64, a sigmoid output)
+    case = correct_case(seed, soak.soak_regime(seed))
+    assert "formulas=other" in case.description
+    with np.errstate(all="ignore"):
+        assert check_backprop_at(case.candidate, case.net, case.X, case.Y).passed

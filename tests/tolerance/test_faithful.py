@@ -102,3 +102,13 @@ def test_the_worst_faithful_codes_pass_the_oracle(hidden, output, cost):
                 return worst.weights, worst.biases
 
             assert check_backprop_at(candidate, net, X, Y).passed
+
+
+def test_the_other_sigmoid_formula_errs_by_an_ulp_of_one_where_the_tanh_form_errs_by_half():
+    z = np.linspace(-38.0, -30.0, 81)
+    true = 1 / (1 + np.exp(-z.astype(np.longdouble)))
+    other = np.abs(faithful.OTHER_FORMULAS["sigmoid"][0](z) - true).astype(np.float64)
+    tanh_form = np.abs(independent.FORMULAS["sigmoid"][0](z) - true).astype(np.float64)
+    u = 2.0**-53
+    assert other.max() <= 1.5 * u and tanh_form.max() <= 0.75 * u
+    assert other.max() > 2 * tanh_form.max() > 0

@@ -30,6 +30,7 @@ from gradcheck.tolerance.saturation import (
     exact_outputs,
     fused_sensitivity,
     in_zone,
+    libm_distance,
     output_distance,
     saturation_loss,
     softmax_rest,
@@ -221,7 +222,9 @@ class _ForwardErrors:
         # rounding matter; gradcheck.tolerance.allowed holds such entries to the subgradient interval.
         # a (1 - a), 1 - a^2: an error of u, or of h' itself once it is below u / SATURATED
         # (identity, ReLU and leaky ReLU, with c = 0, have an exact h': no such formula)
-        F = _formula_rounding(np.abs(h_prime_L(Z)), self.u, self.zone and c != 0)
+        F = _formula_rounding(
+            libm_distance(act, Z, np.abs(h_prime_L(Z))), self.u, self.zone and c != 0
+        )
         return hp, c**p * hp * Vz + hp + F
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "fused_sensitivity",
     "in_zone",
     "libm_accuracy",
+    "libm_distance",
     "libm_ulps",
     "output_distance",
     "saturation_loss",
@@ -235,6 +236,15 @@ def libm_accuracy(ulps: float, *, name: str = "ulps") -> Iterator[None]:
         _LIBM_ULPS.reset(token)
 
 
+def libm_distance(act: Activation, Z: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """`distance` (of `a` or `h'` to 0 or a bound) as the saturation tests take it: twice it
+    where a built-in sigmoid or softplus computes the value from `tanh(z / 2)` near -1
+    (`z < 0`), which is twice as far from its bound and may round to `-1 + u`, giving `u / 2`."""
+    if ACTIVATIONS.get(act.name) is act and act.name in ("sigmoid", "softplus"):
+        return np.where(np.asarray(Z) < 0, 2 * distance, distance)
+    return distance
+
+
 def zone_ulps(act: Activation, A: np.ndarray | float = 1.0) -> tuple[Any, Any]:
     """How many `u` `act`'s `a` (values `A`) and its `h'` may err by in the zone.
 
@@ -288,9 +298,10 @@ def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float,
         distance = np.minimum(np.abs(A - act.lower), np.abs(act.upper - A))
         if L == H and net.fused is not None:  # a sigmoid's 1 - a where a rounds to 1 too
             distance = output_distance(net, fw)
-        zone = in_zone(distance, u)
+        tested = libm_distance(act, fw.Z[L], distance)
+        zone = in_zone(tested, u)
         a_ulps, slope_ulps = zone_ulps(act, A)
-        a_loss = np.where(_saturated(distance, u), distance, 0.0) if deep else a_ulps * u
+        a_loss = np.where(_saturated(tested, u), distance, 0.0) if deep else a_ulps * u
         lost_a.append(np.where(bounded & (~zone if deep else zone), a_loss, 0.0))
         lost_delta.append(np.zeros_like(sizes[L]))
         slope_error.append(0.0)
@@ -298,12 +309,13 @@ def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float,
         smooth = act.elementwise and not act.is_identity and act.h_second_bound != 0
         if smooth and (L < H or net.fused is None):
             h_prime = np.abs(act.h_prime(fw.Z[L]))  # type: ignore[misc]
-            slope_error[L] = np.where(in_zone(h_prime, u), slope_ulps * u, 0.0)
+            slope_tested = libm_distance(act, fw.Z[L], h_prime)
+            slope_error[L] = np.where(in_zone(slope_tested, u), slope_ulps * u, 0.0)
             if deep:
-                lost_delta[L] = np.where(_saturated(h_prime, u), sizes[L], 0.0)
+                lost_delta[L] = np.where(_saturated(slope_tested, u), sizes[L], 0.0)
             else:  # u of h' times the q = W delta (dJ/da at the output) it multiplies
                 q = np.where(h_prime > 0, sizes[L] / h_prime, 0.0)
-                lost_delta[L] = np.where(in_zone(h_prime, u), slope_ulps * u * q, 0.0)
+                lost_delta[L] = np.where(in_zone(slope_tested, u), slope_ulps * u * q, 0.0)
     if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): a's loss, times its sensitivity
         lost_delta[H] = lost_delta[H] + lost_a[H] * fused_sensitivity(net, Y)
     elif deep and not acts[H].elementwise:  # softmax: a_k (g_k - s) at a_k = 1

@@ -761,3 +761,14 @@ def test_a_bias_behind_five_sigmoid_outputs_within_what_a_correct_formula_does_i
     with np.errstate(all="ignore"):
         assert check_backprop_at(other, net, X, Y).passed
         assert check_backprop_at(case.candidate, net, X, Y).passed
+
+
+def test_a_slip_behind_sigmoid_outputs_a_hair_below_one_is_caught():
+    # seed 52004373 (deep-saturated leaky_relu, sigmoid + categorical cross-entropy): W^2[7,18]
+    # = 2.3e-15 off by 1.26e-15. Near 1 the tanh-form sigmoid rounds (1 + 1 - u) / 2 to 1, so
+    # only sigmoid's side near 0 takes twice its distance; at SATURATED 128 on both sides the
+    # tolerance was 1.78e-15 and the slip passed, at 64 near 1 it is 1.39e-17 (excess 90)
+    case = broken_case(52004373, "deep-saturated")
+    assert case is not None and not case.undetectable
+    with np.errstate(all="ignore"):
+        assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed

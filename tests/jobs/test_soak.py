@@ -160,6 +160,19 @@ def test_a_float32_candidate_on_the_other_side_of_a_kink_rounds_that_sides_gradi
     assert report.passed, str(report)
 
 
+def test_a_float32_sigmoid_a_hundredth_of_an_ulp_above_zero_is_in_the_zone_of_its_walk_too():
+    # seed 53003836 (range 53 on 0bf0557): deep-saturated sigmoid hidden, softmax + quadratic,
+    # d = 1. a^0[3] = 6.0e-10 = u/99 of float32, 0 in the tanh form (tanh(-10.6) rounds to -1).
+    # The worst case took it at twice its distance (u/49: the zone), the random walk at its own
+    # (deep saturation): in neither did the loss count, and W^1[3,1] (-2.45e-14, the candidate's
+    # 0) had a tolerance of 1.8e-17. Both now test the same distance: excess 0.5.
+    case = correct_case(53003836, "deep-saturated")
+    assert "hidden=sigmoid" in case.description and "dtype=float32" in case.description
+    with np.errstate(all="ignore"):
+        report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
+    assert report.passed, str(report)
+
+
 @pytest.mark.parametrize(
     "seed, regime, why",
     [

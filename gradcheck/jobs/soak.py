@@ -13,8 +13,10 @@ reproduces from the seed alone):
   the other float64 ones (`DIRECTED_SHARE`) are the worst faithful code, a libm
   rounding every result one way and loops in sorted order (`directed_candidate`),
   and a twentieth of the rest, on small problems, the worst faithful code for
-  the entry the tolerance holds tightest (`worst_faithful_codes`). The oracle
-  must pass it.
+  the entry the tolerance holds tightest (`worst_faithful_codes`); of the plain ones
+  left, a tenth use sigmoid's other formula (`OTHER_FORMULAS`) and a twentieth flush
+  subnormal numbers to zero (`flushed_candidate`, `FLUSHED_SHARE`). The oracle
+  must pass each.
 - **broken**: the reference's gradient with a single entry moved by
   `delta * max|block|`, `delta` from 1e-6 to 1e-1 (float64), or a known bug
   from `gradcheck.diagnosis.bugs` where it changes the gradient. The oracle must fail it.
@@ -50,7 +52,8 @@ when every entry lies within `FLOOR_FACTOR` times that actual error of `g*`
 root-mean-square: the `SAFETY` standard deviations any tolerance must allow), e.g. a softmax saturated so
 hard that its gradient is pure cancellation, or within the actual error of the worst
 faithful code: a libm rounding every result one way, up or down, and loops adding in
-sorted order (`directed_backprop`), where errors a typical code averages out add up.
+sorted order (`directed_backprop`), where errors a typical code averages out add up, or
+within the actual error of code that flushes subnormal numbers to zero (`flushed_backprop`).
 
 Run ``python -m gradcheck.jobs.soak --cases 5000``; a `slow` test runs it small.
 """
@@ -78,6 +81,8 @@ from gradcheck.tolerance.faithful import (
     OTHER_FORMULAS,
     directed_backprop,
     directed_candidate,
+    flushed_backprop,
+    flushed_candidate,
     worst_faithful_codes,
 )
 from gradcheck.tolerance.independent import (
@@ -145,6 +150,11 @@ WORST_SHARE = 0.05
 #: `1 - 1 / (1 + e^z)`): the floor counts them, so the oracle must pass them (a stream of its
 #: own, `[seed, 6]`).
 OTHER_SHARE = 0.1
+#: The share of the plain correct candidates left (float64 or float32, numpy's sums) that flush
+#: subnormal numbers to zero (`flushed_candidate`: FTZ and DAZ, as gcc's -ffast-math and CUDA's
+#: fast math run): the floor counts the float64 one, so the oracle must pass them (a stream of
+#: its own, `[seed, 7]`).
+FLUSHED_SHARE = 0.05
 WORST_CANDIDATE_RUNS = 400
 
 
@@ -384,6 +394,9 @@ def correct_case(seed: int, regime: str = "classic") -> Case:
             candidate, entry = found
             description += f" libm=worst-for-{entry}"
             return Case(seed, description, net, X, Y, candidate)
+    if sums is None and np.random.default_rng([seed, 7]).uniform() < FLUSHED_SHARE:
+        description += " subnormals=flushed"
+        return Case(seed, description, net, X, Y, flushed_candidate(*names, dtype))
     formulas = FORMULAS
     if np.random.default_rng([seed, 6]).uniform() < OTHER_SHARE:
         formulas = OTHER_FORMULAS
@@ -443,7 +456,9 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         `directed_backprop` runs, a libm rounding every result up or down and loops in
         sorted order: the worst faithful code, which the oracle must pass (no factor:
         it is no sample of a spread, and a slip beyond its error is one a tighter
-        tolerance could catch). Nothing here comes from `gradcheck.tolerance.compare`.
+        tolerance could catch); nor below the actual error of `flushed_backprop`, code that
+        flushes subnormal numbers to zero, which the oracle passes too (no factor: one real
+        code). Nothing here comes from `gradcheck.tolerance.compare`.
     """
     g_true = extended_backprop(net, X, Y)
     independent = independent_backprop(
@@ -468,6 +483,7 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         spread = FLOOR_SIGMAS * np.sqrt(np.mean(sampled**2, axis=0))
         ulps = FLOOR_ULPS * float(np.finfo(np.float64).eps) * np.abs(g_true).astype(np.float64)
         worst = [directed_backprop(net, X, Y, upward=upward) for upward in (True, False)]
+        worst.append(flushed_backprop(net, X, Y))  # FTZ: below float64's smallest normal
         aligned = np.max([np.abs(g - g_true) for g in worst], axis=0).astype(np.float64)
     # A true entry below float64's range (g* ~ 1e-4446 in longdouble, 0 in every float64
     # backprop) is one no float64 candidate can get closer to than its smallest subnormal.

@@ -18,7 +18,13 @@ tolerance they test:
   result the neighbour that moves that entry furthest one way: the worst faithful code
   for that entry, found from each result's measured effect, then run whole. It costs a
   backprop per libm result, so the soak asks it only of a broken candidate the oracle
-  passed (seed 29002442: the slip is 3.2 times the sampled floor and within this).
+  passed (seed 29002442: the slip is 3.2 times the sampled floor and within this);
+- `flushed_backprop` (`flushed_candidate`): arithmetic that flushes subnormal numbers to
+  zero (FTZ and DAZ: what gcc's `-ffast-math` sets on x86 for the whole process, and
+  CUDA's `--use_fast_math`). Below the dtype's smallest normal number every tolerance
+  allows `SAFETY` times that number (`gradcheck.tolerance.compare.rounding_tolerance`),
+  so such code passes; a slip within its error is one no checker that passes it can catch
+  (the soak's seed 53002454: a gradient of 1e-317 everywhere, off by 3% in one entry).
 
 Both use `gradcheck.tolerance.independent.FORMULAS`' float64 formulas, on a libm
 evaluated in `np.longdouble` and rounded to float64 as chosen.
@@ -26,7 +32,7 @@ evaluated in `np.longdouble` and rounded to float64 as chosen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,6 +52,8 @@ __all__ = [
     "WORST_RUNS",
     "directed_backprop",
     "directed_candidate",
+    "flushed_backprop",
+    "flushed_candidate",
     "worst_faithful_codes",
     "worst_faithful_errors",
 ]
@@ -127,6 +135,49 @@ def _directed_round(x: np.ndarray, upward: bool) -> np.ndarray:
         far = beyond & ((np.abs(x - nearest) * EXACT_NEAR >= spacing) | (np.abs(nearest) != 1))
         rounded = np.where(far, other, nearest)
     return np.where(np.isfinite(nearest) & np.isfinite(other), rounded, nearest)
+
+
+# ----------------------------------------------------- flushing subnormals
+
+
+def flushed_candidate(
+    hidden: str,
+    output: str,
+    cost: str,
+    dtype: Any,
+    *,
+    formulas: Mapping[str, tuple[Formula, Derivative]] = FORMULAS,
+) -> Callable[..., Any]:
+    """`independent_backprop` in `dtype` with subnormal numbers flushed to zero: every input
+    (`W`, `b`, `X`), stored `z`, `a` and `delta`, and every gradient entry whose magnitude is
+    below `dtype`'s smallest normal number is 0, as under FTZ and DAZ."""
+    tiny = float(np.finfo(dtype).tiny)
+
+    def flush(x: np.ndarray) -> np.ndarray:
+        return np.where(np.abs(x) < tiny, np.zeros_like(x), x)
+
+    inner = independent_backprop(hidden, output, cost, dtype, formulas=formulas, jitter=flush)
+
+    def candidate(weights, biases, X, Y):
+        with np.errstate(all="ignore"):
+            dJ_dW, dJ_db = inner(
+                [flush(np.asarray(W, dtype=dtype)) for W in weights],
+                [flush(np.asarray(b, dtype=dtype)) for b in biases],
+                flush(np.asarray(X, dtype=dtype)),
+                np.asarray(Y, dtype=dtype),
+            )
+        return [flush(g) for g in dJ_dW], [flush(g) for g in dJ_db]
+
+    return candidate
+
+
+def flushed_backprop(net: Network, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The float64 `flushed_candidate`'s gradient of `net` on `(X, Y)`: flat, longdouble."""
+    candidate = flushed_candidate(
+        net.hidden.name, net.output.name, net.cost_function.name, np.float64
+    )
+    dJ_dW, dJ_db = candidate(net.weights, net.biases, X, Y)
+    return net.layout.join(dJ_dW, dJ_db).astype(np.longdouble)
 
 
 # ----------------------------------------------------- a libm that chooses

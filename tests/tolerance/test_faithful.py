@@ -112,3 +112,47 @@ def test_the_other_sigmoid_formula_errs_by_an_ulp_of_one_where_the_tanh_form_err
     u = 2.0**-53
     assert other.max() <= 1.5 * u and tanh_form.max() <= 0.75 * u
     assert other.max() > 2 * tanh_form.max() > 0
+
+
+def _underflowing(dtype=np.float64):
+    """A tanh net whose dJ/dW^1 = a^0 delta^1 is subnormal in `dtype`: a^0 ~ 1e-157 (1e-22 in
+    float32), delta^1 ~ 1e-155 (1e-20), every other stored value normal."""
+    tiny = float(np.finfo(dtype).tiny)
+    scale = np.sqrt(tiny) * 1e-3
+    rng = np.random.default_rng(3)
+    weights = [scale * rng.standard_normal((3, 4)), rng.standard_normal((4, 2))]
+    biases = [np.zeros(4), scale * 100 * rng.standard_normal(2)]
+    net = Network(weights, biases, hidden="tanh")
+    return net, rng.standard_normal((5, 3)), np.zeros((5, 2))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_code_that_flushes_subnormals_returns_zero_where_they_are_and_passes(dtype):
+    # FTZ and DAZ (gcc's -ffast-math on x86, CUDA's fast math): a correct code the oracle passes
+    net, X, Y = _underflowing(dtype)
+    reference = backprop(net, X, Y)
+    tiny = np.finfo(dtype).tiny
+    assert 0 < np.abs(reference.weights[1]).max() < tiny  # subnormal in dtype, normal in float64
+    candidate = faithful.flushed_candidate("tanh", "tanh", "quadratic", dtype)
+    dJ_dW, dJ_db = candidate(net.weights, net.biases, X, Y)
+    assert np.all(dJ_dW[1] == 0) and dJ_dW[1].dtype == dtype
+    assert np.abs(dJ_dW[0]).max() > 0 and np.all(np.abs(dJ_db[1]) >= tiny)  # normal: kept
+    report = check_backprop_at(candidate, net, X, Y)
+    assert report.passed, str(report)
+
+    # ... and no looser where nothing underflows: a slip there still fails
+    def slipped(weights, biases, X_, Y_):
+        dW, db = candidate(weights, biases, X_, Y_)
+        return dW, [db[0] * (1 + 1e-3), db[1]]
+
+    assert not check_backprop_at(slipped, net, X, Y).passed
+
+
+def test_the_flushed_backprop_errs_by_the_subnormal_entries_it_drops():
+    net, X, Y = _underflowing()
+    truth = extended_backprop(net, X, Y)
+    flushed = faithful.flushed_backprop(net, X, Y)
+    W1 = next(block for name, block, _ in net.layout.blocks if name == "W^1")
+    assert flushed.dtype == np.longdouble
+    assert np.all(flushed[W1] == 0)
+    assert np.allclose(np.abs(flushed - truth)[W1].astype(float), np.abs(truth[W1]).astype(float))

@@ -11,7 +11,8 @@ reproduces from the seed alone):
   quarter of them (`LOOP_SHARE`) add every sum in a loop, in their dtype and
   in a random order (`SequentialSums`), as C or a course's code does; a tenth of
   the other float64 ones (`DIRECTED_SHARE`) are the worst faithful code, a libm
-  rounding every result one way and loops in sorted order (`directed_candidate`),
+  erring every result one way, by as much as `LIBM_ULPS` allows, and loops in sorted
+  order (`directed_candidate`),
   and a twentieth of the rest, on small problems, the worst faithful code for
   the entry the tolerance holds tightest (`worst_faithful_codes`); of the plain ones
   left, a tenth use sigmoid's other formula (`OTHER_FORMULAS`) and a twentieth flush
@@ -51,8 +52,9 @@ when every entry lies within `FLOOR_FACTOR` times that actual error of `g*`
 (never less than `FLOOR_ULPS` ulps of `|g*|`, nor than `FLOOR_SIGMAS` times its
 root-mean-square: the `SAFETY` standard deviations any tolerance must allow), e.g. a softmax saturated so
 hard that its gradient is pure cancellation, or within the actual error of the worst
-faithful code: a libm rounding every result one way, up or down, and loops adding in
-sorted order (`directed_backprop`), where errors a typical code averages out add up, or
+code the oracle promises to pass: a libm erring every result one way, up or down, by up to
+`LIBM_ULPS` (numpy's own tanh errs by 1.16), and loops adding in sorted order
+(`directed_backprop`), where errors a typical code averages out add up, or
 within the actual error of code that flushes subnormal numbers to zero (`flushed_backprop`).
 
 Run ``python -m gradcheck.jobs.soak --cases 5000``; a `slow` test runs it small.
@@ -94,7 +96,7 @@ from gradcheck.tolerance.independent import (
     perturbed_backprop,
     stochastic_backprop,
 )
-from gradcheck.tolerance.policy import FLOOR_FACTOR, FLOOR_SIGMAS, FLOOR_ULPS
+from gradcheck.tolerance.policy import FLOOR_FACTOR, FLOOR_SIGMAS, FLOOR_ULPS, LIBM_ULPS
 from gradcheck.validate import check_executor, check_flag, check_int
 from reference import ACTIVATIONS, Gradients, Network, backprop
 
@@ -386,7 +388,8 @@ def correct_case(seed: int, regime: str = "classic") -> Case:
     if dtype == np.float64 and sums is None and directed[0] < DIRECTED_SHARE:
         upward = bool(directed[1] < 0.5)  # a libm that rounds every result up, or down
         description += f" libm={'up' if upward else 'down'} sums=sorted"
-        return Case(seed, description, net, X, Y, directed_candidate(*names, upward=upward))
+        candidate = directed_candidate(*names, upward=upward, ulps=LIBM_ULPS)
+        return Case(seed, description, net, X, Y, candidate)
     worst = np.random.default_rng([seed, 5]).uniform()
     if dtype == np.float64 and sums is None and worst < WORST_SHARE:
         found = _worst_faithful_candidate(net, X, Y)
@@ -453,7 +456,8 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         `|g*|` and float64's smallest subnormal; and never below `FLOOR_SIGMAS` times
         their root-mean-square error, the standard deviations a tolerance must allow
         even if it knew their spread exactly; and never below the actual error of two
-        `directed_backprop` runs, a libm rounding every result up or down and loops in
+        `directed_backprop` runs, a libm erring every result up or down by up to `LIBM_ULPS`
+        (the accuracy the tolerance promises to pass; numpy's tanh errs by 1.16) and loops in
         sorted order: the worst faithful code, which the oracle must pass (no factor:
         it is no sample of a spread, and a slip beyond its error is one a tighter
         tolerance could catch); nor below the actual error of `flushed_backprop`, code that
@@ -482,7 +486,9 @@ def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, 
         sampled = np.delete(errors, 2, axis=0)
         spread = FLOOR_SIGMAS * np.sqrt(np.mean(sampled**2, axis=0))
         ulps = FLOOR_ULPS * float(np.finfo(np.float64).eps) * np.abs(g_true).astype(np.float64)
-        worst = [directed_backprop(net, X, Y, upward=upward) for upward in (True, False)]
+        worst = [  # a libm as far off, one way, as the accuracy the tolerance passes allows
+            directed_backprop(net, X, Y, upward=upward, ulps=LIBM_ULPS) for upward in (True, False)
+        ]
         worst.append(flushed_backprop(net, X, Y))  # FTZ: below float64's smallest normal
         aligned = np.max([np.abs(g - g_true) for g in worst], axis=0).astype(np.float64)
     # A true entry below float64's range (g* ~ 1e-4446 in longdouble, 0 in every float64

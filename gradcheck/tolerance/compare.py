@@ -278,9 +278,7 @@ def _forward_errors(
             # tested as `gradcheck.tolerance.saturation` tests it: a sigmoid from tanh(z/2)
             # near -1 at twice its distance (the soak's seed 53003836: a float32 a^0 of 6.0e-10
             # = u/99, 0 in the tanh form, in neither the zone's walk nor deep saturation)
-            formula_rounding = _formula_rounding(
-                libm_distance(acts[L], fw.Z[L], distance), u, zone
-            )
+            formula_rounding = _formula_rounding(libm_distance(acts[L], fw.Z[L], distance), u, zone)
         if acts[L].elementwise:
             h_prime_L = acts[L].h_prime
             assert h_prime_L is not None  # checked by Network (_check_activations)

@@ -87,13 +87,17 @@ OTHER_FORMULAS: dict[str, tuple[Formula, Derivative]] = {
 # ----------------------------------------------------- one libm, one way
 
 
-def directed_backprop(net: Network, X: np.ndarray, Y: np.ndarray, *, upward: bool) -> np.ndarray:
+def directed_backprop(
+    net: Network, X: np.ndarray, Y: np.ndarray, *, upward: bool, ulps: float = 1.0
+) -> np.ndarray:
     """A float64 backprop whose libm rounds every result one way: the gradient, flat, longdouble.
 
     It is `independent_backprop` in float64 (the cancelling formulas of `FORMULAS`:
     sigmoid as `(1 + tanh(z / 2)) / 2`, `a (1 - a)`, `1 - a^2`, ...), except that each
-    `tanh`, `exp`, `expm1` and `log(1 + e^z)` returns the true value rounded to the
-    float64 above it (`upward`) or below it: a faithful result, but all aligned, so that
+    `tanh`, `exp`, `expm1` and `log(1 + e^z)` returns the float64 furthest above the true
+    value (`upward`) or below it within `ulps` spacings: with 1, the neighbour, a faithful
+    result; with `gradcheck.tolerance.policy.LIBM_ULPS` (1.5), as far as the accuracy the
+    tolerance promises to pass allows. All are aligned, so that
     where the gradient's sensitivity to them has one sign their errors add rather than
     average out. A true value within `1 / EXACT_NEAR` of a spacing from -1 or 1 is that
     bound, as numpy's tanh returns it there. Every sum is a float64 loop over its terms
@@ -101,16 +105,18 @@ def directed_backprop(net: Network, X: np.ndarray, Y: np.ndarray, *, upward: boo
     large as any order makes it.
     """
     candidate = directed_candidate(
-        net.hidden.name, net.output.name, net.cost_function.name, upward=upward
+        net.hidden.name, net.output.name, net.cost_function.name, upward=upward, ulps=ulps
     )
     with np.errstate(all="ignore"):
         dJ_dW, dJ_db = candidate(net.weights, net.biases, X, Y)
     return net.layout.join(dJ_dW, dJ_db).astype(np.longdouble)
 
 
-def directed_candidate(hidden: str, output: str, cost: str, *, upward: bool) -> Callable[..., Any]:
+def directed_candidate(
+    hidden: str, output: str, cost: str, *, upward: bool, ulps: float = 1.0
+) -> Callable[..., Any]:
     """`directed_backprop` as a candidate ``(weights, biases, X, Y) -> (dJ_dW, dJ_db)``."""
-    libm = _Libm(lambda true, call: _directed_round(true, upward))
+    libm = _Libm(lambda true, call: _directed_round(true, upward, ulps))
     return independent_backprop(
         hidden,
         output,
@@ -122,11 +128,12 @@ def directed_candidate(hidden: str, output: str, cost: str, *, upward: bool) -> 
     )
 
 
-def _directed_round(x: np.ndarray, upward: bool) -> np.ndarray:
-    """`x` (longdouble) rounded to the float64 above it (`upward`) or below it, unless it lies
-    within `1 / EXACT_NEAR` of a spacing from -1 or 1 (then that bound, as numpy's tanh
-    returns it). Elsewhere a 1-ulp libm may return either neighbour however near one is (the
-    soak's seed 38004132: `tanh(-16.998)` lies 1/102 of a spacing from a float64)."""
+def _directed_round(x: np.ndarray, upward: bool, ulps: float = 1.0) -> np.ndarray:
+    """`x` (longdouble) rounded to the float64 furthest above it (`upward`) or below it within
+    `ulps` spacings (1: the neighbour), unless it lies within `1 / EXACT_NEAR` of a spacing from
+    -1 or 1 (then that bound, as numpy's tanh returns it). Elsewhere a 1-ulp libm may return
+    either neighbour however near one is (the soak's seed 38004132: `tanh(-16.998)` lies
+    1/102 of a spacing from a float64)."""
     with np.errstate(all="ignore"):
         nearest = x.astype(np.float64)
         other = np.nextafter(nearest, np.inf if upward else -np.inf)
@@ -134,6 +141,10 @@ def _directed_round(x: np.ndarray, upward: bool) -> np.ndarray:
         beyond = (nearest < x) if upward else (nearest > x)  # the true value past `nearest`
         far = beyond & ((np.abs(x - nearest) * EXACT_NEAR >= spacing) | (np.abs(nearest) != 1))
         rounded = np.where(far, other, nearest)
+        if ulps > 1:  # further on, while within `ulps` spacings of the true value
+            step = np.nextafter(rounded, np.inf if upward else -np.inf)
+            within = np.abs(step.astype(np.longdouble) - x) <= ulps * spacing
+            rounded = np.where(within & (np.abs(rounded) != 1) & np.isfinite(step), step, rounded)
     return np.where(np.isfinite(nearest) & np.isfinite(other), rounded, nearest)
 
 

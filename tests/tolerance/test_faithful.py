@@ -33,6 +33,21 @@ def test_directed_rounding_takes_the_neighbour_on_one_side_however_near_it_is():
     assert faithful._directed_round(near, False)[0] == 1
 
 
+def test_directed_rounding_at_one_and_a_half_ulps_goes_as_far_as_that_allows():
+    # LIBM_ULPS: the tolerance passes a libm erring by 1.5 ulps (numpy's tanh errs by 1.16)
+    spacing = np.longdouble(2.0**-52)
+    x = np.longdouble(1.5) + spacing * np.array([0.3, 0.7], dtype=np.longdouble)
+    up = faithful._directed_round(x, True, 1.5)
+    down = faithful._directed_round(x, False, 1.5)
+    assert np.all(np.abs(up - x) <= 1.5 * spacing) and np.all(np.abs(down - x) <= 1.5 * spacing)
+    assert up[0] == np.longdouble(1.5) + spacing  # the next one up would be 1.7 spacings off
+    assert up[1] == np.longdouble(1.5) + 2 * spacing  # 1.3 spacings above the true value
+    assert down[0] == np.longdouble(1.5) - spacing and down[1] == np.longdouble(1.5)
+    # never past the bounds a tanh returns exactly
+    near = np.array([np.longdouble(1) - np.longdouble(2.0**-53) * 0.3])
+    assert faithful._directed_round(near, True, 1.5)[0] <= 1
+
+
 def test_directed_backprop_aligns_the_roundings_a_typical_code_averages_out():
     # ten saturated sigmoid outputs at z = -34 .. -30 (a ~ 1e-15 .. 1e-13, via 1 + tanh(z / 2),
     # which cancels): each a errs by up to u / 2 absolutely, and the bias gradient sums them

@@ -39,6 +39,7 @@ __all__ = [
     "GROUPED_AGREEMENT",
     "GROUPED_RECHECK",
     "LINEAR_ULPS",
+    "SIGNED_OUTPUT_ELEMENTS",
     "LOOPS_TOLERANCE_FACTOR",
     "NAMED_CONSTANT_RTOL",
     "NEGLIGIBLE",
@@ -74,6 +75,12 @@ SAFETY = 32.0
 #: entry off by 54x the actual error). First order and 1-ulp libms: 2 leaves room; correct
 #: candidates of 200 fresh soak seeds reached 0.65 of `u S_1`.
 LINEAR_ULPS = 2.0
+
+#: The error of `delta^H` travels down with signs (`compare._OutputError`) while the Jacobian
+#: `d delta^L / d delta^H` of every example has at most this many entries (batch x widest layer
+#: x output units: 16 MB of float64, a matrix product per layer as large as it); beyond, as
+#: `|W|` magnitudes, which overstate it where the layers cancel.
+SIGNED_OUTPUT_ELEMENTS = 2_000_000
 
 #: Below `u / SATURATED` a cancelling formula (`a (1 - a)`, `1 - a^2`) returns 0: numpy's
 #: float32 tanh gives 1 - ulp where 1 - tanh(x) is u/8 and exactly 1 from u/16 down. A faithful

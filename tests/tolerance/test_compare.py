@@ -473,3 +473,51 @@ def test_a_float32_candidate_on_a_zero_softmax_layer_passes():
     X, Y = rng.normal(size=(5, 3)), rng.dirichlet(np.ones(4), size=5)
     candidate = independent_backprop("tanh", "softmax", "quadratic", np.float32)
     assert check_backprop_at(candidate, net, X, Y).passed
+
+
+def _cancelling_paths(scale=1.0):
+    """Identity hidden layers whose two paths from the one output back to unit 0 of layer 0
+    cancel exactly: delta^0_0 = delta^2 (W^1[0,0] W^2[0,0] + W^1[0,1] W^2[1,0]) = 0, while
+    each path carries delta^2 whole. The output is a sigmoid near 1 (y (a - 1) errs by an
+    ulp of 1, a large part of it)."""
+    weights = [
+        np.array([[scale, 0.5]]),
+        np.array([[1.0, 1.0], [0.3, -0.7]]),
+        np.array([[12.0], [-12.0]]),
+    ]
+    biases = [np.zeros(2), np.zeros(2), np.array([30.0])]
+    net = Network(
+        weights, biases, hidden="identity", output="sigmoid", cost="categorical_cross_entropy"
+    )
+    return net, np.array([[0.8], [-0.4]]), np.ones((2, 1))
+
+
+def test_the_output_deltas_error_cancels_down_the_layers_where_the_value_does(monkeypatch):
+    from gradcheck.tolerance import compare
+
+    net, X, Y = _cancelling_paths()
+    g = backprop(net, X, Y)
+    assert g.weights[0][0, 0] == 0 and g.weights[1][0, 0] != 0  # delta^0_0 cancels exactly
+    signed = rounding_scale(net, X, Y)
+    monkeypatch.setattr(compare, "SIGNED_OUTPUT_ELEMENTS", 0)  # |W| magnitudes, as before
+    magnitudes = rounding_scale(net, X, Y)
+    W0 = next(block for name, block, _ in net.layout.blocks if name == "W^0")
+    # W^0[0,0] = x delta^0_0: delta^2's error reaches it through the two paths, and cancels
+    assert signed[W0][0] < magnitudes[W0][0] / 100
+    # the entries the cancelling unit feeds (W^0[0,0], b^0[0]) only; elsewhere each path is
+    # all there is, and the two agree
+    fed = np.zeros(net.layout.size, dtype=bool)
+    fed[[W0.start, next(b for n, b, _ in net.layout.blocks if n == "b^0").start]] = True
+    assert np.all(signed[fed] < magnitudes[fed] / 100)
+    np.testing.assert_allclose(signed[~fed], magnitudes[~fed], rtol=1e-12)
+    # a correct candidate passes; one off in W^0[0,0] by 1e-17 fails, which passed before
+
+    def off(weights, biases, X_, Y_):
+        dW = [w.copy() for w in g.weights]
+        dW[0][0, 0] += 1e-17
+        return dW, g.biases
+
+    assert check_backprop_at(off, net, X, Y).passed  # |W| magnitudes: 2.7 u, 9.6e-15
+    monkeypatch.undo()
+    assert check_backprop_at(lambda *a: (g.weights, g.biases), net, X, Y).passed
+    assert not check_backprop_at(off, net, X, Y).passed

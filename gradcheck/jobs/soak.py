@@ -39,23 +39,8 @@ one aimed at what the fresh-seed finds of issue 22 share:
 of them; the summary counts the cases of each regime.
 
 A broken candidate no checker could tell from a correct float64 one is
-counted as undetectable, not run. The rule does not use the oracle's
-tolerance (it would then vouch for itself): `miss_floor` computes the true
-gradient `g*` in extended precision (`gradcheck.tolerance.independent.extended_backprop`)
-and what rounding actually did to two float64 backprops of the same problem
-(the reference's and the independent one), to two that round every stored
-quantity at random (`perturbed_backprop`) and to four that round it to either
-neighbouring float64, take `h'` by cancelling formulas evaluated in float64, and add
-every sum in a float64 loop in a random order, as C or a course's loops do
-(`stochastic_backprop`); a candidate is undetectable only
-when every entry lies within `FLOOR_FACTOR` times that actual error of `g*`
-(never less than `FLOOR_ULPS` ulps of `|g*|`, nor than `FLOOR_SIGMAS` times its
-root-mean-square: the `SAFETY` standard deviations any tolerance must allow), e.g. a softmax saturated so
-hard that its gradient is pure cancellation, or within the actual error of the worst
-code the oracle promises to pass: a libm erring every result one way, up or down, by up to
-`LIBM_ULPS` (numpy's own tanh errs by 1.16), and loops adding in sorted order
-(`directed_backprop`), where errors a typical code averages out add up, or
-within the actual error of code that flushes subnormal numbers to zero (`flushed_backprop`).
+counted as undetectable, not run: `gradcheck.jobs.miss_floor` draws that line without the
+oracle's tolerance.
 
 Run ``python -m gradcheck.jobs.soak --cases 5000``; a `slow` test runs it small.
 """
@@ -76,6 +61,7 @@ import numpy as np
 
 from gradcheck.diagnosis.bugs import BUGS
 from gradcheck.fd.scatter import Scatter, process_pool
+from gradcheck.jobs.miss_floor import undetectable
 from gradcheck.oracle.backprop import check_backprop_at
 from gradcheck.oracle.data import random_targets
 from gradcheck.tolerance.compare import rounding_tolerance
@@ -83,7 +69,6 @@ from gradcheck.tolerance.faithful import (
     OTHER_FORMULAS,
     directed_backprop,
     directed_candidate,
-    flushed_backprop,
     flushed_candidate,
     worst_faithful_codes,
 )
@@ -91,12 +76,9 @@ from gradcheck.tolerance.independent import (
     FORMULAS,
     SequentialSums,
     equation_deltas,
-    extended_backprop,
     independent_backprop,
-    perturbed_backprop,
-    stochastic_backprop,
 )
-from gradcheck.tolerance.policy import FLOOR_FACTOR, FLOOR_SIGMAS, FLOOR_ULPS, LIBM_ULPS
+from gradcheck.tolerance.policy import FLOOR_FACTOR, FLOOR_SIGMAS, LIBM_ULPS
 from gradcheck.validate import check_executor, check_flag, check_int
 from reference import ACTIVATIONS, Gradients, Network, backprop
 
@@ -106,7 +88,6 @@ __all__ = [
     "broken_case",
     "correct_case",
     "hidden_activations",
-    "miss_floor",
     "run_soak",
     "seed_outcome",
     "soak_regime",
@@ -439,76 +420,6 @@ def _worst_faithful_candidate(
     return candidate, net.layout.name(j)
 
 
-def miss_floor(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The true gradient `g*` and, per entry, how far from it a correct float64 backprop may be.
-
-    Returns
-    -------
-    g_true : ndarray of np.longdouble, shape (P,)
-        `extended_backprop`: the gradient of the float64 problem to ~1e-19.
-    floor : ndarray of float64, shape (P,)
-        `FLOOR_FACTOR` times the largest actual error `|g64 - g*|` of the
-        reference, the independent float64 backprop, two
-        `perturbed_backprop` runs (a formula may be exact by luck where
-        another correct one is not) and four `stochastic_backprop` runs (the
-        cancelling formulas `a (1 - a)`, `1 - a^2`, `a + 1` on faithfully
-        rounded values, as 1-ulp libm functions give), and at least `FLOOR_ULPS` ulps of
-        `|g*|` and float64's smallest subnormal; and never below `FLOOR_SIGMAS` times
-        their root-mean-square error, the standard deviations a tolerance must allow
-        even if it knew their spread exactly; and never below the actual error of two
-        `directed_backprop` runs, a libm erring every result up or down by up to `LIBM_ULPS`
-        (the accuracy the tolerance promises to pass; numpy's tanh errs by 1.16) and loops in
-        sorted order: the worst faithful code, which the oracle must pass (no factor:
-        it is no sample of a spread, and a slip beyond its error is one a tighter
-        tolerance could catch); nor below the actual error of `flushed_backprop`, code that
-        flushes subnormal numbers to zero, which the oracle passes too (no factor: one real
-        code). Nothing here comes from `gradcheck.tolerance.compare`.
-    """
-    g_true = extended_backprop(net, X, Y)
-    independent = independent_backprop(
-        net.hidden.name, net.output.name, net.cost_function.name, np.float64
-    )
-    with np.errstate(all="ignore"):
-        dJ_dW, dJ_db = independent(net.weights, net.biases, X, Y)
-        dJ_dW_other, dJ_db_other = independent_backprop(
-            net.hidden.name, net.output.name, net.cost_function.name, np.float64,
-            formulas=OTHER_FORMULAS,
-        )(net.weights, net.biases, X, Y)  # fmt: skip
-        float64 = [  # the reference, the independent code, and the other sigmoid formula (2)
-            backprop(net, X, Y).flat(),
-            net.layout.join(dJ_dW, dJ_db),
-            net.layout.join(dJ_dW_other, dJ_db_other),
-        ]
-        perturbed = [perturbed_backprop(net, X, Y, seed=seed) for seed in (1, 2)]
-        perturbed += [stochastic_backprop(net, X, Y, seed=seed) for seed in range(3, 7)]
-        errors = np.array([np.abs(g - g_true) for g in float64 + perturbed]).astype(np.float64)
-        # the spread of the codes that differ only in how they round, not in their formulas
-        sampled = np.delete(errors, 2, axis=0)
-        spread = FLOOR_SIGMAS * np.sqrt(np.mean(sampled**2, axis=0))
-        ulps = FLOOR_ULPS * float(np.finfo(np.float64).eps) * np.abs(g_true).astype(np.float64)
-        worst = [  # a libm as far off, one way, as the accuracy the tolerance passes allows
-            directed_backprop(net, X, Y, upward=upward, ulps=LIBM_ULPS) for upward in (True, False)
-        ]
-        worst.append(flushed_backprop(net, X, Y))  # FTZ: below float64's smallest normal
-        aligned = np.max([np.abs(g - g_true) for g in worst], axis=0).astype(np.float64)
-    # A true entry below float64's range (g* ~ 1e-4446 in longdouble, 0 in every float64
-    # backprop) is one no float64 candidate can get closer to than its smallest subnormal.
-    subnormal = float(np.finfo(np.float64).smallest_subnormal)
-    largest = FLOOR_FACTOR * np.maximum(np.maximum(errors.max(axis=0), ulps), subnormal)
-    # the worst faithful code is no sample of a spread: its own error, with no factor
-    return g_true, np.maximum(np.maximum(largest, spread), aligned)
-
-
-def _undetectable(wrong: Gradients, net: Network, X: np.ndarray, Y: np.ndarray) -> bool:
-    """Every entry of `wrong` within `miss_floor` of the true gradient (NaN: detectable)."""
-    shapes = [np.shape(a) for a in (*wrong.weights, *wrong.biases)]
-    if shapes != [np.shape(a) for a in (*net.weights, *net.biases)]:
-        return False  # another layout (transposed, per example, swapped): plain to see
-    g_true, floor = miss_floor(net, X, Y)
-    with np.errstate(all="ignore"):
-        return bool(np.all(np.abs(wrong.flat() - g_true) <= floor))
-
-
 def broken_case(seed: int, regime: str = "classic") -> Case | None:
     """A candidate wrong in one entry (float64) or by a known bug; None where none applies.
 
@@ -539,7 +450,7 @@ def broken_case(seed: int, regime: str = "classic") -> Case | None:
     def candidate(weights, biases, X_, Y_):
         return wrong.weights, wrong.biases
 
-    return Case(seed, description, net, X, Y, candidate, _undetectable(wrong, net, X, Y))
+    return Case(seed, description, net, X, Y, candidate, undetectable(wrong, net, X, Y))
 
 
 # ------------------------------------------------------------------ running

@@ -281,9 +281,7 @@ def _forward_errors(
         formula_rounding: np.ndarray | float = 0.0
         if np.isfinite(acts[L].upper) and acts[L].elementwise:
             distance = np.minimum(np.abs(fw.A[L] - acts[L].lower), np.abs(acts[L].upper - fw.A[L]))
-            # tested as `gradcheck.tolerance.saturation` tests it: a sigmoid from tanh(z/2)
-            # near -1 at twice its distance (the soak's seed 53003836: a float32 a^0 of 6.0e-10
-            # = u/99, 0 in the tanh form, in neither the zone's walk nor deep saturation)
+            # tested as saturation._losses tests it (seed 53003836: a = u/99 was in neither)
             formula_rounding = _formula_rounding(libm_distance(acts[L], fw.Z[L], distance), u, zone)
         if acts[L].elementwise:
             h_prime_L = acts[L].h_prime

@@ -214,7 +214,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     options["batch_size"] = args.batch_size
     if args.edge_cases is not None:
         options["edge_cases"] = args.edge_cases
-    for dest in ("l2", "weight_scale"):
+    for dest in ("l2", "weight_scale", "libm_ulps"):
         if getattr(args, dest) is not None:
             options[dest] = getattr(args, dest)
     candidate, more = _candidate_to_check(args)

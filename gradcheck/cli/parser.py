@@ -174,6 +174,12 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
     for flag, kind, text in (
         ("--l2", _non_negative_float, "L2 penalty (lam/2) sum_L ||W^L||^2"),
         ("--weight-scale", _positive_float, "scale of the random weights"),
+        (
+            "--libm-ulps",
+            _positive_float,
+            "how many ulps the candidate's tanh, exp, expm1 may err by (default 1.5, numpy's "
+            "and torch's; XLA's is 7; a C build with -ffast-math or libmvec, up to 4)",
+        ),
     ):
         check.add_argument(flag, type=kind, default=None, help=text)
     check.add_argument("--json", action="store_true", help="print the report as JSON")

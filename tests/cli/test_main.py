@@ -185,6 +185,7 @@ def _fake_check_backprop(calls):
         l2=0.0,
         weight_scale=1.0,
         timeout=None,
+        libm_ulps=None,
         progress=None,
     ):
         calls.append(dict(locals()))
@@ -229,10 +230,13 @@ def test_every_option_reaches_check_backprop(tmp_path, monkeypatch):
         "4",
         "--timeout",
         "7",
+        "--libm-ulps",
+        "4",
         "--quiet",
     ]
     assert main(argv, out=io.StringIO()) == 0
     (call,) = calls
+    assert call["libm_ulps"] == 4.0
     assert call["sizes"] == [3, 5, 4, 2] and call["hidden"] == ["relu", "tanh"]
     assert (call["output"], call["cost"], call["trials"], call["seed"]) == ("identity", "mse", 2, 9)
     assert call["batch_size"] == 16 and call["edge_cases"] == {"batch1", "width1"}

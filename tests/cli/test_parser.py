@@ -34,6 +34,7 @@ def test_check_defaults():
     )
     assert (args.layout, args.trials, args.seed, args.batch_size) == ("article", 3, 0, 8)
     assert (args.edge_cases, args.l2, args.weight_scale, args.timeout) == (None, None, None, None)
+    assert args.libm_ulps is None
     assert not (args.json or args.quiet or args.persistent or args.force) and args.exec is None
 
 
@@ -41,13 +42,13 @@ def test_check_options_are_typed():
     args = _parse(
         "check", "--exec", "./a.out", "--sizes", "3,5,2", "--hidden", "relu, tanh",
         "--edge-cases", "batch1,width1", "--l2", "0.5", "--weight-scale", "4",
-        "--timeout", "2.5", "--layout", "torch", "--batch-size", "4",
+        "--timeout", "2.5", "--layout", "torch", "--batch-size", "4", "--libm-ulps", "4",
     )  # fmt: skip
     assert args.candidate is None and args.exec == "./a.out"
     assert args.sizes == [3, 5, 2] and args.hidden == ["relu", "tanh"]
     assert args.edge_cases == {"batch1", "width1"}
     assert (args.l2, args.weight_scale, args.timeout) == (0.5, 4.0, 2.5)
-    assert (args.layout, args.batch_size) == ("torch", 4)
+    assert (args.layout, args.batch_size, args.libm_ulps) == ("torch", 4, 4.0)
     assert _parse("check", "--edge-cases", "all").edge_cases is True
     assert _parse("check", "--edge-cases", "none").edge_cases is False
     assert _parse("check", "--hidden", "tanh").hidden == "tanh"
@@ -95,6 +96,7 @@ def test_vectors_needs_out():
         (["check", "--timeout", "0"], "expected a positive, finite number, got '0'"),
         (["check", "--timeout", "1e7"], "expected at most 1e+06 seconds, got '1e7'"),
         (["check", "--weight-scale", "inf"], "expected a positive, finite number, got 'inf'"),
+        (["check", "--libm-ulps", "0"], "expected a positive, finite number, got '0'"),
         (["check", "--l2", "-1"], "expected a non-negative number, got '-1'"),
         (["check", "--l2", "nan"], "expected a non-negative number, got 'nan'"),
         (["check", "--layout", "keras"], "invalid choice: 'keras'"),

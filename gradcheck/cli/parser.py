@@ -122,6 +122,19 @@ CHECK_DESCRIPTION = (
 )
 
 
+#: `check`'s numeric options that default to the oracle's own (None: not passed on).
+_CHECK_NUMBERS = (
+    ("--l2", _non_negative_float, "L2 penalty (lam/2) sum_L ||W^L||^2"),
+    ("--weight-scale", _positive_float, "scale of the random weights"),
+    (
+        "--libm-ulps",
+        _positive_float,
+        "how many ulps the candidate's tanh, exp, expm1 may err by (default 1.5, numpy's "
+        "and torch's; XLA's is 7; a C build with -ffast-math or libmvec, up to 4)",
+    ),
+)
+
+
 def _add_check(commands: argparse._SubParsersAction) -> None:
     """The `check` subcommand: a candidate against the reference and finite differences."""
     check = commands.add_parser(
@@ -171,16 +184,7 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
         metavar="all|none|NAMES",
         help="edge trials: all (default), none, or a comma-separated subset",
     )
-    for flag, kind, text in (
-        ("--l2", _non_negative_float, "L2 penalty (lam/2) sum_L ||W^L||^2"),
-        ("--weight-scale", _positive_float, "scale of the random weights"),
-        (
-            "--libm-ulps",
-            _positive_float,
-            "how many ulps the candidate's tanh, exp, expm1 may err by (default 1.5, numpy's "
-            "and torch's; XLA's is 7; a C build with -ffast-math or libmvec, up to 4)",
-        ),
-    ):
+    for flag, kind, text in _CHECK_NUMBERS:
         check.add_argument(flag, type=kind, default=None, help=text)
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -23,6 +23,7 @@ import numpy as np
 
 from gradcheck.tolerance.compare import Comparison, compare, rounding_tolerance, unit_roundoff
 from gradcheck.tolerance.policy import SAFETY
+from gradcheck.tolerance.saturation import smallest_normal
 from gradcheck.tolerance.subgradient import subgradient_bounds
 from reference import Network, forward_pass
 
@@ -52,6 +53,7 @@ def kink_units(net: Network, X: np.ndarray, dtype: np.dtype) -> list[np.ndarray 
     is always a kink unit.  None for a layer without kinks (or without any such unit).
     """
     u = unit_roundoff(dtype)
+    tiny = smallest_normal(u)
     fw = forward_pass(net.weights, net.biases, net.activations, X)
     near: list[np.ndarray | None] = []
     a_prev, a_err = np.abs(X), u * np.abs(X)  # a^{-1} = x, rounded to the candidate's dtype
@@ -59,7 +61,8 @@ def kink_units(net: Network, X: np.ndarray, dtype: np.dtype) -> list[np.ndarray 
         W, b = np.abs(net.weights[L]), np.abs(net.biases[L])
         z_err = (W.shape[0] + 2) * u * (a_prev @ W + b) + a_err @ W
         Z = fw.Z[L]
-        mask = (np.abs(Z) <= SAFETY * z_err) if act.kink else None
+        # below the smallest normal number, code that flushes subnormals (FTZ) has z = 0
+        mask = ((np.abs(Z) <= SAFETY * z_err) | (np.abs(Z) < tiny)) if act.kink else None
         near.append(mask if mask is not None and mask.any() else None)
         if act.elementwise and act.h_prime is not None:
             slope = np.abs(act.h_prime(Z)) + (1.0 if act.kink else 0.0)

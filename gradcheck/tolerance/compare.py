@@ -39,6 +39,7 @@ from gradcheck.tolerance.saturation import (
     libm_distance,
     output_distance,
     saturation_loss,
+    smallest_normal,
     softmax_rest,
     systematic_bounds,
 )
@@ -505,7 +506,8 @@ def _kink_jump(act: Any, Z: np.ndarray, Vz: np.ndarray, u: float, p: int) -> np.
         return 0.0
     tiny = np.finfo(np.float64).tiny
     jump = abs(float(act.h_prime(np.array(tiny)) - act.h_prime(np.array(-tiny))))
-    return jump * (np.abs(Z) <= SAFETY * u * Vz ** (1 / p))
+    flushed = np.abs(Z) < smallest_normal(u)  # 0 in code that flushes subnormals (FTZ)
+    return jump * ((np.abs(Z) <= SAFETY * u * Vz ** (1 / p)) | flushed)
 
 
 def _quadratic_error(A, Y, VA, g, P):

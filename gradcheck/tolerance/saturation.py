@@ -11,6 +11,11 @@ not behave so, and are bounded here as worst cases propagated as magnitudes
   a bounded `a` is that near its bound, `(1 + tanh(z/2)) / 2` returns the
   bound itself. Measured: numpy's float32 tanh returns 1 - ulp where
   1 - tanh(x) is u/8, and exactly 1 from u/16 down; 64 leaves room.
+- **flushed subnormals**: code that flushes subnormal numbers to zero (FTZ and DAZ, as
+  gcc's `-ffast-math` and CUDA's fast math run) loses every `a` and `delta` below the
+  dtype's smallest normal number (`smallest_normal`) whole, like deep saturation: a float32
+  softplus `a` of 1e-39 times a `delta` of 1e3 is a gradient entry of 1e-36, a normal
+  number such code returns as 0 (the soak's seed 55006477);
 - **the zone above it** (`zone_bound`): where `h'` or `a`'s distance to its
   bound is at least `u / SATURATED` but small, the same formulas err by the
   rounding of `a` made absolute: at most `zone_ulps(act)` times `u` an entry,
@@ -52,6 +57,7 @@ __all__ = [
     "libm_ulps",
     "output_distance",
     "saturation_loss",
+    "smallest_normal",
     "softmax_rest",
     "systematic_bounds",
     "zone_bound",
@@ -187,13 +193,15 @@ def systematic_bounds(
 
     `kinks` (`delta_sizes`): the bounds then hold for every slope a kinked unit may take."""
     fw = forward_pass(net.weights, net.biases, net.activations, X)
-    sizes = delta_sizes(net, fw, Y, kinks)
+    intervals = delta_intervals(net, fw, Y, kinks, nan_as_zero=True)
+    sizes = [np.abs(centre) + radius for centre, radius in intervals]
+    signed = [np.where(radius == 0, centre, 0.0) for centre, radius in intervals]
     kinks = [None] * (net.H + 1) if kinks is None else kinks
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         bounds = tuple(
             np.nan_to_num(
                 _magnitudes_backward(
-                    net, X, fw, sizes, kinks, *_losses(net, fw, sizes, Y, u, deep)
+                    net, X, fw, sizes, kinks, *_losses(net, fw, sizes, Y, u, deep, signed)
                 ),
                 nan=0.0,
                 posinf=np.inf,
@@ -283,15 +291,47 @@ def zone_ulps(act: Activation, A: np.ndarray | float = 1.0) -> tuple[Any, Any]:
     return (a, 2 * a + 0.5) if act.name == "tanh" else (a, a)
 
 
+def smallest_normal(u: float) -> float:
+    """The smallest normal number of the floating type whose unit roundoff is `u` (float16,
+    float32 or float64; float64's for any other): below it, code that flushes subnormals
+    to zero (FTZ and DAZ, as gcc's `-ffast-math` and CUDA's fast math run) returns 0.
+
+    Examples
+    --------
+    >>> smallest_normal(2.0**-24) == float(np.finfo(np.float32).tiny)
+    True
+    """
+    for dtype in (np.float16, np.float32, np.float64):
+        if float(np.finfo(dtype).eps) / 2 == u:
+            return float(np.finfo(dtype).tiny)
+    return float(np.finfo(np.float64).tiny)
+
+
 def _plain(x: Any) -> Any:
     """A 0-d result as a Python float (what a scalar `A` gives), an array as it is."""
     return float(x) if np.ndim(x) == 0 else x
 
 
-def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float, deep: bool):
-    """What each `a^L` and `delta^L` may lose: deep saturation's whole values, or the zone's u."""
+def _losses(
+    net: Network,
+    fw: ForwardPass,
+    sizes: list,
+    Y: np.ndarray,
+    u: float,
+    deep: bool,
+    signed: list | None = None,
+):
+    """What each `a^L` and `delta^L` may lose: deep saturation's whole values, or the zone's u;
+    and the part of each `delta^L`'s loss that every correct code loses alike, with its sign.
+
+    Below `u / SATURATED` every cancelling `h'` returns 0 and code with an exact `h'` loses
+    nothing: either way the loss of a layer's saturated deltas on one side of saturation
+    (`z > 0` or not: `1 / (1 + e^-z)` cancels near 1 only) is those deltas themselves
+    (`signed`: the deltas, 0 where a kink makes them an interval), all or none, so it reaches
+    the layers below through the signed Jacobian and cancels where they do. In the zone the
+    errors are roundings of either sign: magnitudes only (`coherent` 0)."""
     acts, H = net.activations, net.H
-    lost_a, lost_delta = [], []
+    lost_a, lost_delta, coherent = [], [], []
     slope_error: list[np.ndarray | float] = []
     for L, act in enumerate(acts):
         A, bounded = fw.A[L], np.isfinite(act.upper) and act.elementwise
@@ -304,6 +344,7 @@ def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float,
         a_loss = np.where(_saturated(tested, u), distance, 0.0) if deep else a_ulps * u
         lost_a.append(np.where(bounded & (~zone if deep else zone), a_loss, 0.0))
         lost_delta.append(np.zeros_like(sizes[L]))
+        coherent.append(np.zeros_like(sizes[L]))
         slope_error.append(0.0)
         # identity, ReLU, leaky ReLU (h'' = 0): h' exact, no cancelling formula
         smooth = act.elementwise and not act.is_identity and act.h_second_bound != 0
@@ -313,23 +354,35 @@ def _losses(net: Network, fw: ForwardPass, sizes: list, Y: np.ndarray, u: float,
             slope_error[L] = np.where(in_zone(slope_tested, u), slope_ulps * u, 0.0)
             if deep:
                 lost_delta[L] = np.where(_saturated(slope_tested, u), sizes[L], 0.0)
+                if signed is not None:
+                    coherent[L] = np.where(_saturated(slope_tested, u), signed[L], 0.0)
             else:  # u of h' times the q = W delta (dJ/da at the output) it multiplies
                 q = np.where(h_prime > 0, sizes[L] / h_prime, 0.0)
                 lost_delta[L] = np.where(in_zone(slope_tested, u), slope_ulps * u * q, 0.0)
+    if deep:  # code that flushes subnormals to zero (FTZ/DAZ) loses every such a and delta
+        tiny = smallest_normal(u)
+        for L in range(H + 1):
+            A = np.abs(fw.A[L])
+            lost_a[L] = np.maximum(lost_a[L], np.where(A < tiny, A, 0.0))
+            lost_delta[L] = np.maximum(lost_delta[L], np.where(sizes[L] < tiny, sizes[L], 0.0))
     if net.fused is not None:  # a - y, a sum(y) - y, y (a - 1): a's loss, times its sensitivity
         lost_delta[H] = lost_delta[H] + lost_a[H] * fused_sensitivity(net, Y)
     elif deep and not acts[H].elementwise:  # softmax: a_k (g_k - s) at a_k = 1
         lost_delta[H] = lost_delta[H] + _softmax_sum_loss(net, fw.A[H], Y, u)
-    return lost_a, lost_delta, slope_error
+    # a loss added to delta^L after `coherent` (FTZ, a fused output's a) counts as magnitude
+    coherent = [np.where(np.abs(c) <= lost, c, 0.0) for c, lost in zip(coherent, lost_delta)]
+    return lost_a, lost_delta, slope_error, coherent
 
 
-def _magnitudes_backward(net, X, fw, sizes, kinks, lost_a, lost_delta, slope_error) -> np.ndarray:
+def _magnitudes_backward(
+    net, X, fw, sizes, kinks, lost_a, lost_delta, slope_error, coherent
+) -> np.ndarray:
     """The gradient's bound from losses in `a^L` and `delta^L`, each of either sign.
 
     Exact products, not first order: `a^T delta` with both wrong errs by
     `|a|^T E + lost_a^T (|delta| + E)`, the last term the product of the two errors."""
     H, d = net.H, X.shape[0]
-    E = _delta_losses(net, fw, kinks, lost_a, lost_delta, slope_error)
+    E = _delta_losses(net, fw, kinks, lost_a, lost_delta, slope_error, coherent)
     weights, biases = [], []
     for L in range(H + 1):
         a = np.abs(X) if L == 0 else np.abs(fw.A[L - 1])
@@ -339,7 +392,7 @@ def _magnitudes_backward(net, X, fw, sizes, kinks, lost_a, lost_delta, slope_err
     return net.layout.join(weights, biases)
 
 
-def _delta_losses(net, fw, kinks, lost_a, lost_delta, slope_error) -> list[np.ndarray]:
+def _delta_losses(net, fw, kinks, lost_a, lost_delta, slope_error, coherent) -> list[np.ndarray]:
     """What each `delta^l` may lose, for l = 0 .. H: `sum_L sum_k |J^{L->l}_{nk}| lost^L_k`.
 
     A loss at unit `k` of `delta^L` reaches `delta^l` through the Jacobian
@@ -378,7 +431,14 @@ def _delta_losses(net, fw, kinks, lost_a, lost_delta, slope_error) -> list[np.nd
             h_prime = acts[low].h_prime
             assert h_prime is not None  # hidden layers are element-wise
             J = (J @ net.weights[low + 1].T) * h_prime(fw.Z[low])[:, None, :]
-            E[low] = E[low] + np.einsum("ikn,ik->in", np.abs(J), source)
+            # the part every correct code loses alike cancels as the deltas do (seed 55005438);
+            # each side of saturation apart: 1 / (1 + e^-z) loses a sigmoid's h' near 1 only
+            alike = sum(
+                np.abs(np.einsum("ikn,ik->in", J, np.where(side, coherent[L], 0.0)))
+                for side in (fw.Z[L] > 0, fw.Z[L] <= 0)
+            )
+            rest = source - np.abs(coherent[L])
+            E[low] = E[low] + np.einsum("ikn,ik->in", np.abs(J), rest) + alike
     first = list(E)  # first order; the products of a delta's error and its slope's, below
     cross = np.zeros_like(E[H])
     for L in range(H, 0, -1):

@@ -734,3 +734,28 @@ def test_behind_a_one_unit_layer_that_cancels_the_tolerance_is_near_what_correct
     correct = correct_case(50007633, "cancelling")
     with np.errstate(all="ignore"):
         assert check_backprop_at(correct.candidate, correct.net, correct.X, correct.Y).passed
+
+
+def test_a_float32_code_that_flushes_subnormals_passes_where_its_softplus_underflows():
+    # seed 55006477 (range 55, 05b4c53): softplus hidden and output, float32 under FTZ/DAZ.
+    # a^2[0] is below float32's smallest normal number and flushed, so W^3[0,0] = 9.5e-37,
+    # a normal number, comes back 0: the tolerance allowed SAFETY * tiny = 3.8e-37 (excess 2.5).
+    # saturation._losses now loses every subnormal a and delta whole, as deep saturation does.
+    case = correct_case(55006477, "classic")
+    assert "subnormals=flushed" in case.description and "dtype=float32" in case.description
+    with np.errstate(all="ignore"):
+        report = check_backprop_at(case.candidate, case.net, case.X, case.Y)
+    assert report.passed, str(report)
+
+
+def test_a_slip_behind_saturated_outputs_whose_deltas_cancel_is_caught():
+    # seed 55005438 (range 55, 05b4c53): leaky_relu hidden, five sigmoid outputs at z = 43..89
+    # (every h' below u/64: lost whole by every cancelling formula), d = 1. W^1[5,4] = -4.2e-28
+    # off by 6.3e-21: the deep loss as |J| magnitudes allowed 5.9e-19; lost all or none per
+    # side, it cancels as the deltas do, and the tolerance is 8.4e-28 (correct codes: 4.2e-28)
+    case = broken_case(55005438, "cancelling")
+    assert case is not None and not case.undetectable
+    with np.errstate(all="ignore"):
+        assert not check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+        correct = correct_case(55005438, "cancelling")
+        assert check_backprop_at(correct.candidate, correct.net, correct.X, correct.Y).passed

@@ -66,3 +66,13 @@ def test_a_correct_candidate_with_the_other_sigmoid_formula_passes(seed):
     assert "formulas=other" in case.description
     with np.errstate(all="ignore"):
         assert check_backprop_at(case.candidate, case.net, case.X, case.Y).passed
+
+
+def test_the_worst_faithful_code_keeps_a_tanh_at_its_bound_where_numpys_returns_it():
+    # probe seed 951000741 (cancelling, sigmoid outputs at z ~ 45): the worst code for
+    # W^3[6,3] returned tanh(z/2) = 1 - 2e-20 as 1 - u, an h' of u where the true one is 1e-20
+    # (1,600 times the entry), outside the libms the tolerance passes (exactly 1 from u/64 on)
+    case = correct_case(951000741, "cancelling")
+    assert "libm=worst-for-" in case.description
+    with np.errstate(all="ignore"):
+        assert check_backprop_at(case.candidate, case.net, case.X, case.Y).passed

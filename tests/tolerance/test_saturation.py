@@ -262,3 +262,67 @@ def test_a_wider_libm_widens_the_tolerance_most_where_units_saturate():
     with libm_accuracy(7.0):
         wide = rounding_tolerance(calm, X, Y, np.float64)
     np.testing.assert_allclose(wide, rounding_tolerance(calm, X, Y, np.float64), rtol=1.0)
+
+
+def test_a_code_that_flushes_a_subnormal_activation_loses_its_product_and_passes():
+    # float32: a^0 ~ 3e-39 is subnormal (tiny = 1.2e-38) and delta^1 ~ 1e3, so dJ/dW^1 ~ 3e-36,
+    # a normal number that code under FTZ/DAZ returns as 0: more than SAFETY * tiny (3.8e-37),
+    # all the tolerance allowed there before (the soak's seed 55006477: a float32 softplus
+    # a^2 below tiny, W^3[0,0] = 9.5e-37 returned as 0, excess 2.5)
+    from gradcheck.tolerance.faithful import flushed_candidate
+    from gradcheck.tolerance.saturation import smallest_normal
+
+    tiny = float(np.finfo(np.float32).tiny)
+    assert smallest_normal(2.0**-24) == tiny and smallest_normal(2.0**-53) == np.finfo(float).tiny
+    rng = np.random.default_rng(4)  # relu: a^0 errs relatively (tanh's zone allows u of it)
+    weights = [1e-39 * rng.uniform(1, 2, size=(2, 3)), rng.uniform(0.5, 1, size=(3, 2))]
+    net = Network(weights, [np.zeros(3), np.full(2, 0.5)], hidden="relu", output="identity")
+    X, Y = np.ones((1, 2)), np.full((1, 2), 1e3)
+    reference = backprop(net, X, Y)
+    assert np.abs(reference.weights[1]).max() > 4e-37  # normal, from a subnormal a^0 in float32
+    candidate = flushed_candidate("relu", "identity", "quadratic", np.float32)
+    dJ_dW, dJ_db = candidate(net.weights, net.biases, X, Y)
+    assert np.all(dJ_dW[1] == 0)  # failed with excess 8 before
+    assert check_backprop_at(candidate, net, X, Y).passed
+
+    def slipped(weights, biases, X_, Y_):  # ... and a slip in an entry of normal size fails
+        dW, db = candidate(weights, biases, X_, Y_)
+        return dW, [db[0], db[1] * np.float32(1.001)]
+
+    assert not check_backprop_at(slipped, net, X, Y).passed
+
+
+def _saturated_pair(z=(45.0, 48.0)):
+    """Two sigmoid outputs at `z` (|z| >= 45: h' ~ 1e-20, below u / SATURATED: every
+    cancelling h' returns 0), fed by one identity hidden unit whose two outgoing weights make
+    its delta cancel exactly: delta^0_0 = W^1[0,0] delta^1_0 + W^1[0,1] delta^1_1 = 0."""
+    z = np.array(z)
+    h = np.exp(-np.abs(z))  # sigmoid'(z) for large |z|, to ~1e-20 relative
+    y = np.array([0.3, 0.6])
+    d1 = (np.where(z > 0, 1.0, 0.0) - y) * h  # (a - y) h'
+    w = np.array([[d1[1], -d1[0]]]) / np.abs(d1).max()  # W^1[0, :]: the two paths cancel
+    weights = [np.array([[1.0]]), w]
+    biases = [np.zeros(1), z - w[0] * 0.5]  # z^1 = 0.5 w + b = the chosen z
+    net = Network(weights, biases, hidden="identity", output="sigmoid")
+    return net, np.array([[0.5]]), y[None, :]
+
+
+def test_deep_saturation_loses_each_sides_deltas_all_or_none_so_the_loss_cancels_as_they_do():
+    # (the soak's seed 55005438: a cancelling column behind five saturated sigmoid outputs had a
+    # deep loss of 3e-19 as |J| magnitudes, where every correct code errs by 4.2e-28 at most)
+    net, X, Y = _saturated_pair()
+    g = backprop(net, X, Y).flat()
+    names = [net.layout.name(j) for j in range(net.layout.size)]
+    W0, b1 = names.index("W^0[0,0]"), names.index("b^1[0]")
+    assert abs(g[W0]) < 1e-30 * abs(g[b1])  # the two paths cancel
+    loss = saturation_loss(net, X, Y, 2.0**-53)
+    assert loss[b1] >= abs(g[b1])  # each output's delta is lost whole ...
+    assert loss[W0] <= 2 * abs(g[W0]) + 1e-300  # ... and, all together, cancels below
+    # an output on each side of saturation is lost apart (1 / (1 + e^-z) loses only near 1):
+    # there the paths' losses add, however the deltas cancel
+    net, X, Y = _saturated_pair((45.0, -48.0))
+    g = backprop(net, X, Y).flat()
+    assert abs(g[W0]) < 1e-30 * abs(g[b1])
+    loss = saturation_loss(net, X, Y, 2.0**-53)
+    sides = np.abs(net.weights[1][0] * g[[b1, names.index("b^1[1]")]])  # |W^1_0k delta^1_k|
+    assert loss[W0] >= 0.99 * X[0, 0] * sides.sum()

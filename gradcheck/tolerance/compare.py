@@ -138,17 +138,20 @@ def rounding_scale(
         # The cancelling formulas' share: a random walk, or their linear worst case
         # (gradcheck.tolerance.saturation), whichever is smaller; their deep loss enters whole.
         deep_loss, zone_worst = systematic_bounds(net, X, Y, u, kinks)
-        V = _propagate(net, X, Y, u, p=2, zone=False, kinks=kinks)
-        zone_walk = np.maximum(_propagate(net, X, Y, u, p=2, kinks=kinks) - V, 0.0)
+        shared: dict = {}  # the output's Jacobians, one set for every propagation below
+        V = _propagate(net, X, Y, u, p=2, zone=False, kinks=kinks, jacobians=shared)
+        zone_walk = _propagate(net, X, Y, u, p=2, kinks=kinks, jacobians=shared) - V
+        zone_walk = np.maximum(zone_walk, 0.0)
         zone_worst = zone_worst / (u * SAFETY)
         S = (V + np.minimum(zone_walk, zone_worst**2)) ** 0.5
         # Squares of numbers below 1e-154 underflow and above 1e154 overflow (dJ/da = -y/a
         # of a saturated output): there the L1 bound, never smaller than L2, takes over.
         outside = ~((S >= UNDERFLOW_GUARD) & np.isfinite(S))
         if outside.any():
-            S = np.where(outside, _propagate(net, X, Y, u, p=1, kinks=kinks), S)
+            S = np.where(outside, _propagate(net, X, Y, u, p=1, kinks=kinks, jacobians=shared), S)
         # never above LINEAR_ULPS times the first-order worst case (NaN there: no cap)
-        S = np.fmin(S, LINEAR_ULPS / SAFETY * _linear_scale(net, X, Y, u, zone_worst, kinks))
+        linear = _linear_scale(net, X, Y, u, zone_worst, kinks, shared)
+        S = np.fmin(S, LINEAR_ULPS / SAFETY * linear)
         # a worst case, whole, and twice: a correct code's 0 sits exactly that far from the
         # value, and the reference's own rounding of it must not tip the comparison
         S = S + 2 * deep_loss / (u * SAFETY)
@@ -159,7 +162,13 @@ def rounding_scale(
 
 
 def _linear_scale(
-    net: Network, X: np.ndarray, Y: np.ndarray, u: float, zone_worst: np.ndarray, kinks: Kinks
+    net: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    u: float,
+    zone_worst: np.ndarray,
+    kinks: Kinks,
+    jacobians: dict | None = None,
 ) -> np.ndarray:
     """The first-order worst case, in units of `u`: every rounding `|e| <= u |x|` added with one
     sign (p = 1), every worst case (partial sums, a softmax rounded to 1, the cancelling
@@ -171,7 +180,9 @@ def _linear_scale(
     of the two: `b^0[0]` there was allowed 1.6e-14, 54 times the largest error of eight
     float64 backprops (3.0e-16), while this bound is 3.9e-15.
     """
-    linear = _propagate(net, X, Y, u, p=1, zone=False, divisor=1.0, kinks=kinks)
+    linear = _propagate(
+        net, X, Y, u, p=1, zone=False, divisor=1.0, kinks=kinks, jacobians=jacobians
+    )
     return linear + SAFETY * zone_worst
 
 
@@ -185,6 +196,7 @@ def _propagate(
     zone: bool = True,
     divisor: float = SAFETY,
     kinks: Kinks = None,
+    jacobians: dict | None = None,
 ) -> np.ndarray:
     """The error propagation of `rounding_scale` in the p-norm: p = 2 sums variances (a
     random walk), p = 1 sums absolute bounds (a worst case, immune to underflow). Every
@@ -192,10 +204,11 @@ def _propagate(
     with the cancelling formulas' `u` near saturation (off, to measure their share).
     `divisor`: the worst cases (partial sums, a softmax rounded to 1) enter divided by it,
     `SAFETY` for `K u S` (so that it holds them whole), 1 for a linear bound `u S`.
-    `kinks`: units whose `h'` counts at its steeper slope (`rounding_scale`)."""
+    `kinks`: units whose `h'` counts at its steeper slope (`rounding_scale`). `jacobians`: a
+    dict the propagations of one problem share, to compute `_OutputError`'s Jacobians once."""
     forward = _forward_errors(net, X, u, p=p, zone=zone, divisor=divisor, kinks=kinks)
     delta, V = _output_delta_errors(forward, Y)
-    return _backward_errors(forward, delta, V, _delta_intervals(forward, Y))
+    return _backward_errors(forward, delta, V, _delta_intervals(forward, Y), jacobians)
 
 
 @dataclass(frozen=True)
@@ -373,6 +386,7 @@ def _backward_errors(
     delta: np.ndarray,
     V: np.ndarray,
     intervals: list[tuple[np.ndarray, np.ndarray]],
+    jacobians: dict | None = None,
 ) -> np.ndarray:
     """Backward from P(delta^H) and its error V: the flat errors of every dJ/dW^L, dJ/db^L.
 
@@ -387,7 +401,7 @@ def _backward_errors(
     P, net, X, u, p, divisor = e.P, e.net, e.X, e.u, e.p, e.divisor
     d = X.shape[0]
     weights, biases = [], []
-    output = _OutputError.start(e, V)
+    output = _OutputError.start(e, V, {} if jacobians is None else jacobians)
     if output is not None:
         V = np.zeros_like(V)  # the rest: roundings after delta^H, as they arise
     for L in range(net.H, -1, -1):
@@ -409,7 +423,7 @@ def _backward_errors(
             W_abs = np.abs(net.weights[L]).T
             largest = _largest_partial(np.abs(centre) @ W_abs, centre @ net.weights[L].T)
             Vq = V @ WP + q + _partial_sums(largest + radius @ W_abs, N, u, p, divisor)
-            carried = 0.0 if output is None else output.through(net.weights[L])
+            carried = 0.0 if output is None else output.through(L)
             hp, Vhp = e.h_prime(L - 1)
             # q h' with both wrong: the product of their errors too, `u^p Vq Vh'` (an exact
             # product's variance, not first order: a float32 1 - a^2 may be 7 times h' itself
@@ -436,22 +450,26 @@ class _OutputError:
     (`SIGNED_OUTPUT_ELEMENTS`): past it, the magnitudes as before.
     """
 
-    def __init__(self, e: _ForwardErrors, V: np.ndarray) -> None:
-        self.e, self.V = e, V
+    def __init__(self, e: _ForwardErrors, V: np.ndarray, jacobians: dict) -> None:
+        self.e, self.V, self.jacobians = e, V, jacobians
         self.J = np.broadcast_to(np.eye(V.shape[1]), (V.shape[0], V.shape[1], V.shape[1]))
         self.here = V
 
     @classmethod
-    def start(cls, e: _ForwardErrors, V: np.ndarray) -> _OutputError | None:
+    def start(cls, e: _ForwardErrors, V: np.ndarray, jacobians: dict) -> _OutputError | None:
+        """None where the Jacobians would be too large; `jacobians` keeps them by layer for
+        the next propagation of the same problem (they depend on neither `p` nor `V`)."""
         net, d = e.net, e.X.shape[0]
         widest = max(W.shape[0] for W in net.weights) if net.H else 0
         if net.H == 0 or d * widest * V.shape[1] > SIGNED_OUTPUT_ELEMENTS:
             return None
-        return cls(e, V)
+        return cls(e, V, jacobians)
 
-    def through(self, W: np.ndarray) -> np.ndarray:
-        """`sum_o P((W J)_{io}) V_o`: the error carried to `W^L delta^L`, before `h'`."""
-        self.K = np.matmul(W, self.J)  # (d, M, n_H): d (W delta^L) / d delta^H
+    def through(self, L: int) -> np.ndarray:
+        """`sum_o P((W^L J)_{io}) V_o`: the error carried to `W^L delta^L`, before `h'`."""
+        if L not in self.jacobians:  # (d, M, n_H): d (W delta^L) / d delta^H
+            self.jacobians[L] = np.matmul(self.e.net.weights[L], self.J)
+        self.K = self.jacobians[L]
         return np.einsum("xmo,xo->xm", self.e.P(self.K), self.V)
 
     def down(self, L: int, hp: np.ndarray, carried: np.ndarray) -> bool:
@@ -462,7 +480,9 @@ class _OutputError:
             return False
         act = self.e.net.activations[L]
         assert act.h_prime is not None  # hidden layers are element-wise
-        self.J = self.K * act.h_prime(self.e.fw.Z[L])[:, :, None]
+        if ("J", L) not in self.jacobians:
+            self.jacobians["J", L] = self.K * act.h_prime(self.e.fw.Z[L])[:, :, None]
+        self.J = self.jacobians["J", L]
         self.here = carried * hp
         return True
 

@@ -24,6 +24,7 @@ import contextlib
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -199,6 +200,7 @@ def check_backprop(
         timeout=timeout,
         executor=executor,
         progress=progress,
+        libm_ulps=libm_ulps,
     ).validated()
     check_signature(candidate, layout=options.layout)
     with _declared(libm_ulps):
@@ -243,7 +245,7 @@ def check_backprop_at(
     refuse_beyond_memory(net.sizes, X.shape[0])
     check_finite_cost(net, X, Y)
     trial = Trial(index=0, kind="given", sizes=net.sizes, d=X.shape[0], seed=-1)
-    options = BackpropOptions.given(net, X.shape[0], layout=layout)
+    options = replace(BackpropOptions.given(net, X.shape[0], layout=layout), libm_ulps=libm_ulps)
     with _declared(libm_ulps):
         outcome = run_trial(candidate, net, X, Y, trial=trial, layout=layout)
     return _report(candidate, options, [outcome])

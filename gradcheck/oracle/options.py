@@ -61,6 +61,8 @@ class BackpropOptions:
     progress: Callable[[str], None] | None = field(compare=False)
     #: (hidden, output, cost) as the report names them; set by `validated` and `given`
     names: tuple[Any, str, str] | None = None
+    #: the candidate's libm accuracy in ulps, where the caller declared it (`libm_ulps=`)
+    libm_ulps: float | None = None
 
     def validated(self) -> BackpropOptions:
         """These options checked, each with a message naming it, and normalised.
@@ -156,6 +158,8 @@ class BackpropOptions:
         }
         if self.weight_scale is not None:  # drawn networks only
             recorded["weight_scale"] = self.weight_scale
+        if self.libm_ulps is not None:  # declared: the run repeats only with it
+            recorded["libm_ulps"] = self.libm_ulps
         return recorded
 
 

@@ -399,6 +399,8 @@ def command_line(o: dict[str, Any]) -> str | None:
         parts.append(f"--l2 {o['l2']!r}")
     if o.get("weight_scale") is not None:
         parts.append(f"--weight-scale {o['weight_scale']!r}")
+    if o.get("libm_ulps") is not None:
+        parts.append(f"--libm-ulps {o['libm_ulps']!r}")
     return " ".join(parts)
 
 

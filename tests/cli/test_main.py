@@ -720,8 +720,12 @@ def test_cli_plot_without_matplotlib_names_the_extra(monkeypatch, capsys):
     assert "pip install 'backprop-gradcheck[plot]'" in capsys.readouterr().err
 
 
-def test_the_reproduce_line_gives_the_command_line_that_repeats_the_run(tmp_path, monkeypatch):
-    """A failing report prints `python -m gradcheck check ...`: run it, and it gives the same."""
+@pytest.mark.parametrize("libm_ulps", [None, 4.0])
+def test_the_reproduce_line_gives_the_command_line_that_repeats_the_run(
+    tmp_path, monkeypatch, libm_ulps
+):
+    """A failing report prints `python -m gradcheck check ...`: run it, and it gives the same
+    (a declared libm accuracy too: the verdict may depend on it)."""
     (tmp_path / "halves.py").write_text(
         "from reference import Network, backprop\n"
         "def halves(W, b, X, Y):\n"
@@ -733,10 +737,13 @@ def test_the_reproduce_line_gives_the_command_line_that_repeats_the_run(tmp_path
 
     options = dict(sizes=[3, 5, 2], hidden="tanh", output="sigmoid", cost="quadratic", trials=2)
     report = check_backprop(
-        halves.halves, **options, seed=4, batch_size=5, edge_cases=["batch1", "width1"]
-    )
+        halves.halves, **options, seed=4, batch_size=5, edge_cases=["batch1", "width1"],
+        libm_ulps=libm_ulps,
+    )  # fmt: skip
+    assert report.options.get("libm_ulps") == libm_ulps
     line = next(x for x in str(report).splitlines() if x.startswith("From the command line: "))
     command = line.removeprefix("From the command line: ")
+    assert ("--libm-ulps 4.0" in command) == (libm_ulps is not None)
     argv = shlex.split(command.replace("<module:function | --exec 'PROGRAM'>", "halves:halves"))
     assert argv[:4] == ["python", "-m", "gradcheck", "check"]
     code, stdout = run_cli([*argv[3:], "--json"])

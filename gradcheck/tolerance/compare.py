@@ -472,7 +472,7 @@ class _OutputError:
         self.K = self.jacobians[L]
         return np.einsum("xmo,xo->xm", self.e.P(self.K), self.V)
 
-    def down(self, L: int, hp: np.ndarray, carried: np.ndarray) -> bool:
+    def down(self, L: int, hp: np.ndarray, carried: np.ndarray | float) -> bool:
         """On to `delta^L = (W delta) h'(z^L)`: False where a unit of layer `L` is kinked (its
         slope is not one number, and the magnitudes take over)."""
         kinks = self.e.kinks

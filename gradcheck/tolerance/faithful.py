@@ -139,7 +139,7 @@ def _directed_round(x: np.ndarray, upward: bool, ulps: float = 1.0) -> np.ndarra
         other = np.nextafter(nearest, np.inf if upward else -np.inf)
         spacing = np.abs(other.astype(np.longdouble) - nearest)
         beyond = (nearest < x) if upward else (nearest > x)  # the true value past `nearest`
-        far = beyond & ((np.abs(x - nearest) * EXACT_NEAR >= spacing) | (np.abs(nearest) != 1))
+        far = beyond & ~_held_at_bound(x, nearest, spacing)
         rounded = np.where(far, other, nearest)
         if ulps > 1:  # further on, while within `ulps` spacings of the true value
             step = np.nextafter(rounded, np.inf if upward else -np.inf)
@@ -228,6 +228,13 @@ class _Libm:
         return libm
 
 
+def _held_at_bound(true: np.ndarray, nearest: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Where a libm the tolerance passes returns -1 or 1 exactly: the nearest float64 is that
+    bound and the true value lies within `1 / EXACT_NEAR` of a spacing from it (numpy's tanh).
+    Every libm of this module keeps that rule; elsewhere either neighbour is faithful."""
+    return (np.abs(nearest) == 1) & (np.abs(true - nearest) * EXACT_NEAR < spacing)
+
+
 def _flipped(flips: dict[int, np.ndarray]) -> Callable[[np.ndarray, int], np.ndarray]:
     """Round to nearest, except the results `flips[call]` marks: those to the other
     neighbour of the true value (a faithful result; none where the result is exact, nor where
@@ -243,8 +250,8 @@ def _flipped(flips: dict[int, np.ndarray]) -> Callable[[np.ndarray, int], np.nda
             return nearest
         other = np.nextafter(nearest, np.where(nearest > true, -np.inf, np.inf))
         spacing = np.abs(other.astype(np.longdouble) - nearest)
-        bound = (np.abs(nearest) == 1) & (np.abs(true - nearest) * EXACT_NEAR < spacing)
-        usable = mask & (nearest != true) & ~bound & np.isfinite(nearest) & np.isfinite(other)
+        held = _held_at_bound(true, nearest, spacing)
+        usable = mask & (nearest != true) & ~held & np.isfinite(nearest) & np.isfinite(other)
         return np.where(usable, other, nearest)
 
     return round
